@@ -1,7 +1,16 @@
 // Process plumbing shared by the local Kafka and control-plane harnesses: where state and caches live,
 // checks for tools and ports, detached daemons tracked by pid files, and bounded waits that explain failure.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
@@ -43,7 +52,11 @@ export function requireCommand(command: string, hint: string): string {
 }
 
 /** Runs a command to completion; a non-zero exit becomes a HarnessError carrying its output. */
-export function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+) {
   const result = spawnSync(command, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...options });
   if (result.error) throw new HarnessError(`${command} could not be started: ${result.error.message}`);
   if (result.status !== 0) {
@@ -62,7 +75,9 @@ export async function isPortFree(port: number, host = "127.0.0.1"): Promise<bool
 }
 
 /** Refuses to start when a port is taken, naming the port, its purpose and the variable that moves it. */
-export async function assertPortsFree(ports: { port: number; purpose: string; setting: string }[]): Promise<void> {
+export async function assertPortsFree(
+  ports: { port: number; purpose: string; setting: string }[],
+): Promise<void> {
   for (const { port, purpose, setting } of ports) {
     if (!(await isPortFree(port))) {
       throw new HarnessError(
@@ -155,7 +170,9 @@ export async function waitUntilReady(
     if (await ready().catch(() => false)) return;
     const pid = readPid(daemon.pidFile);
     if (pid === undefined || !isAlive(pid)) {
-      throw new HarnessError(`${daemon.name} exited before ${what}; end of ${daemon.logFile}:\n${tailOf(daemon.logFile)}`);
+      throw new HarnessError(
+        `${daemon.name} exited before ${what}; end of ${daemon.logFile}:\n${tailOf(daemon.logFile)}`,
+      );
     }
     if (Date.now() > deadline) {
       throw new HarnessError(
