@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up behind `npm run demo` and `npm test`: checks prerequisites, installs npm
+# dependencies and fetches or builds the real components the named parts need. Everything it fetches or builds
+# is cached outside git (~/.cache/kubesentiment by default), so a second run only checks.
+#
+#   hack/setup.sh [kafka] [cluster]     (no argument: both)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(kafka cluster)
+wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
+
+fail() {
+  echo "setup: $*" >&2
+  exit 1
+}
+
+# Prints the first dotted version number in a command's output, or fails naming the missing tool.
+version_of() {
+  local tool=$1 hint=$2
+  command -v "$tool" >/dev/null 2>&1 || fail "'$tool' is not installed or not on PATH: $hint"
+  shift 2
+  "$tool" "$@" 2>&1 | grep -oE '[0-9]+(\.[0-9]+)+' | head -n 1
+}
+
+# True when dotted version $1 >= $2.
+at_least() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]; }
+
+require() {
+  local tool=$1 minimum=$2 hint=$3
+  shift 3
+  local found
+  found=$(version_of "$tool" "$hint" "$@")
+  at_least "$found" "$minimum" || fail "$tool $found is too old: $minimum or newer is needed ($hint)"
+}
+
+require node 20.19 "install Node.js 20.19+" --version
+require npm 10 "install npm 10+" --version
+if wants kafka; then
+  require java 17 "install a Java 17+ JDK (Kafka 4 needs it)" -version
+  require mvn 3.6 "install Apache Maven (it resolves the Kafka jars)" --version
+fi
+if wants cluster; then
+  require go 1.24 "install Go 1.24+ (it builds kube-apiserver, etcd and friends)" version
+  command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
+fi
+
+# kcat is the independent Kafka client the tests cross-check against; only tests need it.
+if wants kafka && ! command -v kcat >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing kcat (Debian package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null; } ||
+      fail "could not install kcat with apt-get"
+  else
+    echo "setup: note: kcat is not installed; the tests that cross-check with it need it (apt-get install kcat)" >&2
+  fi
+fi
+
+# onnxruntime-node's postinstall fetches CUDA files from outside the registries; the CPU build is in the package.
+export ONNXRUNTIME_NODE_INSTALL=skip
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.kubesentiment-lock 2>/dev/null)" != "$lock_sum" ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" >node_modules/.kubesentiment-lock
+fi
+
+if wants kafka; then node --import tsx hack/kafka.ts fetch; fi
+if wants cluster; then node --import tsx hack/cluster.ts build; fi
+echo "setup: ready (${parts[*]})"
