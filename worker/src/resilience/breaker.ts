@@ -1,0 +1,54 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  afterOutcome,
+  atTime,
+  type BreakerPolicy,
+  type BreakerSnapshot,
+  type BreakerState,
+  closedBreaker,
+} from "./circuit-breaker.ts";
+
+export type BreakerListener = (from: BreakerState, to: BreakerState) => void;
+
+/** The circuit breaker around model runs: the pure transitions of circuit-breaker.ts plus a clock and waiting. */
+export class CircuitBreaker {
+  #snapshot: BreakerSnapshot = closedBreaker;
+  readonly #policy: BreakerPolicy;
+  readonly #clock: () => number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
+  readonly #listeners: BreakerListener[] = [];
+
+  constructor(
+    policy: BreakerPolicy,
+    time: { clock: () => number; sleep: (ms: number) => Promise<unknown> } = { clock: Date.now, sleep },
+  ) {
+    this.#policy = policy;
+    this.#clock = time.clock;
+    this.#sleep = time.sleep;
+  }
+
+  onChange(listener: BreakerListener): void {
+    this.#listeners.push(listener);
+  }
+
+  get state(): BreakerState {
+    this.#advance(atTime(this.#snapshot, this.#clock()));
+    return this.#snapshot.state;
+  }
+
+  /** Resolves when a run may start: at once unless the breaker is open, else when it turns half-open. */
+  async permit(): Promise<void> {
+    while (this.state === "open") await this.#sleep(Math.max(1, this.#snapshot.retryAt - this.#clock()));
+  }
+
+  record(outcome: "success" | "failure"): void {
+    const now = this.#clock();
+    this.#advance(afterOutcome(atTime(this.#snapshot, now), outcome, now, this.#policy));
+  }
+
+  #advance(next: BreakerSnapshot): void {
+    const from = this.#snapshot.state;
+    this.#snapshot = next;
+    if (next.state !== from) for (const listener of this.#listeners) listener(from, next.state);
+  }
+}
