@@ -1,0 +1,129 @@
+// The worker's configuration: environment variables (what the operator's Deployment sets), each parsed and
+// checked at start so a bad value stops the worker with a message naming the variable, never mid-stream.
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+
+export interface WorkerConfig {
+  kafka: { bootstrapServers: string[]; clientId: string; groupId: string };
+  topics: { requests: string; responses: string; deadLetter: string };
+  model: { dir: string; maxSequenceLength: number; intraOpThreads: number };
+  batch: { maxSize: number; maxWaitMs: number };
+  retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
+  circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
+  limits: { maxMessageBytes: number; maxTextLength: number };
+  httpPort: number;
+  shutdownTimeoutMs: number;
+  logLevel: "error" | "warn" | "info" | "debug";
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const builtInModelDir = fileURLToPath(new URL("../model", import.meta.url));
+
+/** Collects every problem instead of stopping at the first, so one start shows them all. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  #raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  string(name: string, fallback?: string): string {
+    const value = this.#raw(name) ?? fallback;
+    if (value === undefined) this.problems.push(`${name} is required`);
+    return value ?? "";
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    if (!/^-?\d+$/.test(raw)) {
+      this.problems.push(`${name} must be a whole number, got '${raw}'`);
+      return fallback;
+    }
+    const value = Number(raw);
+    if (value < min || value > max)
+      this.problems.push(`${name} must be between ${min} and ${max}, got ${value}`);
+    return value;
+  }
+
+  bootstrapServers(name: string): string[] {
+    const servers = this.string(name)
+      .split(",")
+      .map((server) => server.trim())
+      .filter((server) => server !== "");
+    for (const server of servers) {
+      const port = Number(server.slice(server.lastIndexOf(":") + 1));
+      if (!server.includes(":") || !Number.isInteger(port) || port < 1 || port > 65535) {
+        this.problems.push(`${name} must be a comma-separated list of host:port, got '${server}'`);
+      }
+    }
+    return servers;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.#raw(name) ?? fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(", ")}, got '${raw}'`);
+      return fallback;
+    }
+    return raw as T;
+  }
+}
+
+export type ParsedConfig = { ok: true; config: WorkerConfig } | { ok: false; problems: string[] };
+
+export function parseWorkerConfig(env: Env): ParsedConfig {
+  const read = new Reader(env);
+  const config: WorkerConfig = {
+    kafka: {
+      bootstrapServers: read.bootstrapServers("KAFKA_BOOTSTRAP_SERVERS"),
+      clientId: read.string("KAFKA_CLIENT_ID", hostname()),
+      groupId: read.string("KAFKA_GROUP_ID"),
+    },
+    topics: {
+      requests: read.string("TOPIC_REQUESTS"),
+      responses: read.string("TOPIC_RESPONSES"),
+      deadLetter: read.string("TOPIC_DEAD_LETTER"),
+    },
+    model: {
+      dir: read.string("MODEL_DIR", builtInModelDir),
+      maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH", 128, 8, 8192),
+      intraOpThreads: read.integer("MODEL_THREADS", 1, 1, 64),
+    },
+    batch: {
+      maxSize: read.integer("BATCH_MAX_SIZE", 64, 1, 4096),
+      maxWaitMs: read.integer("BATCH_MAX_WAIT_MS", 5, 0, 10_000),
+    },
+    retry: {
+      maxAttempts: read.integer("RETRY_MAX_ATTEMPTS", 3, 1, 100),
+      initialBackoffMs: read.integer("RETRY_INITIAL_BACKOFF_MS", 100, 1, 600_000),
+      maxBackoffMs: read.integer("RETRY_MAX_BACKOFF_MS", 5_000, 1, 600_000),
+    },
+    circuitBreaker: {
+      failureThreshold: read.integer("BREAKER_FAILURE_THRESHOLD", 5, 1, 1000),
+      resetTimeoutMs: read.integer("BREAKER_RESET_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    },
+    limits: {
+      maxMessageBytes: read.integer("MAX_MESSAGE_BYTES", 1_048_576, 64, 100 * 1_048_576),
+      maxTextLength: read.integer("MAX_TEXT_LENGTH", 10_000, 1, 1_000_000),
+    },
+    httpPort: read.integer("HTTP_PORT", 8080, 0, 65535),
+    shutdownTimeoutMs: read.integer("SHUTDOWN_TIMEOUT_MS", 25_000, 1000, 600_000),
+    logLevel: read.oneOf("LOG_LEVEL", ["error", "warn", "info", "debug"] as const, "info"),
+  };
+  if (config.retry.initialBackoffMs > config.retry.maxBackoffMs) {
+    read.problems.push(
+      `RETRY_INITIAL_BACKOFF_MS (${config.retry.initialBackoffMs}) must not exceed RETRY_MAX_BACKOFF_MS (${config.retry.maxBackoffMs})`,
+    );
+  }
+  const topics = Object.values(config.topics).filter((topic) => topic !== "");
+  if (new Set(topics).size !== topics.length) {
+    read.problems.push(
+      "TOPIC_REQUESTS, TOPIC_RESPONSES and TOPIC_DEAD_LETTER must be three different topics",
+    );
+  }
+  return read.problems.length > 0 ? { ok: false, problems: read.problems } : { ok: true, config };
+}
