@@ -1,0 +1,81 @@
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { expect } from "chai";
+import { buildDeadLetter, buildResponse, type SourceRecord } from "../../../worker/src/contract/records.ts";
+import deadLetterSchema from "../../../worker/src/contract/schemas/dead-letter.schema.json" with {
+  type: "json",
+};
+import responseSchema from "../../../worker/src/contract/schemas/response.schema.json" with { type: "json" };
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+addFormats.default(ajv);
+const validResponse = ajv.compile(responseSchema);
+const validDeadLetter = ajv.compile(deadLetterSchema);
+const now = new Date("2026-03-01T10:00:00.000Z");
+
+describe("record builders", () => {
+  it("builds a response that matches the response schema and echoes metadata", () => {
+    const record = buildResponse(
+      { id: "r1", text: "fine", metadata: { tenant: "a", nested: [1, { b: null }] } },
+      { label: "positive", score: 0.9, scores: { negative: 0.1, positive: 0.9 } },
+      { name: "kubesentiment-sst2", version: "1" },
+      { queueMs: 1.23456, batchWaitMs: 0.5, inferenceMs: 2, batchSize: 8, attempts: 1 },
+      now,
+    );
+    const value = JSON.parse(record.value);
+    expect(validResponse(value), JSON.stringify(validResponse.errors)).to.equal(true);
+    expect(record.key).to.equal("r1");
+    expect(value.metadata).to.deep.equal({ tenant: "a", nested: [1, { b: null }] });
+    expect(value.timing.queueMs).to.equal(1.235);
+    expect(value.completedAt).to.equal("2026-03-01T10:00:00.000Z");
+  });
+
+  const source = (value: Buffer | null): SourceRecord => ({
+    topic: "req",
+    partition: 3,
+    offset: "9007199254740993",
+    timestamp: "1772359200000",
+    key: Buffer.from("k-1"),
+    value,
+  });
+
+  it("keeps the original bytes of a dead letter: text when UTF-8, base64 when not", () => {
+    const text = buildDeadLetter(
+      source(Buffer.from("{oops")),
+      { code: "INVALID_JSON", message: "m", attempts: 0 },
+      now,
+    );
+    const binary = buildDeadLetter(
+      source(Buffer.from([0xff, 0x00, 0xfe])),
+      { code: "INVALID_ENCODING", message: "m", attempts: 0 },
+      now,
+    );
+    for (const record of [text, binary]) {
+      expect(validDeadLetter(JSON.parse(record.value)), JSON.stringify(validDeadLetter.errors)).to.equal(
+        true,
+      );
+    }
+    expect(JSON.parse(text.value).value).to.deep.equal({ encoding: "utf8", data: "{oops" });
+    expect(Buffer.from(JSON.parse(binary.value).value.data, "base64")).to.deep.equal(
+      Buffer.from([0xff, 0x00, 0xfe]),
+    );
+    expect(binary.key).to.deep.equal(Buffer.from("k-1"));
+    expect(binary.headers["kubesentiment-error-code"]).to.equal("INVALID_ENCODING");
+  });
+
+  it("records where a dead letter came from, with offsets beyond 2^53 intact", () => {
+    const record = JSON.parse(
+      buildDeadLetter(source(null), { code: "INFERENCE_FAILED", message: "boom", id: "x", attempts: 3 }, now)
+        .value,
+    );
+    expect(validDeadLetter(record), JSON.stringify(validDeadLetter.errors)).to.equal(true);
+    expect(record.source).to.deep.equal({
+      topic: "req",
+      partition: 3,
+      offset: "9007199254740993",
+      timestamp: "2026-03-01T10:00:00.000Z",
+    });
+    expect(record).to.include({ code: "INFERENCE_FAILED", id: "x", attempts: 3 });
+    expect(record.value).to.equal(null);
+  });
+});
