@@ -74,7 +74,7 @@ export class Batcher<T, R> {
       if (results.length !== batch.length) {
         throw new Error(`batch handler returned ${results.length} results for ${batch.length} inputs`);
       }
-      batch.forEach((pending, index) => pending.resolve(results[index] as R));
+      for (const [index, pending] of batch.entries()) pending.resolve(results[index] as R);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       for (const pending of batch) pending.reject(failure);
