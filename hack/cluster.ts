@@ -1,0 +1,52 @@
+// A real local Kubernetes control plane for development and tests, built from source with Go.
+//
+//   node --import tsx hack/cluster.ts build   build the binaries into the cache (no-op when built)
+//   node --import tsx hack/cluster.ts up      start (or find running) etcd, kube-apiserver, controller manager,
+//                                             scheduler and kwok; prints the kubeconfig path on its last line
+//        up --minimal                         only etcd and kube-apiserver
+//   node --import tsx hack/cluster.ts down    stop everything `up` started and remove its state
+//
+// Environment: KUBESENTIMENT_CLUSTER_PORT (kube-apiserver port, default 6443; the next five ports are used
+// too), KUBESENTIMENT_CLUSTER_READY_TIMEOUT (seconds each component may take to become ready, default 90),
+// KUBESENTIMENT_CLUSTER_HPA_SYNC (HPA sync period in seconds, default 15), KUBESENTIMENT_STATE and
+// KUBESENTIMENT_CACHE (see hack/lib/proc.ts).
+import { buildClusterBinaries } from "./lib/cluster-build.ts";
+import { defaultPortBase, startCluster, stopCluster } from "./lib/cluster-run.ts";
+import { HarnessError, runCli, stateDir } from "./lib/proc.ts";
+
+/** A positive integer from the environment, or a HarnessError naming the variable. */
+function envInteger(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new HarnessError(`${name}=${raw} is not a positive integer`);
+  return value;
+}
+
+runCli(async ([command, ...flags]) => {
+  switch (command) {
+    case "build":
+      buildClusterBinaries();
+      return;
+    case "up": {
+      const full = !flags.includes("--minimal");
+      const cluster = await startCluster({
+        portBase: envInteger("KUBESENTIMENT_CLUSTER_PORT", defaultPortBase),
+        readyTimeoutMs: envInteger("KUBESENTIMENT_CLUSTER_READY_TIMEOUT", 90) * 1000,
+        hpaSyncPeriodSeconds: envInteger("KUBESENTIMENT_CLUSTER_HPA_SYNC", 15),
+        controllerManager: full,
+        kwok: full,
+        build: true,
+      });
+      console.error(`cluster: ready at ${cluster.server}; export KUBECONFIG=${cluster.kubeconfigPath}`);
+      console.log(cluster.kubeconfigPath);
+      return;
+    }
+    case "down":
+      await stopCluster(stateDir("cluster"));
+      return;
+    default:
+      throw new HarnessError(`usage: hack/cluster.ts build | up [--minimal] | down (got '${command ?? ""}')`);
+  }
+});

@@ -1,0 +1,328 @@
+// Starts and stops a real local control plane: etcd, kube-apiserver and, on request, kube-controller-manager,
+// kube-scheduler and kwok with one fake node. Each runs detached in its own process group with a pid file in
+// the cluster's state directory, so `hack/cluster.ts down` (or Cluster.stop) can find and end all of them
+// from another process, and nothing outlives a failed start.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { buildClusterBinaries, type ClusterBinaries, clusterBinaries } from "./cluster-build.ts";
+import {
+  apiserverArgs,
+  type ClusterSettings,
+  clusterFiles,
+  clusterPorts,
+  controllerManagerArgs,
+  etcdArgs,
+  fakeNodeManifest,
+  fakeNodeName,
+  kubernetesServiceIp,
+  kwokArgs,
+  renderKubeconfig,
+  schedulerArgs,
+} from "./cluster-config.ts";
+import { ensurePki, type Pki } from "./cluster-pki.ts";
+import {
+  assertPortsFree,
+  type Daemon,
+  HarnessError,
+  isAlive,
+  readPid,
+  startDaemon,
+  stateDir,
+  stopDaemon,
+  waitUntilReady,
+} from "./proc.ts";
+
+export const defaultPortBase = 6443;
+const defaultReadyTimeoutMs = 90_000;
+
+export interface StartClusterOptions {
+  /** State directory name under the state root; tests use their own so they can run beside `cluster:up`. */
+  name?: string;
+  /** kube-apiserver's port; etcd and the rest use the next five (see clusterPorts). */
+  portBase?: number;
+  /** Also run kube-controller-manager (Deployments, ReplicaSets, HPA, garbage collection, service accounts). */
+  controllerManager?: boolean;
+  /** Also run kube-scheduler and kwok with one fake Ready node, so scheduled pods become Running. */
+  kwok?: boolean;
+  hpaSyncPeriodSeconds?: number;
+  /** Bound on each component's readiness wait. */
+  readyTimeoutMs?: number;
+  /** Build the binaries if they are missing instead of failing (the CLI does; tests expect them built). */
+  build?: boolean;
+}
+
+export interface Cluster {
+  dir: string;
+  kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  server: string;
+  binaries: ClusterBinaries;
+  /** Stops every process of this cluster and removes its state. */
+  stop(): Promise<void>;
+}
+
+type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
+/** Start order; stop runs in reverse so clients go before the servers they talk to. */
+const startOrder: Component[] = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+];
+
+function daemonOf(dir: string, component: Component): Daemon {
+  return {
+    name: component,
+    pidFile: join(dir, `${component}.pid`),
+    logFile: join(dir, "logs", `${component}.log`),
+  };
+}
+
+/**
+ * The pid in a daemon's pid file when that process is still ours: alive and started with this state
+ * directory in its arguments (every component's command line names a file in it). A pid file left by a
+ * reboot may point at an unrelated process, which must never be signalled.
+ */
+function ownedPid(dir: string, daemon: Daemon): number | undefined {
+  const pid = readPid(daemon.pidFile);
+  if (pid === undefined || !isAlive(pid)) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopComponents(dir: string, components: Component[]): Promise<void> {
+  for (const component of [...components].reverse()) {
+    const daemon = daemonOf(dir, component);
+    if (ownedPid(dir, daemon) === undefined) rmSync(daemon.pidFile, { force: true });
+    else await stopDaemon(daemon);
+  }
+}
+
+/** Stops every component of the cluster in `dir` and removes its state; does nothing when none is there. */
+export async function stopCluster(dir: string): Promise<void> {
+  await stopComponents(dir, startOrder);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface Tls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export function adminTls(pki: Pki): Tls {
+  return { ca: readFileSync(pki.caCert), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey) };
+}
+
+/** One HTTPS request to the apiserver as the admin; `tls: undefined` skips verification (self-signed health ports). */
+export function httpsRequest(
+  url: string,
+  tls: Tls | undefined,
+  method = "GET",
+  body?: unknown,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      url,
+      {
+        method,
+        timeout: 5_000,
+        ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : { rejectUnauthorized: false }),
+        headers: payload ? { "content-type": "application/json" } : {},
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+function wanted(options: StartClusterOptions): Component[] {
+  return startOrder.filter(
+    (component) =>
+      component === "etcd" ||
+      component === "kube-apiserver" ||
+      (component === "kube-controller-manager" && options.controllerManager === true) ||
+      ((component === "kube-scheduler" || component === "kwok") && options.kwok === true),
+  );
+}
+
+const portSettings: Record<Component, { port: (base: number) => number[]; purpose: string }> = {
+  etcd: { port: (b) => [clusterPorts(b).etcdClient, clusterPorts(b).etcdPeer], purpose: "etcd" },
+  "kube-apiserver": { port: (b) => [clusterPorts(b).apiserver], purpose: "kube-apiserver" },
+  "kube-controller-manager": {
+    port: (b) => [clusterPorts(b).controllerManager],
+    purpose: "kube-controller-manager",
+  },
+  "kube-scheduler": { port: (b) => [clusterPorts(b).scheduler], purpose: "kube-scheduler" },
+  kwok: { port: (b) => [clusterPorts(b).kwok], purpose: "kwok" },
+};
+
+/**
+ * Starts the cluster named `options.name` (default "cluster"), or finds it already running: a second call
+ * starts only what is missing, so `up` is idempotent. Resolves once the apiserver is ready and the default
+ * namespace exists (and, with the extras, once they are healthy and the fake node is Ready).
+ */
+export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
+  const dir = stateDir(options.name ?? "cluster");
+  const settings: ClusterSettings = {
+    dir,
+    portBase: options.portBase ?? defaultPortBase,
+    hpaSyncPeriodSeconds: options.hpaSyncPeriodSeconds ?? 15,
+  };
+  const timeoutMs = options.readyTimeoutMs ?? defaultReadyTimeoutMs;
+  const binaries = options.build ? buildClusterBinaries() : clusterBinaries();
+  const files = clusterFiles(dir);
+  const pki = ensurePki(files.pki, kubernetesServiceIp);
+  const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
+  const admin = adminTls(pki);
+  writeFileSync(files.kubeconfig, renderKubeconfig(server, admin.ca, admin.cert, admin.key), { mode: 0o600 });
+
+  // Restarting the apiserver under a live etcd (or the reverse) is fine, but clients started against the
+  // old pair are not worth reasoning about: if either core process is gone, everything starts anew.
+  const components = wanted(options);
+  const core = (["etcd", "kube-apiserver"] as const).every(
+    (c) => ownedPid(dir, daemonOf(dir, c)) !== undefined,
+  );
+  if (!core) await stopComponents(dir, startOrder);
+  const missing = components.filter((c) => ownedPid(dir, daemonOf(dir, c)) === undefined);
+
+  await assertPortsFree(
+    missing.flatMap((component) =>
+      portSettings[component].port(settings.portBase).map((port) => ({
+        port,
+        purpose: portSettings[component].purpose,
+        setting: "KUBESENTIMENT_CLUSTER_PORT (the cluster uses it and the next five ports)",
+      })),
+    ),
+  );
+
+  const stop = () => stopCluster(dir);
+  try {
+    for (const component of missing) {
+      await startComponent(component, settings, pki, binaries, timeoutMs);
+    }
+    await waitForApi(dir, server, pki, components, timeoutMs);
+  } catch (error) {
+    // Nothing may outlive a failed start; the logs stay for the error message and a later look.
+    await stopComponents(dir, startOrder);
+    throw error;
+  }
+  return { dir, kubeconfigPath: files.kubeconfig, server, binaries, stop };
+}
+
+async function startComponent(
+  component: Component,
+  settings: ClusterSettings,
+  pki: Pki,
+  binaries: ClusterBinaries,
+  timeoutMs: number,
+): Promise<void> {
+  const daemon = daemonOf(settings.dir, component);
+  const ports = clusterPorts(settings.portBase);
+  const tls = adminTls(pki);
+  switch (component) {
+    case "etcd":
+      startDaemon(daemon, binaries.etcd, etcdArgs(settings));
+      await waitUntilReady(
+        daemon,
+        `http://127.0.0.1:${ports.etcdClient}/health reports healthy`,
+        async () => (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`)).ok,
+        timeoutMs,
+      );
+      return;
+    case "kube-apiserver":
+      startDaemon(daemon, binaries["kube-apiserver"], apiserverArgs(settings, pki));
+      await waitUntilReady(
+        daemon,
+        `https://127.0.0.1:${ports.apiserver}/readyz returns ok`,
+        async () => (await httpsRequest(`https://127.0.0.1:${ports.apiserver}/readyz`, tls)).status === 200,
+        timeoutMs,
+      );
+      return;
+    case "kube-controller-manager":
+      startDaemon(daemon, binaries["kube-controller-manager"], controllerManagerArgs(settings, pki));
+      await waitForHealthz(daemon, ports.controllerManager, timeoutMs);
+      return;
+    case "kube-scheduler":
+      startDaemon(daemon, binaries["kube-scheduler"], schedulerArgs(settings));
+      await waitForHealthz(daemon, ports.scheduler, timeoutMs);
+      return;
+    case "kwok":
+      startDaemon(daemon, binaries.kwok, kwokArgs(settings));
+      await createFakeNode(settings, tls);
+      await waitUntilReady(
+        daemon,
+        `node ${fakeNodeName} is Ready`,
+        async () => isNodeReady(settings, tls),
+        timeoutMs,
+      );
+      return;
+  }
+}
+
+// The controller manager and scheduler serve /healthz on a self-signed certificate they make themselves;
+// on loopback, checking only that it answers "ok" is enough.
+function waitForHealthz(daemon: Daemon, port: number, timeoutMs: number): Promise<void> {
+  return waitUntilReady(
+    daemon,
+    `https://127.0.0.1:${port}/healthz returns ok`,
+    async () => (await httpsRequest(`https://127.0.0.1:${port}/healthz`, undefined)).status === 200,
+    timeoutMs,
+  );
+}
+
+async function createFakeNode(settings: ClusterSettings, tls: Tls): Promise<void> {
+  const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
+  const { status, body } = await httpsRequest(`${server}/api/v1/nodes`, tls, "POST", fakeNodeManifest());
+  if (status !== 201 && status !== 409) {
+    throw new HarnessError(`creating the fake node ${fakeNodeName} failed with HTTP ${status}: ${body}`);
+  }
+}
+
+async function isNodeReady(settings: ClusterSettings, tls: Tls): Promise<boolean> {
+  const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
+  const { status, body } = await httpsRequest(`${server}/api/v1/nodes/${fakeNodeName}`, tls);
+  if (status !== 200) return false;
+  const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/**
+ * /readyz can pass a moment before the system namespaces exist, and pods cannot be created before the
+ * controller manager has made the namespace's default service account: wait for what clients need.
+ */
+async function waitForApi(
+  dir: string,
+  server: string,
+  pki: Pki,
+  components: Component[],
+  timeoutMs: number,
+): Promise<void> {
+  const tls = adminTls(pki);
+  const paths = ["/api/v1/namespaces/default"];
+  if (components.includes("kube-controller-manager"))
+    paths.push("/api/v1/namespaces/default/serviceaccounts/default");
+  for (const path of paths) {
+    await waitUntilReady(
+      daemonOf(dir, "kube-apiserver"),
+      `${path} exists`,
+      async () => (await httpsRequest(`${server}${path}`, tls)).status === 200,
+      timeoutMs,
+    );
+  }
+}
