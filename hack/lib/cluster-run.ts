@@ -63,7 +63,7 @@ export interface Cluster {
 }
 
 type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
-/** Start order; stop runs in reverse so clients go before the servers they talk to. */
+/** Start order: each needs the ones before it. */
 const startOrder: Component[] = [
   "etcd",
   "kube-apiserver",
@@ -95,12 +95,17 @@ function ownedPid(dir: string, daemon: Daemon): number | undefined {
   }
 }
 
+async function stopComponent(dir: string, component: Component): Promise<void> {
+  const daemon = daemonOf(dir, component);
+  if (ownedPid(dir, daemon) === undefined) rmSync(daemon.pidFile, { force: true });
+  else await stopDaemon(daemon);
+}
+
+/** Stops the apiserver's clients together (each takes a second or two), then the apiserver, then etcd. */
 async function stopComponents(dir: string, components: Component[]): Promise<void> {
-  for (const component of [...components].reverse()) {
-    const daemon = daemonOf(dir, component);
-    if (ownedPid(dir, daemon) === undefined) rmSync(daemon.pidFile, { force: true });
-    else await stopDaemon(daemon);
-  }
+  const servers: Component[] = ["kube-apiserver", "etcd"];
+  await Promise.all(components.filter((c) => !servers.includes(c)).map((c) => stopComponent(dir, c)));
+  for (const server of servers) if (components.includes(server)) await stopComponent(dir, server);
 }
 
 /** Stops every component of the cluster in `dir` and removes its state; does nothing when none is there. */

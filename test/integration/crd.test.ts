@@ -1,0 +1,229 @@
+// The SentimentPipeline CRD on a real kube-apiserver: it installs and becomes Established, the sample is
+// accepted with its defaults filled in, and what the schema and its CEL rules refuse is refused by the API
+// server with a message that names the field.
+import { join } from "node:path";
+import { expect } from "chai";
+import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
+import { repoRoot } from "../../hack/lib/proc.ts";
+import { freePortBase, kubectl } from "../support/cluster.ts";
+
+const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
+
+/** A minimal pipeline manifest (JSON is YAML) with `spec` merged over the one required field. */
+function pipeline(name: string, spec: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name },
+    spec: { kafka: { bootstrapServers: ["127.0.0.1:9092"] }, ...spec },
+  });
+}
+
+describe("SentimentPipeline CRD", function () {
+  this.timeout(60_000);
+  let cluster: Cluster;
+  const k = (args: string[], input?: string) => kubectl(cluster.kubeconfigPath, args, input);
+
+  before(async function () {
+    this.timeout(120_000);
+    cluster = await startCluster({ name: "crd-test", portBase: await freePortBase() });
+    const applied = k(["apply", "-f", crdFile]);
+    expect(applied.status, applied.stderr).to.equal(0);
+    const waited = k([
+      "wait",
+      "--for=condition=Established",
+      "crd/sentimentpipelines.kubesentiment.io",
+      "--timeout=30s",
+    ]);
+    expect(waited.status, waited.stderr).to.equal(0);
+  });
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("becomes Established with its names and short names", () => {
+    const established = k([
+      "get",
+      "crd/sentimentpipelines.kubesentiment.io",
+      "-o",
+      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+    ]);
+    expect(established.stdout).to.equal("True");
+    const resources = k(["api-resources", "--api-group=kubesentiment.io", "-o", "wide"]);
+    expect(resources.stdout).to.match(
+      /sentimentpipelines\s+sp,spipe\s+kubesentiment\.io\/v1alpha1\s+true\s+SentimentPipeline/,
+    );
+  });
+
+  it("accepts the sample and fills in the defaults", () => {
+    const applied = k(["apply", "-f", sampleFile]);
+    expect(applied.status, applied.stderr).to.equal(0);
+    const got = k(["get", "sentimentpipelines", "-o", "json"]);
+    expect(got.status, got.stderr).to.equal(0);
+    const [demo] = JSON.parse(got.stdout).items as {
+      metadata: { name: string };
+      spec: Record<string, unknown>;
+    }[];
+    expect(demo?.metadata.name).to.equal("demo");
+    expect(demo?.spec).to.deep.include({
+      model: { source: { builtin: {} }, maxSequenceLength: 128 },
+      worker: {
+        batch: { maxSize: 64, maxWaitMs: 5 },
+        retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10_000 },
+        circuitBreaker: { failureThreshold: 5, resetTimeoutMs: 30_000 },
+      },
+      autoscaling: { minReplicas: 1, maxReplicas: 4, lagThreshold: 1000, activationLagThreshold: 0 },
+    });
+    expect(demo?.spec.topics).to.include({ partitions: 8, replicationFactor: 1, deletionPolicy: "Delete" });
+  });
+
+  it("defaults an empty pipeline to 8 partitions, replication factor 3 and Retain", () => {
+    const created = k(["create", "-f", "-", "-o", "json"], pipeline("defaults"));
+    expect(created.status, created.stderr).to.equal(0);
+    expect(JSON.parse(created.stdout).spec.topics).to.deep.equal({
+      partitions: 8,
+      replicationFactor: 3,
+      deletionPolicy: "Retain",
+    });
+    k(["delete", "sentimentpipeline", "defaults"]);
+  });
+
+  it("shows Ready, Replicas, Lag and Age columns", () => {
+    const table = k(["get", "sp", "demo"]);
+    expect(table.stdout.split("\n")[0]).to.match(/^NAME\s+READY\s+REPLICAS\s+LAG\s+AGE$/);
+  });
+
+  const refusals: { title: string; spec: Record<string, unknown>; expected: string[] }[] = [
+    {
+      title: "a partition count of the wrong type",
+      spec: { topics: { partitions: "eight" } },
+      expected: [
+        'spec.topics.partitions: Invalid value: "string": spec.topics.partitions in body must be of type integer',
+      ],
+    },
+    {
+      title: "minReplicas above maxReplicas",
+      spec: { autoscaling: { minReplicas: 5, maxReplicas: 2 } },
+      expected: [
+        "spec.autoscaling.minReplicas: Invalid value: autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
+      ],
+    },
+    {
+      title: "more replicas than partitions",
+      spec: { topics: { partitions: 4 }, autoscaling: { maxReplicas: 6 } },
+      expected: [
+        "spec.autoscaling.maxReplicas: Invalid value: autoscaling.maxReplicas must not exceed topics.partitions",
+      ],
+    },
+    {
+      title: "an unknown deletion policy",
+      spec: { topics: { deletionPolicy: "Forever" } },
+      expected: [
+        'spec.topics.deletionPolicy: Unsupported value: "Forever": supported values: "Retain", "Delete"',
+      ],
+    },
+    {
+      title: "an unknown SASL mechanism",
+      spec: {
+        kafka: {
+          bootstrapServers: ["127.0.0.1:9092"],
+          sasl: { mechanism: "plain", secretRef: { name: "kafka-user" } },
+        },
+      },
+      expected: ['spec.kafka.sasl.mechanism: Unsupported value: "plain"'],
+    },
+    {
+      title: "a bootstrap server without a port",
+      spec: { kafka: { bootstrapServers: ["127.0.0.1:9092", "broker-2"] } },
+      expected: ['spec.kafka.bootstrapServers[1]: Invalid value: "broker-2"'],
+    },
+    {
+      title: "an empty bootstrap server list",
+      spec: { kafka: { bootstrapServers: [] } },
+      expected: [
+        "spec.kafka.bootstrapServers: Invalid value: 0: spec.kafka.bootstrapServers in body should have at least 1 items",
+      ],
+    },
+    {
+      title: "two model sources",
+      spec: { model: { source: { builtin: {}, volume: { claimName: "models" } } } },
+      expected: [
+        "spec.model.source: Invalid value: exactly one of model.source.builtin, model.source.volume or model.source.url",
+      ],
+    },
+    {
+      title: "a model URL without a valid sha256",
+      spec: { model: { source: { url: { url: "https://models.example/sst2.tar", sha256: "abc" } } } },
+      expected: ['spec.model.source.url.sha256: Invalid value: "abc"'],
+    },
+    {
+      title: "an initial backoff above the maximum",
+      spec: { worker: { retry: { initialBackoffMs: 5000, maxBackoffMs: 1000 } } },
+      expected: [
+        "spec.worker.retry.initialBackoffMs: Invalid value: retry.initialBackoffMs must not exceed retry.maxBackoffMs",
+      ],
+    },
+    {
+      title: "a batch wait below zero",
+      spec: { worker: { batch: { maxWaitMs: -1 } } },
+      expected: [
+        "spec.worker.batch.maxWaitMs: Invalid value: -1: spec.worker.batch.maxWaitMs in body should be greater than or equal to 0",
+      ],
+    },
+  ];
+
+  for (const { title, spec, expected } of refusals) {
+    it(`refuses ${title}, naming the field`, () => {
+      const result = k(["create", "-f", "-"], pipeline("refused", spec));
+      expect(result.status).to.equal(1);
+      expect(result.stderr).to.contain('The SentimentPipeline "refused" is invalid');
+      for (const text of expected) expect(result.stderr).to.contain(text);
+    });
+  }
+
+  describe("on update", () => {
+    const patch = (spec: Record<string, unknown>) =>
+      k(["patch", "sp", "demo", "--type=merge", "-p", JSON.stringify({ spec })]);
+
+    it("refuses fewer partitions", () => {
+      const result = patch({ topics: { partitions: 4 } });
+      expect(result.status).to.equal(1);
+      expect(result.stderr).to.contain(
+        "spec.topics.partitions: Forbidden: partitions may not be decreased: Kafka cannot remove partitions from a topic",
+      );
+    });
+
+    it("refuses another replication factor", () => {
+      const result = patch({ topics: { replicationFactor: 3 } });
+      expect(result.status).to.equal(1);
+      expect(result.stderr).to.contain(
+        "spec.topics.replicationFactor: Forbidden: replicationFactor is immutable once the topics are created",
+      );
+    });
+
+    it("accepts more partitions and leaves the rest as it was", () => {
+      const result = patch({ topics: { partitions: 16 } });
+      expect(result.status, result.stderr).to.equal(0);
+      const topics = JSON.parse(k(["get", "sp", "demo", "-o", "jsonpath={.spec.topics}"]).stdout);
+      expect(topics).to.include({ partitions: 16, replicationFactor: 1 });
+    });
+
+    it("keeps the status subresource apart from spec", () => {
+      const status = { status: { observedGeneration: 1, replicas: 2, consumerLag: 42 } };
+      const result = k([
+        "patch",
+        "sp",
+        "demo",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify(status),
+      ]);
+      expect(result.status, result.stderr).to.equal(0);
+      const table = k(["get", "sp", "demo", "--no-headers"]);
+      expect(table.stdout).to.match(/^demo\s+2\s+42\s+\S+\s*$/);
+    });
+  });
+});
