@@ -1,0 +1,448 @@
+// A real Apache Kafka (KRaft) on 127.0.0.1: one combined broker+controller node, or three with a three-voter
+// quorum. Each node is a detached JVM in its own process group, tracked by a pid file under the cluster's state
+// directory, so a later process (`kafka.ts down`, the next test run) can find and stop what an earlier one
+// started. Readiness means what clients need: every node registered, a topic replicated on all of them, and a
+// write acknowledged by all in-sync replicas.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import {
+  type BrokerCount,
+  bootstrapServers,
+  clusterPorts,
+  defaultHeapOpts,
+  defaultPortBase,
+  defaultReadyTimeoutMs,
+  kafkaAssetsDir,
+  nodeIds,
+  nodePorts,
+  renderServerProperties,
+} from "./kafka-config.ts";
+import { ensureKafkaLibs } from "./kafka-fetch.ts";
+import {
+  assertPortsFree,
+  type Daemon,
+  HarnessError,
+  isAlive,
+  readPid,
+  requireCommand,
+  startDaemon,
+  stateDir,
+  stopDaemon,
+  tailOf,
+} from "./proc.ts";
+
+export interface KafkaOptions {
+  /** 1 (default) or 3 nodes. */
+  brokers?: BrokerCount;
+  /** Node i listens on portBase + 2i (clients) and portBase + 2i + 1 (controllers); default 9092. */
+  portBase?: number;
+  /** Clusters with different names have separate state; starting a name again replaces its old cluster. */
+  name?: string;
+  /** How long to wait for the cluster (or a restarted node) to be ready; default 120 s. */
+  readyTimeoutMs?: number;
+  /** JVM heap flags per node; default -Xmx512m -Xms256m. */
+  heapOpts?: string[];
+  /** The setting a person should change when a port is taken, named in that error. */
+  portSetting?: string;
+  /** Progress lines for a person; silent by default. */
+  log?: (line: string) => void;
+}
+
+export interface KafkaCluster {
+  readonly name: string;
+  readonly brokers: BrokerCount;
+  readonly portBase: number;
+  /** host:port of every node's client listener, node 0 first. */
+  readonly bootstrapServers: string[];
+  /** State directory: cluster.json and node-<i>/ (server.properties, data/, logs/, console.log, pid file). */
+  readonly dir: string;
+  isBrokerRunning(nodeId: number): boolean;
+  /** Stops one node: a controlled shutdown by default, or `hard` to kill it as a crash would. */
+  stopBroker(nodeId: number, options?: { hard?: boolean }): Promise<void>;
+  /** Starts a stopped node again and waits until it is back and, if all nodes run, every replica is in sync. */
+  startBroker(nodeId: number): Promise<void>;
+  /** Waits until every running node is registered and an acks=all write succeeds. */
+  waitUntilReady(): Promise<void>;
+  /** Stops every node and removes the state directory. */
+  stop(): Promise<void>;
+}
+
+/** What a cluster's directory records about it, so another process can attach to or stop it. */
+interface ClusterRecord {
+  name: string;
+  brokers: BrokerCount;
+  portBase: number;
+  clusterId: string;
+  kafkaVersion: string;
+  libsDir: string;
+  heapOpts: string[];
+  readyTimeoutMs: number;
+}
+
+const recordFile = "cluster.json";
+const probeTopic = "kubesentiment-harness-probe";
+const javaHint = "install a Java 17+ JDK (Kafka 4 needs it), e.g. apt-get install openjdk-17-jdk-headless";
+const execFileAsync = promisify(execFile);
+
+export function clusterDir(name: string): string {
+  return join(stateDir("kafka"), name);
+}
+
+/** Starts a fresh cluster (stopping and wiping any earlier one of the same name) and waits until it is ready. */
+export async function startKafka(options: KafkaOptions = {}): Promise<KafkaCluster> {
+  const name = options.name ?? "dev";
+  const brokers = options.brokers ?? 1;
+  const portBase = options.portBase ?? defaultPortBase;
+  const log = options.log ?? (() => {});
+  requireCommand("java", javaHint); // before any fetch: a missing JDK is the first thing to hear about
+  const libs = ensureKafkaLibs(log);
+
+  await stopKafka(name);
+  await assertPortsFree(clusterPorts(portBase, brokers, options.portSetting ?? "KAFKA_PORT_BASE"));
+
+  const record: ClusterRecord = {
+    name,
+    brokers,
+    portBase,
+    // A KRaft cluster id is 16 random bytes in URL-safe base64, as the storage tool's random-uuid prints.
+    clusterId: randomBytes(16).toString("base64url"),
+    kafkaVersion: libs.version,
+    libsDir: libs.dir,
+    heapOpts: options.heapOpts ?? defaultHeapOpts.split(" "),
+    readyTimeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
+  };
+  const dir = clusterDir(name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, recordFile), `${JSON.stringify(record, null, 2)}\n`);
+  const cluster = new LocalCluster(record, dir);
+
+  log(`formatting storage of ${brokers} Kafka ${libs.version} node(s) in ${dir}`);
+  await Promise.all(nodeIds(brokers).map((id) => cluster.formatNode(id)));
+  log(`starting ${brokers} node(s) on ${cluster.bootstrapServers.join(",")}`);
+  try {
+    for (const id of nodeIds(brokers)) cluster.launchNode(id);
+    await cluster.waitUntilReady();
+  } catch (error) {
+    await cluster.killAll();
+    throw error instanceof HarnessError
+      ? new HarnessError(`${error.message}\n(logs kept in ${dir}; \`npm run kafka:down\` removes them)`)
+      : error;
+  }
+  log(`Kafka is ready (${brokers} node(s), cluster id ${record.clusterId})`);
+  return cluster;
+}
+
+/** The cluster recorded under this name, whether or not its nodes still run; undefined if none is recorded. */
+export function findKafka(name = "dev"): KafkaCluster | undefined {
+  const dir = clusterDir(name);
+  const file = join(dir, recordFile);
+  if (!existsSync(file)) return undefined;
+  return new LocalCluster(JSON.parse(readFileSync(file, "utf8")) as ClusterRecord, dir);
+}
+
+/**
+ * Stops every node recorded under this name and removes its state; true if there was anything to remove.
+ * Works from pid files alone, so it also cleans up after a start that died before writing its record.
+ */
+export async function stopKafka(name = "dev"): Promise<boolean> {
+  const dir = clusterDir(name);
+  if (!existsSync(dir)) return false;
+  // The data is about to go, so a node gets a short grace period only: the last nodes of a quorum can spend
+  // many seconds trying to shut down politely with no controller left to answer them.
+  await Promise.all(
+    nodeDirs(dir).map((nodeDir) => stopNodeProcess(nodeDaemon(nodeDir, "Kafka node"), { graceMs: 3_000 })),
+  );
+  rmSync(dir, { recursive: true, force: true });
+  return true;
+}
+
+class LocalCluster implements KafkaCluster {
+  readonly name: string;
+  readonly brokers: BrokerCount;
+  readonly portBase: number;
+  readonly bootstrapServers: string[];
+
+  constructor(
+    private readonly record: ClusterRecord,
+    readonly dir: string,
+  ) {
+    this.name = record.name;
+    this.brokers = record.brokers;
+    this.portBase = record.portBase;
+    this.bootstrapServers = bootstrapServers(record.portBase, record.brokers);
+  }
+
+  isBrokerRunning(nodeId: number): boolean {
+    return runningPid(this.daemon(nodeId)) !== undefined;
+  }
+
+  async stopBroker(nodeId: number, options: { hard?: boolean } = {}): Promise<void> {
+    await stopNodeProcess(this.daemon(nodeId), options.hard ? { hard: true } : { graceMs: 30_000 });
+  }
+
+  async startBroker(nodeId: number): Promise<void> {
+    if (!this.isBrokerRunning(nodeId)) this.launchNode(nodeId);
+    await this.waitUntilReady(nodeId);
+  }
+
+  async waitUntilReady(viaNode?: number): Promise<void> {
+    const running = nodeIds(this.brokers).filter((id) => this.isBrokerRunning(id));
+    if (running.length === 0) throw new HarnessError(`no node of Kafka cluster '${this.name}' is running`);
+    const daemons = running.map((id) => this.daemon(id));
+    const servers = viaNode === undefined ? this.bootstrapServers : [this.address(viaNode)];
+    const deadline = Date.now() + this.record.readyTimeoutMs;
+    await pollUntil(
+      daemons,
+      `every node registered and an acks=all write to ${probeTopic} accepted`,
+      () => probeWrite(servers, running, this.brokers),
+      deadline,
+      this.record.readyTimeoutMs,
+    );
+    // Only with every node up can every replica catch up; then a caller may safely take another node down.
+    if (running.length === this.brokers) {
+      await pollUntil(
+        daemons,
+        "every partition's replicas back in sync",
+        async () => (await underReplicated(servers)).length === 0,
+        deadline,
+        this.record.readyTimeoutMs,
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    await stopKafka(this.name);
+  }
+
+  async formatNode(nodeId: number): Promise<void> {
+    const nodeDir = this.nodeDir(nodeId);
+    const dataDir = join(nodeDir, "data");
+    mkdirSync(join(nodeDir, "logs"), { recursive: true });
+    const template = readFileSync(join(kafkaAssetsDir, "server.properties.template"), "utf8");
+    const properties = renderServerProperties(template, {
+      nodeId,
+      brokers: this.brokers,
+      portBase: this.portBase,
+      dataDir,
+    });
+    writeFileSync(join(nodeDir, "server.properties"), properties);
+    const args = [
+      "-Xmx256m",
+      ...this.jvmLogging(nodeId),
+      "-cp",
+      join(this.record.libsDir, "*"),
+      "kafka.tools.StorageTool",
+      "format",
+      "--cluster-id",
+      this.record.clusterId,
+      "--config",
+      join(nodeDir, "server.properties"),
+    ];
+    try {
+      await execFileAsync(requireCommand("java", javaHint), args, { timeout: 120_000 });
+    } catch (error) {
+      const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+      throw new HarnessError(
+        `formatting the storage of Kafka node ${nodeId} failed:\n${`${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n")}`,
+      );
+    }
+  }
+
+  launchNode(nodeId: number): void {
+    const nodeDir = this.nodeDir(nodeId);
+    startDaemon(
+      this.daemon(nodeId),
+      requireCommand("java", javaHint),
+      [
+        ...this.record.heapOpts,
+        // As Kafka's own start script does: a node out of memory should die visibly, not limp on.
+        "-XX:+ExitOnOutOfMemoryError",
+        ...this.jvmLogging(nodeId),
+        "-cp",
+        join(this.record.libsDir, "*"),
+        "kafka.Kafka",
+        join(nodeDir, "server.properties"),
+      ],
+      { cwd: nodeDir },
+    );
+  }
+
+  /** Used when a start fails: nothing of it is worth a graceful shutdown, and nothing may be left running. */
+  async killAll(): Promise<void> {
+    await Promise.all(nodeIds(this.brokers).map((id) => stopNodeProcess(this.daemon(id), { hard: true })));
+  }
+
+  private jvmLogging(nodeId: number): string[] {
+    return [
+      `-Dkafka.logs.dir=${join(this.nodeDir(nodeId), "logs")}`,
+      `-Dlog4j2.configurationFile=${join(kafkaAssetsDir, "log4j2.xml")}`,
+    ];
+  }
+
+  private address(nodeId: number): string {
+    return `127.0.0.1:${nodePorts(this.portBase, nodeId).client}`;
+  }
+
+  private nodeDir(nodeId: number): string {
+    if (!nodeIds(this.brokers).includes(nodeId)) {
+      throw new HarnessError(`Kafka cluster '${this.name}' has nodes 0..${this.brokers - 1}, not ${nodeId}`);
+    }
+    return join(this.dir, `node-${nodeId}`);
+  }
+
+  private daemon(nodeId: number): Daemon {
+    return nodeDaemon(this.nodeDir(nodeId), `Kafka node ${nodeId} (${this.address(nodeId)})`);
+  }
+}
+
+function nodeDirs(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((entry) => /^node-\d+$/.test(entry))
+    .map((entry) => join(dir, entry));
+}
+
+function nodeDaemon(nodeDir: string, name: string): Daemon {
+  return { name, pidFile: join(nodeDir, "kafka.pid"), logFile: join(nodeDir, "console.log") };
+}
+
+/**
+ * The node's pid if that process is alive and really is this node's JVM. A pid file can outlive its process
+ * (a reboot, a kill -9 of the harness) and the pid be reused; such a process must never be signalled.
+ */
+function runningPid(daemon: Daemon): number | undefined {
+  const pid = readPid(daemon.pidFile);
+  if (pid === undefined || !isAlive(pid)) return undefined;
+  const configFile = join(daemon.pidFile, "..", "server.properties");
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(configFile) ? pid : undefined;
+  } catch {
+    return pid; // no /proc to ask: trust the pid file
+  }
+}
+
+async function stopNodeProcess(daemon: Daemon, how: { hard: true } | { graceMs: number }): Promise<void> {
+  const pid = runningPid(daemon);
+  if (pid === undefined) {
+    rmSync(daemon.pidFile, { force: true });
+  } else if ("hard" in how) {
+    // The JVM leads its own process group (startDaemon detaches it); kill the group as a crash would.
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // exited on its own meanwhile
+    }
+    while (isAlive(pid)) await sleep(50);
+    rmSync(daemon.pidFile, { force: true });
+  } else {
+    await stopDaemon(daemon, how.graceMs);
+  }
+}
+
+/**
+ * Polls `ready` until it holds, failing at once when one of the nodes exits and at the deadline otherwise;
+ * the error names what was awaited and, for a timeout, the last reason the probe gave.
+ */
+async function pollUntil(
+  daemons: Daemon[],
+  what: string,
+  ready: () => Promise<boolean>,
+  deadline: number,
+  timeoutMs: number,
+): Promise<void> {
+  let lastProblem = "no answer yet";
+  for (;;) {
+    const remaining = deadline - Date.now();
+    try {
+      if (await withTimeout(ready(), Math.max(1_000, Math.min(20_000, remaining)))) return;
+      lastProblem = "not yet";
+    } catch (error) {
+      lastProblem = error instanceof Error ? error.message : String(error);
+    }
+    for (const daemon of daemons) {
+      if (runningPid(daemon) === undefined) {
+        throw new HarnessError(
+          `${daemon.name} exited before ${what}; end of ${daemon.logFile}:\n${tailOf(daemon.logFile)}`,
+        );
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new HarnessError(
+        `Kafka did not become ready (${what}) within ${timeoutMs / 1000}s (KAFKA_READY_TIMEOUT_MS); last probe: ${lastProblem}`,
+      );
+    }
+    await sleep(500);
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`probe took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function probeClient(servers: string[]): Kafka {
+  return new Kafka({
+    clientId: "kubesentiment-kafka-harness",
+    brokers: servers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    requestTimeout: 10_000,
+    retry: { retries: 2, initialRetryTime: 200 },
+  });
+}
+
+/** True when the expected nodes are registered and a write to a topic replicated on all nodes is acknowledged. */
+async function probeWrite(
+  servers: string[],
+  expected: number[],
+  replicationFactor: number,
+): Promise<boolean> {
+  const kafka = probeClient(servers);
+  const admin = kafka.admin();
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  try {
+    await admin.connect();
+    const registered = new Set((await admin.describeCluster()).brokers.map((broker) => broker.nodeId));
+    const missing = expected.filter((id) => !registered.has(id));
+    if (missing.length > 0) throw new Error(`node(s) ${missing.join(",")} not registered yet`);
+    await admin.createTopics({
+      topics: [{ topic: probeTopic, numPartitions: 1, replicationFactor }],
+      waitForLeaders: true,
+    });
+    await producer.connect();
+    await producer.send({ topic: probeTopic, acks: -1, timeout: 10_000, messages: [{ value: "ready?" }] });
+    return true;
+  } finally {
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+  }
+}
+
+/** Partitions (topic/partition) whose in-sync replicas are fewer than their replicas. */
+async function underReplicated(servers: string[]): Promise<string[]> {
+  const admin = probeClient(servers).admin();
+  try {
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata();
+    return topics.flatMap((topic) =>
+      topic.partitions
+        .filter((partition) => partition.isr.length < partition.replicas.length)
+        .map((partition) => `${topic.name}/${partition.partitionId}`),
+    );
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
