@@ -1,0 +1,187 @@
+// Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, the
+// harness CLI run as a person would run it, and a check that nothing a test started is still running.
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import type { BrokerCount } from "../../hack/lib/kafka-config.ts";
+import { isPortFree, repoRoot } from "../../hack/lib/proc.ts";
+
+export interface Message {
+  key: string;
+  value: string;
+}
+
+/**
+ * Tests use their own ports (KAFKA_TEST_PORT_BASE, default 19092) and state name, so `npm test` neither
+ * collides with nor disturbs a developer's `npm run kafka:up`.
+ */
+export function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster> {
+  return startKafka({
+    brokers,
+    name: `test-${brokers}`,
+    portBase: Number(process.env.KAFKA_TEST_PORT_BASE ?? 19_092),
+    portSetting: "KAFKA_TEST_PORT_BASE",
+  });
+}
+
+export function testClient(servers: string[]): Kafka {
+  return new Kafka({ clientId: "kubesentiment-test", brokers: servers, logLevel: logLevel.NOTHING });
+}
+
+/**
+ * Creates a topic and waits until its metadata shows every partition with a leader: createTopics answers once
+ * the controller has the topic, and a broker may still say it does not host a partition for a moment after.
+ */
+export async function createTopic(servers: string[], topic: string, partitions: number, replicas: number) {
+  const admin = testClient(servers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: replicas }] });
+    await eventually(`topic ${topic} to have a leader for each partition`, async () => {
+      const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+      const led = metadata?.partitions.filter((partition) => partition.leader >= 0) ?? [];
+      return led.length === partitions;
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Polls `check` (errors count as not yet) for up to a minute; fails naming what never happened. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  let last = "";
+  for (let attempt = 0; attempt < 120; attempt++) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      last = `: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    await sleep(500);
+  }
+  throw new Error(`waited in vain for ${what}${last}`);
+}
+
+export async function produce(servers: string[], topic: string, messages: Message[]): Promise<void> {
+  const producer = testClient(servers).producer({
+    allowAutoTopicCreation: false,
+    // Enough patience to outlast a node's failover (fencing after broker.session.timeout.ms).
+    retry: { retries: 10, maxRetryTime: 5_000 },
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Reads a topic from the beginning with a fresh consumer group until `count` records have arrived. */
+export async function consume(servers: string[], topic: string, count: number): Promise<Message[]> {
+  const consumer = testClient(servers).consumer({ groupId: `test-${topic}-${process.hrtime.bigint()}` });
+  const received: Message[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            received.push({ key: message.key?.toString() ?? "", value: message.value?.toString() ?? "" });
+            if (received.length >= count) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return received;
+}
+
+/** Runs kcat with a bounded time; its stdout, or an error carrying its stderr. */
+export function kcat(args: string[], input = ""): Promise<string> {
+  return runProcess("kcat", args, { input, timeoutMs: 60_000 }).then(({ code, stdout, stderr }) => {
+    if (code !== 0) throw new Error(`kcat ${args.join(" ")} exited with ${code}: ${stderr}`);
+    return stdout;
+  });
+}
+
+export interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hack/kafka.ts <command>` as a separate process, the way `npm run kafka:*` does. */
+export function kafkaCli(command: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
+  return runProcess(process.execPath, ["--import", "tsx", join(repoRoot, "hack", "kafka.ts"), command], {
+    env,
+    timeoutMs: 180_000,
+  });
+}
+
+function runProcess(
+  command: string,
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: repoRoot,
+      env: options.env ?? process.env,
+      timeout: options.timeoutMs,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Pids of live processes whose command line mentions `fragment` (e.g. a test's private state directory). */
+export function processesMentioning(fragment: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(fragment);
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .map(Number);
+}
+
+/** A base port with `count` free consecutive ports from it, chosen by the OS so parallel runs do not clash. */
+export async function freePortBase(count: number): Promise<number> {
+  for (;;) {
+    const base = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+      });
+    });
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if (
+      base > 0 &&
+      base + count < 65_000 &&
+      (await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)
+    ) {
+      return base;
+    }
+  }
+}
