@@ -208,7 +208,11 @@ class LocalCluster implements KafkaCluster {
       await pollUntil(
         daemons,
         "every partition's replicas back in sync",
-        async () => (await underReplicated(servers)).length === 0,
+        async () => {
+          const lagging = await underReplicated(servers);
+          if (lagging.length > 0) throw new Error(`still catching up: ${lagging.slice(0, 5).join(", ")}`);
+          return true;
+        },
         deadline,
         this.record.readyTimeoutMs,
       );
@@ -246,9 +250,19 @@ class LocalCluster implements KafkaCluster {
     try {
       await execFileAsync(requireCommand("java", javaHint), args, { timeout: 120_000 });
     } catch (error) {
-      const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+      const {
+        code,
+        signal,
+        stdout = "",
+        stderr = "",
+      } = error as NodeJS.ErrnoException & {
+        signal?: string | null;
+        stdout?: string;
+        stderr?: string;
+      };
+      const output = `${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n");
       throw new HarnessError(
-        `formatting the storage of Kafka node ${nodeId} failed:\n${`${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n")}`,
+        `formatting the storage of Kafka node ${nodeId} failed (${signal ?? `exit ${code}`}):\n${output}`,
       );
     }
   }

@@ -155,6 +155,12 @@ describe("local Kafka harness: failures", function () {
     expect(processesMentioning(state)).to.deep.equal([]);
   });
 
+  it("says mvn is missing when the jars must be fetched without it", async () => {
+    const outcome = await kafkaCli("fetch", env({ PATH: join(state, "bin"), KUBESENTIMENT_CACHE: state }));
+    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.stderr).to.match(/^error: 'mvn' was not found on PATH/);
+  });
+
   it("gives up on a node that is not ready in time, and kills it", async () => {
     const outcome = await kafkaCli(
       "up",
