@@ -1,0 +1,60 @@
+// The pure rules of the local Kafka harness (ports, node configuration, environment), checked without a JVM.
+import { expect } from "chai";
+import {
+  bootstrapServers,
+  clusterPorts,
+  kafkaSettingsFromEnv,
+  kafkaVersionOf,
+  renderServerProperties,
+} from "../../hack/lib/kafka-config.ts";
+
+describe("local Kafka harness: configuration", () => {
+  it("gives node i the client port base+2i and the controller port just above", () => {
+    expect(bootstrapServers(9092, 3)).to.deep.equal(["127.0.0.1:9092", "127.0.0.1:9094", "127.0.0.1:9096"]);
+    expect(clusterPorts(9092, 1, "KAFKA_PORT_BASE").map((p) => p.port)).to.deep.equal([9092, 9093]);
+  });
+
+  it("renders a three-voter quorum with replication 3 and two in-sync replicas required", () => {
+    const template = "id={{nodeId}}\nvoters={{voters}}\nrf={{replicationFactor}}\nisr={{minInsync}}\n";
+    const rendered = renderServerProperties(template, {
+      nodeId: 1,
+      brokers: 3,
+      portBase: 100,
+      dataDir: "/d",
+    });
+    expect(rendered).to.equal("id=1\nvoters=0@127.0.0.1:101,1@127.0.0.1:103,2@127.0.0.1:105\nrf=3\nisr=2\n");
+  });
+
+  it("requires only the single replica of a one-node cluster", () => {
+    const rendered = renderServerProperties("{{replicationFactor}}/{{minInsync}}", {
+      nodeId: 0,
+      brokers: 1,
+      portBase: 9092,
+      dataDir: "/d",
+    });
+    expect(rendered).to.equal("1/1");
+  });
+
+  it("refuses a template placeholder it does not know", () => {
+    expect(() =>
+      renderServerProperties("{{nodeid}}", { nodeId: 0, brokers: 1, portBase: 9092, dataDir: "/d" }),
+    ).to.throw("unknown {{nodeid}}");
+  });
+
+  it("reads the Kafka version from the pom", () => {
+    expect(kafkaVersionOf("<properties><kafka.version>4.3.1</kafka.version></properties>")).to.equal("4.3.1");
+    expect(() => kafkaVersionOf("<project/>")).to.throw("<kafka.version>");
+  });
+
+  it("defaults to one node on 9092 and explains a setting it cannot use", () => {
+    expect(kafkaSettingsFromEnv({})).to.deep.include({ brokers: 1, portBase: 9092, readyTimeoutMs: 120_000 });
+    expect(kafkaSettingsFromEnv({ KAFKA_BROKERS: "3", KAFKA_HEAP_OPTS: " -Xmx1g " }).heapOpts).to.deep.equal([
+      "-Xmx1g",
+    ]);
+    expect(() => kafkaSettingsFromEnv({ KAFKA_BROKERS: "2" })).to.throw(
+      "KAFKA_BROKERS must be 1 or 3, not '2'",
+    );
+    expect(() => kafkaSettingsFromEnv({ KAFKA_PORT_BASE: "nine" })).to.throw("KAFKA_PORT_BASE must be");
+    expect(() => kafkaSettingsFromEnv({ KAFKA_READY_TIMEOUT_MS: "0" })).to.throw("KAFKA_READY_TIMEOUT_MS");
+  });
+});
