@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 
 export interface WorkerConfig {
-  kafka: { bootstrapServers: string[]; clientId: string; groupId: string };
+  kafka: { bootstrapServers: string[]; clientId: string; groupId: string; sessionTimeoutMs: number };
   topics: { requests: string; responses: string; deadLetter: string };
   model: { dir: string; maxSequenceLength: number; intraOpThreads: number };
   batch: { maxSize: number; maxWaitMs: number };
@@ -82,6 +82,8 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       bootstrapServers: read.bootstrapServers("KAFKA_BOOTSTRAP_SERVERS"),
       clientId: read.string("KAFKA_CLIENT_ID", hostname()),
       groupId: read.string("KAFKA_GROUP_ID"),
+      // How soon the group notices a member that died without leaving; the broker allows 6 s to 30 min.
+      sessionTimeoutMs: read.integer("KAFKA_SESSION_TIMEOUT_MS", 30_000, 6_000, 1_800_000),
     },
     topics: {
       requests: read.string("TOPIC_REQUESTS"),

@@ -10,19 +10,14 @@ import {
   buildResponse,
   type Failure,
   type OutgoingRecord,
-  type Prediction,
   type SourceRecord,
 } from "./contract/records.ts";
 import { decodeRequest, isExpired, type SentimentRequest } from "./contract/request.ts";
 import type { WorkerMetrics } from "./metrics.ts";
+import type { Classifier } from "./model/classifier.ts";
+import type { Prediction } from "./model/preprocess.ts";
 import { CircuitBreaker } from "./resilience/breaker.ts";
 import { type RunOutcome, runWithRetry } from "./resilience/retry.ts";
-
-export interface Classifier {
-  readonly name: string;
-  readonly version: string;
-  classify(texts: string[]): Promise<Prediction[]>;
-}
 
 interface Queued {
   request: SentimentRequest;
@@ -47,7 +42,7 @@ export interface PipelineDependencies {
   config: WorkerConfig;
   consumer: Consumer;
   producer: Producer;
-  classifier: Classifier;
+  classifier: Pick<Classifier, "name" | "version" | "classify">;
   metrics: WorkerMetrics;
   logger: winston.Logger;
 }

@@ -1,5 +1,6 @@
 // Pure builders of the records the worker produces: a response per classified request, a dead-letter record per
 // request that could not be classified. Shapes are those of schemas/response.schema.json and dead-letter.schema.json.
+import type { Prediction } from "../model/preprocess.ts";
 import type { DeadLetterCode } from "./dead-letter-codes.ts";
 import type { SentimentRequest } from "./request.ts";
 
@@ -17,12 +18,6 @@ export interface OutgoingRecord {
   key: Buffer | string | null;
   value: string;
   headers: Record<string, string>;
-}
-
-export interface Prediction {
-  label: string;
-  score: number;
-  scores: Record<string, number>;
 }
 
 export interface Timing {

@@ -1,0 +1,153 @@
+// At-least-once through failures, on real brokers and real worker processes: a worker SIGKILLed mid-stream,
+// and a broker of three killed mid-stream. Every request must be answered; duplicates are allowed, loss is not.
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { expect } from "chai";
+import type { Kafka } from "kafkajs";
+import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { repoRoot } from "../../hack/lib/proc.ts";
+import {
+  createPipelineTopics,
+  kafkaClient,
+  type PipelineTopics,
+  ResultReader,
+} from "../support/pipeline-topics.ts";
+
+const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
+
+/** A worker as Kubernetes runs it: its own process, configured by environment variables. */
+function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
+    cwd: repoRoot,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrapServers.join(","),
+      KAFKA_GROUP_ID: `group-${topics.requests}`,
+      KAFKA_SESSION_TIMEOUT_MS: "6000",
+      TOPIC_REQUESTS: topics.requests,
+      TOPIC_RESPONSES: topics.responses,
+      TOPIC_DEAD_LETTER: topics.deadLetter,
+      HTTP_PORT: "0",
+      LOG_LEVEL: "error",
+    },
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
+}
+
+/** Produces `total` requests in rounds, calling `midway` once half are sent; returns every id produced. */
+async function produceSteadily(kafka: Kafka, topic: string, total: number, midway: () => Promise<void>) {
+  // Retries generous enough to ride out a broker's death and the leader elections after it, as a real client's.
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 20, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+  await producer.connect();
+  const ids: string[] = [];
+  const round = 100;
+  for (let sent = 0; sent < total; sent += round) {
+    if (sent === total / 2) await midway();
+    const messages = Array.from({ length: round }, (_, i) => {
+      const id = `m-${sent + i}`;
+      ids.push(id);
+      return { key: id, value: JSON.stringify({ id, text: texts[(sent + i) % texts.length] }) };
+    });
+    await producer.send({ topic, acks: -1, messages });
+    await sleep(50);
+  }
+  await producer.disconnect();
+  return ids;
+}
+
+function expectEveryIdAnswered(reader: ResultReader, topics: PipelineTopics, ids: string[]) {
+  const answered = reader.idsOn(topics.responses);
+  const missing = ids.filter((id) => !answered.has(id));
+  expect(missing, `${missing.length} requests never answered`).to.deep.equal([]);
+  expect(reader.on(topics.deadLetter)).to.have.length(0);
+}
+
+describe("worker fault tolerance", function () {
+  this.timeout(300_000);
+
+  describe("a worker SIGKILLed mid-stream", () => {
+    let cluster: KafkaCluster;
+    const workers: ChildProcess[] = [];
+    before(async () => {
+      cluster = await startKafka({
+        name: "test-worker-kill",
+        portBase: 29_192,
+        portSetting: "the test's portBase",
+      });
+    });
+    after(async () => {
+      await Promise.all(workers.map(stopProcess));
+      await cluster?.stop();
+    });
+
+    it("loses nothing: the surviving worker answers what the killed one had not committed", async () => {
+      const kafka = kafkaClient(cluster.bootstrapServers);
+      const topics = await createPipelineTopics(kafka);
+      const reader = await ResultReader.start(kafka, topics);
+      workers.push(spawnWorker(cluster, topics), spawnWorker(cluster, topics));
+      const [victim] = workers;
+      const ids = await produceSteadily(kafka, topics.requests, 3000, async () => {
+        await reader.waitFor(
+          () => reader.on(topics.responses).length > 200,
+          () => "the workers never answered",
+        );
+        victim?.kill("SIGKILL");
+      });
+      await reader.waitFor(
+        () => reader.idsOn(topics.responses).size >= ids.length,
+        () => `${reader.idsOn(topics.responses).size} of ${ids.length} answered after the kill`,
+        120_000,
+      );
+      expect(victim?.signalCode).to.equal("SIGKILL");
+      expectEveryIdAnswered(reader, topics, ids);
+      await reader.close();
+    });
+  });
+
+  describe("a broker of three killed mid-stream", () => {
+    let cluster: KafkaCluster;
+    let worker: ChildProcess | undefined;
+    before(async () => {
+      cluster = await startKafka({
+        name: "test-worker-brokers",
+        brokers: 3,
+        portBase: 29_292,
+        portSetting: "the test's portBase",
+      });
+    });
+    after(async () => {
+      if (worker !== undefined) await stopProcess(worker);
+      await cluster?.stop();
+    });
+
+    it("loses nothing with replication factor 3 and min.insync.replicas 2", async () => {
+      const kafka = kafkaClient(cluster.bootstrapServers);
+      const topics = await createPipelineTopics(kafka, { replicationFactor: 3 });
+      const reader = await ResultReader.start(kafka, topics);
+      worker = spawnWorker(cluster, topics);
+      const ids = await produceSteadily(kafka, topics.requests, 3000, async () => {
+        await cluster.stopBroker(1, { hard: true });
+      });
+      await reader.waitFor(
+        () => reader.idsOn(topics.responses).size >= ids.length,
+        () => `${reader.idsOn(topics.responses).size} of ${ids.length} answered with a broker down`,
+        120_000,
+      );
+      expect(cluster.isBrokerRunning(1)).to.equal(false);
+      expectEveryIdAnswered(reader, topics, ids);
+      await reader.close();
+    });
+  });
+});

@@ -1,0 +1,97 @@
+// Test plumbing for the worker against a real broker: fresh topics per test, and a reader that gathers every
+// response and dead-letter record so tests can assert on exactly what came back.
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Consumer, Kafka, logLevel } from "kafkajs";
+
+export interface PipelineTopics {
+  requests: string;
+  responses: string;
+  deadLetter: string;
+}
+
+export function kafkaClient(bootstrapServers: string[]): Kafka {
+  return new Kafka({ clientId: "kubesentiment-test", brokers: bootstrapServers, logLevel: logLevel.NOTHING });
+}
+
+export async function createPipelineTopics(
+  kafka: Kafka,
+  options: { partitions?: number; replicationFactor?: number } = {},
+): Promise<PipelineTopics> {
+  const run = randomUUID().slice(0, 8);
+  const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: Object.values(topics).map((topic) => ({
+        topic,
+        numPartitions: options.partitions ?? 8,
+        replicationFactor: options.replicationFactor ?? 1,
+      })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  return topics;
+}
+
+export interface Received {
+  topic: string;
+  key: string | undefined;
+  value: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+/** Reads responses and dead letters from the beginning into `records` until closed. */
+export class ResultReader {
+  readonly records: Received[] = [];
+  readonly #consumer: Consumer;
+
+  private constructor(consumer: Consumer) {
+    this.#consumer = consumer;
+  }
+
+  static async start(kafka: Kafka, topics: PipelineTopics): Promise<ResultReader> {
+    const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
+    const reader = new ResultReader(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.responses, topics.deadLetter], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
+        reader.records.push({
+          topic,
+          key: message.key?.toString(),
+          value: JSON.parse(message.value?.toString() ?? "null"),
+          headers,
+        });
+      },
+    });
+    return reader;
+  }
+
+  on(topic: string): Received[] {
+    return this.records.filter((record) => record.topic === topic);
+  }
+
+  /** Distinct request ids seen on `topic` (responses carry `id`; dead letters their original key). */
+  idsOn(topic: string): Set<string> {
+    return new Set(this.on(topic).map((record) => String(record.value.id ?? record.key)));
+  }
+
+  /** Waits until `done` holds, failing with `describe()` after `timeoutMs`. */
+  async waitFor(done: () => boolean, describe: () => string, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+      await sleep(100);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#consumer.disconnect();
+  }
+}

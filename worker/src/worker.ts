@@ -1,0 +1,98 @@
+// One worker: the model, Kafka clients, the pipeline and the HTTP endpoints, started and stopped together.
+import { Kafka, logLevel as kafkaLogLevel, Partitioners } from "kafkajs";
+import type { WorkerConfig } from "./config.ts";
+import { startHttpServer } from "./http-server.ts";
+import { createLogger } from "./logger.ts";
+import { registerLz4Codec } from "./lz4-codec.ts";
+import { createWorkerMetrics } from "./metrics.ts";
+import { type Classifier, loadClassifier } from "./model/classifier.ts";
+import { Pipeline } from "./pipeline.ts";
+
+export interface RunningWorker {
+  /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
+  stop(): Promise<void>;
+  readonly httpPort: number;
+}
+
+export interface WorkerOverrides {
+  /** Wraps the loaded classifier: how tests inject inference failures around the real model. */
+  wrapClassifier?: (classifier: Classifier) => Classifier;
+}
+
+/** Starts a worker in this process; the caller owns its lifetime (main.ts, a test or the demo). */
+export async function startWorker(
+  config: WorkerConfig,
+  overrides: WorkerOverrides = {},
+): Promise<RunningWorker> {
+  const logger = createLogger(config.logLevel, { groupId: config.kafka.groupId });
+  const metrics = createWorkerMetrics();
+  registerLz4Codec();
+  const model = await loadClassifier(config.model.dir, {
+    maxSequenceLength: config.model.maxSequenceLength,
+    intraOpNumThreads: config.model.intraOpThreads,
+  });
+  const classifier = overrides.wrapClassifier?.(model) ?? model;
+  logger.info("model loaded", { model: classifier.name, version: classifier.version, dir: config.model.dir });
+
+  const kafka = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.bootstrapServers,
+    logLevel: kafkaLogLevel.WARN,
+    // Enough retries to ride out a broker's death and the leader elections that follow it.
+    retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...rest } = log;
+        logger.log(level === kafkaLogLevel.ERROR ? "error" : "warn", message, { kafkajs: rest });
+      },
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10),
+    allowAutoTopicCreation: false,
+  });
+  let inGroup = false;
+  let stopping = false;
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    inGroup = true;
+    logger.info("joined consumer group", {
+      memberId: payload.memberId,
+      assignment: payload.memberAssignment,
+    });
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    inGroup = false;
+    logger.error("consumer crashed", { error: payload.error.message, restart: payload.restart });
+  });
+
+  await producer.connect();
+  await consumer.connect();
+  const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
+  const server = await startHttpServer(config.httpPort, metrics.registry, {
+    live: () => true,
+    ready: () => inGroup && !stopping && pipeline.breaker.state !== "open",
+  });
+  await pipeline.start();
+  const address = server.address();
+  logger.info("worker started", { topic: config.topics.requests, httpPort: address });
+
+  return {
+    httpPort: typeof address === "object" && address !== null ? address.port : config.httpPort,
+    async stop() {
+      stopping = true;
+      // kafkajs's disconnect waits for the running eachBatch calls, which commit before they return.
+      await consumer.disconnect();
+      await producer.disconnect();
+      await model.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      logger.info("worker stopped");
+    },
+  };
+}
