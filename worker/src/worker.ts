@@ -42,15 +42,18 @@ export async function startWorker(
     retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },
     logCreator:
       () =>
-      ({ level, log }) => {
+      ({ log }) => {
+        // kafkajs reports each retried request as an error; what is fatal reaches the CRASH handler below.
         const { message, ...rest } = log;
-        logger.log(level === kafkaLogLevel.ERROR ? "error" : "warn", message, { kafkajs: rest });
+        logger.warn(message, { kafkajs: rest });
       },
   });
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
+    // An idempotent producer keeps retrying: while Kafka is away the batch waits uncommitted, nothing is lost.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
   });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
@@ -60,6 +63,7 @@ export async function startWorker(
   });
   let inGroup = false;
   let stopping = false;
+  let crashedForGood = false;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     inGroup = true;
     logger.info("joined consumer group", {
@@ -69,14 +73,19 @@ export async function startWorker(
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     inGroup = false;
-    logger.error("consumer crashed", { error: payload.error.message, restart: payload.restart });
+    crashedForGood = !payload.restart;
+    logger.log(payload.restart ? "warn" : "error", "consumer crashed", {
+      error: payload.error.message,
+      restart: payload.restart,
+    });
   });
 
   await producer.connect();
   await consumer.connect();
   const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
   const server = await startHttpServer(config.httpPort, metrics.registry, {
-    live: () => true,
+    // A consumer kafkajs will not restart can never make progress again: let the kubelet restart the pod.
+    live: () => !crashedForGood,
     ready: () => inGroup && !stopping && pipeline.breaker.state !== "open",
   });
   await pipeline.start();
