@@ -114,6 +114,33 @@ describe("worker fault tolerance", function () {
       expectEveryIdAnswered(reader, topics, ids);
       await reader.close();
     });
+    it("shuts down cleanly on SIGTERM: exit 0, everything answered is committed, so a successor repeats nothing", async () => {
+      const kafka = kafkaClient(cluster.bootstrapServers);
+      const topics = await createPipelineTopics(kafka);
+      const reader = await ResultReader.start(kafka, topics);
+      const first = spawnWorker(cluster, topics);
+      workers.push(first);
+      const exit = new Promise<number | null>((resolve) => first.once("exit", (code) => resolve(code)));
+      const ids = await produceSteadily(kafka, topics.requests, 2000, async () => {
+        await reader.waitFor(
+          () => reader.on(topics.responses).length > 200,
+          () => "the worker never answered",
+        );
+        first.kill("SIGTERM");
+        expect(await exit).to.equal(0);
+      });
+      const answeredBeforeExit = reader.on(topics.responses).length;
+      workers.push(spawnWorker(cluster, topics));
+      await reader.waitFor(
+        () => reader.idsOn(topics.responses).size >= ids.length,
+        () => `${reader.idsOn(topics.responses).size} of ${ids.length} answered by the successor`,
+        120_000,
+      );
+      expectEveryIdAnswered(reader, topics, ids);
+      expect(answeredBeforeExit).to.be.greaterThan(0);
+      expect(reader.on(topics.responses).length).to.equal(ids.length, "no request was answered twice");
+      await reader.close();
+    });
   });
 
   describe("a broker of three killed mid-stream", () => {

@@ -51,6 +51,8 @@ export class Pipeline {
   readonly breaker: CircuitBreaker;
   readonly #deps: PipelineDependencies;
   readonly #batcher: Batcher<Queued, Classified>;
+  readonly #inFlight = new Set<Promise<void>>();
+  #draining = false;
 
   constructor(deps: PipelineDependencies) {
     this.#deps = deps;
@@ -61,7 +63,7 @@ export class Pipeline {
       logger.warn("circuit breaker changed state", { from, to });
       // An open breaker stops fetching so requests wait in Kafka, not in memory or the dead letter.
       if (to === "open") consumer.pause([{ topic: config.topics.requests }]);
-      if (to === "closed") consumer.resume([{ topic: config.topics.requests }]);
+      if (to === "closed" && !this.#draining) consumer.resume([{ topic: config.topics.requests }]);
     });
     this.#batcher = new Batcher(
       { maxSize: config.batch.maxSize, maxWaitMs: config.batch.maxWaitMs, maxInFlight: 1 },
@@ -78,8 +80,26 @@ export class Pipeline {
       eachBatchAutoResolve: false,
       // Every assigned partition feeds the shared batcher at once; the model batch fills across partitions.
       partitionsConsumedConcurrently: 64,
-      eachBatch: (payload) => this.#handlePartitionBatch(payload),
+      eachBatch: (payload) => this.#track(payload),
     });
+  }
+
+  /**
+   * Stops taking new batches and waits for those in flight to write their results and commit, while this
+   * member still owns their partitions; the caller disconnects afterwards.
+   */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    this.#deps.consumer.pause([{ topic: this.#deps.config.topics.requests }]);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #track(payload: EachBatchPayload): Promise<void> {
+    // A batch fetched before the pause is left uncommitted for the next owner of its partition.
+    if (this.#draining) return Promise.resolve();
+    const handled = this.#handlePartitionBatch(payload);
+    this.#inFlight.add(handled);
+    return handled.finally(() => this.#inFlight.delete(handled));
   }
 
   async #handlePartitionBatch({

@@ -96,7 +96,7 @@ export async function startWorker(
     httpPort: typeof address === "object" && address !== null ? address.port : config.httpPort,
     async stop() {
       stopping = true;
-      // kafkajs's disconnect waits for the running eachBatch calls, which commit before they return.
+      await pipeline.drain();
       await consumer.disconnect();
       await producer.disconnect();
       await model.close();
