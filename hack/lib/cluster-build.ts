@@ -138,7 +138,9 @@ export function buildClusterBinaries(log: (line: string) => void = console.error
   }
 
   mkdirSync(dir, { recursive: true });
-  log(`cluster: building Kubernetes ${version} binaries into ${dir} (cold: about 7 minutes on 2 cores)`);
+  log(
+    `cluster: building Kubernetes ${version} binaries into ${dir} (cold: about 14 CPU-minutes, 7 minutes on 2 idle cores)`,
+  );
   const started = Date.now();
   const buildDate = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   // One `go build` for all packages so the shared dependencies compile once and in parallel. CGO off: no C

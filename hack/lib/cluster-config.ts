@@ -42,6 +42,8 @@ export function clusterPorts(portBase: number) {
 export function clusterFiles(dir: string) {
   return {
     kubeconfig: join(dir, "kubeconfig"),
+    /** The port base the running cluster was started with, so a later `up` on another one is refused. */
+    portBase: join(dir, "port-base"),
     etcdData: join(dir, "etcd"),
     pki: join(dir, "pki"),
     kcmCerts: join(dir, "kcm-certs"),

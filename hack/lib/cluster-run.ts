@@ -194,8 +194,6 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const files = clusterFiles(dir);
   const pki = ensurePki(files.pki, kubernetesServiceIp);
   const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
-  const admin = adminTls(pki);
-  writeFileSync(files.kubeconfig, renderKubeconfig(server, admin.ca, admin.cert, admin.key), { mode: 0o600 });
 
   // Restarting the apiserver under a live etcd (or the reverse) is fine, but clients started against the
   // old pair are not worth reasoning about: if either core process is gone, everything starts anew.
@@ -203,7 +201,19 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const core = (["etcd", "kube-apiserver"] as const).every(
     (c) => ownedPid(dir, daemonOf(dir, c)) !== undefined,
   );
-  if (!core) await stopComponents(dir, startOrder);
+  if (core) {
+    const running = Number(readFileSync(files.portBase, "utf8"));
+    if (running !== settings.portBase) {
+      throw new HarnessError(
+        `the cluster in ${dir} is already running with kube-apiserver on port ${running}, not ${settings.portBase}: stop it first (hack/cluster.ts down) to move it`,
+      );
+    }
+  } else {
+    await stopComponents(dir, startOrder);
+    writeFileSync(files.portBase, `${settings.portBase}\n`);
+  }
+  const admin = adminTls(pki);
+  writeFileSync(files.kubeconfig, renderKubeconfig(server, admin.ca, admin.cert, admin.key), { mode: 0o600 });
   const missing = components.filter((c) => ownedPid(dir, daemonOf(dir, c)) === undefined);
 
   await assertPortsFree(

@@ -10,7 +10,7 @@ import { expect } from "chai";
 import { kubernetesVersion } from "../../hack/lib/cluster-build.ts";
 import { fakeNodeName } from "../../hack/lib/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { readPid, repoRoot } from "../../hack/lib/proc.ts";
+import { HarnessError, readPid, repoRoot } from "../../hack/lib/proc.ts";
 import { freePortBase, kubectl, processesMentioning } from "../support/cluster.ts";
 
 describe("local control plane", function () {
@@ -107,6 +107,17 @@ describe("local control plane", function () {
     const again = await startCluster({ name: "cluster-test", portBase, controllerManager: true, kwok: true });
     expect(again.kubeconfigPath).to.equal(cluster.kubeconfigPath);
     expect(readPid(join(cluster.dir, "kube-apiserver.pid"))).to.equal(pid);
+  });
+
+  it("refuses to restart the running cluster on other ports", async () => {
+    const refusal = await startCluster({ name: "cluster-test", portBase: portBase + 10 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).to.be.instanceOf(HarnessError);
+    expect((refusal as HarnessError).message).to.contain(
+      `already running with kube-apiserver on port ${portBase}`,
+    );
   });
 });
 
