@@ -66,7 +66,7 @@ export interface KafkaCluster {
   stopBroker(nodeId: number, options?: { hard?: boolean }): Promise<void>;
   /** Starts a stopped node again and waits until it is back and, if all nodes run, every replica is in sync. */
   startBroker(nodeId: number): Promise<void>;
-  /** Waits until every running node is registered and an acks=all write succeeds. */
+  /** Waits until every running node is registered, an acks=all write succeeds and, if all run, all is in sync. */
   waitUntilReady(): Promise<void>;
   /** Stops every node and removes the state directory. */
   stop(): Promise<void>;

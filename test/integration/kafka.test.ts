@@ -11,6 +11,7 @@ import type { KafkaCluster } from "../../hack/lib/kafka-cluster.ts";
 import {
   consume,
   createTopic,
+  exactProducer,
   freePortBase,
   kafkaCli,
   kcat,
@@ -99,10 +100,16 @@ describe("local Kafka harness: three nodes", function () {
 
   it("keeps accepting acks=all writes while one node is killed, and brings it back in sync", async () => {
     await createTopic(servers, "node-failure", 8, 3);
-    await cluster.stopBroker(2, { hard: true });
-    expect(cluster.isBrokerRunning(2)).to.equal(false);
+    // Connected before the crash, as a running service's producer would be.
+    const producer = await exactProducer(servers);
     const during = messages("during", 50);
-    await produce(servers.slice(0, 2), "node-failure", during);
+    try {
+      await cluster.stopBroker(2, { hard: true });
+      expect(cluster.isBrokerRunning(2)).to.equal(false);
+      await producer.send({ topic: "node-failure", acks: -1, messages: during });
+    } finally {
+      await producer.disconnect();
+    }
     await cluster.startBroker(2);
     expect(cluster.isBrokerRunning(2)).to.equal(true);
     // Read through the returned node alone: it must know the topic and serve the data again.

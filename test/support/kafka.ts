@@ -5,10 +5,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/lib/kafka-config.ts";
-import { isPortFree, repoRoot } from "../../hack/lib/proc.ts";
+import { isPortFree, repoRoot, requireCommand } from "../../hack/lib/proc.ts";
 
 export interface Message {
   key: string;
@@ -40,7 +40,11 @@ export async function createTopic(servers: string[], topic: string, partitions: 
   const admin = testClient(servers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: replicas }] });
+    // kafkajs's own waitForLeaders gives up on the first "does not host this topic-partition" it meets.
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: replicas }],
+      waitForLeaders: false,
+    });
     await eventually(`topic ${topic} to have a leader for each partition`, async () => {
       const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
       const led = metadata?.partitions.filter((partition) => partition.leader >= 0) ?? [];
@@ -65,14 +69,25 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
   throw new Error(`waited in vain for ${what}${last}`);
 }
 
-export async function produce(servers: string[], topic: string, messages: Message[]): Promise<void> {
+/** A connected producer that writes each record exactly once, with the patience to ride out a failover. */
+export async function exactProducer(servers: string[]): Promise<Producer> {
   const producer = testClient(servers).producer({
     allowAutoTopicCreation: false,
+    // kafkajs retries a whole per-broker request when one of its partitions fails (a broker that has not yet
+    // heard of a new topic, a leader that moved), which duplicates the records that had succeeded; an
+    // idempotent producer lets the broker drop those, so a test can demand exactly what it sent.
+    idempotent: true,
+    maxInFlightRequests: 1,
     // Enough patience to outlast a node's failover (fencing after broker.session.timeout.ms).
     retry: { retries: 10, maxRetryTime: 5_000 },
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
+  return producer;
+}
+
+export async function produce(servers: string[], topic: string, messages: Message[]): Promise<void> {
+  const producer = await exactProducer(servers);
   try {
     await producer.send({ topic, acks: -1, messages });
   } finally {
@@ -109,7 +124,8 @@ export async function consume(servers: string[], topic: string, count: number): 
 
 /** Runs kcat with a bounded time; its stdout, or an error carrying its stderr. */
 export function kcat(args: string[], input = ""): Promise<string> {
-  return runProcess("kcat", args, { input, timeoutMs: 60_000 }).then(({ code, stdout, stderr }) => {
+  const command = requireCommand("kcat", "the cross-check client; install it with apt-get install kcat");
+  return runProcess(command, args, { input, timeoutMs: 60_000 }).then(({ code, stdout, stderr }) => {
     if (code !== 0) throw new Error(`kcat ${args.join(" ")} exited with ${code}: ${stderr}`);
     return stdout;
   });
