@@ -31,6 +31,16 @@ runCli(async ([command, ...flags]) => {
       return;
     case "up": {
       const full = !flags.includes("--minimal");
+      // Interrupted half-way, `up` would leave detached daemons behind: start nothing more, take down what
+      // was started, then exit.
+      const interrupted = new AbortController();
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+          console.error(`cluster: ${signal} received; stopping what was started`);
+          interrupted.abort();
+          void stopCluster(stateDir("cluster")).finally(() => process.exit(130));
+        });
+      }
       const cluster = await startCluster({
         portBase: envInteger("KUBESENTIMENT_CLUSTER_PORT", defaultPortBase),
         readyTimeoutMs: envInteger("KUBESENTIMENT_CLUSTER_READY_TIMEOUT", 90) * 1000,
@@ -38,6 +48,11 @@ runCli(async ([command, ...flags]) => {
         controllerManager: full,
         kwok: full,
         build: true,
+        signal: interrupted.signal,
+      }).catch(async (error: unknown) => {
+        // Interrupted: the signal handler's teardown decides the exit (130), not this abort error.
+        if (interrupted.signal.aborted) await new Promise(() => {});
+        throw error;
       });
       console.error(`cluster: ready at ${cluster.server}; export KUBECONFIG=${cluster.kubeconfigPath}`);
       console.log(cluster.kubeconfigPath);

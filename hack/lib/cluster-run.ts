@@ -50,6 +50,8 @@ export interface StartClusterOptions {
   readyTimeoutMs?: number;
   /** Build the binaries if they are missing instead of failing (the CLI does; tests expect them built). */
   build?: boolean;
+  /** Once aborted, no further component is started (the caller is tearing the cluster down). */
+  signal?: AbortSignal;
 }
 
 export interface Cluster {
@@ -229,6 +231,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const stop = () => stopCluster(dir);
   try {
     for (const component of missing) {
+      options.signal?.throwIfAborted();
       await startComponent(component, settings, pki, binaries, timeoutMs);
     }
     await waitForApi(dir, server, pki, components, timeoutMs);
