@@ -1,7 +1,13 @@
 // The worker's data plane: fetch request batches from Kafka, validate, batch across partitions, classify with
 // retry and a circuit breaker, write responses and dead letters, and only then commit the offsets.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs";
+import {
+  CompressionTypes,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type Producer,
+} from "kafkajs";
 import type winston from "winston";
 import { Batcher } from "./batching/batcher.ts";
 import type { WorkerConfig } from "./config.ts";
@@ -16,8 +22,12 @@ import { decodeRequest, isExpired, type SentimentRequest } from "./contract/requ
 import type { WorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import type { Prediction } from "./model/preprocess.ts";
+import { produceRequests } from "./produce-requests.ts";
 import { CircuitBreaker } from "./resilience/breaker.ts";
 import { type RunOutcome, runWithRetry } from "./resilience/retry.ts";
+
+/** Values per produce request: well under the broker's default 1 MiB message.max.bytes, even uncompressed. */
+const maxProduceRequestBytes = 512 * 1024;
 
 interface Queued {
   request: SentimentRequest;
@@ -90,7 +100,11 @@ export class Pipeline {
    */
   async drain(): Promise<void> {
     this.#draining = true;
-    this.#deps.consumer.pause([{ topic: this.#deps.config.topics.requests }]);
+    try {
+      this.#deps.consumer.pause([{ topic: this.#deps.config.topics.requests }]);
+    } catch {
+      // The consumer crashed for good or never ran: there is nothing to stop fetching.
+    }
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
@@ -120,12 +134,9 @@ export class Pipeline {
       batch.messages.map((message) => this.#route(batch.topic, batch.partition, message, fetched)),
     );
     if (!isRunning() || isStale()) return; // the partition moved on; another member will redo these: at-least-once
-    const byTopic = new Map<string, OutgoingRecord[]>();
-    for (const { topic, record } of routed) byTopic.set(topic, [...(byTopic.get(topic) ?? []), record]);
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    for (const topicMessages of produceRequests(routed, maxProduceRequestBytes)) {
+      await producer.sendBatch({ acks: -1, compression: CompressionTypes.LZ4, topicMessages });
+    }
     const acknowledgedAt = Date.now();
     for (const [index, message] of batch.messages.entries()) {
       const outcome = routed[index] as Routed;

@@ -1,0 +1,280 @@
+// `npm run bench [-- --json]`: throughput of (a) the worker's consume+produce path with no inference, (b) the
+// worker, (c) the seed's style (eachMessage, one inference and one synchronous commit per message), all on the
+// same broker and the same pre-produced requests; then end-to-end latency of (b) at a fixed offered load.
+// Prints figures and asserts nothing.
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
+import { parseWorkerConfig, type WorkerConfig } from "../worker/src/config.ts";
+import { registerLz4Codec } from "../worker/src/lz4-codec.ts";
+import { loadClassifier } from "../worker/src/model/classifier.ts";
+import { startWorker } from "../worker/src/worker.ts";
+import { startKafka } from "./lib/kafka-cluster.ts";
+import { HarnessError, runCli } from "./lib/proc.ts";
+
+const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
+const seedStyleSeconds = Number(process.env.BENCH_SEED_SECONDS ?? 15);
+const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
+const offeredSeconds = Number(process.env.BENCH_OFFERED_SECONDS ?? 15);
+const partitions = 8;
+
+const sampleTexts = [
+  "an absolute delight from start to finish",
+  "a tedious, joyless mess",
+  "the performances are wonderful and the script is sharp and funny",
+  "i wanted my two hours back before the first act was over",
+  "a moving, beautifully shot film that stays with you",
+  "dull, predictable and far too long",
+];
+
+function request(index: number): string {
+  return JSON.stringify({ id: `b-${index}`, text: sampleTexts[index % sampleTexts.length] });
+}
+
+async function createTopics(admin: Admin, names: string[]): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+  });
+}
+
+async function produceAll(kafka: Kafka, topic: string, count: number): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const chunk = 2_000;
+  for (let start = 0; start < count; start += chunk) {
+    const size = Math.min(chunk, count - start);
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: size }, (_, i) => ({
+        key: `b-${start + i}`,
+        value: request(start + i),
+      })),
+    });
+  }
+  await producer.disconnect();
+}
+
+async function committed(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+/**
+ * Messages per second a consumer group commits, timed from its first commit (so joining the group is not
+ * counted) until it has committed `target` or `limitSeconds` pass.
+ */
+async function commitRate(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  target: number,
+  limitSeconds: number,
+) {
+  let first: { at: number; count: number } | undefined;
+  const deadline = Date.now() + limitSeconds * 1000;
+  for (;;) {
+    const count = await committed(admin, groupId, topic);
+    const now = performance.now();
+    if (first === undefined && count > 0) first = { at: now, count };
+    if (first !== undefined && (count >= target || Date.now() > deadline) && now > first.at) {
+      return ((count - first.count) / (now - first.at)) * 1000;
+    }
+    if (Date.now() > deadline + 120_000) throw new HarnessError(`${groupId} never committed anything`);
+    await sleep(100);
+  }
+}
+
+function workerConfig(
+  bootstrap: string[],
+  topics: { requests: string; responses: string; deadLetter: string },
+) {
+  const parsed = parseWorkerConfig({
+    KAFKA_BOOTSTRAP_SERVERS: bootstrap.join(","),
+    KAFKA_GROUP_ID: `bench-${topics.responses}`,
+    TOPIC_REQUESTS: topics.requests,
+    TOPIC_RESPONSES: topics.responses,
+    TOPIC_DEAD_LETTER: topics.deadLetter,
+    HTTP_PORT: "0",
+    LOG_LEVEL: "error",
+    ...(process.env.MODEL_DIR === undefined ? {} : { MODEL_DIR: process.env.MODEL_DIR }),
+  });
+  if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
+  return parsed.config;
+}
+
+async function workerRate(admin: Admin, config: WorkerConfig, passThrough: boolean) {
+  const worker = await startWorker(
+    config,
+    passThrough
+      ? {
+          wrapClassifier: (model) => ({
+            ...model,
+            classify: async (texts) =>
+              texts.map(() => ({ label: "positive", score: 1, scores: { positive: 1 } })),
+          }),
+        }
+      : {},
+  );
+  try {
+    return await commitRate(admin, config.kafka.groupId, config.topics.requests, messages, 300);
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** The seed's way: eachMessage, one inference, one produce and one synchronous commit per message. */
+async function seedStyleRate(kafka: Kafka, admin: Admin, config: WorkerConfig): Promise<number> {
+  const classifier = await loadClassifier(config.model.dir, {
+    maxSequenceLength: config.model.maxSequenceLength,
+  });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const consumer = kafka.consumer({ groupId: config.kafka.groupId });
+  await Promise.all([producer.connect(), consumer.connect()]);
+  await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ topic, partition, message }) => {
+      const parsed = JSON.parse(message.value?.toString() ?? "{}");
+      const [prediction] = await classifier.classify([parsed.text]);
+      await producer.send({
+        topic: config.topics.responses,
+        acks: -1,
+        messages: [{ key: parsed.id, value: JSON.stringify({ id: parsed.id, ...prediction }) }],
+      });
+      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    },
+  });
+  try {
+    return await commitRate(admin, config.kafka.groupId, config.topics.requests, messages, seedStyleSeconds);
+  } finally {
+    await consumer.disconnect();
+    await producer.disconnect();
+    await classifier.close();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** End-to-end latency of the worker at a fixed offered load: request sent → response written (its timestamp). */
+async function latencyAtLoad(kafka: Kafka, admin: Admin, bootstrap: string[]) {
+  const run = randomUUID().slice(0, 8);
+  const topics = { requests: `lat-req-${run}`, responses: `lat-res-${run}`, deadLetter: `lat-dlq-${run}` };
+  await createTopics(admin, Object.values(topics));
+  const config = workerConfig(bootstrap, topics);
+  const worker = await startWorker(config);
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const reader = kafka.consumer({ groupId: `lat-reader-${run}`, maxWaitTimeInMs: 50 });
+  await reader.connect();
+  await reader.subscribe({ topic: topics.responses, fromBeginning: true });
+  await reader.run({
+    eachMessage: async ({ message }) => {
+      const id = message.key?.toString() ?? "";
+      const sent = sentAt.get(id);
+      if (sent !== undefined) latencies.push(Number(message.timestamp) - sent);
+    },
+  });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  // Warm the group and the model before measuring.
+  await sleep(3_000);
+  const tickMs = 10;
+  const perTick = Math.max(1, Math.round((offeredRate * tickMs) / 1000));
+  const total = offeredRate * offeredSeconds;
+  const started = performance.now();
+  for (let sent = 0; sent < total; ) {
+    const batch = Array.from({ length: Math.min(perTick, total - sent) }, (_, i) => sent + i);
+    const now = Date.now();
+    for (const index of batch) sentAt.set(`b-${index}`, now);
+    void producer.send({
+      topic: topics.requests,
+      acks: -1,
+      messages: batch.map((index) => ({ key: `b-${index}`, value: request(index) })),
+    });
+    sent += batch.length;
+    const due = started + (sent / offeredRate) * 1000;
+    await sleep(Math.max(0, due - performance.now()));
+  }
+  const deadline = Date.now() + 60_000;
+  while (latencies.length < total && Date.now() < deadline) await sleep(100);
+  await producer.disconnect();
+  await reader.disconnect();
+  await worker.stop();
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    count: total,
+  };
+}
+
+runCli(async (args) => {
+  const json = args.includes("--json");
+  const say = (line: string) => {
+    if (!json) console.log(line);
+  };
+  registerLz4Codec();
+  const cluster = await startKafka({
+    name: "bench",
+    portBase: Number(process.env.KAFKA_PORT_BASE ?? 39_092),
+  });
+  try {
+    const kafka = new Kafka({
+      clientId: "bench",
+      brokers: cluster.bootstrapServers,
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    const requests = "bench-requests";
+    const sinks = ["passthrough", "worker", "seed"].map((name) => ({
+      requests,
+      responses: `bench-${name}-responses`,
+      deadLetter: `bench-${name}-dead-letter`,
+    }));
+    await createTopics(admin, [requests, ...sinks.flatMap((s) => [s.responses, s.deadLetter])]);
+    say(`producing ${messages} requests to ${requests} (${partitions} partitions)…`);
+    await produceAll(kafka, requests, messages);
+
+    const [passSink, workerSink, seedSink] = sinks as [
+      (typeof sinks)[0],
+      (typeof sinks)[0],
+      (typeof sinks)[0],
+    ];
+    const passthrough = await workerRate(admin, workerConfig(cluster.bootstrapServers, passSink), true);
+    say(`(a) pass-through (no inference):  ${passthrough.toFixed(0)} msg/s`);
+    const worker = await workerRate(admin, workerConfig(cluster.bootstrapServers, workerSink), false);
+    say(`(b) worker:                       ${worker.toFixed(0)} msg/s`);
+    const seed = await seedStyleRate(kafka, admin, workerConfig(cluster.bootstrapServers, seedSink));
+    say(`(c) seed style (per message):     ${seed.toFixed(0)} msg/s (over ${seedStyleSeconds} s)`);
+    say(`b/a = ${(worker / passthrough).toFixed(2)}   b/c = ${(worker / seed).toFixed(1)}`);
+
+    const latency = await latencyAtLoad(kafka, admin, cluster.bootstrapServers);
+    say(
+      `(b) end-to-end latency at ${offeredRate} msg/s offered for ${offeredSeconds} s: ` +
+        `p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`,
+    );
+    await admin.disconnect();
+    if (json) {
+      console.log(
+        JSON.stringify({
+          passthrough_msgs_per_s: Math.round(passthrough),
+          worker_msgs_per_s: Math.round(worker),
+          seed_style_msgs_per_s: Math.round(seed),
+          p50_ms: latency.p50,
+          p95_ms: latency.p95,
+          p99_ms: latency.p99,
+          offered_msgs_per_s: offeredRate,
+          messages,
+        }),
+      );
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
