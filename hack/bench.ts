@@ -10,6 +10,7 @@ import { registerLz4Codec } from "../worker/src/lz4-codec.ts";
 import { loadClassifier } from "../worker/src/model/classifier.ts";
 import { startWorker } from "../worker/src/worker.ts";
 import { startKafka } from "./lib/kafka-cluster.ts";
+import { createTopic } from "./lib/kafka-topics.ts";
 import { HarnessError, runCli } from "./lib/proc.ts";
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
@@ -31,11 +32,8 @@ function request(index: number): string {
   return JSON.stringify({ id: `b-${index}`, text: sampleTexts[index % sampleTexts.length] });
 }
 
-async function createTopics(admin: Admin, names: string[]): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-  });
+async function createTopics(servers: string[], names: string[]): Promise<void> {
+  for (const topic of names) await createTopic(servers, topic, partitions, 1);
 }
 
 async function produceAll(kafka: Kafka, topic: string, count: number): Promise<void> {
@@ -160,10 +158,10 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** End-to-end latency of the worker at a fixed offered load: request sent → response written (its timestamp). */
-async function latencyAtLoad(kafka: Kafka, admin: Admin, bootstrap: string[]) {
+async function latencyAtLoad(kafka: Kafka, _admin: Admin, bootstrap: string[]) {
   const run = randomUUID().slice(0, 8);
   const topics = { requests: `lat-req-${run}`, responses: `lat-res-${run}`, deadLetter: `lat-dlq-${run}` };
-  await createTopics(admin, Object.values(topics));
+  await createTopics(bootstrap, Object.values(topics));
   const config = workerConfig(bootstrap, topics);
   const worker = await startWorker(config);
   const sentAt = new Map<string, number>();
@@ -237,7 +235,10 @@ runCli(async (args) => {
       responses: `bench-${name}-responses`,
       deadLetter: `bench-${name}-dead-letter`,
     }));
-    await createTopics(admin, [requests, ...sinks.flatMap((s) => [s.responses, s.deadLetter])]);
+    await createTopics(cluster.bootstrapServers, [
+      requests,
+      ...sinks.flatMap((s) => [s.responses, s.deadLetter]),
+    ]);
     say(`producing ${messages} requests to ${requests} (${partitions} partitions)…`);
     await produceAll(kafka, requests, messages);
 

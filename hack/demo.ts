@@ -7,6 +7,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { parseWorkerConfig } from "../worker/src/config.ts";
 import { startWorker } from "../worker/src/worker.ts";
 import { findKafka, startKafka } from "./lib/kafka-cluster.ts";
+import { createTopic } from "./lib/kafka-topics.ts";
 import { HarnessError, repoRoot, runCli } from "./lib/proc.ts";
 
 const topics = { requests: "demo-requests", responses: "demo-responses", deadLetter: "demo-dead-letter" };
@@ -44,13 +45,7 @@ runCli(async () => {
       brokers: kafka.bootstrapServers,
       logLevel: logLevel.NOTHING,
     });
-    const admin = client.admin();
-    await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 8, replicationFactor: 1 })),
-    });
-    await admin.disconnect();
+    for (const topic of Object.values(topics)) await createTopic(kafka.bootstrapServers, topic, 8, 1);
 
     const parsed = parseWorkerConfig({
       KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers.join(","),

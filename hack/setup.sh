@@ -42,7 +42,7 @@ if wants kafka; then
   require mvn 3.6 "install Apache Maven (it resolves the Kafka jars)" --version
 fi
 if wants cluster; then
-  require go 1.24 "install Go 1.24+ (it builds kube-apiserver, etcd and friends)" version
+  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends)" version
   command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
 fi
 

@@ -7,12 +7,8 @@ import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
-import {
-  createPipelineTopics,
-  kafkaClient,
-  type PipelineTopics,
-  ResultReader,
-} from "../support/pipeline-topics.ts";
+import { testClient } from "../support/kafka.ts";
+import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
 
@@ -93,8 +89,8 @@ describe("worker fault tolerance", function () {
     });
 
     it("loses nothing: the surviving worker answers what the killed one had not committed", async () => {
-      const kafka = kafkaClient(cluster.bootstrapServers);
-      const topics = await createPipelineTopics(kafka);
+      const kafka = testClient(cluster.bootstrapServers);
+      const topics = await createPipelineTopics(cluster.bootstrapServers);
       const reader = await ResultReader.start(kafka, topics);
       workers.push(spawnWorker(cluster, topics), spawnWorker(cluster, topics));
       const [victim] = workers;
@@ -115,8 +111,8 @@ describe("worker fault tolerance", function () {
       await reader.close();
     });
     it("shuts down cleanly on SIGTERM: exit 0, everything answered is committed, so a successor repeats nothing", async () => {
-      const kafka = kafkaClient(cluster.bootstrapServers);
-      const topics = await createPipelineTopics(kafka);
+      const kafka = testClient(cluster.bootstrapServers);
+      const topics = await createPipelineTopics(cluster.bootstrapServers);
       const reader = await ResultReader.start(kafka, topics);
       const first = spawnWorker(cluster, topics);
       workers.push(first);
@@ -160,8 +156,8 @@ describe("worker fault tolerance", function () {
     });
 
     it("loses nothing with replication factor 3 and min.insync.replicas 2", async () => {
-      const kafka = kafkaClient(cluster.bootstrapServers);
-      const topics = await createPipelineTopics(kafka, { replicationFactor: 3 });
+      const kafka = testClient(cluster.bootstrapServers);
+      const topics = await createPipelineTopics(cluster.bootstrapServers, { replicationFactor: 3 });
       const reader = await ResultReader.start(kafka, topics);
       worker = spawnWorker(cluster, topics);
       const ids = await produceSteadily(kafka, topics.requests, 3000, async () => {

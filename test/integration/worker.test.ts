@@ -6,12 +6,8 @@ import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
-import {
-  createPipelineTopics,
-  kafkaClient,
-  type PipelineTopics,
-  ResultReader,
-} from "../support/pipeline-topics.ts";
+import { testClient } from "../support/kafka.ts";
+import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 function configFor(
   cluster: KafkaCluster,
@@ -59,7 +55,7 @@ describe("worker on a real broker", function () {
 
   before(async () => {
     cluster = await startKafka({ name: "test-worker", portBase: 29_092, portSetting: "the test's portBase" });
-    kafka = kafkaClient(cluster.bootstrapServers);
+    kafka = testClient(cluster.bootstrapServers);
   });
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -69,7 +65,7 @@ describe("worker on a real broker", function () {
   });
 
   async function setUp(env: Record<string, string> = {}, wrapClassifier?: (c: Classifier) => Classifier) {
-    const topics = await createPipelineTopics(kafka);
+    const topics = await createPipelineTopics(cluster.bootstrapServers);
     const worker = await startWorker(
       configFor(cluster, topics, env),
       wrapClassifier ? { wrapClassifier } : {},

@@ -4,7 +4,6 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/lib/kafka-config.ts";
@@ -32,42 +31,7 @@ export function testClient(servers: string[]): Kafka {
   return new Kafka({ clientId: "kubesentiment-test", brokers: servers, logLevel: logLevel.NOTHING });
 }
 
-/**
- * Creates a topic and waits until its metadata shows every partition with a leader: createTopics answers once
- * the controller has the topic, and a broker may still say it does not host a partition for a moment after.
- */
-export async function createTopic(servers: string[], topic: string, partitions: number, replicas: number) {
-  const admin = testClient(servers).admin();
-  await admin.connect();
-  try {
-    // kafkajs's own waitForLeaders gives up on the first "does not host this topic-partition" it meets.
-    await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, replicationFactor: replicas }],
-      waitForLeaders: false,
-    });
-    await eventually(`topic ${topic} to have a leader for each partition`, async () => {
-      const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-      const led = metadata?.partitions.filter((partition) => partition.leader >= 0) ?? [];
-      return led.length === partitions;
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** Polls `check` (errors count as not yet) for up to a minute; fails naming what never happened. */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  let last = "";
-  for (let attempt = 0; attempt < 120; attempt++) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = `: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    await sleep(500);
-  }
-  throw new Error(`waited in vain for ${what}${last}`);
-}
+export { createTopic } from "../../hack/lib/kafka-topics.ts";
 
 /** A connected producer that writes each record exactly once, with the patience to ride out a failover. */
 export async function exactProducer(servers: string[]): Promise<Producer> {

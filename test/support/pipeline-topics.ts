@@ -2,7 +2,8 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Consumer, Kafka, logLevel } from "kafkajs";
+import type { Consumer, Kafka } from "kafkajs";
+import { createTopic } from "./kafka.ts";
 
 export interface PipelineTopics {
   requests: string;
@@ -10,29 +11,14 @@ export interface PipelineTopics {
   deadLetter: string;
 }
 
-export function kafkaClient(bootstrapServers: string[]): Kafka {
-  return new Kafka({ clientId: "kubesentiment-test", brokers: bootstrapServers, logLevel: logLevel.NOTHING });
-}
-
 export async function createPipelineTopics(
-  kafka: Kafka,
+  bootstrapServers: string[],
   options: { partitions?: number; replicationFactor?: number } = {},
 ): Promise<PipelineTopics> {
   const run = randomUUID().slice(0, 8);
   const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({
-        topic,
-        numPartitions: options.partitions ?? 8,
-        replicationFactor: options.replicationFactor ?? 1,
-      })),
-    });
-  } finally {
-    await admin.disconnect();
+  for (const topic of Object.values(topics)) {
+    await createTopic(bootstrapServers, topic, options.partitions ?? 8, options.replicationFactor ?? 1);
   }
   return topics;
 }
