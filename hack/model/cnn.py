@@ -1,0 +1,107 @@
+"""Kim-style CNN sentence classifier in JAX, written so the ONNX export can mirror it op for op.
+
+The convolution is explicit: the k shifted copies of the embeddings are concatenated per position and
+multiplied by one weight matrix. Inference then costs a single GEMM plus small copies, which onnxruntime
+runs fast on one core, and the export reproduces training exactly rather than approximating lax.conv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+Params = dict[str, jax.Array]
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    vocab_size: int
+    dim: int
+    width: int  # tokens per convolution window
+    filters: int
+    dropout: float
+    embed_dropout: float
+    members: int  # ensemble members trained side by side (vmap); logits are averaged
+
+
+def init_member(cfg: CnnConfig, key: jax.Array) -> Params:
+    k_emb, k_conv, k_out = jax.random.split(key, 3)
+    fan_in = cfg.dim * cfg.width
+    return {
+        "emb": jax.random.uniform(k_emb, (cfg.vocab_size, cfg.dim), minval=-0.25, maxval=0.25),
+        "conv_w": jax.random.normal(k_conv, (fan_in, cfg.filters)) * np.sqrt(2.0 / fan_in),
+        "conv_b": jnp.zeros((cfg.filters,)),
+        "out_w": jax.random.normal(k_out, (cfg.filters, 2)) * np.sqrt(1.0 / cfg.filters),
+        "out_b": jnp.zeros((2,)),
+    }
+
+
+def init_params(cfg: CnnConfig, seed: int) -> Params:
+    keys = jax.random.split(jax.random.PRNGKey(seed), cfg.members)
+    return jax.vmap(lambda k: init_member(cfg, k))(keys)
+
+
+def conv_pool(cfg: CnnConfig, x: jax.Array, mask: jax.Array, conv_w: jax.Array, conv_b: jax.Array) -> jax.Array:
+    """Masked max-pool over ReLU(conv); a window starts at each real token and sees zeros past the end."""
+    length, k = x.shape[1], cfg.width
+    padded = jnp.pad(x, ((0, 0), (0, k - 1), (0, 0)))
+    windows = jnp.concatenate([padded[:, j : j + length] for j in range(k)], axis=-1)
+    h = jax.nn.relu(windows @ conv_w + conv_b) * mask[..., None]
+    # ReLU output is >= 0, so zeroing padded positions before max equals a masked max.
+    return h.max(axis=1)
+
+
+def member_logits(
+    cfg: CnnConfig, p: Params, ids: jax.Array, mask: jax.Array, key: jax.Array | None
+) -> jax.Array:
+    x = p["emb"][ids] * mask[..., None]
+    if key is not None:
+        k_emb, k_feat = jax.random.split(key)
+        # Whole-token dropout: the model must not hinge on any single word (cf. DAN's word dropout).
+        keep = jax.random.bernoulli(k_emb, 1 - cfg.embed_dropout, (*x.shape[:2], 1))
+        x = x * keep / (1 - cfg.embed_dropout)
+    h = conv_pool(cfg, x, mask, p["conv_w"], p["conv_b"])
+    if key is not None:
+        h = h * jax.random.bernoulli(k_feat, 1 - cfg.dropout, h.shape) / (1 - cfg.dropout)
+    return h @ p["out_w"] + p["out_b"]
+
+
+def ensemble_logits(cfg: CnnConfig, params: Params, ids: jax.Array, mask: jax.Array) -> jax.Array:
+    per_member = jax.vmap(lambda p: member_logits(cfg, p, ids, mask, None))(params)
+    return per_member.mean(axis=0)
+
+
+def make_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_decay: float):
+    def loss_fn(params: Params, ids: jax.Array, mask: jax.Array, labels: jax.Array, key: jax.Array) -> jax.Array:
+        keys = jax.random.split(key, cfg.members)
+        # Each member gets its own loss (not a loss on the averaged logits) so members stay independent models.
+        logits = jax.vmap(lambda p, k: member_logits(cfg, p, ids, mask, k))(params, keys)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels[None, :])
+        return losses.mean(axis=1).sum()
+
+    @jax.jit
+    def step(params: Params, ema: Params, opt_state: optax.OptState, ids, mask, labels, key):
+        loss, grads = jax.value_and_grad(loss_fn)(params, ids, mask, labels, key)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        # An exponential moving average of the weights generalizes better than the last noisy iterate.
+        ema = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
+        return params, ema, opt_state, loss
+
+    return step
+
+
+def bucket_batches(lengths: np.ndarray, batch_size: int, bucket: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Batches of similar padded length (multiples of `bucket`) so few shapes get compiled and little is padding."""
+    padded = -(-lengths // bucket) * bucket
+    batches: list[np.ndarray] = []
+    for width in np.unique(padded):
+        idx = rng.permutation(np.flatnonzero(padded == width))
+        batches.extend(idx[i : i + batch_size] for i in range(0, len(idx), batch_size))
+    for b in rng.permutation(len(batches)):
+        yield batches[b]
