@@ -36,7 +36,7 @@ def init_member(cfg: CnnConfig, key: jax.Array) -> Params:
         "emb": jax.random.uniform(k_emb, (cfg.vocab_size, cfg.dim), minval=-0.25, maxval=0.25),
         "conv_w": jax.random.normal(k_conv, (fan_in, cfg.filters)) * np.sqrt(2.0 / fan_in),
         "conv_b": jnp.zeros((cfg.filters,)),
-        "out_w": jax.random.normal(k_out, (cfg.filters, 2)) * np.sqrt(1.0 / cfg.filters),
+        "out_w": jax.random.normal(k_out, (2 * cfg.filters, 2)) * np.sqrt(1.0 / (2 * cfg.filters)),
         "out_b": jnp.zeros((2,)),
     }
 
@@ -52,8 +52,10 @@ def conv_pool(cfg: CnnConfig, x: jax.Array, mask: jax.Array, conv_w: jax.Array, 
     padded = jnp.pad(x, ((0, 0), (0, k - 1), (0, 0)))
     windows = jnp.concatenate([padded[:, j : j + length] for j in range(k)], axis=-1)
     h = jax.nn.relu(windows @ conv_w + conv_b) * mask[..., None]
-    # ReLU output is >= 0, so zeroing padded positions before max equals a masked max.
-    return h.max(axis=1)
+    # ReLU output is >= 0, so zeroing padded positions before max equals a masked max. The mean adds how
+    # much of a long sentence carries each feature, which the single strongest window cannot tell.
+    mean = h.sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    return jnp.concatenate([h.max(axis=1), mean], axis=-1)
 
 
 def member_logits(

@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import jax
@@ -22,8 +23,7 @@ from cnn import CnnConfig, bucket_batches, ensemble_logits, init_params, make_st
 from export_onnx import build_model
 from sst2 import CLS, MASK, PAD, SEP, UNK, encode, pad_batch, read_split, train_tokenizer
 
-SEED = 20260
-VOCAB_SIZE = 8000
+VOCAB_SIZE = 16000
 MAX_LEN = 128
 BATCH = 64
 EPOCHS = 3
@@ -32,15 +32,9 @@ LR = 1e-3
 NAME = "kubesentiment-sst2-cnn"
 LABELS = ("negative", "positive")
 
-CFG = CnnConfig(
-    vocab_size=VOCAB_SIZE,
-    dim=64,
-    width=3,
-    filters=128,
-    dropout=0.5,
-    embed_dropout=0.3,
-    members=1,
-)
+MODELS: list[tuple[CnnConfig, int]] = [
+    (CnnConfig(vocab_size=VOCAB_SIZE, dim=64, width=3, filters=128, dropout=0.5, embed_dropout=0.3, members=1), 20260),
+]
 
 
 def predict(cfg: CnnConfig, params, seqs: list[np.ndarray], pad_id: int) -> np.ndarray:
@@ -52,17 +46,17 @@ def predict(cfg: CnnConfig, params, seqs: list[np.ndarray], pad_id: int) -> np.n
     return np.concatenate(out)
 
 
-def train(cfg: CnnConfig, seqs: list[np.ndarray], labels: np.ndarray, pad_id: int, dev_eval) -> dict:
-    params = init_params(cfg, SEED)
-    steps_per_epoch = sum(1 for _ in bucket_batches(np.array([len(s) for s in seqs]), BATCH, 8, np.random.default_rng(0)))
-    schedule = optax.cosine_decay_schedule(LR, EPOCHS * steps_per_epoch, alpha=0.05)
-    opt = optax.adam(schedule)
+def train(cfg: CnnConfig, seed: int, seqs: list[np.ndarray], labels: np.ndarray, pad_id: int, dev_eval):
+    """Adam with cosine decay; returns the exponential moving average of the weights."""
+    params = init_params(cfg, seed)
+    lengths = np.array([len(s) for s in seqs])
+    steps_per_epoch = sum(1 for _ in bucket_batches(lengths, BATCH, 8, np.random.default_rng(0)))
+    opt = optax.adam(optax.cosine_decay_schedule(LR, EPOCHS * steps_per_epoch, alpha=0.05))
     opt_state = opt.init(params)
     step = make_step(cfg, opt, EMA_DECAY)
     ema = params
-    lengths = np.array([len(s) for s in seqs])
-    rng = np.random.default_rng(SEED)
-    key = jax.random.PRNGKey(SEED + 1)
+    rng = np.random.default_rng(seed)
+    key = jax.random.PRNGKey(seed + 1)
     for epoch in range(EPOCHS):
         t0, total, n = time.time(), 0.0, 0
         for batch in bucket_batches(lengths, BATCH, 8, rng):
@@ -70,8 +64,8 @@ def train(cfg: CnnConfig, seqs: list[np.ndarray], labels: np.ndarray, pad_id: in
             key, sub = jax.random.split(key)
             params, ema, opt_state, loss = step(params, ema, opt_state, ids, mask, labels[batch], sub)
             total, n = total + float(loss), n + 1
-        print(f"epoch {epoch + 1}/{EPOCHS}: loss {total / n / cfg.members:.4f}, dev acc {dev_eval(ema):.4f} (ema), "
-              f"{time.time() - t0:.0f}s", flush=True)
+        print(f"  {type(cfg).__name__} epoch {epoch + 1}/{EPOCHS}: loss {total / n / cfg.members:.4f}, "
+              f"dev acc {dev_eval(cfg, ema):.4f} (ema), {time.time() - t0:.0f}s", flush=True)
     return ema
 
 
@@ -96,15 +90,12 @@ def write_files(out: Path, tok, model: onnx.ModelProto, dev_acc: float) -> None:
         "name": NAME,
         "version": version,
         "model_type": "kubesentiment-cnn",
-        "architectures": ["KimCnnEnsembleForSequenceClassification"],
+        "architectures": ["CnnEnsembleForSequenceClassification"],
         "id2label": {str(i): label for i, label in enumerate(LABELS)},
         "label2id": {label: i for i, label in enumerate(LABELS)},
         "pad_token_id": tok.token_to_id(PAD),
-        "vocab_size": CFG.vocab_size,
-        "hidden_size": CFG.dim,
-        "conv_width": CFG.width,
-        "conv_filters": CFG.filters,
-        "ensemble_members": CFG.members,
+        "vocab_size": VOCAB_SIZE,
+        "ensemble": [{**asdict(cfg), "seed": seed} for cfg, seed in MODELS],
         "max_position_embeddings": MAX_LEN,
         "sst2_dev_accuracy": round(dev_acc, 4),
     }
@@ -127,14 +118,19 @@ def main() -> None:
     dev_seqs = encode(tok, dev_split.texts, MAX_LEN)
     print(f"{len(train_seqs)} train phrases, {len(dev_seqs)} dev sentences, vocab {tok.get_vocab_size()}", flush=True)
 
-    def dev_eval(params) -> float:
-        return float((predict(CFG, params, dev_seqs, pad_id).argmax(-1) == dev_split.labels).mean())
+    def dev_eval(cfg: CnnConfig, params) -> float:
+        return float((predict(cfg, params, dev_seqs, pad_id).argmax(-1) == dev_split.labels).mean())
 
-    params = train(CFG, train_seqs, train_split.labels, pad_id, dev_eval)
-    ref_logits = predict(CFG, params, dev_seqs, pad_id)
+    trained = []
+    for cfg, seed in MODELS:
+        print(f"training {type(cfg).__name__} (seed {seed})", flush=True)
+        trained.append((cfg, train(cfg, seed, train_seqs, train_split.labels, pad_id, dev_eval)))
+    # Every vmap member counts once, as in the exported graph's average.
+    ref_logits = sum(cfg.members * predict(cfg, params, dev_seqs, pad_id) for cfg, params in trained)
+    ref_logits = ref_logits / sum(cfg.members for cfg, _ in trained)
     dev_acc = float((ref_logits.argmax(-1) == dev_split.labels).mean())
 
-    model = build_model(CFG, {k: np.asarray(v) for k, v in params.items()})
+    model = build_model([(cfg, {k: np.asarray(v) for k, v in params.items()}) for cfg, params in trained])
     write_files(args.out, tok, model, dev_acc)
 
     # Parity: the exported graph must reproduce the training framework's logits on dev.
