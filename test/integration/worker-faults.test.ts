@@ -16,7 +16,7 @@ const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and h
 function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
     cwd: repoRoot,
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
       KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrapServers.join(","),
@@ -26,7 +26,7 @@ function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProces
       TOPIC_RESPONSES: topics.responses,
       TOPIC_DEAD_LETTER: topics.deadLetter,
       HTTP_PORT: "0",
-      LOG_LEVEL: "error",
+      LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },
   });
 }

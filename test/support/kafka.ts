@@ -8,6 +8,7 @@ import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/lib/kafka-config.ts";
 import { isPortFree, repoRoot, requireCommand } from "../../hack/lib/proc.ts";
+import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 
 export interface Message {
   key: string;
@@ -27,7 +28,9 @@ export function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster> {
   });
 }
 
+/** A kafkajs client for tests; it can read the LZ4 batches that worker processes write. */
 export function testClient(servers: string[]): Kafka {
+  registerLz4Codec();
   return new Kafka({ clientId: "kubesentiment-test", brokers: servers, logLevel: logLevel.NOTHING });
 }
 
