@@ -113,7 +113,12 @@ export interface ResolvedPipeline {
     retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
     circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
   };
-  autoscaling: { minReplicas: number; maxReplicas: number; lagThreshold: number; activationLagThreshold: number };
+  autoscaling: {
+    minReplicas: number;
+    maxReplicas: number;
+    lagThreshold: number;
+    activationLagThreshold: number;
+  };
 }
 
 function modelSource(source: NonNullable<PipelineSpec["model"]>["source"]): ModelSource {
