@@ -1,0 +1,71 @@
+// Where the worker finds its model, per spec.model.source: what the pod needs for it (volumes, mounts, an init
+// container) and the MODEL_DIR that points the worker there. The built-in model needs nothing: the worker's
+// default MODEL_DIR is the model baked into its image.
+import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { ModelSource } from "../pipeline.ts";
+
+export const modelMountPath = "/models";
+const modelVolume = "model";
+
+/**
+ * The model fetcher inside the worker image, relative to its WORKDIR (/app): worker/Dockerfile copies the
+ * compiled worker/src there, so worker/src/model/fetch-model.ts runs as this file.
+ */
+export const fetchModelScript = "worker/src/model/fetch-model.js";
+
+/** MODEL_DIR for the worker; undefined leaves the worker's default, the image's built-in model. */
+export function modelDir(source: ModelSource): string | undefined {
+  return source.kind === "builtin" ? undefined : modelMountPath;
+}
+
+export interface ModelPodParts {
+  volumes: V1Volume[];
+  /** Mounts of the worker container: always read-only, the worker never writes its model. */
+  workerMounts: V1VolumeMount[];
+  initContainers: V1Container[];
+}
+
+/**
+ * `container` is the worker container's image, resources and security context: the fetcher runs the same
+ * image (no second image to pull, pin or scan) under the same restrictions.
+ */
+export function modelPodParts(
+  source: ModelSource,
+  container: Pick<V1Container, "image" | "resources" | "securityContext">,
+): ModelPodParts {
+  switch (source.kind) {
+    case "builtin":
+      return { volumes: [], workerMounts: [], initContainers: [] };
+    case "volume":
+      return {
+        volumes: [
+          { name: modelVolume, persistentVolumeClaim: { claimName: source.claimName, readOnly: true } },
+        ],
+        workerMounts: [
+          {
+            name: modelVolume,
+            mountPath: modelMountPath,
+            readOnly: true,
+            ...(source.subPath === undefined ? {} : { subPath: source.subPath }),
+          },
+        ],
+        initContainers: [],
+      };
+    case "url":
+      return {
+        // Per pod, filled before the worker starts; the archive's sha256 pins what every pod gets.
+        volumes: [{ name: modelVolume, emptyDir: {} }],
+        workerMounts: [{ name: modelVolume, mountPath: modelMountPath, readOnly: true }],
+        initContainers: [
+          {
+            ...container,
+            name: "fetch-model",
+            // Explicit: the image's entrypoint starts the worker.
+            command: ["node", "--enable-source-maps", fetchModelScript],
+            args: [source.url, source.sha256, modelMountPath],
+            volumeMounts: [{ name: modelVolume, mountPath: modelMountPath }],
+          },
+        ],
+      };
+  }
+}
