@@ -1,0 +1,212 @@
+import { existsSync } from "node:fs";
+import type { V1Container, V1Deployment } from "@kubernetes/client-node";
+import { expect } from "chai";
+import type { PipelineSpec } from "../../../operator/src/pipeline.ts";
+import {
+  configChecksumAnnotation,
+  renderWorkerDeployment,
+  workerResources,
+} from "../../../operator/src/render/deployment.ts";
+import { selectorLabels, workerLabels, workerObjectMeta } from "../../../operator/src/render/labels.ts";
+import { fetchModelScript } from "../../../operator/src/render/model-source.ts";
+import { renderWorkerEnv } from "../../../operator/src/render/worker-env.ts";
+import { customSpec, defaultImage, defaultSpec, pipelineOf } from "./render-fixtures.ts";
+
+function render(spec: PipelineSpec): V1Deployment {
+  return renderWorkerDeployment(pipelineOf(spec), { defaultImage });
+}
+
+function podSpec(deployment: V1Deployment) {
+  const spec = deployment.spec?.template.spec;
+  if (spec === undefined) throw new Error("no pod spec");
+  return spec;
+}
+
+function workerContainer(deployment: V1Deployment): V1Container {
+  const [container, ...others] = podSpec(deployment).containers;
+  if (container === undefined || others.length > 0) throw new Error("expected exactly one container");
+  return container;
+}
+
+/** The same value with every object's keys in reverse order. */
+function reversedKeys<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(reversedKeys) as T;
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .reverse()
+      .map(([key, member]) => [key, reversedKeys(member)]),
+  ) as T;
+}
+
+function checksumOf(deployment: V1Deployment): string | undefined {
+  return deployment.spec?.template.metadata?.annotations?.[configChecksumAnnotation];
+}
+
+const hardenedContainer = {
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+describe("render: worker Deployment", () => {
+  it("is a plain apps/v1 object that survives JSON unchanged (what server-side apply sends)", () => {
+    for (const spec of [defaultSpec, customSpec]) {
+      const deployment = render(spec);
+      expect(deployment.apiVersion).to.equal("apps/v1");
+      expect(deployment.kind).to.equal("Deployment");
+      expect(JSON.parse(JSON.stringify(deployment))).to.deep.equal(deployment);
+    }
+  });
+
+  it("is owned by the pipeline, selects by the stable labels and leaves replicas to the HPA", () => {
+    const pipeline = pipelineOf(defaultSpec);
+    const deployment = render(defaultSpec);
+    expect(deployment.metadata).to.deep.equal(workerObjectMeta(pipeline));
+    expect(deployment.spec?.selector).to.deep.equal({ matchLabels: selectorLabels(pipeline) });
+    expect(deployment.spec?.template.metadata?.labels).to.deep.equal(workerLabels(pipeline));
+    expect(deployment.spec).not.to.have.property("replicas");
+    expect(deployment.spec?.strategy?.rollingUpdate?.maxUnavailable).to.equal(0);
+  });
+
+  it("runs the default image with the rendered env, the http port and the probes on it", () => {
+    const container = workerContainer(render(defaultSpec));
+    expect(container.name).to.equal("worker");
+    expect(container.image).to.equal(defaultImage);
+    expect(container.env).to.deep.equal(renderWorkerEnv(pipelineOf(defaultSpec)));
+    expect(container.ports).to.deep.equal([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+    expect(container.livenessProbe?.httpGet).to.deep.equal({ path: "/healthz", port: "http" });
+    expect(container.readinessProbe?.httpGet).to.deep.equal({ path: "/readyz", port: "http" });
+    expect(container.startupProbe?.httpGet).to.deep.equal({ path: "/healthz", port: "http" });
+    const startup = container.startupProbe ?? {};
+    // Model load and Kafka connection get minutes, not the liveness probe's 30 s.
+    expect((startup.periodSeconds ?? 0) * (startup.failureThreshold ?? 0)).to.be.at.least(120);
+  });
+
+  it("runs the spec's image and resources when given", () => {
+    const container = workerContainer(render(customSpec));
+    expect(container.image).to.equal("registry.example/kubesentiment-worker:custom");
+    expect(container.resources).to.deep.equal({
+      requests: { cpu: "2", memory: "1Gi" },
+      limits: { cpu: "4", memory: "2Gi" },
+    });
+  });
+
+  it("defaults resources as a whole, never mixed with the spec's", () => {
+    const defaults = { requests: { cpu: "500m", memory: "512Mi" }, limits: { memory: "1Gi" } };
+    expect(workerResources({})).to.deep.equal(defaults);
+    expect(workerResources({ requests: {}, limits: {} })).to.deep.equal(defaults);
+    expect(workerResources({ limits: { memory: "256Mi" } })).to.deep.equal({ limits: { memory: "256Mi" } });
+    expect(workerContainer(render(defaultSpec)).resources).to.deep.equal(defaults);
+  });
+
+  it("hardens pod and container: non-root 1000, read-only root, no privilege, no capabilities, seccomp", () => {
+    for (const spec of [defaultSpec, customSpec]) {
+      const deployment = render(spec);
+      const pod = podSpec(deployment);
+      expect(pod.securityContext).to.deep.equal({
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        runAsGroup: 1000,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+        expect(container.securityContext, container.name).to.deep.equal(hardenedContainer);
+      }
+      expect(pod.automountServiceAccountToken).to.equal(false);
+      expect(pod.volumes).to.deep.include({ name: "tmp", emptyDir: { sizeLimit: "128Mi" } });
+      expect(workerContainer(deployment).volumeMounts).to.deep.include({ name: "tmp", mountPath: "/tmp" });
+    }
+  });
+
+  it("gives the worker more time to stop than its own shutdown bound (25 s)", () => {
+    const grace = podSpec(render(defaultSpec)).terminationGracePeriodSeconds ?? 0;
+    expect(grace).to.be.above(25).and.at.most(40);
+  });
+
+  describe("model source", () => {
+    it("builtin: no model volume, no init container", () => {
+      const pod = podSpec(render({ ...defaultSpec, model: { source: { builtin: {} } } }));
+      expect(pod.volumes?.map(({ name }) => name)).to.deep.equal(["tmp"]);
+      expect(pod).not.to.have.property("initContainers");
+      expect(workerContainer(render(defaultSpec)).volumeMounts).to.have.length(1);
+    });
+
+    it("volume: the claim mounted read-only at /models, with its subPath", () => {
+      const deployment = render({
+        ...defaultSpec,
+        model: { source: { volume: { claimName: "sst2-model", subPath: "v3" } } },
+      });
+      expect(podSpec(deployment).volumes).to.deep.include({
+        name: "model",
+        persistentVolumeClaim: { claimName: "sst2-model", readOnly: true },
+      });
+      expect(workerContainer(deployment).volumeMounts).to.deep.include({
+        name: "model",
+        mountPath: "/models",
+        readOnly: true,
+        subPath: "v3",
+      });
+      const withoutSubPath = render({ ...defaultSpec, model: { source: { volume: { claimName: "m" } } } });
+      expect(workerContainer(withoutSubPath).volumeMounts).to.deep.include({
+        name: "model",
+        mountPath: "/models",
+        readOnly: true,
+      });
+      expect(podSpec(deployment)).not.to.have.property("initContainers");
+    });
+
+    it("url: an emptyDir at /models filled by the image's fetcher in an init container", () => {
+      const deployment = render(customSpec);
+      const pod = podSpec(deployment);
+      const worker = workerContainer(deployment);
+      expect(pod.volumes).to.deep.include({ name: "model", emptyDir: {} });
+      expect(worker.volumeMounts).to.deep.include({ name: "model", mountPath: "/models", readOnly: true });
+      expect(pod.initContainers).to.have.length(1);
+      const [fetcher] = pod.initContainers ?? [];
+      expect(fetcher).to.deep.equal({
+        name: "fetch-model",
+        image: worker.image,
+        resources: worker.resources,
+        securityContext: hardenedContainer,
+        command: ["node", "--enable-source-maps", "worker/src/model/fetch-model.js"],
+        args: ["https://models.example/sst2.tar.gz", "ab".repeat(32), "/models"],
+        volumeMounts: [{ name: "model", mountPath: "/models" }],
+      });
+    });
+
+    it("runs a fetcher that exists: the compiled path of worker/src/model/fetch-model.ts", () => {
+      const source = new URL(`../../../${fetchModelScript.replace(/\.js$/, ".ts")}`, import.meta.url);
+      expect(existsSync(source), source.pathname).to.equal(true);
+    });
+  });
+
+  describe("config checksum", () => {
+    it("is a sha256 that an unchanged spec reproduces, whatever order its keys were written in", () => {
+      const first = checksumOf(render(customSpec));
+      expect(first).to.match(/^[0-9a-f]{64}$/);
+      expect(checksumOf(render(customSpec))).to.equal(first);
+      expect(checksumOf(render(reversedKeys(customSpec)))).to.equal(first);
+      // Settings the env does not carry (autoscaling) do not roll the pods.
+      expect(checksumOf(render({ ...customSpec, autoscaling: { maxReplicas: 12 } }))).to.equal(first);
+    });
+
+    it("changes with the batch size, the image and the model source", () => {
+      const base = checksumOf(render(defaultSpec));
+      const changed = [
+        { ...defaultSpec, worker: { batch: { maxSize: 32 } } },
+        { ...defaultSpec, worker: { image: "registry.example/worker:2" } },
+        { ...defaultSpec, model: { source: { volume: { claimName: "m" } } } },
+        { ...defaultSpec, model: { source: { volume: { claimName: "m", subPath: "v2" } } } },
+      ].map((spec) => checksumOf(render(spec)));
+      expect(new Set([base, ...changed]).size).to.equal(changed.length + 1);
+      expect(
+        checksumOf(renderWorkerDeployment(pipelineOf(defaultSpec), { defaultImage: "other:1" })),
+      ).not.to.equal(base);
+    });
+  });
+});
