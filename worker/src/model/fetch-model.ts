@@ -1,0 +1,158 @@
+// Fetches a model archive (.tar.gz) into a directory, for a pipeline whose spec.model.source is a URL: the
+// operator runs this as the init container of every worker pod. The archive's SHA-256 is checked before any of
+// it is unpacked, so a changed or truncated download never reaches the worker.
+//
+// CLI: node worker/src/model/fetch-model.js <https-url> <sha256> <target-dir>
+// exits 0 with the model in <target-dir>, 1 with a message on any failure, 2 on wrong usage.
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { access, mkdir, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CONFIG_FILE, MODEL_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./files.ts";
+
+export const modelArchiveFiles = [MODEL_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, CONFIG_FILE] as const;
+
+export class FetchModelError extends Error {
+  override name = "FetchModelError";
+}
+
+export interface FetchModelOptions {
+  /** Accept http:// as well as https://; only for tests against a local server. */
+  allowHttp?: boolean;
+  /** Give up on a download that takes longer than this (default 10 minutes), instead of hanging the pod. */
+  timeoutMs?: number;
+}
+
+function reason(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === "TimeoutError") return "timed out";
+    // fetch reports network failures as "fetch failed" with the real error as the cause.
+    return error.cause instanceof Error ? error.cause.message : error.message;
+  }
+  return String(error);
+}
+
+function checkedUrl(url: string, allowHttp: boolean): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FetchModelError(`'${url}' is not a URL`);
+  }
+  const allowed = allowHttp ? ["https:", "http:"] : ["https:"];
+  if (!allowed.includes(parsed.protocol)) {
+    throw new FetchModelError(`'${url}' must be an https:// URL`);
+  }
+  return parsed;
+}
+
+/** Streams the body to `file` and returns the SHA-256 (hex) of what was written. */
+async function download(url: URL, file: string, timeoutMs: number): Promise<string> {
+  const hash = createHash("sha256");
+  const handle = await open(file, "w");
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok || response.body === null) {
+      throw new FetchModelError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
+    }
+    for await (const chunk of response.body) {
+      hash.update(chunk);
+      await handle.write(chunk);
+    }
+  } catch (error) {
+    if (error instanceof FetchModelError) throw error;
+    throw new FetchModelError(`cannot download ${url}: ${reason(error)}`);
+  } finally {
+    await handle.close();
+  }
+  return hash.digest("hex");
+}
+
+/** The system tar: no archive code of our own to get wrong; it strips leading "/" and "../" from members. */
+function untar(archive: string, targetDir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tar = spawn("tar", ["-xzf", archive, "-C", targetDir, "--no-same-owner"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    tar.stderr.setEncoding("utf8").on("data", (text: string) => {
+      stderr += text;
+    });
+    tar.on("error", (error) => reject(new FetchModelError(`cannot run tar: ${error.message}`)));
+    tar.on("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new FetchModelError(`tar could not unpack the archive (exit ${code}): ${stderr.trim()}`));
+    });
+  });
+}
+
+async function missingFiles(dir: string): Promise<string[]> {
+  const present = await Promise.all(
+    modelArchiveFiles.map((file) =>
+      access(join(dir, file)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return modelArchiveFiles.filter((_, index) => !present[index]);
+}
+
+/**
+ * Downloads `url`, checks its SHA-256 against `sha256`, and unpacks it into `targetDir`, which must then hold
+ * the model files at its top level. Throws a FetchModelError whose message says what failed.
+ */
+export async function fetchModel(
+  url: string,
+  sha256: string,
+  targetDir: string,
+  options: FetchModelOptions = {},
+): Promise<void> {
+  const source = checkedUrl(url, options.allowHttp ?? false);
+  const expected = sha256.toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(expected)) {
+    throw new FetchModelError(`'${sha256}' is not a SHA-256 digest (64 hexadecimal digits)`);
+  }
+  await mkdir(targetDir, { recursive: true });
+  // Inside the target directory: in the pod it is the only writable volume besides a small /tmp.
+  const archive = join(targetDir, `.fetch-model-${randomBytes(6).toString("hex")}.tar.gz`);
+  try {
+    const actual = await download(source, archive, options.timeoutMs ?? 600_000);
+    if (actual !== expected) {
+      throw new FetchModelError(
+        `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual}; the archive was not unpacked`,
+      );
+    }
+    await untar(archive, targetDir);
+  } finally {
+    await rm(archive, { force: true });
+  }
+  const missing = await missingFiles(targetDir);
+  if (missing.length > 0) {
+    throw new FetchModelError(
+      `the archive from ${url} lacks ${missing.join(", ")} at its top level (a model needs ${modelArchiveFiles.join(", ")})`,
+    );
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const [url, sha256, targetDir] = args;
+  if (args.length !== 3 || url === undefined || sha256 === undefined || targetDir === undefined) {
+    console.error("usage: fetch-model <https-url> <sha256> <target-dir>");
+    return 2;
+  }
+  try {
+    await fetchModel(url, sha256, targetDir);
+    console.log(`fetch-model: ${url} (sha256 ${sha256}) unpacked into ${targetDir}`);
+    return 0;
+  } catch (error) {
+    console.error(`fetch-model: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+// Run as a program (the init container), not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
