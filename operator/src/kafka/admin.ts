@@ -1,0 +1,342 @@
+// The operator's thin I/O layer over the kafkajs admin client: read the pipeline's topics, carry out a plan from
+// topic-plan.ts, wait until changed topics are usable, delete topics, and read the offsets lag.ts needs.
+// Every call is bounded, so a reconcile never hangs on a Kafka that does not answer, and every failure is a
+// KafkaAdminError.
+//
+// One TopicAdmin is meant for one reconcile (or one metrics read), then close(): kafkajs keeps a list of topics
+// it has looked up and refreshes their metadata on later calls, which fails once someone deletes one of them.
+import { setTimeout as sleep } from "node:timers/promises";
+import kafkajs, { type Admin, Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import { KafkaAdminError, toKafkaAdminError } from "./errors.ts";
+import type { PartitionOffsets } from "./lag.ts";
+import { unusableBecause } from "./readiness.ts";
+import type { KafkaObservation, TopicPlan, TopicState } from "./topic-plan.ts";
+
+// kafkajs is CommonJS and these are not visible to ESM as named exports.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
+
+export interface KafkaLogEntry {
+  level: "error" | "warn";
+  namespace: string;
+  message: string;
+}
+
+export interface TopicAdminOptions {
+  bootstrapServers: readonly string[];
+  clientId?: string;
+  /** Passed to kafkajs as they are; whoever builds them has read the pipeline's Secrets. */
+  ssl?: NonNullable<KafkaConfig["ssl"]>;
+  sasl?: NonNullable<KafkaConfig["sasl"]>;
+  /** kafkajs's own errors and warnings (retries, lost connections); dropped when absent. */
+  onLog?: (entry: KafkaLogEntry) => void;
+  /** Bound on connecting and on each call except waitUntilUsable; default 10 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * kafkajs's defaults (30 s requests, 5 retries up to 30 s apart, nested per layer) can keep a call busy for
+ * minutes. These give up within a few seconds: the reconcile reports the failure and looks again later.
+ */
+const clientTimeouts = {
+  connectionTimeout: 3_000,
+  authenticationTimeout: 3_000,
+  requestTimeout: 8_000,
+  retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
+} satisfies Partial<KafkaConfig>;
+
+const defaultTimeoutMs = 10_000;
+const pollIntervalMs = 250;
+
+export class TopicAdmin {
+  private readonly servers: readonly string[];
+  private readonly kafka: Kafka;
+  private readonly timeoutMs: number;
+  private admin: Admin | undefined;
+
+  constructor(options: TopicAdminOptions) {
+    this.servers = options.bootstrapServers;
+    this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    const onLog = options.onLog;
+    this.kafka = new Kafka({
+      clientId: options.clientId ?? "kubesentiment-operator",
+      brokers: [...options.bootstrapServers],
+      ...clientTimeouts,
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+      // Nothing on stdout: the operator's own log says what matters, and kafkajs's lines go to onLog.
+      logLevel: onLog === undefined ? logLevel.NOTHING : logLevel.WARN,
+      logCreator: () => (entry) => {
+        if (onLog === undefined || entry.level > logLevel.WARN) return;
+        onLog({
+          level: entry.level === logLevel.ERROR ? "error" : "warn",
+          namespace: entry.namespace,
+          message: entry.log.message,
+        });
+      },
+    });
+  }
+
+  /** The named topics that exist (partitions, replication factor, own configs) and the number of brokers. */
+  async describeTopics(names: readonly string[]): Promise<KafkaObservation> {
+    return this.run(`describing topics ${quoted(names)}`, async (admin) => {
+      const existing = new Set(await admin.listTopics());
+      const present = [...new Set(names)].filter((name) => existing.has(name));
+      const cluster = await admin.describeCluster();
+      if (present.length === 0) return { brokers: cluster.brokers.length, topics: {} };
+      const [metadata, configs] = await Promise.all([
+        admin.fetchTopicMetadata({ topics: present }),
+        topicConfigs(admin, present),
+      ]);
+      const topics: Record<string, TopicState> = {};
+      for (const { name, partitions } of metadata.topics) {
+        topics[name] = {
+          partitions: partitions.length,
+          // Every partition normally has the same replica count; mid-reassignment the lists grow for a while,
+          // and the largest is what the topic is becoming.
+          replicationFactor: Math.max(0, ...partitions.map((partition) => partition.replicas.length)),
+          configs: configs.get(name) ?? {},
+        };
+      }
+      return { brokers: cluster.brokers.length, topics };
+    });
+  }
+
+  /** Carries out a plan's creations, partition raises and config restores; refusals are the caller's to report. */
+  async applyPlan(plan: TopicPlan): Promise<void> {
+    // One request per topic: if another client creates one of them meanwhile, kafkajs reports that topic as
+    // already existing (false) instead of failing the others; the next plan compares what exists.
+    for (const { topic, partitions, replicationFactor, configs } of plan.create) {
+      await this.run(
+        `creating topic "${topic}" (${partitions} partitions, replication factor ${replicationFactor})`,
+        (admin) =>
+          admin.createTopics({
+            // Leaders are waited for by waitUntilUsable, with a bound and a message of its own.
+            waitForLeaders: false,
+            topics: [
+              { topic, numPartitions: partitions, replicationFactor, configEntries: entries(configs) },
+            ],
+          }),
+      );
+    }
+    if (plan.raisePartitions.length > 0) {
+      const what = plan.raisePartitions.map(({ topic, from, to }) => `"${topic}" from ${from} to ${to}`);
+      await this.run(`raising the partitions of ${what.join(", ")}`, (admin) =>
+        admin.createPartitions({
+          topicPartitions: plan.raisePartitions.map(({ topic, to }) => ({ topic, count: to })),
+        }),
+      );
+    }
+    for (const { topic, drift } of plan.restoreConfigs) {
+      const keys = drift.map(({ key, desired }) => `${key}=${desired}`).join(", ");
+      await this.run(`putting back ${keys} on topic "${topic}"`, async (admin) => {
+        // kafkajs 2.2.4 has only AlterConfigs, which replaces the topic's whole set of overrides (it has no
+        // IncrementalAlterConfigs, KIP-339): every override the topic has now is sent along, so keys the
+        // operator does not manage survive. They are read right before the write to keep the window in which
+        // another client's change could be lost short. (Topics have no sensitive configs, the one kind
+        // DescribeConfigs would not return.)
+        const current = (await topicConfigs(admin, [topic])).get(topic) ?? {};
+        const restored = Object.fromEntries(drift.map(({ key, desired }) => [key, desired]));
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            {
+              type: ConfigResourceTypes.TOPIC,
+              name: topic,
+              configEntries: entries({ ...current, ...restored }),
+            },
+          ],
+        });
+      });
+    }
+  }
+
+  /**
+   * Waits until every partition of the given topics exists, has a leader and enough in-sync replicas (see
+   * readiness.ts). Throws TopicNotReady (retriable), naming what is missing, when that takes over `timeoutMs`.
+   */
+  async waitUntilUsable(
+    topics: readonly { topic: string; partitions: number }[],
+    timeoutMs = defaultTimeoutMs,
+  ): Promise<void> {
+    if (topics.length === 0) return;
+    const names = topics.map(({ topic }) => topic);
+    const minInsync = await this.run(`reading min.insync.replicas of ${quoted(names)}`, (admin) =>
+      minInsyncReplicas(admin, names),
+    );
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const problems = await this.run(`reading the metadata of ${quoted(names)}`, async (admin) => {
+        const metadata = await admin.fetchTopicMetadata({ topics: names });
+        return topics.flatMap(({ topic, partitions }) =>
+          unusableBecause(
+            topic,
+            metadata.topics.find(({ name }) => name === topic)?.partitions ?? [],
+            partitions,
+            minInsync.get(topic) ?? 1,
+          ),
+        );
+      }).catch((error: unknown) => {
+        // A broker that has not heard of a new topic yet answers UNKNOWN_TOPIC_OR_PARTITION: not yet, not failed.
+        if (error instanceof KafkaAdminError && error.reason === "TopicOperationFailed" && error.retriable) {
+          return [error.message];
+        }
+        throw error;
+      });
+      if (problems.length === 0) return;
+      if (Date.now() >= deadline) {
+        throw new KafkaAdminError(
+          "TopicNotReady",
+          `topics not usable after ${timeoutMs / 1000} s: ${problems.join("; ")}`,
+          true,
+        );
+      }
+      await sleep(pollIntervalMs);
+    }
+  }
+
+  /** Deletes those of the named topics that exist (deletionPolicy Delete); returns the names it deleted. */
+  async deleteTopics(names: readonly string[]): Promise<string[]> {
+    return this.run(`deleting topics ${quoted(names)}`, async (admin) => {
+      // Deleting a missing topic is an error kafkajs retries until it gives up; a topic already gone is done.
+      const existing = new Set(await admin.listTopics());
+      const present = [...new Set(names)].filter((name) => existing.has(name));
+      if (present.length > 0) await admin.deleteTopics({ topics: present });
+      return present;
+    });
+  }
+
+  /** Per partition of `topic`: the log's start and end, and the group's committed offset (null when none). */
+  async partitionOffsets(groupId: string, topic: string): Promise<PartitionOffsets[]> {
+    return this.run(`reading the offsets of group "${groupId}" on topic "${topic}"`, async (admin) => {
+      const [log, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        committedOffsets(admin, groupId, topic),
+      ]);
+      return log.map(({ partition, low, high }) => ({
+        partition,
+        logStartOffset: Number(low),
+        logEndOffset: Number(high),
+        committedOffset: committed.get(partition) ?? null,
+      }));
+    });
+  }
+
+  async close(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.disconnect();
+  }
+
+  /** Runs one call on a connected client, bounded by timeoutMs, with every failure a KafkaAdminError. */
+  private async run<T>(action: string, call: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = await this.connected(action);
+    try {
+      return await this.bounded(call(admin), action);
+    } catch (error) {
+      throw toKafkaAdminError(error, { servers: this.servers, action, connecting: false });
+    }
+  }
+
+  private async connected(action: string): Promise<Admin> {
+    if (this.admin !== undefined) return this.admin;
+    const admin = this.kafka.admin();
+    try {
+      await this.bounded(admin.connect(), `connecting for ${action}`);
+    } catch (error) {
+      await admin.disconnect().catch(() => {});
+      throw toKafkaAdminError(error, { servers: this.servers, action, connecting: true });
+    }
+    this.admin = admin;
+    return admin;
+  }
+
+  /**
+   * kafkajs's own bounds nest (a call retries, and so does each metadata refresh inside it), so the total is
+   * bounded here too. On expiry the client is dropped, which ends what it still has in flight.
+   */
+  private async bounded<T>(work: Promise<T>, action: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void this.close().catch(() => {});
+        // Retriable: a slow answer may come in time on the next reconcile.
+        reject(
+          Object.assign(new Error(`${action} took longer than ${this.timeoutMs / 1000} s`), {
+            retriable: true,
+          }),
+        );
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([work, expiry]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function quoted(names: readonly string[]): string {
+  return names.map((name) => `"${name}"`).join(", ");
+}
+
+function entries(configs: Record<string, string>): { name: string; value: string }[] {
+  return Object.entries(configs).map(([name, value]) => ({ name, value }));
+}
+
+/** Each topic's own overrides (dynamic topic configs), leaving out broker-level and default values. */
+async function topicConfigs(admin: Admin, topics: string[]): Promise<Map<string, Record<string, string>>> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+  });
+  return new Map(
+    resources.map(({ resourceName, configEntries }) => [
+      resourceName,
+      Object.fromEntries(
+        configEntries
+          .filter((entry) => entry.configSource === ConfigSource.TOPIC_CONFIG)
+          .map((entry) => [entry.configName, entry.configValue]),
+      ),
+    ]),
+  );
+}
+
+/** The effective min.insync.replicas of each topic, wherever it is set (topic, broker or default). */
+async function minInsyncReplicas(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name,
+      configNames: ["min.insync.replicas"],
+    })),
+  });
+  return new Map(
+    resources.map(({ resourceName, configEntries }) => [
+      resourceName,
+      Number(configEntries.find((entry) => entry.configName === "min.insync.replicas")?.configValue ?? 1),
+    ]),
+  );
+}
+
+/**
+ * The group's committed offsets on `topic` by partition; a partition without one is absent. kafkajs asks the
+ * group coordinator once and does not retry; right after a group or the offsets topic appears the coordinator
+ * may still be loading (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS), so a retriable answer is asked again.
+ */
+async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return new Map(
+        (offsets?.partitions ?? [])
+          .map(({ partition, offset }) => [partition, Number(offset)] as const)
+          .filter(([, offset]) => offset >= 0),
+      );
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true;
+      if (!retriable || attempt >= 5) throw error;
+      await sleep(pollIntervalMs * attempt);
+    }
+  }
+}

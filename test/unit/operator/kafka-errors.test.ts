@@ -1,0 +1,124 @@
+import { expect } from "chai";
+import kafkajs from "kafkajs";
+import { KafkaAdminError, toKafkaAdminError } from "../../../operator/src/kafka/errors.ts";
+import { unusableBecause } from "../../../operator/src/kafka/readiness.ts";
+
+// kafkajs's error classes, as kafkajs itself throws them. It is CommonJS (not visible to ESM as named exports)
+// and its type declarations omit some classes and constructor options, so they are taken untyped.
+type ErrorClass = new (...args: unknown[]) => Error;
+const {
+  KafkaJSAggregateError,
+  KafkaJSConnectionError,
+  KafkaJSCreateTopicError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+  KafkaJSSASLAuthenticationError,
+} = kafkajs as unknown as Record<
+  | "KafkaJSAggregateError"
+  | "KafkaJSConnectionError"
+  | "KafkaJSCreateTopicError"
+  | "KafkaJSNumberOfRetriesExceeded"
+  | "KafkaJSProtocolError"
+  | "KafkaJSSASLAuthenticationError",
+  ErrorClass
+>;
+
+const servers = ["kafka-0:9092", "kafka-1:9092"];
+
+describe("Kafka admin errors", () => {
+  it("calls a refused connection, however wrapped, KafkaUnreachable and names the bootstrap servers", () => {
+    const refused = new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 10.0.0.1:9092");
+    const wrapped = new KafkaJSNumberOfRetriesExceeded(refused, { retryCount: 2, retryTime: 800 });
+    const error = toKafkaAdminError(wrapped, { servers, action: "describing topics", connecting: true });
+    expect(error).to.be.instanceOf(KafkaAdminError);
+    expect(error).to.include({ reason: "KafkaUnreachable", retriable: true });
+    expect(error.message).to.include("kafka-0:9092, kafka-1:9092").and.include("ECONNREFUSED");
+    expect(error.cause).to.equal(wrapped);
+  });
+
+  it("calls any failure while connecting KafkaUnreachable, except a rejected login", () => {
+    const silent = toKafkaAdminError(new Error("Request ApiVersions timed out"), {
+      servers,
+      action: "describing topics",
+      connecting: true,
+    });
+    expect(silent.reason).to.equal("KafkaUnreachable");
+    const login = toKafkaAdminError(
+      new KafkaJSSASLAuthenticationError("SASL SCRAM SHA512 authentication failed"),
+      {
+        servers,
+        action: "describing topics",
+        connecting: true,
+      },
+    );
+    expect(login).to.include({ reason: "TopicOperationFailed", retriable: false });
+    expect(login.message).to.include("authentication failed");
+  });
+
+  it("calls a connection lost mid-call KafkaUnreachable", () => {
+    const lost = new KafkaJSConnectionError("Connection closed");
+    expect(toKafkaAdminError(lost, { servers, action: "deleting", connecting: false }).reason).to.equal(
+      "KafkaUnreachable",
+    );
+  });
+
+  it("names the broker's answer of every failed topic and keeps it not retriable when it is final", () => {
+    const invalid = new KafkaJSCreateTopicError(
+      { message: "Replication-factor is invalid", type: "INVALID_REPLICATION_FACTOR", retriable: false },
+      "t",
+    );
+    const error = toKafkaAdminError(new KafkaJSAggregateError("Topic creation errors", [invalid]), {
+      servers,
+      action: 'creating topic "t" (8 partitions, replication factor 3)',
+      connecting: false,
+    });
+    expect(error).to.include({ reason: "TopicOperationFailed", retriable: false });
+    expect(error.message).to.equal(
+      'creating topic "t" (8 partitions, replication factor 3) failed: Replication-factor is invalid (INVALID_REPLICATION_FACTOR)',
+    );
+  });
+
+  it("is retriable when the broker's answer is, even inside kafkajs's final 'retries exceeded'", () => {
+    const notController = new KafkaJSProtocolError({
+      message: "This is not the correct controller for this cluster",
+      type: "NOT_CONTROLLER",
+      retriable: true,
+    });
+    const wrapped = new KafkaJSNumberOfRetriesExceeded(notController, { retryCount: 2, retryTime: 900 });
+    const error = toKafkaAdminError(wrapped, { servers, action: "raising", connecting: false });
+    expect(error).to.include({ reason: "TopicOperationFailed", retriable: true });
+    expect(error.message).to.include("(NOT_CONTROLLER)");
+  });
+
+  it("passes a KafkaAdminError through unchanged", () => {
+    const original = new KafkaAdminError("TopicNotReady", "not yet", true);
+    expect(toKafkaAdminError(original, { servers, action: "x", connecting: true })).to.equal(original);
+  });
+});
+
+describe("topic readiness", () => {
+  const led = (partitionId: number, isr: number[]) => ({
+    partitionId,
+    leader: isr[0] ?? -1,
+    replicas: [1, 2, 3],
+    isr,
+  });
+
+  it("is usable when every partition has a leader and min.insync.replicas in sync", () => {
+    expect(unusableBecause("t", [led(0, [1, 2]), led(1, [2, 3, 1])], 2, 2)).to.deep.equal([]);
+  });
+
+  it("names missing partitions, partitions without a leader and too few in-sync replicas", () => {
+    const partitions = [led(1, [2]), { partitionId: 0, leader: -1, replicas: [1, 2, 3], isr: [] }];
+    expect(unusableBecause("t", partitions, 3, 2)).to.deep.equal([
+      'topic "t" shows 2 of 3 partitions',
+      "partition t-0 has no leader",
+      "partition t-1 has 1 in-sync replica(s), needs 2",
+    ]);
+  });
+
+  it("needs no more in-sync replicas than a partition has replicas", () => {
+    const single = { partitionId: 0, leader: 1, replicas: [1], isr: [1] };
+    expect(unusableBecause("t", [single], 1, 2)).to.deep.equal([]);
+  });
+});
