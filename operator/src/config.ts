@@ -1,0 +1,68 @@
+// The operator's configuration: environment variables (what its Deployment sets), each checked at start so a
+// bad value stops it with a message naming the variable.
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+
+export interface OperatorConfig {
+  /** Where the leader Lease lives: the operator's own namespace. */
+  namespace: string;
+  /** This replica's name in the Lease. */
+  identity: string;
+  leaderElection: boolean;
+  defaultWorkerImage: string;
+  httpPort: number;
+  resyncPeriodMs: number;
+  concurrency: number;
+  logLevel: "error" | "warn" | "info" | "debug";
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const defaultWorkerImage = "kubesentiment/worker:0.1.0";
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+function inClusterNamespace(): string | undefined {
+  try {
+    return readFileSync(serviceAccountNamespaceFile, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export type ParsedOperatorConfig = { ok: true; config: OperatorConfig } | { ok: false; problems: string[] };
+
+export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
+  const problems: string[] = [];
+  const value = (name: string) => (env[name]?.trim() === "" ? undefined : env[name]?.trim());
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const parsed = Number(raw);
+    if (!/^\d+$/.test(raw) || parsed < min || parsed > max) {
+      problems.push(`${name} must be a whole number between ${min} and ${max}, got '${raw}'`);
+      return fallback;
+    }
+    return parsed;
+  };
+  const boolean = (name: string, fallback: boolean) => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if (raw !== "true" && raw !== "false") problems.push(`${name} must be true or false, got '${raw}'`);
+    return raw === "true";
+  };
+  const logLevel = value("LOG_LEVEL") ?? "info";
+  if (!["error", "warn", "info", "debug"].includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of error, warn, info, debug, got '${logLevel}'`);
+  }
+  const config: OperatorConfig = {
+    namespace: value("OPERATOR_NAMESPACE") ?? inClusterNamespace() ?? "kubesentiment-system",
+    identity: value("POD_NAME") ?? `${hostname()}-${process.pid}`,
+    leaderElection: boolean("LEADER_ELECTION", true),
+    defaultWorkerImage: value("WORKER_IMAGE") ?? defaultWorkerImage,
+    httpPort: integer("HTTP_PORT", 8081, 0, 65535),
+    resyncPeriodMs: integer("RESYNC_PERIOD_MS", 30_000, 1000, 3_600_000),
+    concurrency: integer("RECONCILE_CONCURRENCY", 4, 1, 64),
+    logLevel: logLevel as OperatorConfig["logLevel"],
+  };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
+}

@@ -1,0 +1,194 @@
+// One reconcile of one pipeline, level-triggered: read the pipeline and what it owns, bring the topics to
+// the spec, apply the Deployment, Service and HPA rendered from the spec, and write the status once. It
+// returns when to look again; a failure the user must see becomes a condition and an Event, never a crash.
+import { isDeepStrictEqual } from "node:util";
+import type {
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  ObjectCache,
+  V1Deployment,
+  V2HorizontalPodAutoscaler,
+} from "@kubernetes/client-node";
+import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import { type ResolvedPipeline, resolvePipeline, type SentimentPipeline } from "../pipeline.ts";
+import { renderWorkerDeployment } from "../render/deployment.ts";
+import { renderWorkerHpa, replicaBounds } from "../render/hpa.ts";
+import { workerName } from "../render/labels.ts";
+import { renderWorkerService } from "../render/service.ts";
+import { mergeConditions } from "./conditions.ts";
+import { computeStatus, type TopicsOutcome } from "./status.ts";
+
+/** Held while topics must be deleted with the pipeline (deletionPolicy Delete). */
+export const topicsFinalizer = "kubesentiment.io/topics";
+/**
+ * Set to "true" on a pipeline being deleted to release it without deleting its topics: the way out when Kafka
+ * is gone for good, so a namespace is never wedged behind the finalizer.
+ */
+export const skipTopicDeletionAnnotation = "kubesentiment.io/skip-topic-deletion";
+
+/** The Kafka side of a reconcile; implementations never throw for Kafka trouble, they describe it. */
+export interface TopicsPort {
+  /** Creates, raises and repairs the topics; `changes` says what it did, for Events. */
+  ensure(pipeline: ResolvedPipeline): Promise<{ outcome: TopicsOutcome; changes: string[] }>;
+  /** Deletes the topics; throws with a message a person can act on when it cannot. */
+  delete(pipeline: ResolvedPipeline): Promise<void>;
+  /** The consumer group's total lag on the requests topic; undefined when it cannot be read. */
+  lag(pipeline: ResolvedPipeline): Promise<number | undefined>;
+}
+
+export interface ReconcilerDeps {
+  pipelines: ObjectCache<SentimentPipeline>;
+  deployments: ObjectCache<V1Deployment>;
+  hpas: ObjectCache<V2HorizontalPodAutoscaler>;
+  objects: KubernetesObjectApi;
+  customObjects: CustomObjectsApi;
+  events: EventRecorder;
+  topics: TopicsPort;
+  defaultWorkerImage: string;
+  /** How often a healthy pipeline is looked at again (lag, drift) without any event. */
+  resyncPeriodMs: number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+  now?: () => Date;
+}
+
+export type ReconcileResult =
+  /** Healthy: look again after the resync period. */
+  | { kind: "resync"; afterMs: number }
+  /** Something the operator will retry with backoff (Kafka unreachable, an apply refused). */
+  | { kind: "retry"; reason: string }
+  /** The pipeline is gone. */
+  | { kind: "forget" };
+
+function errorMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === "string" && body !== "") {
+    try {
+      return (JSON.parse(body) as { message?: string }).message ?? body;
+    } catch {
+      return body;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = "", name = ""] = key.split("/");
+    const object = this.deps.pipelines.get(name, namespace);
+    if (object === undefined) return { kind: "forget" };
+    const pipeline = resolvePipeline(object);
+    if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(object, pipeline);
+
+    const wantsFinalizer = pipeline.topics.deletionPolicy === "Delete";
+    if (wantsFinalizer !== (object.metadata.finalizers ?? []).includes(topicsFinalizer)) {
+      await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, wantsFinalizer);
+    }
+
+    const { outcome: topics, changes } = await this.deps.topics.ensure(pipeline);
+    for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
+    if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
+
+    const workloads =
+      topics.state === "ready" || topics.exist ? await this.#applyWorkloads(object, pipeline) : {};
+    const consumerLag =
+      topics.state === "ready" || topics.exist ? await this.deps.topics.lag(pipeline) : undefined;
+
+    const status = computeStatus(
+      {
+        pipeline,
+        topics,
+        deployment: workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace),
+        hpa: workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace),
+        cappedByPartitions: replicaBounds(pipeline).cappedByPartitions,
+        workloadError: workloads.error,
+        consumerLag,
+      },
+      object.status?.conditions ?? [],
+      this.deps.now?.() ?? new Date(),
+    );
+    if (!isDeepStrictEqual(status, object.status)) {
+      await applyStatus(this.deps.customObjects, namespace, name, status);
+      await this.#announceReadiness(
+        object,
+        status.conditions?.find((c) => c.type === "Ready"),
+      );
+    }
+    if (topics.state === "failed") return { kind: "retry", reason: topics.reason };
+    if (workloads.error !== undefined) return { kind: "retry", reason: workloads.error.reason };
+    return { kind: "resync", afterMs: this.deps.resyncPeriodMs };
+  }
+
+  async #applyWorkloads(
+    object: SentimentPipeline,
+    pipeline: ResolvedPipeline,
+  ): Promise<{
+    deployment?: V1Deployment;
+    hpa?: V2HorizontalPodAutoscaler;
+    error?: { reason: string; message: string };
+  }> {
+    try {
+      const deployment = await applyObject(
+        this.deps.objects,
+        renderWorkerDeployment(pipeline, { defaultImage: this.deps.defaultWorkerImage }),
+      );
+      await applyObject(this.deps.objects, renderWorkerService(pipeline));
+      const hpa = await applyObject(this.deps.objects, renderWorkerHpa(pipeline));
+      return { deployment, hpa };
+    } catch (error) {
+      const message = `applying the worker Deployment, Service and HPA failed: ${errorMessage(error)}`;
+      await this.#event(object, "Warning", "ApplyFailed", message);
+      return { error: { reason: "ApplyFailed", message } };
+    }
+  }
+
+  async #finalize(object: SentimentPipeline, pipeline: ResolvedPipeline): Promise<ReconcileResult> {
+    const { name = "", namespace = "" } = object.metadata;
+    if (!(object.metadata.finalizers ?? []).includes(topicsFinalizer)) return { kind: "forget" };
+    const topicNames = `${pipeline.topics.requests}, ${pipeline.topics.responses} and ${pipeline.topics.deadLetter}`;
+    if (object.metadata.annotations?.[skipTopicDeletionAnnotation] === "true") {
+      await this.#event(
+        object,
+        "Warning",
+        "TopicDeletionSkipped",
+        `released without deleting topics ${topicNames}`,
+      );
+    } else {
+      try {
+        await this.deps.topics.delete(pipeline);
+        await this.#event(object, "Normal", "TopicsDeleted", `deleted topics ${topicNames}`);
+      } catch (error) {
+        const message = `${errorMessage(error)}; the pipeline stays until its topics are deleted, or until it is annotated ${skipTopicDeletionAnnotation}=true to release it and keep the topics`;
+        await this.#event(object, "Warning", "TopicDeletionFailed", message);
+        const conditions = mergeConditions(
+          object.status?.conditions ?? [],
+          [{ type: "Ready", status: "False", reason: "TopicDeletionFailed", message }],
+          pipeline.generation,
+          this.deps.now?.() ?? new Date(),
+        );
+        await applyStatus(this.deps.customObjects, namespace, name, { ...object.status, conditions }).catch(
+          () => undefined,
+        );
+        return { kind: "retry", reason: "TopicDeletionFailed" };
+      }
+    }
+    await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, false);
+    this.deps.events.forget(object.metadata.uid ?? "");
+    return { kind: "forget" };
+  }
+
+  async #announceReadiness(object: SentimentPipeline, ready: { status: string; reason: string } | undefined) {
+    const before = object.status?.conditions?.find((condition) => condition.type === "Ready")?.status;
+    if (ready === undefined || ready.status === before) return;
+    if (ready.status === "True")
+      await this.#event(object, "Normal", "PipelineReady", "the pipeline is ready");
+  }
+
+  async #event(object: SentimentPipeline, type: "Normal" | "Warning", reason: string, message: string) {
+    await this.deps.events.record(object, type, reason, message).catch((error: unknown) => {
+      this.deps.log("writing an event failed", { reason, error: errorMessage(error) });
+    });
+  }
+}

@@ -1,0 +1,60 @@
+// Writes to the API server, all by server-side apply under one field manager: the operator states the
+// fields it owns and the server merges, so another controller's fields (the HPA's replicas, a person's
+// annotations) are never overwritten, and a repeat of the same apply changes nothing.
+import {
+  type CustomObjectsApi,
+  type KubernetesObject,
+  type KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import { apiVersion, group, kind, type PipelineStatus, plural, version } from "../pipeline.ts";
+
+export const fieldManager = "kubesentiment-operator";
+
+export async function applyObject<T extends KubernetesObject>(
+  api: KubernetesObjectApi,
+  object: T,
+): Promise<T> {
+  return api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+}
+
+/** Applies the status subresource; status is written once per reconcile. */
+export async function applyStatus(
+  api: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  status: PipelineStatus,
+): Promise<void> {
+  await api.patchNamespacedCustomObjectStatus(
+    {
+      group,
+      version,
+      namespace,
+      plural,
+      name,
+      body: { apiVersion, kind, metadata: { name, namespace }, status },
+      fieldManager,
+      force: true,
+    },
+    setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+  );
+}
+
+/**
+ * Owns (or gives up) the operator's finalizer on a pipeline. Applying the pipeline with only this list means
+ * the operator owns just that entry: dropping it from a later apply removes it, others' finalizers stay.
+ */
+export async function applyFinalizer(
+  api: KubernetesObjectApi,
+  namespace: string,
+  name: string,
+  finalizer: string,
+  present: boolean,
+): Promise<void> {
+  await applyObject(api, {
+    apiVersion,
+    kind,
+    metadata: { name, namespace, finalizers: present ? [finalizer] : [] },
+  });
+}

@@ -1,0 +1,40 @@
+// The operator's own Prometheus metrics: how reconciles go, how long they take, how much work waits.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface OperatorMetrics {
+  registry: Registry;
+  reconciles: Counter<"result">;
+  reconcileDuration: Histogram;
+  queueDepth: Gauge;
+  leader: Gauge;
+}
+
+export function createOperatorMetrics(): OperatorMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    reconciles: new Counter({
+      name: "kubesentiment_operator_reconciles_total",
+      help: "Reconciles of SentimentPipelines by result: resync (healthy), retry (will back off), forget (gone), error",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: "kubesentiment_operator_reconcile_duration_seconds",
+      help: "Wall time of one reconcile, Kafka and API server calls included",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "kubesentiment_operator_queue_depth",
+      help: "Pipelines waiting to be reconciled",
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: "kubesentiment_operator_leader",
+      help: "1 while this replica holds the leader Lease and acts, else 0",
+      registers: [registry],
+    }),
+  };
+}

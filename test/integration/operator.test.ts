@@ -1,0 +1,300 @@
+// The operator against a real kube-apiserver + etcd + kube-controller-manager (+ kwok for pods) and a real
+// Kafka broker: a SentimentPipeline applied with kubectl becomes topics, a Deployment, a Service and an HPA,
+// with honest status; updates, refusals, deletion and a Kafka outage are reconciled; leader election holds.
+import { join } from "node:path";
+import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
+import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { repoRoot } from "../../hack/lib/proc.ts";
+import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
+import type { RunningOperator } from "../../operator/src/operator.ts";
+import type { PipelineSpec } from "../../operator/src/pipeline.ts";
+import { freePortBase } from "../support/cluster.ts";
+import { createTopic, kcat, testClient } from "../support/kafka.ts";
+import {
+  conditionOf,
+  kubectlFor,
+  operatorNamespace,
+  pipelineManifest,
+  runOperator,
+  waitFor,
+} from "../support/operator.ts";
+
+const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+
+describe("operator on a real control plane and a real Kafka", function () {
+  this.timeout(180_000);
+  let cluster: Cluster;
+  let kafka: KafkaCluster;
+  let operator: RunningOperator | undefined;
+  let k: ReturnType<typeof kubectlFor>;
+  const spec = (overrides: Partial<PipelineSpec> = {}): PipelineSpec => ({
+    kafka: { bootstrapServers: kafka.bootstrapServers },
+    topics: { partitions: 4, replicationFactor: 1 },
+    autoscaling: { minReplicas: 1, maxReplicas: 4 },
+    ...overrides,
+  });
+  const topicsOf = async () => {
+    const admin = testClient(kafka.bootstrapServers).admin();
+    await admin.connect();
+    try {
+      return new Set(await admin.listTopics());
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const partitionsOf = async (topic: string) => {
+    const admin = testClient(kafka.bootstrapServers).admin();
+    await admin.connect();
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      return metadata.topics[0]?.partitions.length;
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const readyPipeline = (name: string, timeoutMs = 90_000) =>
+    waitFor(
+      `pipeline ${name} Ready`,
+      () => {
+        const pipeline = k.pipeline(name);
+        return conditionOf(pipeline, "Ready")?.status === "True" &&
+          pipeline?.status?.observedGeneration === pipeline?.metadata.generation
+          ? pipeline
+          : undefined;
+      },
+      timeoutMs,
+      () => JSON.stringify(k.pipeline(name)?.status?.conditions),
+    );
+
+  before(async function () {
+    this.timeout(300_000);
+    [cluster, kafka] = await Promise.all([
+      freePortBase().then((portBase) =>
+        startCluster({ name: "operator-test", portBase, controllerManager: true, kwok: true }),
+      ),
+      startKafka({ name: "test-operator", portBase: 29_492, portSetting: "the test's portBase" }),
+    ]);
+    k = kubectlFor(cluster.kubeconfigPath);
+    k.run(["apply", "-f", crdFile]);
+    k.run([
+      "wait",
+      "--for=condition=Established",
+      "crd/sentimentpipelines.kubesentiment.io",
+      "--timeout=30s",
+    ]);
+    k.run(["create", "namespace", operatorNamespace]);
+    operator = await runOperator(cluster.kubeconfigPath);
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await Promise.all([cluster?.stop(), kafka?.stop()]);
+  });
+
+  it("turns a pipeline into topics, a Deployment, a Service and an HPA, and reports it Ready", async () => {
+    k.apply(pipelineManifest("reviews", spec({ worker: { image: "example/worker:1" } })));
+    const pipeline = await readyPipeline("reviews");
+
+    expect(pipeline.status?.topics).to.deep.equal({
+      requests: "reviews-requests",
+      responses: "reviews-responses",
+      deadLetter: "reviews-dlq",
+      partitions: 4,
+    });
+    for (const topic of ["reviews-requests", "reviews-responses", "reviews-dlq"]) {
+      expect(await partitionsOf(topic), topic).to.equal(4);
+    }
+    // The same, seen by a Kafka client nobody here wrote.
+    const listing = await kcat(["-L", "-b", kafka.bootstrapServers.join(","), "-t", "reviews-requests"]);
+    expect(listing).to.match(/topic "reviews-requests" with 4 partitions/);
+
+    const deployment = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
+    const container = deployment?.spec?.template.spec?.containers[0];
+    expect(container?.image).to.equal("example/worker:1");
+    const env = Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable.value]));
+    expect(env).to.include({
+      KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers.join(","),
+      TOPIC_REQUESTS: "reviews-requests",
+      TOPIC_RESPONSES: "reviews-responses",
+      TOPIC_DEAD_LETTER: "reviews-dlq",
+      BATCH_MAX_SIZE: "64",
+    });
+    expect(container?.securityContext).to.include({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    expect(deployment?.metadata?.ownerReferences?.[0]).to.include({
+      kind: "SentimentPipeline",
+      name: "reviews",
+    });
+
+    const service = k.getJson<V1Service>(["service", "reviews-worker", "-n", "default"]);
+    expect(service?.spec?.ports?.[0]).to.include({ name: "http", port: 8080 });
+
+    const hpa = k.getJson<V2HorizontalPodAutoscaler>(["hpa", "reviews-worker", "-n", "default"]);
+    expect(hpa?.spec).to.deep.include({ minReplicas: 1, maxReplicas: 4 });
+    expect(hpa?.spec?.metrics?.[0]?.external?.metric.name).to.equal("kubesentiment_consumer_lag");
+    expect(hpa?.spec?.metrics?.[0]?.external?.target).to.deep.equal({
+      type: "AverageValue",
+      averageValue: "1k",
+    });
+
+    expect(conditionOf(pipeline, "TopicsReady")).to.include({ status: "True", reason: "TopicsReady" });
+    expect(conditionOf(pipeline, "WorkersAvailable")?.status).to.equal("True");
+    expect(pipeline.status?.readyReplicas).to.equal(1);
+    const columns = k.run(["get", "sp", "reviews", "-n", "default"]);
+    expect(columns).to.match(/NAME\s+READY\s+REPLICAS\s+LAG\s+AGE/);
+    expect(columns).to.match(/reviews\s+True\s+1\s+0\s+/);
+    const events = k.run([
+      "get",
+      "events",
+      "-n",
+      "default",
+      "--field-selector",
+      "involvedObject.name=reviews",
+    ]);
+    expect(events).to.match(/TopicsReconciled.*created topic reviews-requests with 4 partitions/);
+  });
+
+  it("reconciles an update: more partitions, a new batch size and image roll the pods", async () => {
+    const before = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
+    const checksum = before?.spec?.template.metadata?.annotations?.["kubesentiment.io/config-checksum"];
+    k.apply(
+      pipelineManifest(
+        "reviews",
+        spec({
+          topics: { partitions: 6, replicationFactor: 1 },
+          worker: { image: "example/worker:2", batch: { maxSize: 32 } },
+        }),
+      ),
+    );
+    await waitFor(
+      "6 partitions on reviews-requests",
+      async () => (await partitionsOf("reviews-requests")) === 6,
+    );
+    const rolled = await waitFor("the Deployment rolled out with the new image on every pod", () => {
+      const deployment = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
+      const status = deployment?.status;
+      return deployment?.spec?.template.spec?.containers[0]?.image === "example/worker:2" &&
+        status?.observedGeneration === deployment.metadata?.generation &&
+        status?.updatedReplicas === 1 &&
+        status?.availableReplicas === 1 &&
+        (status?.replicas ?? 0) === 1
+        ? deployment
+        : undefined;
+    });
+    const env = rolled.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((variable) => variable.name === "BATCH_MAX_SIZE")?.value).to.equal("32");
+    expect(rolled.spec?.template.metadata?.annotations?.["kubesentiment.io/config-checksum"]).to.not.equal(
+      checksum,
+    );
+    const pods = k.run([
+      "get",
+      "pods",
+      "-n",
+      "default",
+      "-l",
+      "app.kubernetes.io/instance=reviews",
+      "-o",
+      "name",
+    ]);
+    expect(pods.trim().split("\n")).to.have.length(1);
+    const pipeline = await readyPipeline("reviews");
+    expect(pipeline.status?.topics?.partitions).to.equal(6);
+  });
+
+  it("lets the API server refuse fewer partitions, and refuses a topic that already has more", async () => {
+    const lowered = k.getJson<unknown>(["sp", "reviews", "-n", "default"]);
+    expect(lowered).to.not.equal(undefined);
+    const refused = kubectlFor(cluster.kubeconfigPath);
+    expect(() =>
+      refused.apply(pipelineManifest("reviews", spec({ topics: { partitions: 2, replicationFactor: 1 } }))),
+    ).to.throw(/partitions may not be decreased/);
+
+    // A topic made behind the operator's back with more partitions than the pipeline asks for.
+    await createTopic(kafka.bootstrapServers, "wide-requests", 8, 1);
+    k.apply(pipelineManifest("wide", spec()));
+    const pipeline = await waitFor("wide refused", () => {
+      const current = k.pipeline("wide");
+      return conditionOf(current, "TopicsReady")?.reason === "PartitionDecreaseRefused" ? current : undefined;
+    });
+    expect(conditionOf(pipeline, "TopicsReady")?.status).to.equal("False");
+    expect(conditionOf(pipeline, "TopicsReady")?.message).to.match(/wide-requests/);
+    expect(conditionOf(pipeline, "Ready")).to.include({
+      status: "False",
+      reason: "PartitionDecreaseRefused",
+    });
+    expect(await partitionsOf("wide-requests")).to.equal(8);
+    const events = k.run(["get", "events", "-n", "default", "--field-selector", "involvedObject.name=wide"]);
+    expect(events).to.match(/Warning\s+PartitionDecreaseRefused/);
+    k.run(["delete", "sp", "wide", "-n", "default", "--wait=true", "--timeout=60s"]);
+  });
+
+  it("keeps the topics of a deleted pipeline under Retain and deletes them under Delete", async () => {
+    k.run(["delete", "sp", "reviews", "-n", "default", "--wait=true", "--timeout=60s"]);
+    expect([...(await topicsOf())]).to.include.members([
+      "reviews-requests",
+      "reviews-responses",
+      "reviews-dlq",
+    ]);
+
+    k.apply(
+      pipelineManifest(
+        "shortlived",
+        spec({ topics: { partitions: 2, replicationFactor: 1, deletionPolicy: "Delete" } }),
+      ),
+    );
+    const pipeline = await readyPipeline("shortlived");
+    expect(pipeline.metadata.finalizers).to.include(topicsFinalizer);
+    k.run(["delete", "sp", "shortlived", "-n", "default", "--wait=true", "--timeout=60s"]);
+    expect(k.pipeline("shortlived")).to.equal(undefined);
+    await waitFor("shortlived topics deleted", async () => {
+      const topics = await topicsOf();
+      return !["shortlived-requests", "shortlived-responses", "shortlived-dlq"].some((topic) =>
+        topics.has(topic),
+      );
+    });
+  });
+
+  it("never wedges: a pipeline whose Kafka is gone can be released by an annotation", async () => {
+    const nowhere = { bootstrapServers: ["127.0.0.1:1"] };
+    k.apply(
+      pipelineManifest(
+        "stranded",
+        spec({ kafka: nowhere, topics: { partitions: 2, replicationFactor: 1, deletionPolicy: "Delete" } }),
+      ),
+    );
+    const unreachable = await waitFor("stranded reported unreachable", () => {
+      const current = k.pipeline("stranded");
+      return conditionOf(current, "TopicsReady")?.reason === "KafkaUnreachable" ? current : undefined;
+    });
+    expect(conditionOf(unreachable, "Ready")?.status).to.equal("False");
+    expect(conditionOf(unreachable, "TopicsReady")?.message).to.include("127.0.0.1:1");
+    k.run(["delete", "sp", "stranded", "-n", "default", "--wait=false"]);
+    const stuck = await waitFor("stranded deletion reported as failed", () => {
+      const current = k.pipeline("stranded");
+      return conditionOf(current, "Ready")?.reason === "TopicDeletionFailed" ? current : undefined;
+    });
+    expect(conditionOf(stuck, "Ready")?.message).to.include(skipTopicDeletionAnnotation);
+    k.run(["annotate", "sp", "stranded", "-n", "default", `${skipTopicDeletionAnnotation}=true`]);
+    await waitFor("stranded released", () => k.pipeline("stranded") === undefined);
+  });
+
+  it("says Kafka is unreachable while the broker is down and converges when it is back, without a restart", async () => {
+    k.apply(pipelineManifest("outage", spec({ topics: { partitions: 2, replicationFactor: 1 } })));
+    await readyPipeline("outage");
+    await kafka.stopBroker(0);
+    try {
+      const down = await waitFor("outage reported unreachable", () => {
+        const current = k.pipeline("outage");
+        return conditionOf(current, "TopicsReady")?.reason === "KafkaUnreachable" ? current : undefined;
+      });
+      expect(conditionOf(down, "Ready")).to.include({ status: "False", reason: "KafkaUnreachable" });
+    } finally {
+      await kafka.startBroker(0);
+    }
+    await readyPipeline("outage", 120_000);
+  });
+});

@@ -1,0 +1,97 @@
+// Test plumbing for the operator on a real control plane and a real Kafka: the operator started in-process
+// against the test cluster's kubeconfig, pipeline manifests, and reads through kubectl as a person would.
+import { setTimeout as sleep } from "node:timers/promises";
+import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
+import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
+import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
+import { createLogger } from "../../worker/src/logger.ts";
+import { kubectl } from "./cluster.ts";
+
+export const operatorNamespace = "kubesentiment-system";
+
+export function operatorConfig(overrides: Partial<OperatorConfig> = {}): OperatorConfig {
+  const parsed = parseOperatorConfig({ OPERATOR_NAMESPACE: operatorNamespace, HTTP_PORT: "0" });
+  if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+  return { ...parsed.config, resyncPeriodMs: 5_000, leaderElection: false, ...overrides };
+}
+
+export function runOperator(
+  kubeconfigPath: string,
+  overrides: Partial<OperatorConfig> = {},
+): Promise<RunningOperator> {
+  const config = operatorConfig(overrides);
+  return startOperator({
+    config,
+    kubeconfigPath,
+    logger: createLogger(process.env.OPERATOR_TEST_LOG_LEVEL ?? "error", {
+      service: "kubesentiment-operator",
+      identity: config.identity,
+    }),
+  });
+}
+
+export function pipelineManifest(
+  name: string,
+  spec: PipelineSpec,
+  annotations: Record<string, string> = {},
+): string {
+  return JSON.stringify({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name, namespace: "default", annotations },
+    spec,
+  });
+}
+
+/** kubectl against one cluster, failing the test on a non-zero exit. */
+export function kubectlFor(kubeconfig: string) {
+  const run = (args: string[], input?: string): string => {
+    const result = kubectl(kubeconfig, args, input);
+    if (result.status !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  const getJson = <T>(args: string[]): T | undefined => {
+    const result = kubectl(kubeconfig, ["get", ...args, "-o", "json"]);
+    if (result.status !== 0) {
+      if (result.stderr.includes("NotFound")) return undefined;
+      throw new Error(`kubectl get ${args.join(" ")} failed: ${result.stderr}`);
+    }
+    return JSON.parse(result.stdout) as T;
+  };
+  return {
+    run,
+    getJson,
+    pipeline: (name: string) => getJson<SentimentPipeline>(["sentimentpipeline", name, "-n", "default"]),
+    apply: (manifest: string) => run(["apply", "--server-side", "-f", "-"], manifest),
+  };
+}
+
+export function conditionOf(pipeline: SentimentPipeline | undefined, type: string) {
+  return pipeline?.status?.conditions?.find((condition) => condition.type === type);
+}
+
+/** Polls `check` until it returns a value other than undefined/false; fails naming what was awaited. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  describeLast: () => string = () => "",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "";
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline) {
+      const last = describeLast();
+      throw new Error(
+        `timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}${last ? `; ${last}` : ""}`,
+      );
+    }
+    await sleep(250);
+  }
+}

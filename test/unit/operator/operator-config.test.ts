@@ -1,0 +1,28 @@
+import { expect } from "chai";
+import { parseOperatorConfig } from "../../../operator/src/config.ts";
+
+describe("operator configuration", () => {
+  it("has defaults for everything", () => {
+    const parsed = parseOperatorConfig({ OPERATOR_NAMESPACE: "ops", POD_NAME: "op-0" });
+    expect(parsed).to.deep.include({ ok: true });
+    if (!parsed.ok) return;
+    expect(parsed.config).to.include({
+      namespace: "ops",
+      identity: "op-0",
+      leaderElection: true,
+      httpPort: 8081,
+      resyncPeriodMs: 30_000,
+    });
+  });
+
+  it("names every bad variable and the problem", () => {
+    const parsed = parseOperatorConfig({ HTTP_PORT: "eighty", LEADER_ELECTION: "yes", LOG_LEVEL: "loud" });
+    expect(parsed.ok).to.equal(false);
+    if (parsed.ok) return;
+    expect(parsed.problems).to.deep.equal([
+      "LOG_LEVEL must be one of error, warn, info, debug, got 'loud'",
+      "LEADER_ELECTION must be true or false, got 'yes'",
+      "HTTP_PORT must be a whole number between 0 and 65535, got 'eighty'",
+    ]);
+  });
+});

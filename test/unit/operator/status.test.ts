@@ -1,0 +1,165 @@
+import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { mergeConditions } from "../../../operator/src/controller/conditions.ts";
+import { computeStatus, type Observation } from "../../../operator/src/controller/status.ts";
+import { resolvePipeline } from "../../../operator/src/pipeline.ts";
+
+const pipeline = resolvePipeline({
+  apiVersion: "kubesentiment.io/v1alpha1",
+  kind: "SentimentPipeline",
+  metadata: { name: "reviews", namespace: "default", generation: 3, uid: "u" },
+  spec: {
+    kafka: { bootstrapServers: ["k:9092"] },
+    topics: { partitions: 4 },
+    autoscaling: { maxReplicas: 4 },
+  },
+});
+
+function deployment(replicas: number, available: number, updated = replicas): V1Deployment {
+  return {
+    metadata: { name: "reviews-worker" },
+    spec: { replicas, selector: {}, template: {} },
+    status: { replicas, readyReplicas: available, availableReplicas: available, updatedReplicas: updated },
+  };
+}
+
+function hpa(active: "True" | "False", reason: string, limited = false): V2HorizontalPodAutoscaler {
+  return {
+    spec: { maxReplicas: 4, scaleTargetRef: { kind: "Deployment", name: "reviews-worker" } },
+    status: {
+      desiredReplicas: 4,
+      conditions: [
+        { type: "ScalingActive", status: active, reason, message: `hpa says ${reason}` },
+        ...(limited
+          ? [{ type: "ScalingLimited", status: "True", reason: "TooManyReplicas", message: "" }]
+          : []),
+      ],
+    },
+  };
+}
+
+const healthy: Observation = {
+  pipeline,
+  topics: { state: "ready" },
+  deployment: deployment(2, 2),
+  hpa: hpa("True", "ValidMetricFound"),
+  cappedByPartitions: false,
+  workloadError: undefined,
+  consumerLag: 17,
+};
+const now = new Date("2026-11-29T05:00:00Z");
+const byType = (observation: Observation) =>
+  Object.fromEntries((computeStatus(observation, [], now).conditions ?? []).map((c) => [c.type, c]));
+
+describe("operator status", () => {
+  it("is Ready when topics exist and a worker is available, with the figures filled in", () => {
+    const status = computeStatus(healthy, [], now);
+    expect(status).to.deep.include({
+      observedGeneration: 3,
+      replicas: 2,
+      readyReplicas: 2,
+      desiredReplicas: 4,
+      consumerLag: 17,
+      topics: {
+        requests: "reviews-requests",
+        responses: "reviews-responses",
+        deadLetter: "reviews-dlq",
+        partitions: 4,
+      },
+    });
+    const conditions = byType(healthy);
+    expect(conditions.Ready).to.include({ status: "True", reason: "PipelineReady", observedGeneration: 3 });
+    expect(conditions.TopicsReady?.message).to.include("reviews-requests");
+    expect(conditions.WorkersAvailable?.message).to.equal("2 of 2 workers available");
+    expect(conditions.AutoscalingActive).to.include({ status: "True", reason: "ValidMetricFound" });
+  });
+
+  it("carries a topic failure into Ready with its reason and message", () => {
+    const conditions = byType({
+      ...healthy,
+      topics: {
+        state: "failed",
+        reason: "KafkaUnreachable",
+        message: "no broker at k:9092 answered",
+        exist: false,
+      },
+    });
+    expect(conditions.TopicsReady).to.include({ status: "False", reason: "KafkaUnreachable" });
+    expect(conditions.Ready).to.include({
+      status: "False",
+      reason: "KafkaUnreachable",
+      message: "no broker at k:9092 answered",
+    });
+  });
+
+  it("is not Ready without an available worker, and says a rollout is under way", () => {
+    const conditions = byType({ ...healthy, deployment: deployment(2, 0, 1) });
+    expect(conditions.WorkersAvailable).to.include({ status: "False", reason: "NoWorkerAvailable" });
+    expect(conditions.WorkersAvailable?.message).to.include("1 of 2 updated");
+    expect(conditions.Ready?.status).to.equal("False");
+  });
+
+  it("reports a missing Deployment and an apply failure", () => {
+    expect(byType({ ...healthy, deployment: undefined }).WorkersAvailable?.reason).to.equal(
+      "DeploymentMissing",
+    );
+    const failed = byType({ ...healthy, workloadError: { reason: "ApplyFailed", message: "forbidden" } });
+    expect(failed.Ready).to.include({ status: "False", reason: "ApplyFailed", message: "forbidden" });
+  });
+
+  it("stays Ready while autoscaling is inactive, and says why autoscaling is", () => {
+    const conditions = byType({ ...healthy, hpa: hpa("False", "FailedGetExternalMetric") });
+    expect(conditions.AutoscalingActive).to.include({ status: "False", reason: "FailedGetExternalMetric" });
+    expect(conditions.AutoscalingActive?.message).to.equal("hpa says FailedGetExternalMetric");
+    expect(conditions.Ready?.status).to.equal("True");
+    expect(byType({ ...healthy, hpa: undefined }).AutoscalingActive?.reason).to.equal(
+      "HorizontalPodAutoscalerMissing",
+    );
+    expect(
+      byType({ ...healthy, hpa: { spec: hpa("True", "x").spec, status: { desiredReplicas: 1 } } })
+        .AutoscalingActive,
+    ).to.include({ status: "Unknown", reason: "AwaitingMetrics" });
+  });
+
+  it("says when the partition count is what holds the replicas", () => {
+    const conditions = byType({ ...healthy, hpa: hpa("True", "ValidMetricFound", true) });
+    expect(conditions.AutoscalingActive?.message).to.include(
+      "at most 4 replicas: the requests topic has 4 partitions",
+    );
+    expect(byType(healthy).AutoscalingActive?.message).to.not.include("at most");
+  });
+
+  it("moves lastTransitionTime only when a condition's status changes", () => {
+    const earlier = new Date("2026-11-29T04:00:00Z");
+    const first = mergeConditions(
+      [],
+      [{ type: "Ready", status: "True", reason: "A", message: "a" }],
+      1,
+      earlier,
+    );
+    const same = mergeConditions(
+      first,
+      [{ type: "Ready", status: "True", reason: "B", message: "b" }],
+      2,
+      now,
+    );
+    expect(same[0]).to.include({
+      lastTransitionTime: earlier.toISOString(),
+      reason: "B",
+      observedGeneration: 2,
+    });
+    const flipped = mergeConditions(
+      same,
+      [{ type: "Ready", status: "False", reason: "C", message: "c" }],
+      2,
+      now,
+    );
+    expect(flipped[0]?.lastTransitionTime).to.equal(now.toISOString());
+  });
+
+  it("is unchanged when nothing changed, so reconcile writes no status", () => {
+    const first = computeStatus(healthy, [], now);
+    const again = computeStatus(healthy, first.conditions ?? [], new Date("2026-11-29T06:00:00Z"));
+    expect(again).to.deep.equal(first);
+  });
+});
