@@ -297,4 +297,72 @@ describe("operator on a real control plane and a real Kafka", function () {
     }
     await readyPipeline("outage", 120_000);
   });
+
+  it("converges after being restarted mid-reconcile", async () => {
+    k.apply(pipelineManifest("restarted", spec({ topics: { partitions: 3, replicationFactor: 1 } })));
+    await waitFor("a reconcile of restarted under way", () => k.pipeline("restarted")?.metadata.uid);
+    await operator?.stop();
+    operator = await runOperator(cluster.kubeconfigPath);
+    const pipeline = await readyPipeline("restarted");
+    expect(pipeline.status?.topics?.partitions).to.equal(3);
+    expect(await partitionsOf("restarted-requests")).to.equal(3);
+  });
+
+  it("runs two replicas of which exactly one acts, and hands over when the leader stops", async () => {
+    await operator?.stop();
+    operator = undefined;
+    const replicas = await Promise.all(
+      ["op-a", "op-b"].map((identity) =>
+        runOperator(cluster.kubeconfigPath, { leaderElection: true, identity }),
+      ),
+    );
+    try {
+      const leader = await waitFor("a leader", () => replicas.find((replica) => replica.isLeader()));
+      const standby = replicas.find((replica) => replica !== leader);
+      const holder = k.run([
+        "get",
+        "lease",
+        "kubesentiment-operator",
+        "-n",
+        operatorNamespace,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+      ]);
+      expect(holder).to.be.oneOf(["op-a", "op-b"]);
+      k.apply(pipelineManifest("elected", spec({ topics: { partitions: 2, replicationFactor: 1 } })));
+      await readyPipeline("elected");
+      expect(replicas.filter((replica) => replica.isLeader())).to.have.length(1);
+      expect(await reconcileCount(standby)).to.equal(0);
+      expect(await reconcileCount(leader)).to.be.greaterThan(0);
+
+      await leader.stop();
+      await waitFor("the standby takes over", () => standby?.isLeader());
+      const newHolder = k.run([
+        "get",
+        "lease",
+        "kubesentiment-operator",
+        "-n",
+        operatorNamespace,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+      ]);
+      expect(newHolder).to.not.equal(holder);
+      k.apply(pipelineManifest("elected", spec({ topics: { partitions: 5, replicationFactor: 1 } })));
+      await waitFor(
+        "the new leader raises the partitions",
+        async () => (await partitionsOf("elected-requests")) === 5,
+      );
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+    }
+  });
 });
+
+/** Reconciles an operator replica has run, from its own /metrics. */
+async function reconcileCount(replica: RunningOperator | undefined): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${replica?.httpPort}/metrics`);
+  const lines = (await response.text())
+    .split("\n")
+    .filter((line) => line.startsWith("kubesentiment_operator_reconciles_total{"));
+  return lines.reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}

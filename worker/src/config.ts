@@ -102,7 +102,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
     retry: {
       maxAttempts: read.integer("RETRY_MAX_ATTEMPTS", 3, 1, 100),
       initialBackoffMs: read.integer("RETRY_INITIAL_BACKOFF_MS", 100, 1, 600_000),
-      maxBackoffMs: read.integer("RETRY_MAX_BACKOFF_MS", 5_000, 1, 600_000),
+      maxBackoffMs: read.integer("RETRY_MAX_BACKOFF_MS", 10_000, 1, 600_000),
     },
     circuitBreaker: {
       failureThreshold: read.integer("BREAKER_FAILURE_THRESHOLD", 5, 1, 1000),

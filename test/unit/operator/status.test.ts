@@ -116,8 +116,7 @@ describe("operator status", () => {
       "HorizontalPodAutoscalerMissing",
     );
     expect(
-      byType({ ...healthy, hpa: { spec: hpa("True", "x").spec, status: { desiredReplicas: 1 } } })
-        .AutoscalingActive,
+      byType({ ...healthy, hpa: { ...hpa("True", "x"), status: { desiredReplicas: 1 } } }).AutoscalingActive,
     ).to.include({ status: "Unknown", reason: "AwaitingMetrics" });
   });
 

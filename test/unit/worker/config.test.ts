@@ -21,7 +21,7 @@ describe("parseWorkerConfig", () => {
     if (!parsed.ok) throw new Error(parsed.problems.join("; "));
     expect(parsed.config.kafka.bootstrapServers).to.deep.equal(["127.0.0.1:9092", "broker-2:9093"]);
     expect(parsed.config.batch).to.deep.equal({ maxSize: 64, maxWaitMs: 5 });
-    expect(parsed.config.retry).to.deep.equal({ maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 5000 });
+    expect(parsed.config.retry).to.deep.equal({ maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10000 });
     expect(parsed.config.model).to.deep.equal({
       dir: builtInModelDir,
       maxSequenceLength: 128,
@@ -48,7 +48,7 @@ describe("parseWorkerConfig", () => {
         BATCH_MAX_SIZE: "sixty",
         BATCH_MAX_WAIT_MS: "-1",
         LOG_LEVEL: "loud",
-        RETRY_INITIAL_BACKOFF_MS: "9000",
+        RETRY_INITIAL_BACKOFF_MS: "19000",
         TOPIC_RESPONSES: "req",
       }),
     ).to.deep.equal([
@@ -56,7 +56,7 @@ describe("parseWorkerConfig", () => {
       "BATCH_MAX_SIZE must be a whole number, got 'sixty'",
       "BATCH_MAX_WAIT_MS must be between 0 and 10000, got -1",
       "LOG_LEVEL must be one of error, warn, info, debug, got 'loud'",
-      "RETRY_INITIAL_BACKOFF_MS (9000) must not exceed RETRY_MAX_BACKOFF_MS (5000)",
+      "RETRY_INITIAL_BACKOFF_MS (19000) must not exceed RETRY_MAX_BACKOFF_MS (10000)",
       "TOPIC_REQUESTS, TOPIC_RESPONSES and TOPIC_DEAD_LETTER must be three different topics",
     ]);
   });

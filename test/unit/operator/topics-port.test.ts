@@ -1,0 +1,68 @@
+import { expect } from "chai";
+import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
+import { describeChanges, outcomeOf } from "../../../operator/src/topics-port.ts";
+
+const empty: TopicPlan = { create: [], raisePartitions: [], restoreConfigs: [], refusals: [] };
+const names = ["a-requests", "a-responses", "a-dlq"];
+const allExist = {
+  brokers: 1,
+  topics: Object.fromEntries(
+    names.map((name) => [name, { partitions: 8, replicationFactor: 1, configs: {} }]),
+  ),
+};
+
+describe("operator topics outcome", () => {
+  it("describes each change for an Event", () => {
+    const plan: TopicPlan = {
+      ...empty,
+      create: [{ topic: "a-requests", partitions: 8, replicationFactor: 3, configs: {} }],
+      raisePartitions: [{ topic: "a-responses", from: 8, to: 12 }],
+      restoreConfigs: [
+        {
+          topic: "a-dlq",
+          drift: [
+            { key: "retention.ms", current: "1", desired: "604800000" },
+            { key: "max.message.bytes", current: undefined, desired: "4194304" },
+          ],
+        },
+      ],
+    };
+    expect(describeChanges(plan)).to.deep.equal([
+      "created topic a-requests with 8 partitions and replication factor 3",
+      "raised the partitions of topic a-responses from 8 to 12",
+      "put back the config of topic a-dlq: retention.ms=604800000 (was 1), max.message.bytes=4194304 (was unset)",
+    ]);
+    expect(describeChanges(empty)).to.deep.equal([]);
+  });
+
+  it("is ready without refusals", () => {
+    expect(outcomeOf(empty, allExist, names)).to.deep.equal({ state: "ready" });
+  });
+
+  it("fails with the first refusal's reason and every refusal's message, saying whether the topics exist", () => {
+    const plan: TopicPlan = {
+      ...empty,
+      refusals: [
+        {
+          topic: "a-requests",
+          field: "topics.partitions",
+          reason: "PartitionDecreaseRefused",
+          message: "one",
+        },
+        {
+          topic: "a-dlq",
+          field: "topics.replicationFactor",
+          reason: "ReplicationFactorChangeRefused",
+          message: "two",
+        },
+      ],
+    };
+    expect(outcomeOf(plan, allExist, names)).to.deep.equal({
+      state: "failed",
+      reason: "PartitionDecreaseRefused",
+      message: "one; two",
+      exist: true,
+    });
+    expect(outcomeOf(plan, { brokers: 1, topics: {} }, names)).to.include({ exist: false });
+  });
+});
