@@ -52,6 +52,8 @@ export class TopicAdmin {
   private readonly kafka: Kafka;
   private readonly timeoutMs: number;
   private admin: Admin | undefined;
+  /** kafkajs's last logged error: it can say more than what it throws ("Request ApiVersions timed out"). */
+  private lastLoggedError: string | undefined;
 
   constructor(options: TopicAdminOptions) {
     this.servers = options.bootstrapServers;
@@ -64,8 +66,9 @@ export class TopicAdmin {
       ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
       ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
       // Nothing on stdout: the operator's own log says what matters, and kafkajs's lines go to onLog.
-      logLevel: onLog === undefined ? logLevel.NOTHING : logLevel.WARN,
+      logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
+        if (entry.level === logLevel.ERROR) this.lastLoggedError = entry.log.message;
         if (onLog === undefined || entry.level > logLevel.WARN) return;
         onLog({
           level: entry.level === logLevel.ERROR ? "error" : "warn",
@@ -79,8 +82,7 @@ export class TopicAdmin {
   /** The named topics that exist (partitions, replication factor, own configs) and the number of brokers. */
   async describeTopics(names: readonly string[]): Promise<KafkaObservation> {
     return this.run(`describing topics ${quoted(names)}`, async (admin) => {
-      const existing = new Set(await admin.listTopics());
-      const present = [...new Set(names)].filter((name) => existing.has(name));
+      const present = await listed(admin, names);
       const cluster = await admin.describeCluster();
       if (present.length === 0) return { brokers: cluster.brokers.length, topics: {} };
       const [metadata, configs] = await Promise.all([
@@ -101,7 +103,11 @@ export class TopicAdmin {
     });
   }
 
-  /** Carries out a plan's creations, partition raises and config restores; refusals are the caller's to report. */
+  /**
+   * Carries out a plan's creations, partition raises and config restores; refusals are the caller's to report.
+   * Kafka applies a config change to its brokers a moment after it answers, so a describe right after may still
+   * show the old values: the next plan then restores them once more, which changes nothing.
+   */
   async applyPlan(plan: TopicPlan): Promise<void> {
     // One request per topic: if another client creates one of them meanwhile, kafkajs reports that topic as
     // already existing (false) instead of failing the others; the next plan compares what exists.
@@ -160,13 +166,13 @@ export class TopicAdmin {
   ): Promise<void> {
     if (topics.length === 0) return;
     const names = topics.map(({ topic }) => topic);
-    const minInsync = await this.run(`reading min.insync.replicas of ${quoted(names)}`, (admin) =>
-      minInsyncReplicas(admin, names),
-    );
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const problems = await this.run(`reading the metadata of ${quoted(names)}`, async (admin) => {
-        const metadata = await admin.fetchTopicMetadata({ topics: names });
+        const [metadata, minInsync] = await Promise.all([
+          admin.fetchTopicMetadata({ topics: names }),
+          minInsyncReplicas(admin, names),
+        ]);
         return topics.flatMap(({ topic, partitions }) =>
           unusableBecause(
             topic,
@@ -194,13 +200,18 @@ export class TopicAdmin {
     }
   }
 
-  /** Deletes those of the named topics that exist (deletionPolicy Delete); returns the names it deleted. */
+  /**
+   * Deletes those of the named topics that exist (deletionPolicy Delete) and returns their names once brokers no
+   * longer list them: the controller accepts a deletion before brokers forget the topic, and a topic of the same
+   * name created in between would fail. Bounded like every call.
+   */
   async deleteTopics(names: readonly string[]): Promise<string[]> {
     return this.run(`deleting topics ${quoted(names)}`, async (admin) => {
       // Deleting a missing topic is an error kafkajs retries until it gives up; a topic already gone is done.
-      const existing = new Set(await admin.listTopics());
-      const present = [...new Set(names)].filter((name) => existing.has(name));
-      if (present.length > 0) await admin.deleteTopics({ topics: present });
+      const present = await listed(admin, names);
+      if (present.length === 0) return [];
+      await admin.deleteTopics({ topics: present });
+      while ((await listed(admin, present)).length > 0) await sleep(pollIntervalMs);
       return present;
     });
   }
@@ -241,10 +252,20 @@ export class TopicAdmin {
     if (this.admin !== undefined) return this.admin;
     const admin = this.kafka.admin();
     try {
-      await this.bounded(admin.connect(), `connecting for ${action}`);
+      // kafkajs can count a broker that accepted the connection but never answered as connected, and fail
+      // later with "Broker not connected"; a broker counts as reachable here once it has answered a request.
+      await this.bounded(
+        admin.connect().then(() => admin.describeCluster()),
+        `connecting for ${action}`,
+      );
     } catch (error) {
       await admin.disconnect().catch(() => {});
-      throw toKafkaAdminError(error, { servers: this.servers, action, connecting: true });
+      throw toKafkaAdminError(error, {
+        servers: this.servers,
+        action,
+        connecting: true,
+        lastLoggedError: this.lastLoggedError,
+      });
     }
     this.admin = admin;
     return admin;
@@ -277,6 +298,12 @@ export class TopicAdmin {
 
 function quoted(names: readonly string[]): string {
   return names.map((name) => `"${name}"`).join(", ");
+}
+
+/** Those of `names` that brokers list as topics. */
+async function listed(admin: Admin, names: readonly string[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  return [...new Set(names)].filter((name) => existing.has(name));
 }
 
 function entries(configs: Record<string, string>): { name: string; value: string }[] {

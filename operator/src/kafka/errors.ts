@@ -36,17 +36,26 @@ const connectionErrors = new Set(["KafkaJSConnectionError", "KafkaJSConnectionCl
 
 /**
  * Turns whatever kafkajs threw into a KafkaAdminError. `connecting`: the failure happened before any broker
- * answered, so apart from a rejected login it means no broker could be reached.
+ * answered, so apart from a rejected login it means no broker could be reached. `lastLoggedError`: what kafkajs
+ * last logged as an error, added when it says something the thrown error does not.
  */
 export function toKafkaAdminError(
   error: unknown,
-  context: { servers: readonly string[]; action: string; connecting: boolean },
+  context: {
+    servers: readonly string[];
+    action: string;
+    connecting: boolean;
+    lastLoggedError?: string | undefined;
+  },
 ): KafkaAdminError {
   if (error instanceof KafkaAdminError) return error;
   const chain = flatten(error);
   const ends = chain.filter((link) => link.cause === undefined && link.errors === undefined);
   const leaves = ends.length > 0 ? ends : chain.slice(0, 1);
-  const detail = [...new Set(leaves.map(describe))].join("; ");
+  const details = new Set(leaves.map(describe));
+  const logged = context.lastLoggedError;
+  if (logged !== undefined && ![...details].some((known) => logged.includes(known))) details.add(logged);
+  const detail = [...details].join("; ");
   const loginRejected = chain.some((link) => link.name === "KafkaJSSASLAuthenticationError");
   const connectionLost = chain.some((link) => connectionErrors.has(link.name ?? ""));
   if (!loginRejected && (context.connecting || connectionLost)) {

@@ -55,6 +55,26 @@ describe("Kafka admin errors", () => {
     expect(login.message).to.include("authentication failed");
   });
 
+  it("adds what kafkajs last logged when it says more than the thrown error", () => {
+    const vague = toKafkaAdminError(new Error("Broker not connected"), {
+      servers,
+      action: "describing topics",
+      connecting: true,
+      lastLoggedError: "Request ApiVersions(key: 18, version: 2) timed out",
+    });
+    expect(vague.message).to.match(
+      /: Broker not connected; Request ApiVersions\(key: 18, version: 2\) timed out$/,
+    );
+    const refused = toKafkaAdminError(new KafkaJSConnectionError("Connection error: connect ECONNREFUSED"), {
+      servers,
+      action: "describing topics",
+      connecting: true,
+      lastLoggedError:
+        "Failed to connect to seed broker, trying another broker: Connection error: connect ECONNREFUSED",
+    });
+    expect(refused.message).to.match(/: Connection error: connect ECONNREFUSED$/);
+  });
+
   it("calls a connection lost mid-call KafkaUnreachable", () => {
     const lost = new KafkaJSConnectionError("Connection closed");
     expect(toKafkaAdminError(lost, { servers, action: "deleting", connecting: false }).reason).to.equal(

@@ -1,0 +1,337 @@
+// The operator's Kafka layer against a real single-node Apache Kafka: topics created, grown and repaired as
+// planned (and seen so by kcat, an independent client), refusals that change nothing, lag from real offsets,
+// deletion, and an unreachable Kafka reported within a bounded time.
+import { createServer, type Server, type Socket } from "node:net";
+import { expect } from "chai";
+import kafkajs from "kafkajs";
+import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { eventually } from "../../hack/lib/kafka-topics.ts";
+import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
+import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
+import { consumerLag } from "../../operator/src/kafka/lag.ts";
+import {
+  type DesiredTopics,
+  deadLetterMaxMessageBytes,
+  isEmptyPlan,
+  planTopics,
+  type TopicPlan,
+  topicNames,
+  topicsToAwait,
+} from "../../operator/src/kafka/topic-plan.ts";
+import { resolvePipeline } from "../../operator/src/pipeline.ts";
+import { exactProducer, kcat, testClient } from "../support/kafka.ts";
+
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
+const portBase = 29_392;
+/** In this test's port range (29392..29399) and never listened on: a Kafka that is not there. */
+const closedPort = 29_398;
+/** In this test's port range: a server that accepts connections and never answers. */
+const silentPort = 29_399;
+/** Generous bound on a call against a Kafka that does not answer; the point is that it ends at all. */
+const hangBoundMs = 15_000;
+
+/** The topics of a pipeline named `name`, on one broker, with defaults resolved as the operator resolves them. */
+function pipelineTopics(name: string, topics: { partitions?: number; replicationFactor?: number } = {}) {
+  return resolvePipeline({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name, namespace: "test" },
+    spec: {
+      kafka: { bootstrapServers: [] },
+      topics: { replicationFactor: 1, config: { "retention.ms": "86400000" }, ...topics },
+    },
+  }).topics;
+}
+
+/** One reconcile of the topics: read, plan, apply, wait until usable. */
+async function converge(admin: TopicAdmin, topics: DesiredTopics): Promise<TopicPlan> {
+  const plan = planTopics(topics, await admin.describeTopics(topicNames(topics)));
+  await admin.applyPlan(plan);
+  await admin.waitUntilUsable(topicsToAwait(plan));
+  return plan;
+}
+
+describe("operator Kafka layer on a real broker", function () {
+  this.timeout(180_000);
+  let cluster: KafkaCluster;
+  let servers: string[];
+  let admin: TopicAdmin;
+  /** A second client, not the one under test, to look at and change Kafka directly. */
+  let direct: kafkajs.Admin;
+
+  /** The topic's own config overrides, as Kafka reports them to another client. */
+  async function overrides(topic: string): Promise<Record<string, string>> {
+    const { resources } = await direct.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+    });
+    return Object.fromEntries(
+      (resources[0]?.configEntries ?? [])
+        .filter((entry) => entry.configSource === ConfigSource.TOPIC_CONFIG)
+        .map((entry) => [entry.configName, entry.configValue]),
+    );
+  }
+
+  /** Partitions per topic as kcat (librdkafka) sees them. */
+  async function kcatPartitions(topic: string): Promise<number> {
+    const listing = await kcat(["-L", "-b", servers.join(","), "-t", topic, "-m", "10"]);
+    const match = new RegExp(`topic "${topic}" with (\\d+) partitions`).exec(listing);
+    if (match === null) throw new Error(`kcat does not list topic ${topic}:\n${listing}`);
+    return Number(match[1]);
+  }
+
+  before(async () => {
+    cluster = await startKafka({
+      name: "test-operator-kafka",
+      portBase,
+      portSetting: "the test's portBase",
+    });
+    servers = cluster.bootstrapServers;
+    direct = testClient(servers).admin();
+    await direct.connect();
+  });
+
+  after(async () => {
+    await direct?.disconnect();
+    await cluster?.stop();
+  });
+
+  beforeEach(() => {
+    admin = new TopicAdmin({ bootstrapServers: servers });
+  });
+
+  afterEach(async () => {
+    await admin.close();
+  });
+
+  it("creates the three topics with 8 partitions and the managed configs, usable at once", async () => {
+    const topics = pipelineTopics("create");
+    const plan = await converge(admin, topics);
+    expect(plan.create.map(({ topic }) => topic)).to.deep.equal([
+      "create-requests",
+      "create-responses",
+      "create-dlq",
+    ]);
+
+    for (const topic of ["create-requests", "create-responses"]) {
+      expect(await kcatPartitions(topic), topic).to.equal(8);
+      expect(await overrides(topic), topic).to.deep.equal({ "retention.ms": "86400000" });
+    }
+    expect(await kcatPartitions("create-dlq")).to.equal(8);
+    expect(await overrides("create-dlq")).to.deep.equal({
+      "retention.ms": "86400000",
+      "max.message.bytes": String(deadLetterMaxMessageBytes({})),
+    });
+    const described = await admin.describeTopics(topicNames(topics));
+    expect(described.brokers).to.equal(1);
+    expect(described.topics["create-requests"]).to.include({ partitions: 8, replicationFactor: 1 });
+
+    // Usable means an acks=all write succeeds on every partition right away.
+    const producer = await exactProducer(servers);
+    try {
+      await producer.send({
+        topic: "create-requests",
+        acks: -1,
+        messages: Array.from({ length: 8 }, (_, partition) => ({ partition, value: "{}" })),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
+  it("plans nothing on topics it has just converged (idempotent)", async () => {
+    const topics = pipelineTopics("again");
+    expect(isEmptyPlan(await converge(admin, topics))).to.equal(false);
+    const second = planTopics(topics, await admin.describeTopics(topicNames(topics)));
+    expect(second).to.deep.equal({ create: [], raisePartitions: [], restoreConfigs: [], refusals: [] });
+  });
+
+  it("raises the partitions of existing topics", async () => {
+    await converge(admin, pipelineTopics("grow", { partitions: 2 }));
+    const plan = await converge(admin, pipelineTopics("grow", { partitions: 8 }));
+    expect(plan.raisePartitions).to.deep.equal([
+      { topic: "grow-requests", from: 2, to: 8 },
+      { topic: "grow-responses", from: 2, to: 8 },
+      { topic: "grow-dlq", from: 2, to: 8 },
+    ]);
+    for (const topic of topicNames(pipelineTopics("grow")))
+      expect(await kcatPartitions(topic), topic).to.equal(8);
+  });
+
+  it("puts back a config changed behind its back, and keeps a key it does not manage", async () => {
+    const topics = pipelineTopics("drift");
+    await converge(admin, topics);
+    // AlterConfigs replaces a topic's whole override set: this also drops the dead-letter size, as a careless
+    // tool would.
+    await direct.alterConfigs({
+      validateOnly: false,
+      resources: ["drift-requests", "drift-dlq"].map((name) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name,
+        configEntries: [
+          { name: "retention.ms", value: "1000" },
+          { name: "segment.ms", value: "600000" },
+        ],
+      })),
+    });
+
+    // Brokers apply a config change a moment after the controller accepts it.
+    await eventually(
+      "the direct change to be visible",
+      async () => (await overrides("drift-dlq"))["retention.ms"] === "1000",
+    );
+
+    const plan = await converge(admin, topics);
+    expect(plan.restoreConfigs).to.deep.equal([
+      { topic: "drift-requests", drift: [{ key: "retention.ms", current: "1000", desired: "86400000" }] },
+      {
+        topic: "drift-dlq",
+        drift: [
+          { key: "retention.ms", current: "1000", desired: "86400000" },
+          { key: "max.message.bytes", current: undefined, desired: String(deadLetterMaxMessageBytes({})) },
+        ],
+      },
+    ]);
+    expect(await overrides("drift-requests")).to.deep.equal({
+      "retention.ms": "86400000",
+      "segment.ms": "600000",
+    });
+    expect(await overrides("drift-dlq")).to.deep.equal({
+      "retention.ms": "86400000",
+      "segment.ms": "600000",
+      "max.message.bytes": String(deadLetterMaxMessageBytes({})),
+    });
+    expect(await overrides("drift-responses")).to.deep.equal({ "retention.ms": "86400000" });
+    expect(isEmptyPlan(planTopics(topics, await admin.describeTopics(topicNames(topics))))).to.equal(true);
+  });
+
+  it("refuses a partition decrease and a replication factor change, and changes nothing", async () => {
+    await converge(admin, pipelineTopics("fixed", { partitions: 4 }));
+    const names = topicNames(pipelineTopics("fixed"));
+    const before = await admin.describeTopics(names);
+
+    const fewer = await converge(admin, pipelineTopics("fixed", { partitions: 2 }));
+    expect(fewer.refusals.map(({ topic, reason }) => [topic, reason])).to.deep.equal(
+      names.map((topic) => [topic, "PartitionDecreaseRefused"]),
+    );
+    expect(fewer.refusals[0]?.message).to.include("4 partitions").and.include("asks for 2");
+
+    const moreReplicas = await converge(
+      admin,
+      pipelineTopics("fixed", { partitions: 4, replicationFactor: 3 }),
+    );
+    expect(moreReplicas.refusals.map(({ reason }) => reason)).to.deep.equal(
+      names.map(() => "ReplicationFactorChangeRefused"),
+    );
+    expect(moreReplicas.create).to.deep.equal([]);
+
+    expect(await admin.describeTopics(names)).to.deep.equal(before);
+    for (const topic of names) expect(await kcatPartitions(topic), topic).to.equal(4);
+  });
+
+  it("reads lag for a group that committed some offsets and for one that committed none", async () => {
+    const topics = pipelineTopics("lag");
+    await converge(admin, topics);
+    // Partition p holds p + 1 records: 36 in all.
+    const producer = await exactProducer(servers);
+    try {
+      await producer.send({
+        topic: topics.requests,
+        acks: -1,
+        messages: Array.from({ length: 8 }, (_, partition) =>
+          Array.from({ length: partition + 1 }, (_, i) => ({ partition, value: `{"i":${i}}` })),
+        ).flat(),
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    await direct.setOffsets({
+      groupId: "lag-some",
+      topic: topics.requests,
+      partitions: [
+        { partition: 0, offset: "1" },
+        { partition: 1, offset: "1" },
+        { partition: 2, offset: "0" },
+        { partition: 5, offset: "3" },
+      ],
+    });
+
+    const some = consumerLag(await admin.partitionOffsets("lag-some", topics.requests));
+    expect(some.partitions).to.deep.equal([
+      { partition: 0, lag: 0 },
+      { partition: 1, lag: 1 },
+      { partition: 2, lag: 3 },
+      { partition: 3, lag: 4 },
+      { partition: 4, lag: 5 },
+      { partition: 5, lag: 3 },
+      { partition: 6, lag: 7 },
+      { partition: 7, lag: 8 },
+    ]);
+    expect(some.total).to.equal(31);
+    expect(some.partitionsWithoutCommit).to.deep.equal([3, 4, 6, 7]);
+
+    const none = consumerLag(await admin.partitionOffsets("lag-none", topics.requests));
+    expect(none.total).to.equal(36);
+    expect(none.partitionsWithoutCommit).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+
+    // Records removed from the front of a partition are no longer lag: partition 7 keeps 3 of its 8.
+    await direct.deleteTopicRecords({ topic: topics.requests, partitions: [{ partition: 7, offset: "5" }] });
+    const trimmed = consumerLag(await admin.partitionOffsets("lag-none", topics.requests));
+    expect(trimmed.partitions.at(7)).to.deep.equal({ partition: 7, lag: 3 });
+    expect(trimmed.total).to.equal(31);
+  });
+
+  it("deletes the topics that exist and reports which", async () => {
+    const topics = pipelineTopics("gone");
+    await converge(admin, topics);
+    const names = topicNames(topics);
+    expect(await admin.deleteTopics(names)).to.deep.equal(names);
+    expect(await admin.describeTopics(names)).to.deep.equal({ brokers: 1, topics: {} });
+    expect((await direct.listTopics()).filter((topic) => names.includes(topic))).to.deep.equal([]);
+    expect(await admin.deleteTopics(names)).to.deep.equal([]);
+  });
+
+  it("reports KafkaUnreachable, naming the bootstrap servers, when nothing listens there", async () => {
+    const logs: KafkaLogEntry[] = [];
+    const unreachable = new TopicAdmin({
+      bootstrapServers: [`127.0.0.1:${closedPort}`],
+      onLog: (e) => logs.push(e),
+    });
+    const started = Date.now();
+    const error = await unreachable.describeTopics(["any"]).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(Date.now() - started).to.be.below(hangBoundMs);
+    expect(error).to.be.instanceOf(KafkaAdminError);
+    expect(error).to.include({ reason: "KafkaUnreachable", retriable: true });
+    expect((error as Error).message)
+      .to.include(`127.0.0.1:${closedPort}`)
+      .and.include("ECONNREFUSED");
+    expect(logs.length, "kafkajs's own errors reach the callback").to.be.above(0);
+    await unreachable.close();
+  });
+
+  it("reports KafkaUnreachable within a bounded time when a server accepts but never answers", async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(silentPort, "127.0.0.1", resolve));
+    try {
+      const unanswered = new TopicAdmin({ bootstrapServers: [`127.0.0.1:${silentPort}`] });
+      const started = Date.now();
+      const error = await unanswered.describeTopics(["any"]).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(Date.now() - started).to.be.below(hangBoundMs);
+      expect(error).to.include({ reason: "KafkaUnreachable", retriable: true });
+      expect((error as Error).message)
+        .to.include(`127.0.0.1:${silentPort}`)
+        .and.include("timed out");
+      await unanswered.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
