@@ -69,6 +69,7 @@ export class TopicAdmin {
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
         if (entry.level === logLevel.ERROR) this.lastLoggedError = entry.log.message;
+        // KAFKAJS_LOG_LEVEL in the environment can raise kafkajs's level; only errors and warnings go on.
         if (onLog === undefined || entry.level > logLevel.WARN) return;
         onLog({
           level: entry.level === logLevel.ERROR ? "error" : "warn",
