@@ -1,17 +1,28 @@
-// `npm run demo`: a real Kafka broker, the worker with its default model, the sample requests in
-// hack/demo/requests.jsonl (some deliberately bad) produced to the requests topic, and what comes back printed.
+// `npm run demo`: the operator path end to end on this machine. A real Kafka broker and a real control plane
+// (kube-apiserver, etcd, kube-controller-manager, kwok for the pods) start; the operator runs locally; the
+// sample SentimentPipeline is applied with kubectl; a worker runs locally with exactly the configuration the
+// operator's Deployment gives its pods; the sample requests (some deliberately bad) go in, and what comes
+// back is printed, with `kubectl get` showing the pipeline Ready.
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { dumpYaml, loadYaml, type V1Deployment } from "@kubernetes/client-node";
 import { Kafka, logLevel } from "kafkajs";
+import { parseOperatorConfig } from "../operator/src/config.ts";
+import { startOperator } from "../operator/src/operator.ts";
+import type { SentimentPipeline } from "../operator/src/pipeline.ts";
 import { parseWorkerConfig } from "../worker/src/config.ts";
 import { startWorker } from "../worker/src/worker.ts";
+import { startCluster } from "./lib/cluster-run.ts";
+import { workerEnvOf } from "./lib/deployment-env.ts";
 import { findKafka, startKafka } from "./lib/kafka-cluster.ts";
-import { createTopic } from "./lib/kafka-topics.ts";
 import { HarnessError, repoRoot, runCli } from "./lib/proc.ts";
 
-const topics = { requests: "demo-requests", responses: "demo-responses", deadLetter: "demo-dead-letter" };
-const timeoutMs = 60_000;
+const timeoutMs = 90_000;
+const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
 
 function sampleLines(): string[] {
   return readFileSync(join(repoRoot, "hack", "demo", "requests.jsonl"), "utf8")
@@ -19,59 +30,126 @@ function sampleLines(): string[] {
     .filter((line) => line.trim() !== "");
 }
 
-/** The dev cluster when `npm run kafka:up` already runs one, else a cluster of the demo's own, stopped at the end. */
+/** The dev broker when `npm run kafka:up` already runs one, else the demo's own, stopped at the end. */
 async function kafkaForDemo() {
   const running = findKafka("dev");
   if (running?.isBrokerRunning(0))
     return { bootstrapServers: running.bootstrapServers, stop: async () => {} };
-  console.log("starting a local Kafka broker (first run: Maven resolves the jars)…");
-  const started = await startKafka({
-    name: "demo",
-    portBase: Number(process.env.KAFKA_PORT_BASE ?? 9092),
-    log: (line) => console.log(`  ${line}`),
-  });
-  return started;
+  console.log("starting a local Kafka broker…");
+  return startKafka({ name: "demo", portBase: Number(process.env.KAFKA_PORT_BASE ?? 9092) });
 }
 
 function shorten(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
 }
 
+/** Waits for `check` to give a value, failing with `what` after the demo's timeout. */
+async function waitFor<T>(what: string, check: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new HarnessError(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
 runCli(async () => {
   const kafka = await kafkaForDemo();
-  try {
-    const client = new Kafka({
-      clientId: "kubesentiment-demo",
-      brokers: kafka.bootstrapServers,
-      logLevel: logLevel.NOTHING,
+  console.log("starting a local control plane (kube-apiserver, etcd, kube-controller-manager, kwok)…");
+  const cluster = await startCluster({
+    name: "demo",
+    portBase: Number(process.env.KUBESENTIMENT_DEMO_CLUSTER_PORT ?? 16_443),
+    controllerManager: true,
+    kwok: true,
+    build: true,
+  }).catch(async (error: unknown) => {
+    await kafka.stop();
+    throw error;
+  });
+  const kubectl = (args: string[], input?: string): string => {
+    const result = spawnSync(cluster.binaries.kubectl, args, {
+      encoding: "utf8",
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+      ...(input === undefined ? {} : { input }),
     });
-    for (const topic of Object.values(topics)) await createTopic(kafka.bootstrapServers, topic, 8, 1);
+    if (result.status !== 0) throw new HarnessError(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  const show = (args: string[]) => console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl(args).trimEnd()}`);
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    kubectl(["apply", "-f", crdFile]);
+    kubectl([
+      "wait",
+      "--for=condition=Established",
+      "crd/sentimentpipelines.kubesentiment.io",
+      "--timeout=60s",
+    ]);
+    const parsed = parseOperatorConfig({
+      LEADER_ELECTION: "false",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "warn",
+      RESYNC_PERIOD_MS: "5000",
+    });
+    if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
+    const operator = await startOperator({ config: parsed.config, kubeconfigPath: cluster.kubeconfigPath });
+    stops.push(() => operator.stop());
+    console.log("operator running locally against the control plane");
 
-    const parsed = parseWorkerConfig({
-      KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers.join(","),
-      KAFKA_GROUP_ID: "kubesentiment-demo",
-      TOPIC_REQUESTS: topics.requests,
-      TOPIC_RESPONSES: topics.responses,
-      TOPIC_DEAD_LETTER: topics.deadLetter,
+    // The sample as a user would apply it, pointed at this machine's broker.
+    const pipeline = loadYaml<SentimentPipeline>(readFileSync(sampleFile, "utf8"));
+    pipeline.spec.kafka.bootstrapServers = kafka.bootstrapServers;
+    const name = pipeline.metadata.name ?? "demo";
+    console.log(
+      `\n$ kubectl apply -f crds/samples/pipeline.yaml\n${kubectl(["apply", "-f", "-"], dumpYaml(pipeline)).trimEnd()}`,
+    );
+
+    const deployment = await waitFor(`Deployment ${name}-worker`, () => {
+      const result = spawnSync(
+        cluster.binaries.kubectl,
+        ["get", "deployment", `${name}-worker`, "-o", "json"],
+        {
+          encoding: "utf8",
+          env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+        },
+      );
+      return result.status === 0 ? (JSON.parse(result.stdout) as V1Deployment) : undefined;
+    });
+    const env = workerEnvOf(deployment, "demo-worker-local");
+    const workerConfig = parseWorkerConfig({
+      ...env,
       HTTP_PORT: "0",
       LOG_LEVEL: "error",
       // MODEL_DIR swaps in another model (a DistilBERT export, say); the built-in one otherwise.
       ...(process.env.MODEL_DIR === undefined ? {} : { MODEL_DIR: process.env.MODEL_DIR }),
     });
-    if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
-    const worker = await startWorker(parsed.config);
+    if (!workerConfig.ok)
+      throw new HarnessError(`the Deployment's worker configuration: ${workerConfig.problems.join("; ")}`);
+    const worker = await startWorker(workerConfig.config);
+    stops.unshift(() => worker.stop());
+    const { requests, responses, deadLetter } = workerConfig.config.topics;
+    console.log(
+      `\nworker running locally with the Deployment's configuration: ${requests} → ${responses} | ${deadLetter}`,
+    );
 
+    const client = new Kafka({
+      clientId: "kubesentiment-demo",
+      brokers: kafka.bootstrapServers,
+      logLevel: logLevel.NOTHING,
+    });
     const lines = sampleLines();
     const runId = randomUUID().slice(0, 8);
     const texts = new Map<string, string>();
     const producer = client.producer();
     await producer.connect();
     await producer.send({
-      topic: topics.requests,
+      topic: requests,
       acks: -1,
       messages: lines.map((line, index) => {
-        // Ids get a per-run suffix so results from an earlier run on the same cluster are not counted; lines that
-        // are not JSON go as they are, keyed by their line number.
+        // Ids get a per-run suffix so results from an earlier run on the same broker are not counted; lines
+        // that are not JSON go as they are, keyed by their line number.
         let request: { id?: unknown; text?: unknown } | undefined;
         try {
           request = JSON.parse(line);
@@ -84,46 +162,41 @@ runCli(async () => {
       }),
     });
     await producer.disconnect();
-    console.log(`\nproduced ${lines.length} requests to ${topics.requests}; waiting for the worker…\n`);
+    console.log(`produced ${lines.length} requests to ${requests}; waiting for the results…\n`);
 
     const results = new Map<string, string>();
     const reader = client.consumer({ groupId: `kubesentiment-demo-reader-${runId}` });
     await reader.connect();
-    await reader.subscribe({ topics: [topics.responses, topics.deadLetter], fromBeginning: true });
-    const done = new Promise<void>((resolve) => {
-      void reader.run({
-        eachMessage: async ({ topic, message }) => {
-          const record = JSON.parse(message.value?.toString() ?? "{}");
-          const id = message.key?.toString() ?? record.id;
-          if (!texts.has(id)) return;
-          results.set(
-            id,
-            topic === topics.responses
-              ? `${record.label.padEnd(8)} ${record.score.toFixed(3)}  batch of ${record.timing.batchSize}`
-              : `DEAD LETTER ${record.code}: ${record.message}`,
-          );
-          if (results.size === texts.size) resolve();
-        },
-      });
+    await reader.subscribe({ topics: [responses, deadLetter], fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ topic, message }) => {
+        const record = JSON.parse(message.value?.toString() ?? "{}");
+        const id = message.key?.toString() ?? record.id;
+        if (!texts.has(id)) return;
+        results.set(
+          id,
+          topic === responses
+            ? `${record.label.padEnd(8)} ${record.score.toFixed(3)}  batch of ${record.timing.batchSize}`
+            : `DEAD LETTER ${record.code}: ${record.message}`,
+        );
+      },
     });
-    const timer = new Promise<void>((_, reject) =>
-      setTimeout(
-        () =>
-          reject(new HarnessError(`only ${results.size} of ${texts.size} results within ${timeoutMs} ms`)),
-        timeoutMs,
-      ).unref(),
+    await waitFor(`${texts.size} results`, () => (results.size === texts.size ? true : undefined)).finally(
+      () => reader.disconnect(),
     );
-    await Promise.race([done, timer]);
-    await reader.disconnect();
-    await worker.stop();
-
     for (const [id, text] of texts) {
       console.log(`${id.split("@")[0]?.padEnd(10)} ${shorten(text, 62).padEnd(62)} → ${results.get(id)}`);
     }
     console.log(
-      `\n${results.size} of ${texts.size} requests answered: responses on ${topics.responses}, refusals on ${topics.deadLetter}`,
+      `\n${results.size} of ${texts.size} requests answered: responses on ${responses}, refusals on ${deadLetter}`,
     );
+
+    kubectl(["wait", `sentimentpipeline/${name}`, "--for=condition=Ready", `--timeout=${timeoutMs / 1000}s`]);
+    show(["get", "sentimentpipeline", name]);
+    show(["get", "deployment,service,hpa", "-l", `kubesentiment.io/pipeline=${name}`]);
   } finally {
+    for (const stop of stops) await stop();
+    await cluster.stop();
     await kafka.stop();
   }
 });

@@ -14,6 +14,8 @@ export interface OperatorConfig {
   resyncPeriodMs: number;
   concurrency: number;
   logLevel: "error" | "warn" | "info" | "debug";
+  /** external.metrics.k8s.io over TLS; off unless a serving certificate is given. */
+  metricsApi: { port: number; certFile: string; keyFile: string } | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -63,6 +65,17 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
     resyncPeriodMs: integer("RESYNC_PERIOD_MS", 30_000, 1000, 3_600_000),
     concurrency: integer("RECONCILE_CONCURRENCY", 4, 1, 64),
     logLevel: logLevel as OperatorConfig["logLevel"],
+    metricsApi: undefined,
   };
+  const certFile = value("METRICS_TLS_CERT_FILE");
+  const keyFile = value("METRICS_TLS_KEY_FILE");
+  const metricsPort = integer("METRICS_API_PORT", 6443, 0, 65535);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    problems.push(
+      "METRICS_TLS_CERT_FILE and METRICS_TLS_KEY_FILE must be set together (or neither, to serve no metrics API)",
+    );
+  } else if (certFile !== undefined && keyFile !== undefined) {
+    config.metricsApi = { port: metricsPort, certFile, keyFile };
+  }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
 }

@@ -1,8 +1,11 @@
 // The operator process, assembled: API clients from a kubeconfig (a file locally, the service account
-// in-cluster), the probe and metrics server, leader election, and the controller that runs only while
-// this replica leads.
+// in-cluster), the probe and metrics server, the watches (in every replica, so a standby can serve the
+// metrics API and take over at once), leader election, and the reconcile loops that run only while this
+// replica leads.
+import { readFileSync } from "node:fs";
 import {
   AppsV1Api,
+  AuthorizationV1Api,
   AutoscalingV2Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -13,22 +16,29 @@ import {
 import type winston from "winston";
 import { startHttpServer } from "../../worker/src/http-server.ts";
 import { createLogger } from "../../worker/src/logger.ts";
+import { lagAnswerer } from "./autoscaling/lag-answer.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { createOperatorMetrics } from "./metrics.ts";
+import {
+  authenticationConfigMap,
+  type RequestHeaderConfig,
+  requestHeaderConfig,
+} from "./metrics-api/request-header.ts";
+import { type MetricsApiServer, metricsGroup, startMetricsApi } from "./metrics-api/server.ts";
 import { KafkaTopicsPort } from "./topics-port.ts";
 
 export const leaseName = "kubesentiment-operator";
+/** How often the request-header CA is re-read, so a rotated front-proxy CA is picked up without a restart. */
+const requestHeaderRefreshMs = 60_000;
 
 export interface StartOperatorOptions {
   config: OperatorConfig;
   /** A kubeconfig file; without it, KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   kubeconfigPath?: string;
-  /** Replaces the Kafka side (tests of the Kubernetes side alone). */
-  topics?: TopicsPort;
   /** Called when leadership is lost; the CLI exits so a fresh process campaigns again. */
   onLostLeadership?: () => void;
   logger?: winston.Logger;
@@ -36,6 +46,8 @@ export interface StartOperatorOptions {
 
 export interface RunningOperator {
   httpPort: number;
+  /** The metrics API's port, when it is served. */
+  metricsApiPort: number | undefined;
   isLeader(): boolean;
   stop(): Promise<void>;
 }
@@ -47,51 +59,117 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kubeConfig;
 }
 
+type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+
+async function serveMetricsApi(
+  settings: NonNullable<OperatorConfig["metricsApi"]>,
+  kubeConfig: KubeConfig,
+  lag: ReturnType<typeof lagAnswerer>,
+  log: Log,
+): Promise<{ server: MetricsApiServer; stopRefresh: () => void }> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const authorization = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const readRequestHeader = async () =>
+    requestHeaderConfig((await core.readNamespacedConfigMap(authenticationConfigMap)).data);
+  let requestHeader: RequestHeaderConfig = await readRequestHeader();
+  const server = await startMetricsApi({
+    port: settings.port,
+    cert: readFileSync(settings.certFile, "utf8"),
+    key: readFileSync(settings.keyFile, "utf8"),
+    requestHeader: () => requestHeader,
+    authorize: async (user, namespace, metric) => {
+      const review = await authorization.createSubjectAccessReview({
+        body: {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SubjectAccessReview",
+          spec: {
+            user: user.name,
+            groups: user.groups,
+            resourceAttributes: { group: metricsGroup, resource: metric, namespace, verb: "get" },
+          },
+        },
+      });
+      return review.status?.allowed === true;
+    },
+    lag,
+    log: (message, fields) => log("warn", message, fields),
+  });
+  const refresh = setInterval(() => {
+    readRequestHeader().then(
+      (next) => {
+        if (
+          next.clientCa === requestHeader.clientCa &&
+          next.allowedNames.join() === requestHeader.allowedNames.join()
+        )
+          return;
+        requestHeader = next;
+        server.reloadClientCa();
+        log("info", "request-header client CA reloaded");
+      },
+      (error: unknown) =>
+        log("warn", "re-reading the request-header configuration failed", { error: String(error) }),
+    );
+  }, requestHeaderRefreshMs);
+  refresh.unref();
+  log("info", "serving external.metrics.k8s.io", { port: server.port });
+  return { server, stopRefresh: () => clearInterval(refresh) };
+}
+
 export async function startOperator(options: StartOperatorOptions): Promise<RunningOperator> {
   const { config } = options;
   const logger =
     options.logger ??
     createLogger(config.logLevel, { service: "kubesentiment-operator", identity: config.identity });
-  const log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) =>
-    logger.log(level, message, fields);
+  const log: Log = (level, message, fields) => logger.log(level, message, fields);
   const kubeConfig = loadKubeConfig(options.kubeconfigPath);
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
   const metrics = createOperatorMetrics();
   const controller = new Controller({
     kubeConfig,
     customObjects,
-    apps: kubeConfig.makeApiClient(AppsV1Api),
+    apps,
     autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
     concurrency: config.concurrency,
     metrics,
     log,
   });
-  const topics = options.topics ?? new KafkaTopicsPort();
+  const topics: TopicsPort = new KafkaTopicsPort();
   let leading = false;
   let stopping = false;
+  const caches = await controller.startWatches();
   const server = await startHttpServer(config.httpPort, metrics.registry, {
     live: () => true,
-    // A standby is ready (it serves probes and metrics); a leader once its caches hold the cluster's state.
-    ready: () => !stopping && (!leading || controller.synced()),
+    ready: () => !stopping && controller.synced(),
   });
+  const metricsApi =
+    config.metricsApi === undefined
+      ? undefined
+      : await serveMetricsApi(
+          config.metricsApi,
+          kubeConfig,
+          lagAnswerer(caches.pipelines.cache, topics),
+          log,
+        );
 
-  const lead = async () => {
+  const lead = () => {
     leading = true;
     metrics.leader.set(1);
-    const caches = await controller.startWatches();
-    const reconciler = new Reconciler({
-      pipelines: caches.pipelines.cache,
-      deployments: caches.deployments.cache,
-      hpas: caches.hpas.cache,
-      objects: KubernetesObjectApi.makeApiClient(kubeConfig),
-      customObjects,
-      events: new EventRecorder(kubeConfig.makeApiClient(CoreV1Api), config.identity),
-      topics,
-      defaultWorkerImage: config.defaultWorkerImage,
-      resyncPeriodMs: config.resyncPeriodMs,
-      log: (message, fields) => log("warn", message, fields),
-    });
-    controller.startWorkers(reconciler);
+    controller.startWorkers(
+      new Reconciler({
+        apps,
+        pipelines: caches.pipelines.cache,
+        deployments: caches.deployments.cache,
+        hpas: caches.hpas.cache,
+        objects: KubernetesObjectApi.makeApiClient(kubeConfig),
+        customObjects,
+        events: new EventRecorder(kubeConfig.makeApiClient(CoreV1Api), config.identity),
+        topics,
+        defaultWorkerImage: config.defaultWorkerImage,
+        resyncPeriodMs: config.resyncPeriodMs,
+        log: (message, fields) => log("warn", message, fields),
+      }),
+    );
     log("info", "reconciling SentimentPipelines");
   };
 
@@ -104,7 +182,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         leaseDurationSeconds: 15,
         renewDeadlineMs: 10_000,
         retryPeriodMs: 2_000,
-        onStartedLeading: () => void lead(),
+        onStartedLeading: lead,
         onStoppedLeading: () => {
           leading = false;
           metrics.leader.set(0);
@@ -115,17 +193,20 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
       })
     : undefined;
   const campaign = elector?.run();
-  if (elector === undefined) await lead();
+  if (elector === undefined) lead();
 
   const address = server.address();
   return {
     httpPort: typeof address === "object" && address !== null ? address.port : config.httpPort,
+    metricsApiPort: metricsApi?.server.port,
     isLeader: () => leading,
     stop: async () => {
       stopping = true;
+      metricsApi?.stopRefresh();
       await controller.stop();
       await elector?.stop();
       await campaign;
+      await metricsApi?.server.close();
       await new Promise((resolve) => server.close(resolve));
       log("info", "operator stopped");
     },

@@ -50,6 +50,8 @@ export interface PipelineSpec {
     maxReplicas?: number;
     lagThreshold?: number;
     activationLagThreshold?: number;
+    scaleToZeroAfterSeconds?: number;
+    scaleDownStabilizationSeconds?: number;
   };
 }
 
@@ -72,6 +74,7 @@ export interface PipelineStatus {
   readyReplicas?: number;
   desiredReplicas?: number;
   consumerLag?: number;
+  lastActiveTime?: string;
 }
 
 export interface SentimentPipeline {
@@ -118,6 +121,8 @@ export interface ResolvedPipeline {
     maxReplicas: number;
     lagThreshold: number;
     activationLagThreshold: number;
+    scaleToZeroAfterSeconds: number;
+    scaleDownStabilizationSeconds: number;
   };
 }
 
@@ -176,6 +181,8 @@ export function resolvePipeline(pipeline: SentimentPipeline): ResolvedPipeline {
       maxReplicas: autoscaling.maxReplicas ?? 8,
       lagThreshold: autoscaling.lagThreshold ?? 1000,
       activationLagThreshold: autoscaling.activationLagThreshold ?? 0,
+      scaleToZeroAfterSeconds: autoscaling.scaleToZeroAfterSeconds ?? 300,
+      scaleDownStabilizationSeconds: autoscaling.scaleDownStabilizationSeconds ?? 300,
     },
   };
 }

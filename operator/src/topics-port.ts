@@ -6,7 +6,7 @@ import type { TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
 import { TopicAdmin } from "./kafka/admin.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
-import { consumerLag } from "./kafka/lag.ts";
+import { type ConsumerLag, consumerLag } from "./kafka/lag.ts";
 import {
   type KafkaObservation,
   planTopics,
@@ -90,13 +90,10 @@ export class KafkaTopicsPort implements TopicsPort {
     }
   }
 
-  async lag(pipeline: ResolvedPipeline): Promise<number | undefined> {
+  async lag(pipeline: ResolvedPipeline): Promise<ConsumerLag> {
     const admin = adminFor(pipeline);
     try {
-      return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests))
-        .total;
-    } catch {
-      return undefined;
+      return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
     } finally {
       await admin.close();
     }

@@ -118,6 +118,13 @@ describe("SentimentPipeline CRD", function () {
       ],
     },
     {
+      title: "one topic in two roles",
+      spec: { topics: { requests: "reviews", responses: "reviews" } },
+      expected: [
+        "spec.topics: Invalid value: \"object\": topics.requests, topics.responses and topics.deadLetter must be three different topics",
+      ],
+    },
+    {
       title: "an unknown deletion policy",
       spec: { topics: { deletionPolicy: "Forever" } },
       expected: [
@@ -182,6 +189,14 @@ describe("SentimentPipeline CRD", function () {
       for (const text of expected) expect(result.stderr).to.contain(text);
     });
   }
+
+  it("refuses a name the worker Service could not carry, naming the field", () => {
+    for (const name of ["x".repeat(57), "9lives", "dotted.name"]) {
+      const result = k(["create", "-f", "-"], pipeline(name));
+      expect(result.status, name).to.equal(1);
+      expect(result.stderr).to.contain("metadata.name must be at most 56 lowercase letters");
+    }
+  });
 
   describe("on update", () => {
     const patch = (spec: Record<string, unknown>) =>

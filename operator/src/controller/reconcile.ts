@@ -3,12 +3,16 @@
 // returns when to look again; a failure the user must see becomes a condition and an Event, never a crash.
 import { isDeepStrictEqual } from "node:util";
 import type {
+  AppsV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
   ObjectCache,
   V1Deployment,
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import { lagMetric } from "../autoscaling/lag-metric.ts";
+import { decideScaleToZero } from "../autoscaling/scale-to-zero.ts";
+import type { ConsumerLag } from "../kafka/lag.ts";
 import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { type ResolvedPipeline, resolvePipeline, type SentimentPipeline } from "../pipeline.ts";
@@ -33,11 +37,12 @@ export interface TopicsPort {
   ensure(pipeline: ResolvedPipeline): Promise<{ outcome: TopicsOutcome; changes: string[] }>;
   /** Deletes the topics; throws with a message a person can act on when it cannot. */
   delete(pipeline: ResolvedPipeline): Promise<void>;
-  /** The consumer group's total lag on the requests topic; undefined when it cannot be read. */
-  lag(pipeline: ResolvedPipeline): Promise<number | undefined>;
+  /** The consumer group's lag on the requests topic; throws a KafkaAdminError when it cannot be read. */
+  lag(pipeline: ResolvedPipeline): Promise<ConsumerLag>;
 }
 
 export interface ReconcilerDeps {
+  apps: AppsV1Api;
   pipelines: ObjectCache<SentimentPipeline>;
   deployments: ObjectCache<V1Deployment>;
   hpas: ObjectCache<V2HorizontalPodAutoscaler>;
@@ -93,21 +98,31 @@ export class Reconciler {
 
     const workloads =
       topics.state === "ready" || topics.exist ? await this.#applyWorkloads(object, pipeline) : {};
-    const consumerLag =
-      topics.state === "ready" || topics.exist ? await this.deps.topics.lag(pipeline) : undefined;
+    const lag =
+      topics.state === "ready" || topics.exist
+        ? await this.deps.topics.lag(pipeline).catch(() => undefined)
+        : undefined;
+    const now = this.deps.now?.() ?? new Date();
+    const current = workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace);
+    const scaled = await this.#scaleToZero(object, pipeline, current, lag?.total, now);
+    const deployment =
+      current?.spec === undefined || scaled.replicas === undefined
+        ? current
+        : { ...current, spec: { ...current.spec, replicas: scaled.replicas } };
 
     const status = computeStatus(
       {
         pipeline,
         topics,
-        deployment: workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace),
+        deployment,
         hpa: workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace),
         cappedByPartitions: replicaBounds(pipeline).cappedByPartitions,
         workloadError: workloads.error,
-        consumerLag,
+        lag: lag === undefined ? undefined : lagMetric(lag, pipeline.autoscaling.lagThreshold),
+        lastActiveTime: scaled.lastActiveTime,
       },
       object.status?.conditions ?? [],
-      this.deps.now?.() ?? new Date(),
+      now,
     );
     if (!isDeepStrictEqual(status, object.status)) {
       await applyStatus(this.deps.customObjects, namespace, name, status);
@@ -119,6 +134,52 @@ export class Reconciler {
     if (topics.state === "failed") return { kind: "retry", reason: topics.reason };
     if (workloads.error !== undefined) return { kind: "retry", reason: workloads.error.reason };
     return { kind: "resync", afterMs: this.deps.resyncPeriodMs };
+  }
+
+  /**
+   * With minReplicas 0, sets the Deployment's scale to 0 after the cooldown without lag and back to 1 on lag
+   * (see decideScaleToZero); returns the replicas it set, if any, and the lastActiveTime to keep in status.
+   */
+  async #scaleToZero(
+    object: SentimentPipeline,
+    pipeline: ResolvedPipeline,
+    deployment: V1Deployment | undefined,
+    lag: number | undefined,
+    now: Date,
+  ): Promise<{ replicas?: number; lastActiveTime?: string }> {
+    const { minReplicas } = pipeline.autoscaling;
+    const replicas = deployment?.spec?.replicas;
+    if (replicas === undefined || (minReplicas > 0 && replicas > 0)) return {};
+    const previous = object.status?.lastActiveTime;
+    const decision = decideScaleToZero({
+      minReplicas,
+      activationLagThreshold: pipeline.autoscaling.activationLagThreshold,
+      cooldownMs: pipeline.autoscaling.scaleToZeroAfterSeconds * 1000,
+      replicas,
+      lag,
+      lastActiveAt: previous === undefined ? undefined : Date.parse(previous),
+      now: now.getTime(),
+    });
+    if (decision.replicas !== undefined) {
+      await this.deps.apps.patchNamespacedDeploymentScale({
+        name: workerName(pipeline),
+        namespace: pipeline.namespace,
+        body: [{ op: "replace", path: "/spec/replicas", value: decision.replicas }],
+      });
+      const reason = decision.replicas === 0 ? "ScaledToZero" : "ScaledFromZero";
+      await this.#event(
+        object,
+        "Normal",
+        reason,
+        `scaled the workers to ${decision.replicas}: ${decision.reason}`,
+      );
+    }
+    return {
+      ...(decision.replicas === undefined ? {} : { replicas: decision.replicas }),
+      ...(minReplicas === 0 && decision.lastActiveAt !== undefined
+        ? { lastActiveTime: new Date(decision.lastActiveAt).toISOString() }
+        : {}),
+    };
   }
 
   async #applyWorkloads(

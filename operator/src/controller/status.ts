@@ -1,6 +1,7 @@
 // The pipeline's status as a pure function of what one reconcile observed: the topics' outcome, the
 // Deployment and HPA as the cluster reports them, and the consumer lag. Reconcile writes it once.
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import type { LagMetric } from "../autoscaling/lag-metric.ts";
 import type { Condition, PipelineStatus, ResolvedPipeline } from "../pipeline.ts";
 import { type ConditionInput, mergeConditions } from "./conditions.ts";
 
@@ -20,7 +21,10 @@ export interface Observation {
   cappedByPartitions: boolean;
   /** Set when applying the owned objects failed. */
   workloadError: { reason: string; message: string } | undefined;
-  consumerLag: number | undefined;
+  /** Undefined when the lag could not be read. */
+  lag: LagMetric | undefined;
+  /** Kept only while scale to zero is on (minReplicas 0). */
+  lastActiveTime: string | undefined;
 }
 
 function topicsCondition({ pipeline, topics }: Observation): ConditionInput {
@@ -74,7 +78,29 @@ function workersCondition({ deployment, workloadError }: Observation): Condition
   };
 }
 
-function autoscalingCondition({ hpa, pipeline, cappedByPartitions }: Observation): ConditionInput {
+/**
+ * What holds the replicas, when the partitions do: a partition is consumed by one worker at a time, so
+ * partitions far behind ask for one worker each and no more (see autoscaling/lag-metric.ts).
+ */
+function partitionNote({ hpa, pipeline, cappedByPartitions, lag }: Observation): string {
+  const partitions = pipeline.topics.partitions;
+  const limited = hpa?.status?.conditions?.find((condition) => condition.type === "ScalingLimited");
+  const saturated = lag?.saturatedPartitions ?? [];
+  if (
+    cappedByPartitions ||
+    saturated.length === partitions ||
+    (limited?.status === "True" && hpa?.spec?.maxReplicas === partitions)
+  ) {
+    return `; at most ${partitions} replicas: the requests topic has ${partitions} partitions and each is consumed by one worker at a time`;
+  }
+  if (saturated.length > 0) {
+    return `; partition(s) ${saturated.join(", ")} are more than ${pipeline.autoscaling.lagThreshold} messages behind and count as one worker each, since a partition is consumed by one worker at a time`;
+  }
+  return "";
+}
+
+function autoscalingCondition(observation: Observation): ConditionInput {
+  const { hpa } = observation;
   const type = "AutoscalingActive";
   if (hpa === undefined) {
     return {
@@ -84,15 +110,8 @@ function autoscalingCondition({ hpa, pipeline, cappedByPartitions }: Observation
       message: "the HorizontalPodAutoscaler does not exist yet",
     };
   }
-  const conditions = hpa.status?.conditions ?? [];
-  const active = conditions.find((condition) => condition.type === "ScalingActive");
-  const limited = conditions.find((condition) => condition.type === "ScalingLimited");
-  const max = hpa.spec?.maxReplicas ?? 0;
-  const partitions = pipeline.topics.partitions;
-  const cap =
-    cappedByPartitions || (limited?.status === "True" && max === partitions)
-      ? `; at most ${max} replicas: the requests topic has ${partitions} partitions and a consumer group cannot use more consumers than that`
-      : "";
+  const active = hpa.status?.conditions?.find((condition) => condition.type === "ScalingActive");
+  const cap = partitionNote(observation);
   if (active === undefined) {
     return {
       type,
@@ -150,6 +169,7 @@ export function computeStatus(
   };
   const desired = hpa?.status?.desiredReplicas ?? deployment?.spec?.replicas;
   if (desired !== undefined) status.desiredReplicas = desired;
-  if (observation.consumerLag !== undefined) status.consumerLag = observation.consumerLag;
+  if (observation.lag !== undefined) status.consumerLag = observation.lag.total;
+  if (observation.lastActiveTime !== undefined) status.lastActiveTime = observation.lastActiveTime;
   return status;
 }

@@ -37,10 +37,10 @@ export function replicaBounds(pipeline: ResolvedPipeline): ReplicaBounds {
  * Up fast: while too few workers run, lag grows by the surplus rate every second, so there is nothing to wait
  * for; double or add 4 pods (whichever is more) every 15 s, with no stabilization window.
  * Down slowly: every removal rebalances the whole consumer group (all members pause), and lag is bursty, so a
- * quiet minute is no reason to shed capacity; use the highest recommendation of the last 5 minutes and remove
- * at most half the workers a minute.
+ * quiet minute is no reason to shed capacity; use the highest recommendation of the last
+ * scaleDownStabilizationSeconds (5 minutes by default) and remove at most half the workers a minute.
  */
-function behavior(): V2HorizontalPodAutoscalerBehavior {
+function behavior(pipeline: ResolvedPipeline): V2HorizontalPodAutoscalerBehavior {
   return {
     scaleUp: {
       stabilizationWindowSeconds: 0,
@@ -51,7 +51,7 @@ function behavior(): V2HorizontalPodAutoscalerBehavior {
       ],
     },
     scaleDown: {
-      stabilizationWindowSeconds: 300,
+      stabilizationWindowSeconds: pipeline.autoscaling.scaleDownStabilizationSeconds,
       policies: [{ type: "Percent", value: 50, periodSeconds: 60 }],
     },
   };
@@ -81,7 +81,7 @@ export function renderWorkerHpa(pipeline: ResolvedPipeline): V2HorizontalPodAuto
           },
         },
       ],
-      behavior: behavior(),
+      behavior: behavior(pipeline),
     },
   };
 }

@@ -45,7 +45,8 @@ const healthy: Observation = {
   hpa: hpa("True", "ValidMetricFound"),
   cappedByPartitions: false,
   workloadError: undefined,
-  consumerLag: 17,
+  lag: { value: 17, total: 17, saturatedPartitions: [] },
+  lastActiveTime: undefined,
 };
 const now = new Date("2026-11-29T05:00:00Z");
 const byType = (observation: Observation) =>
@@ -126,6 +127,17 @@ describe("operator status", () => {
       "at most 4 replicas: the requests topic has 4 partitions",
     );
     expect(byType(healthy).AutoscalingActive?.message).to.not.include("at most");
+    const saturated = { value: 400, total: 9000, saturatedPartitions: [0, 1, 2, 3] };
+    expect(byType({ ...healthy, lag: saturated }).AutoscalingActive?.message).to.include(
+      "at most 4 replicas: the requests topic has 4 partitions",
+    );
+  });
+
+  it("names skewed or stuck partitions that count as one worker each", () => {
+    const skewed = { value: 1100, total: 50_100, saturatedPartitions: [2] };
+    expect(byType({ ...healthy, lag: skewed }).AutoscalingActive?.message).to.include(
+      "partition(s) 2 are more than 1000 messages behind and count as one worker each",
+    );
   });
 
   it("moves lastTransitionTime only when a condition's status changes", () => {
