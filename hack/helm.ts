@@ -1,0 +1,12 @@
+// helm for the chart tests and the kind script, built from source through the Go module proxy.
+//
+//   node --import tsx hack/helm.ts build   build helm into the cache (no-op when built); prints its path
+//
+// Environment: KUBESENTIMENT_CACHE (see hack/lib/proc.ts).
+import { buildHelm } from "./lib/helm-build.ts";
+import { HarnessError, runCli } from "./lib/proc.ts";
+
+runCli(async ([command]) => {
+  if (command !== "build") throw new HarnessError(`usage: hack/helm.ts build (got '${command ?? ""}')`);
+  console.log(buildHelm());
+});
