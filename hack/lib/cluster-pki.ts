@@ -58,7 +58,7 @@ export function apiserverSubjectAltNames(serviceIp: string): string {
 const keyArgs = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 const validDays = "3650";
 
-function selfSignedCa(openssl: string, cert: string, key: string, commonName: string): void {
+export function selfSignedCa(openssl: string, cert: string, key: string, commonName: string): void {
   run(openssl, [
     "req",
     "-x509",
@@ -78,7 +78,7 @@ function selfSignedCa(openssl: string, cert: string, key: string, commonName: st
   ]);
 }
 
-function signedLeaf(
+export function signedLeaf(
   openssl: string,
   ca: { cert: string; key: string },
   leaf: { cert: string; key: string; subject: string; usage: "serverAuth" | "clientAuth"; san?: string },

@@ -4,6 +4,7 @@
 // replica leads.
 import { readFileSync } from "node:fs";
 import {
+  ApiException,
   AppsV1Api,
   AuthorizationV1Api,
   AutoscalingV2Api,
@@ -20,6 +21,7 @@ import { lagAnswerer } from "./autoscaling/lag-answer.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
+import type { SecretReader } from "./kafka/credentials.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { createOperatorMetrics } from "./metrics.ts";
@@ -57,6 +59,21 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(path);
   return kubeConfig;
+}
+
+/** Reads a Secret's data for Kafka credentials; undefined when it does not exist. */
+function secretReader(core: CoreV1Api): SecretReader {
+  return async (namespace, name) => {
+    try {
+      const secret = await core.readNamespacedSecret({ name, namespace });
+      return Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64")]),
+      );
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  };
 }
 
 type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
@@ -134,7 +151,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     metrics,
     log,
   });
-  const topics: TopicsPort = new KafkaTopicsPort();
+  const topics: TopicsPort = new KafkaTopicsPort(secretReader(kubeConfig.makeApiClient(CoreV1Api)));
   let leading = false;
   let stopping = false;
   const caches = await controller.startWatches();

@@ -5,6 +5,7 @@
 import type { TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
 import { TopicAdmin } from "./kafka/admin.ts";
+import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
 import { type ConsumerLag, consumerLag } from "./kafka/lag.ts";
 import {
@@ -51,24 +52,49 @@ export function outcomeOf(
   };
 }
 
-function adminFor(pipeline: ResolvedPipeline): TopicAdmin {
-  return new TopicAdmin({ bootstrapServers: pipeline.kafka.bootstrapServers });
+/** A pipeline's Kafka credentials could not be read from its Secrets. */
+export class CredentialsError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export class KafkaTopicsPort implements TopicsPort {
+  constructor(private readonly readSecret: SecretReader) {}
+
+  /** Runs `use` with an admin client for the pipeline's Kafka, credentials and all, and closes it. */
+  async #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
+    const resolved = await resolveKafkaCredentials(pipeline, this.readSecret);
+    if (!resolved.ok) throw new CredentialsError(resolved.reason, resolved.message);
+    const admin = new TopicAdmin({
+      bootstrapServers: pipeline.kafka.bootstrapServers,
+      ...resolved.credentials,
+    });
+    try {
+      return await use(admin);
+    } finally {
+      await admin.close();
+    }
+  }
+
   async ensure(pipeline: ResolvedPipeline): Promise<{ outcome: TopicsOutcome; changes: string[] }> {
-    const admin = adminFor(pipeline);
     const names = topicNames(pipeline.topics);
     let observed: KafkaObservation | undefined;
     try {
-      observed = await admin.describeTopics(names);
-      const plan = planTopics(pipeline.topics, observed);
-      await admin.applyPlan(plan);
-      await admin.waitUntilUsable(topicsToAwait(plan));
-      return { outcome: outcomeOf(plan, observed, names), changes: describeChanges(plan) };
+      return await this.#withAdmin(pipeline, async (admin) => {
+        const seen = await admin.describeTopics(names);
+        observed = seen;
+        const plan = planTopics(pipeline.topics, seen);
+        await admin.applyPlan(plan);
+        await admin.waitUntilUsable(topicsToAwait(plan));
+        return { outcome: outcomeOf(plan, seen, names), changes: describeChanges(plan) };
+      });
     } catch (error) {
       const failure =
-        error instanceof KafkaAdminError
+        error instanceof KafkaAdminError || error instanceof CredentialsError
           ? error
           : new KafkaAdminError("TopicOperationFailed", String(error), true, { cause: error });
       const exist = observed !== undefined && names.every((name) => observed?.topics[name] !== undefined);
@@ -76,26 +102,16 @@ export class KafkaTopicsPort implements TopicsPort {
         outcome: { state: "failed", reason: failure.reason, message: failure.message, exist },
         changes: [],
       };
-    } finally {
-      await admin.close();
     }
   }
 
   async delete(pipeline: ResolvedPipeline): Promise<void> {
-    const admin = adminFor(pipeline);
-    try {
-      await admin.deleteTopics(topicNames(pipeline.topics));
-    } finally {
-      await admin.close();
-    }
+    await this.#withAdmin(pipeline, (admin) => admin.deleteTopics(topicNames(pipeline.topics)));
   }
 
   async lag(pipeline: ResolvedPipeline): Promise<ConsumerLag> {
-    const admin = adminFor(pipeline);
-    try {
-      return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
-    } finally {
-      await admin.close();
-    }
+    return this.#withAdmin(pipeline, async (admin) =>
+      consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests)),
+    );
   }
 }

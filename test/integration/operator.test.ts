@@ -258,6 +258,32 @@ describe("operator on a real control plane and a real Kafka", function () {
     });
   });
 
+  it("says which Secret is missing instead of trying Kafka without its credentials", async () => {
+    k.apply(
+      pipelineManifest(
+        "locked",
+        spec({
+          kafka: { bootstrapServers: kafka.bootstrapServers, sasl: { secretRef: { name: "kafka-user" } } },
+          topics: { partitions: 2, replicationFactor: 1 },
+        }),
+      ),
+    );
+    const missing = await waitFor("locked reported without its Secret", () => {
+      const current = k.pipeline("locked");
+      return conditionOf(current, "TopicsReady")?.reason === "SecretNotFound" ? current : undefined;
+    });
+    expect(conditionOf(missing, "TopicsReady")?.message).to.equal(
+      "spec.kafka.sasl.secretRef names Secret default/kafka-user, which does not exist",
+    );
+    expect(conditionOf(missing, "Ready")).to.include({ status: "False", reason: "SecretNotFound" });
+    k.run(["create", "secret", "generic", "kafka-user", "-n", "default", "--from-literal=username=alice"]);
+    await waitFor("locked reported with the key missing", () =>
+      conditionOf(k.pipeline("locked"), "TopicsReady")?.message.includes("has no key password"),
+    );
+    expect(JSON.stringify(k.pipeline("locked")?.status)).to.not.include("alice");
+    k.run(["delete", "sp", "locked", "-n", "default", "--wait=true", "--timeout=60s"]);
+  });
+
   it("never wedges: a pipeline whose Kafka is gone can be released by an annotation", async () => {
     const nowhere = { bootstrapServers: ["127.0.0.1:1"] };
     k.apply(

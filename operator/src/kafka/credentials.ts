@@ -1,0 +1,80 @@
+// The Kafka client settings of a pipeline's spec.kafka.tls and .sasl, from the Secrets they reference: CA
+// bundle (key from caSecretRef, default ca.crt), client certificate (kubernetes.io/tls: tls.crt, tls.key) and
+// SCRAM credentials (username, password). A missing Secret or key is a result naming the field, the Secret and
+// the key — never its contents — so the reconcile can put it in a condition.
+import type { KafkaConfig, SASLOptions } from "kafkajs";
+import type { ResolvedPipeline } from "../pipeline.ts";
+
+/** A Secret's data, decoded; undefined when the Secret does not exist. */
+export type SecretReader = (namespace: string, name: string) => Promise<Record<string, Buffer> | undefined>;
+
+export interface KafkaCredentials {
+  ssl?: NonNullable<KafkaConfig["ssl"]>;
+  sasl?: SASLOptions;
+}
+
+export type ResolvedCredentials =
+  | { ok: true; credentials: KafkaCredentials }
+  | { ok: false; reason: "SecretNotFound" | "SecretKeyMissing"; message: string };
+
+class MissingSecret extends Error {
+  constructor(
+    readonly reason: "SecretNotFound" | "SecretKeyMissing",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function resolveKafkaCredentials(
+  pipeline: ResolvedPipeline,
+  readSecret: SecretReader,
+): Promise<ResolvedCredentials> {
+  const { tls, sasl } = pipeline.kafka;
+  const namespace = pipeline.namespace;
+  const value = async (field: string, name: string, key: string): Promise<Buffer> => {
+    const data = await readSecret(namespace, name);
+    if (data === undefined) {
+      throw new MissingSecret(
+        "SecretNotFound",
+        `${field} names Secret ${namespace}/${name}, which does not exist`,
+      );
+    }
+    const found = data[key];
+    if (found === undefined) {
+      throw new MissingSecret("SecretKeyMissing", `Secret ${namespace}/${name} (${field}) has no key ${key}`);
+    }
+    return found;
+  };
+  try {
+    const credentials: KafkaCredentials = {};
+    if (tls !== undefined && tls.enabled !== false) {
+      const ca = tls.caSecretRef;
+      const cert = tls.certSecretRef;
+      credentials.ssl = {
+        ...(ca === undefined
+          ? {}
+          : { ca: [await value("spec.kafka.tls.caSecretRef", ca.name, ca.key ?? "ca.crt")] }),
+        ...(cert === undefined
+          ? {}
+          : {
+              cert: await value("spec.kafka.tls.certSecretRef", cert.name, "tls.crt"),
+              key: await value("spec.kafka.tls.certSecretRef", cert.name, "tls.key"),
+            }),
+      };
+    }
+    if (sasl !== undefined) {
+      const field = "spec.kafka.sasl.secretRef";
+      const username = (await value(field, sasl.secretRef.name, "username")).toString("utf8");
+      const password = (await value(field, sasl.secretRef.name, "password")).toString("utf8");
+      credentials.sasl =
+        sasl.mechanism === "scram-sha-256"
+          ? { mechanism: "scram-sha-256", username, password }
+          : { mechanism: "scram-sha-512", username, password };
+    }
+    return { ok: true, credentials };
+  } catch (error) {
+    if (error instanceof MissingSecret) return { ok: false, reason: error.reason, message: error.message };
+    throw error;
+  }
+}

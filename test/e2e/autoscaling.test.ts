@@ -1,0 +1,335 @@
+// Lag-driven autoscaling end to end, on real components: kube-apiserver with the aggregation layer,
+// kube-controller-manager's HPA controller (short sync period), kwok for the pods, a real Kafka broker, the
+// operator serving external.metrics.k8s.io behind an APIService, and real worker processes (as many as the
+// Deployment asks for) doing the draining.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { clusterFiles } from "../../hack/lib/cluster-config.ts";
+import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/lib/cluster-pki.ts";
+import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
+import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { repoRoot, requireCommand } from "../../hack/lib/proc.ts";
+import type { RunningOperator } from "../../operator/src/operator.ts";
+import type { PipelineSpec } from "../../operator/src/pipeline.ts";
+import { freePortBase } from "../support/cluster.ts";
+import { testClient } from "../support/kafka.ts";
+import {
+  conditionOf,
+  kubectlFor,
+  operatorNamespace,
+  pipelineManifest,
+  runOperator,
+  waitFor,
+} from "../support/operator.ts";
+import { ResultReader } from "../support/pipeline-topics.ts";
+import { WorkerFleet } from "../support/worker-fleet.ts";
+
+const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const metricPath = (pipeline: string) =>
+  `/apis/external.metrics.k8s.io/v1beta1/namespaces/default/kubesentiment_consumer_lag?labelSelector=kubesentiment.io%2Fpipeline%3D${pipeline}`;
+
+/** The aggregator refuses loopback endpoints: the operator is reached on this machine's own address. */
+function hostAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((entry) => entry?.family === "IPv4" && !entry.internal)?.address;
+  if (address === undefined)
+    throw new Error("this machine has no non-loopback IPv4 address for the aggregator to reach");
+  return address;
+}
+
+/** A GET to the operator's metrics API directly, presenting `cert`/`key` when given. */
+function directGet(
+  port: number,
+  ca: string,
+  client?: { cert: Buffer; key: Buffer },
+  headers: Record<string, string> = {},
+) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(
+      { host: hostAddress(), port, path: metricPath("surge"), ca, headers, ...client },
+      (response) => {
+        let body = "";
+        response.on("data", (chunk) => {
+          body += chunk;
+        });
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("lag-driven autoscaling, end to end", function () {
+  this.timeout(240_000);
+  let cluster: Cluster;
+  let kafka: KafkaCluster;
+  let operator: RunningOperator;
+  let certDir: string;
+  let k: ReturnType<typeof kubectlFor>;
+  const fleets: WorkerFleet[] = [];
+  const deployment = (name: string) =>
+    k.getJson<V1Deployment>(["deployment", `${name}-worker`, "-n", "default"]);
+  const spec = (overrides: Partial<PipelineSpec>): PipelineSpec => ({
+    kafka: { bootstrapServers: kafka.bootstrapServers },
+    ...overrides,
+  });
+  const produce = async (topic: string, count: number, prefix: string) => {
+    const producer = testClient(kafka.bootstrapServers).producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: count }, (_, i) => ({
+        key: `${prefix}-${i}`,
+        value: JSON.stringify({
+          id: `${prefix}-${i}`,
+          text: i % 2 ? "a warm, funny film" : "a dull, lifeless film",
+        }),
+      })),
+    });
+    await producer.disconnect();
+  };
+
+  before(async function () {
+    this.timeout(300_000);
+    [cluster, kafka] = await Promise.all([
+      freePortBase().then((portBase) =>
+        startCluster({
+          name: "e2e-autoscaling",
+          portBase,
+          controllerManager: true,
+          kwok: true,
+          hpaSyncPeriodSeconds: 2,
+        }),
+      ),
+      startKafka({ name: "test-e2e", portBase: 29_692, portSetting: "the test's portBase" }),
+    ]);
+    k = kubectlFor(cluster.kubeconfigPath);
+    k.run(["apply", "-f", crdFile]);
+    k.run([
+      "wait",
+      "--for=condition=Established",
+      "crd/sentimentpipelines.kubesentiment.io",
+      "--timeout=30s",
+    ]);
+    k.run(["create", "namespace", operatorNamespace]);
+
+    // The metrics API's serving certificate, made here as the chart makes it in a cluster.
+    certDir = mkdtempSync(join(tmpdir(), "kubesentiment-metrics-"));
+    const openssl = requireCommand("openssl", "install openssl");
+    const ca = { cert: join(certDir, "ca.crt"), key: join(certDir, "ca.key") };
+    selfSignedCa(openssl, ca.cert, ca.key, "kubesentiment-metrics-ca");
+    signedLeaf(openssl, ca, {
+      cert: join(certDir, "tls.crt"),
+      key: join(certDir, "tls.key"),
+      subject: "/CN=kubesentiment-metrics",
+      usage: "serverAuth",
+      san: `IP:${hostAddress()},DNS:kubesentiment-metrics.${operatorNamespace}.svc`,
+    });
+    operator = await runOperator(cluster.kubeconfigPath, {
+      metricsApi: { port: 0, certFile: join(certDir, "tls.crt"), keyFile: join(certDir, "tls.key") },
+    });
+    const port = operator.metricsApiPort ?? 0;
+    k.apply(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: [
+          {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: "kubesentiment-metrics", namespace: operatorNamespace },
+            spec: { ports: [{ name: "https", port: 443, targetPort: port }] },
+          },
+          {
+            apiVersion: "discovery.k8s.io/v1",
+            kind: "EndpointSlice",
+            metadata: {
+              name: "kubesentiment-metrics-local",
+              namespace: operatorNamespace,
+              labels: { "kubernetes.io/service-name": "kubesentiment-metrics" },
+            },
+            addressType: "IPv4",
+            endpoints: [{ addresses: [hostAddress()], conditions: { ready: true } }],
+            ports: [{ name: "https", port, protocol: "TCP" }],
+          },
+          {
+            apiVersion: "apiregistration.k8s.io/v1",
+            kind: "APIService",
+            metadata: { name: "v1beta1.external.metrics.k8s.io" },
+            spec: {
+              group: "external.metrics.k8s.io",
+              version: "v1beta1",
+              service: { name: "kubesentiment-metrics", namespace: operatorNamespace, port: 443 },
+              caBundle: readFileSync(ca.cert).toString("base64"),
+              groupPriorityMinimum: 100,
+              versionPriority: 100,
+            },
+          },
+        ],
+      }),
+    );
+    k.run([
+      "wait",
+      "--for=condition=Available",
+      "apiservice/v1beta1.external.metrics.k8s.io",
+      "--timeout=60s",
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all(fleets.map((fleet) => fleet.stop()));
+    await operator?.stop();
+    await Promise.all([cluster?.stop(), kafka?.stop()]);
+    if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true });
+  });
+
+  it("reports a backlog, scales up to drain it without passing the partition count, and comes back down", async () => {
+    k.apply(
+      pipelineManifest(
+        "surge",
+        spec({
+          topics: { partitions: 4, replicationFactor: 1 },
+          autoscaling: { minReplicas: 1, maxReplicas: 4, lagThreshold: 50, scaleDownStabilizationSeconds: 5 },
+        }),
+      ),
+    );
+    await waitFor("surge's worker Deployment", () => deployment("surge"));
+    await produce("surge-requests", 2000, "surge");
+
+    // No worker runs yet: the backlog waits, each of the 4 partitions counting one worker's worth (50).
+    const raw = await waitFor("the metric through the API server", () => {
+      const value = JSON.parse(k.run(["get", "--raw", metricPath("surge")])).items?.[0]?.value;
+      return value === "200" ? value : undefined;
+    });
+    expect(raw).to.equal("200");
+    const scaledUp = await waitFor("the HPA raising surge to 4 replicas", () =>
+      deployment("surge")?.spec?.replicas === 4 ? k.pipeline("surge") : undefined,
+    );
+    expect(conditionOf(scaledUp, "AutoscalingActive")?.status).to.equal("True");
+    await waitFor("status naming the partition cap", () =>
+      conditionOf(k.pipeline("surge"), "AutoscalingActive")?.message.includes(
+        "at most 4 replicas: the requests topic has 4 partitions",
+      ),
+    );
+
+    const fleet = new WorkerFleet(() => deployment("surge"));
+    fleets.push(fleet);
+    await waitFor(
+      "the workers draining the backlog",
+      () => k.pipeline("surge")?.status?.consumerLag === 0,
+      120_000,
+    );
+    await waitFor(
+      "the HPA bringing surge back to 1 replica",
+      () => deployment("surge")?.spec?.replicas === 1,
+      120_000,
+    );
+    expect(fleet.peak).to.equal(4);
+    expect(JSON.parse(k.run(["get", "--raw", metricPath("surge")])).items[0].value).to.equal("0");
+  });
+
+  it("scales an idle pipeline to zero and wakes it when requests arrive", async () => {
+    k.apply(
+      pipelineManifest(
+        "idle",
+        spec({
+          topics: { partitions: 2, replicationFactor: 1 },
+          autoscaling: {
+            minReplicas: 0,
+            maxReplicas: 2,
+            scaleToZeroAfterSeconds: 3,
+            scaleDownStabilizationSeconds: 5,
+          },
+        }),
+      ),
+    );
+    await waitFor("idle's worker Deployment", () => deployment("idle"));
+    const fleet = new WorkerFleet(() => deployment("idle"));
+    fleets.push(fleet);
+    const zero = await waitFor(
+      "idle scaled to zero",
+      () => {
+        const pipeline = k.pipeline("idle");
+        return deployment("idle")?.spec?.replicas === 0 &&
+          conditionOf(pipeline, "WorkersAvailable")?.reason === "ScaledToZero"
+          ? pipeline
+          : undefined;
+      },
+      90_000,
+    );
+    expect(conditionOf(zero, "Ready")?.status).to.equal("True");
+    await waitFor("the fleet stopping its worker", () => fleet.size === 0);
+
+    const reader = await ResultReader.start(testClient(kafka.bootstrapServers), {
+      requests: "idle-requests",
+      responses: "idle-responses",
+      deadLetter: "idle-dlq",
+    });
+    try {
+      await produce("idle-requests", 10, "wake");
+      await waitFor("idle woken to one replica", () => deployment("idle")?.spec?.replicas === 1, 60_000);
+      await reader.waitFor(
+        () => reader.idsOn("idle-responses").size === 10,
+        () => `${reader.idsOn("idle-responses").size} of 10 answered after waking`,
+      );
+      const events = k.run([
+        "get",
+        "events",
+        "-n",
+        "default",
+        "--field-selector",
+        "involvedObject.name=idle",
+      ]);
+      expect(events)
+        .to.match(/ScaledToZero/)
+        .and.to.match(/ScaledFromZero/);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("refuses clients that do not come through the aggregation layer, and users without access", async () => {
+    const port = operator.metricsApiPort ?? 0;
+    const ca = readFileSync(join(certDir, "ca.crt"), "utf8");
+    const anonymous = await directGet(port, ca);
+    expect(anonymous.status).to.equal(401);
+    expect(JSON.parse(anonymous.body)).to.include({ kind: "Status", reason: "Unauthorized" });
+
+    // A certificate the cluster trusts, but not one of the request-header CA's: no.
+    const pki = pkiPaths(clusterFiles(cluster.dir).pki);
+    const wrongCa = await directGet(port, ca, {
+      cert: readFileSync(pki.adminCert),
+      key: readFileSync(pki.adminKey),
+    });
+    expect(wrongCa.status).to.equal(401);
+
+    // The aggregator's own certificate, naming a user RBAC grants nothing: the SubjectAccessReview says no;
+    // naming a cluster administrator: yes.
+    const frontProxy = {
+      cert: readFileSync(pki.frontProxyClientCert),
+      key: readFileSync(pki.frontProxyClientKey),
+    };
+    const denied = await directGet(port, ca, frontProxy, { "X-Remote-User": "stranger" });
+    expect(denied.status).to.equal(403);
+    expect(JSON.parse(denied.body).message).to.include(
+      'User "stranger" cannot get resource "kubesentiment_consumer_lag"',
+    );
+    const allowed = await directGet(port, ca, frontProxy, {
+      "X-Remote-User": "admin",
+      "X-Remote-Group": "system:masters",
+    });
+    expect(allowed.status).to.equal(200);
+    expect(JSON.parse(allowed.body).items[0].metricName).to.equal("kubesentiment_consumer_lag");
+
+    // Through the aggregator, as a user RBAC grants nothing: the operator's SubjectAccessReview says no.
+    const stranger = kubectlFor(cluster.kubeconfigPath);
+    expect(() => stranger.run(["get", "--raw", metricPath("surge"), "--as=stranger"])).to.throw(/forbidden/i);
+  });
+});

@@ -1,0 +1,68 @@
+// Real worker processes standing in for a Deployment's pods: kwok makes the pods Running on a fake node, and
+// this keeps as many local worker processes running as the Deployment's spec.replicas asks for, each with the
+// environment the pod template gives it. Scaling down stops the newest with SIGTERM (a clean leave).
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { workerEnvOf } from "../../hack/lib/deployment-env.ts";
+import { repoRoot } from "../../hack/lib/proc.ts";
+
+export class WorkerFleet {
+  readonly #workers: ChildProcess[] = [];
+  #running = true;
+  #loop: Promise<void>;
+  /** The most workers that ran at once. */
+  peak = 0;
+
+  /** `read` returns the Deployment as the API server has it now (undefined while it does not exist). */
+  constructor(private readonly read: () => V1Deployment | undefined) {
+    this.#loop = this.#follow();
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  async #follow(): Promise<void> {
+    let counter = 0;
+    while (this.#running) {
+      const deployment = this.read();
+      const wanted = deployment?.spec?.replicas ?? 0;
+      while (deployment !== undefined && this.#workers.length < wanted) {
+        counter += 1;
+        this.#workers.push(this.#spawn(deployment, `worker-${counter}`));
+      }
+      while (this.#workers.length > wanted) await stop(this.#workers.pop());
+      this.peak = Math.max(this.peak, this.#workers.length);
+      await sleep(500);
+    }
+  }
+
+  #spawn(deployment: V1Deployment, podName: string): ChildProcess {
+    return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
+      cwd: repoRoot,
+      stdio: ["ignore", "ignore", "inherit"],
+      env: {
+        ...process.env,
+        ...workerEnvOf(deployment, podName),
+        HTTP_PORT: "0",
+        LOG_LEVEL: "error",
+        KAFKA_SESSION_TIMEOUT_MS: "6000",
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+    await Promise.all(this.#workers.splice(0).map(stop));
+  }
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
+}
