@@ -1,0 +1,256 @@
+// The chart installed by the real helm into a real kube-apiserver + controller manager + kwok (pods run without
+// containers), with a real Kafka: the CRD becomes Established, the operator Deployment available, a pipeline is
+// accepted and reconciled by the operator running here AS the chart's ServiceAccount, which proves the chart's
+// CRD and RBAC are what the operator needs; an upgrade with changed values rolls; an uninstall leaves only the
+// CRD and the user's pipelines.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { dumpYaml, loadYaml, type V1Deployment, type V1Secret } from "@kubernetes/client-node";
+import { expect } from "chai";
+import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
+import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import type { RunningOperator } from "../../operator/src/operator.ts";
+import { freePortBase, kubectl } from "../support/cluster.ts";
+import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
+import { conditionOf, kubectlFor, pipelineManifest, runOperator, waitFor } from "../support/operator.ts";
+
+const release = "kubesentiment";
+const operatorName = "kubesentiment-operator";
+const serviceAccount = `system:serviceaccount:${releaseNamespace}:${operatorName}`;
+
+/** The cluster's kubeconfig, but every request impersonates `user` (the admin may impersonate anyone). */
+function impersonatingKubeconfig(cluster: Cluster, user: string): string {
+  const config = loadYaml(readFileSync(cluster.kubeconfigPath, "utf8")) as {
+    users: { user: { as?: string } }[];
+  };
+  for (const entry of config.users) entry.user.as = user;
+  const file = join(cluster.dir, "operator-sa.kubeconfig");
+  writeFileSync(file, dumpYaml(config), { mode: 0o600 });
+  return file;
+}
+
+describe("Helm chart on a real control plane", function () {
+  this.timeout(240_000);
+  let cluster: Cluster;
+  let kafka: KafkaCluster;
+  let operator: RunningOperator | undefined;
+  let k: ReturnType<typeof kubectlFor>;
+  const h = (args: string[]) => {
+    const result = helm(args, cluster.kubeconfigPath);
+    if (result.status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  const operatorDeployment = () =>
+    k.getJson<V1Deployment>(["deployment", operatorName, "-n", releaseNamespace]);
+  const tlsSecret = () =>
+    k.getJson<V1Secret>(["secret", `${operatorName}-metrics-api-tls`, "-n", releaseNamespace])?.data;
+
+  before(async function () {
+    this.timeout(300_000);
+    [cluster, kafka] = await Promise.all([
+      freePortBase().then((portBase) =>
+        startCluster({ name: "helm-test", portBase, controllerManager: true, kwok: true }),
+      ),
+      startKafka({ name: "test-helm", portBase: 29_592, portSetting: "the test's portBase" }),
+    ]);
+    k = kubectlFor(cluster.kubeconfigPath);
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await Promise.all([cluster?.stop(), kafka?.stop()]);
+  });
+
+  it("installs, and tells the user what to do next", () => {
+    const installed = h([
+      "install",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--create-namespace",
+      "--wait",
+      "--timeout",
+      "180s",
+    ]);
+    expect(installed).to.contain("STATUS: deployed");
+    expect(installed).to.contain("kubectl get sentimentpipelines -A");
+    const listed = JSON.parse(h(["list", "--namespace", releaseNamespace, "--output", "json"])) as {
+      name: string;
+      status: string;
+    }[];
+    expect(listed.map(({ name, status }) => `${name} ${status}`)).to.deep.equal([`${release} deployed`]);
+  });
+
+  it("establishes the CRD", () => {
+    k.run([
+      "wait",
+      "--for=condition=Established",
+      "crd/sentimentpipelines.kubesentiment.io",
+      "--timeout=30s",
+    ]);
+  });
+
+  it("makes the operator Deployment available", async () => {
+    const deployment = await waitFor(
+      "the operator Deployment available",
+      () => {
+        const found = operatorDeployment();
+        return found?.status?.availableReplicas === 1 ? found : undefined;
+      },
+      90_000,
+    );
+    const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("false");
+  });
+
+  it("accepts a SentimentPipeline applied with kubectl", () => {
+    k.apply(
+      pipelineManifest("reviews", {
+        kafka: { bootstrapServers: kafka.bootstrapServers },
+        topics: { partitions: 2, replicationFactor: 1 },
+        autoscaling: { minReplicas: 1, maxReplicas: 2 },
+      }),
+    );
+    expect(k.pipeline("reviews")?.metadata.name).to.equal("reviews");
+  });
+
+  it("lets the operator reconcile it with nothing but the chart's ServiceAccount's rights", async () => {
+    operator = await runOperator(impersonatingKubeconfig(cluster, serviceAccount));
+    const worker = await waitFor(
+      "the pipeline's worker Deployment",
+      () => k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]),
+      90_000,
+      () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
+    );
+    expect(worker.metadata?.ownerReferences?.[0]).to.include({ kind: "SentimentPipeline", name: "reviews" });
+    await waitFor(
+      "TopicsReady",
+      () => conditionOf(k.pipeline("reviews"), "TopicsReady")?.status === "True",
+      60_000,
+      () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
+    );
+    // The status was written, through the status subresource, as the ServiceAccount.
+    expect(k.pipeline("reviews")?.status?.observedGeneration).to.equal(1);
+  });
+
+  it("grants the ServiceAccount each verb the operator uses, and not more", () => {
+    const can = (args: string[]) =>
+      kubectl(cluster.kubeconfigPath, ["auth", "can-i", ...args, `--as=${serviceAccount}`]);
+    const granted = [
+      ["watch", "sentimentpipelines.kubesentiment.io", "-A"],
+      ["patch", "sentimentpipelines.kubesentiment.io", "-n", "default"],
+      ["update", "sentimentpipelines.kubesentiment.io", "--subresource=status", "-n", "default"],
+      ["update", "sentimentpipelines.kubesentiment.io", "--subresource=finalizers", "-n", "default"],
+      ["patch", "deployments.apps", "-n", "default"],
+      ["delete", "services", "-n", "default"],
+      ["create", "horizontalpodautoscalers.autoscaling", "-n", "default"],
+      ["create", "events", "-n", "default"],
+      ["patch", "events.events.k8s.io", "-n", "default"],
+      ["get", "secrets", "-n", "default"],
+      ["create", "tokenreviews.authentication.k8s.io"],
+      ["create", "subjectaccessreviews.authorization.k8s.io"],
+      ["get", "leases.coordination.k8s.io/kubesentiment-operator", "-n", releaseNamespace],
+      ["update", "leases.coordination.k8s.io/kubesentiment-operator", "-n", releaseNamespace],
+      ["create", "leases.coordination.k8s.io", "-n", releaseNamespace],
+      ["get", "configmaps/extension-apiserver-authentication", "-n", "kube-system"],
+    ];
+    for (const args of granted) expect(can(args).stdout.trim(), `can-i ${args.join(" ")}`).to.equal("yes");
+    const refused = [
+      ["create", "sentimentpipelines.kubesentiment.io", "-n", "default"],
+      ["delete", "sentimentpipelines.kubesentiment.io", "-n", "default"],
+      ["create", "pods", "-n", "default"],
+      ["update", "secrets", "-n", "default"],
+      ["update", "leases.coordination.k8s.io/someone-else", "-n", releaseNamespace],
+      ["create", "leases.coordination.k8s.io", "-n", "default"],
+      ["get", "configmaps", "-n", "default"],
+      ["delete", "customresourcedefinitions.apiextensions.k8s.io"],
+    ];
+    for (const args of refused) expect(can(args).stdout.trim(), `can-i ${args.join(" ")}`).to.equal("no");
+  });
+
+  it("rolls the operator on an upgrade with changed values, keeping its serving certificate", async () => {
+    const before = operatorDeployment();
+    const certificate = tlsSecret();
+    expect(certificate).to.have.keys("ca.crt", "tls.crt", "tls.key");
+    h([
+      "upgrade",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--reuse-values",
+      "--set",
+      "replicaCount=2",
+      "--set",
+      "operator.logLevel=debug",
+      "--wait",
+      "--timeout",
+      "180s",
+    ]);
+    const after = await waitFor(
+      "two available operator replicas of the new revision",
+      () => {
+        const found = operatorDeployment();
+        return found?.status?.availableReplicas === 2 &&
+          found.status.updatedReplicas === 2 &&
+          found.status.observedGeneration === found.metadata?.generation
+          ? found
+          : undefined;
+      },
+      90_000,
+    );
+    expect(after.metadata?.generation).to.be.greaterThan(before?.metadata?.generation ?? 0);
+    expect(after.spec?.strategy?.type).to.equal("RollingUpdate");
+    const env = Object.fromEntries(
+      (after.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
+    );
+    expect(env).to.include({ LEADER_ELECTION: "true", LOG_LEVEL: "debug" });
+    expect(after.metadata?.annotations?.["deployment.kubernetes.io/revision"]).to.equal("2");
+    // The certificate the first install made is kept, so neither the APIService nor the pods lose trust.
+    expect(tlsSecret()).to.deep.equal(certificate);
+    expect(after.spec?.template.metadata?.annotations?.["checksum/metrics-api-tls"]).to.equal(
+      before?.spec?.template.metadata?.annotations?.["checksum/metrics-api-tls"],
+    );
+    const history = JSON.parse(h(["history", release, "--namespace", releaseNamespace, "--output", "json"]));
+    expect(history).to.have.length(2);
+  });
+
+  it("uninstalls everything but the CRD and the user's pipelines", async () => {
+    await operator?.stop();
+    operator = undefined;
+    h(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "120s"]);
+
+    const left = (args: string[]) => {
+      const result = kubectl(cluster.kubeconfigPath, ["get", ...args, "-o", "name", "--ignore-not-found"]);
+      expect(result.status, result.stderr).to.equal(0);
+      return result.stdout.trim().split("\n").filter(Boolean);
+    };
+    await waitFor(
+      "the operator's pods gone",
+      () => left(["pods", "-n", releaseNamespace]).length === 0,
+      60_000,
+      () => left(["pods", "-n", releaseNamespace]).join(", "),
+    );
+    const namespaced =
+      "deployments,replicasets,services,serviceaccounts,secrets,roles,rolebindings,configmaps";
+    // What the cluster itself keeps in every namespace stays; nothing of the release does.
+    expect(left([namespaced, "-n", releaseNamespace])).to.deep.equal([
+      "serviceaccount/default",
+      "configmap/kube-root-ca.crt",
+    ]);
+    expect(
+      left(["rolebindings", "-n", "kube-system", "-l", `app.kubernetes.io/instance=${release}`]),
+    ).to.deep.equal([]);
+    expect(left([`clusterrole/${operatorName}`])).to.deep.equal([]);
+    expect(left([`clusterrolebinding/${operatorName}`])).to.deep.equal([]);
+    expect(left(["apiservice/v1beta1.external.metrics.k8s.io"])).to.deep.equal([]);
+
+    expect(left(["crd/sentimentpipelines.kubesentiment.io"])).to.deep.equal([
+      "customresourcedefinition.apiextensions.k8s.io/sentimentpipelines.kubesentiment.io",
+    ]);
+    expect(left(["sentimentpipelines", "-n", "default"])).to.deep.equal([
+      "sentimentpipeline.kubesentiment.io/reviews",
+    ]);
+  });
+});
