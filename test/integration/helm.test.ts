@@ -216,6 +216,37 @@ describe("Helm chart on a real control plane", function () {
     expect(history).to.have.length(2);
   });
 
+  it("goes back to one replica without leader election, Recreate with the rolling-update settings removed", async () => {
+    h([
+      "upgrade",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--reuse-values",
+      "--set",
+      "replicaCount=1",
+      "--wait",
+      "--timeout",
+      "180s",
+    ]);
+    const after = await waitFor(
+      "one available operator replica of the new revision",
+      () => {
+        const found = operatorDeployment();
+        return found?.status?.availableReplicas === 1 &&
+          found.status.replicas === 1 &&
+          found.status.observedGeneration === found.metadata?.generation
+          ? found
+          : undefined;
+      },
+      90_000,
+    );
+    expect(after.spec?.strategy).to.deep.equal({ type: "Recreate" });
+    const env = after.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("false");
+  });
+
   it("uninstalls everything but the CRD and the user's pipelines", async () => {
     await operator?.stop();
     operator = undefined;
