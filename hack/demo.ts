@@ -191,7 +191,17 @@ runCli(async () => {
       `\n${results.size} of ${texts.size} requests answered: responses on ${responses}, refusals on ${deadLetter}`,
     );
 
-    kubectl(["wait", `sentimentpipeline/${name}`, "--for=condition=Ready", `--timeout=${timeoutMs / 1000}s`]);
+    // Polled, not `kubectl wait`: a kubectl running synchronously would freeze the operator in this process.
+    await waitFor(`${name} Ready`, () => {
+      const ready = kubectl([
+        "get",
+        "sentimentpipeline",
+        name,
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
+      return ready === "True" ? true : undefined;
+    });
     show(["get", "sentimentpipeline", name]);
     show(["get", "deployment,service,hpa", "-l", `kubesentiment.io/pipeline=${name}`]);
   } finally {

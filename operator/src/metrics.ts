@@ -7,6 +7,7 @@ export interface OperatorMetrics {
   reconcileDuration: Histogram;
   queueDepth: Gauge;
   leader: Gauge;
+  pipelineLag: Gauge<"pipeline_namespace" | "pipeline">;
 }
 
 export function createOperatorMetrics(): OperatorMetrics {
@@ -29,6 +30,12 @@ export function createOperatorMetrics(): OperatorMetrics {
     queueDepth: new Gauge({
       name: "kubesentiment_operator_queue_depth",
       help: "Pipelines waiting to be reconciled",
+      registers: [registry],
+    }),
+    pipelineLag: new Gauge({
+      name: "kubesentiment_pipeline_consumer_lag",
+      help: "Messages on a pipeline's requests topic its consumer group has not committed, as of the last reconcile (also while no worker runs)",
+      labelNames: ["pipeline_namespace", "pipeline"],
       registers: [registry],
     }),
     leader: new Gauge({

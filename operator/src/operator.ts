@@ -184,6 +184,8 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         topics,
         defaultWorkerImage: config.defaultWorkerImage,
         resyncPeriodMs: config.resyncPeriodMs,
+        observeLag: (namespace, pipeline, lag) => metrics.pipelineLag.set({ pipeline_namespace: namespace, pipeline }, lag),
+        forgetLag: (namespace, pipeline) => metrics.pipelineLag.remove({ pipeline_namespace: namespace, pipeline }),
         log: (message, fields) => log("warn", message, fields),
       }),
     );

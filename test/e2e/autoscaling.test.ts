@@ -204,8 +204,8 @@ describe("lag-driven autoscaling, end to end", function () {
     await produce("surge-requests", 2000, "surge");
 
     // No worker runs yet: the backlog waits, each of the 4 partitions counting one worker's worth (50).
-    const raw = await waitFor("the metric through the API server", () => {
-      const value = JSON.parse(k.run(["get", "--raw", metricPath("surge")])).items?.[0]?.value;
+    const raw = await waitFor("the metric through the API server", async () => {
+      const value = JSON.parse(await k.runAsync(["get", "--raw", metricPath("surge")])).items?.[0]?.value;
       return value === "200" ? value : undefined;
     });
     expect(raw).to.equal("200");
@@ -232,7 +232,7 @@ describe("lag-driven autoscaling, end to end", function () {
       120_000,
     );
     expect(fleet.peak).to.equal(4);
-    expect(JSON.parse(k.run(["get", "--raw", metricPath("surge")])).items[0].value).to.equal("0");
+    expect(JSON.parse(await k.runAsync(["get", "--raw", metricPath("surge")])).items[0].value).to.equal("0");
   });
 
   it("scales an idle pipeline to zero and wakes it when requests arrive", async () => {
@@ -330,6 +330,10 @@ describe("lag-driven autoscaling, end to end", function () {
 
     // Through the aggregator, as a user RBAC grants nothing: the operator's SubjectAccessReview says no.
     const stranger = kubectlFor(cluster.kubeconfigPath);
-    expect(() => stranger.run(["get", "--raw", metricPath("surge"), "--as=stranger"])).to.throw(/forbidden/i);
+    const refused = await stranger.runAsync(["get", "--raw", metricPath("surge"), "--as=stranger"]).then(
+      () => "allowed",
+      (error: Error) => error.message,
+    );
+    expect(refused).to.match(/forbidden/i);
   });
 });

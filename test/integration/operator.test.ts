@@ -32,7 +32,6 @@ describe("operator on a real control plane and a real Kafka", function () {
   const spec = (overrides: Partial<PipelineSpec> = {}): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     topics: { partitions: 4, replicationFactor: 1 },
-    autoscaling: { minReplicas: 1, maxReplicas: 4 },
     ...overrides,
   });
   const topicsOf = async () => {
@@ -134,6 +133,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     expect(service?.spec?.ports?.[0]).to.include({ name: "http", port: 8080 });
 
     const hpa = k.getJson<V2HorizontalPodAutoscaler>(["hpa", "reviews-worker", "-n", "default"]);
+    // maxReplicas defaults to 8; 4 partitions cap it at 4, and status says so.
     expect(hpa?.spec).to.deep.include({ minReplicas: 1, maxReplicas: 4 });
     expect(hpa?.spec?.metrics?.[0]?.external?.metric.name).to.equal("kubesentiment_consumer_lag");
     expect(hpa?.spec?.metrics?.[0]?.external?.target).to.deep.equal({
@@ -143,6 +143,9 @@ describe("operator on a real control plane and a real Kafka", function () {
 
     expect(conditionOf(pipeline, "TopicsReady")).to.include({ status: "True", reason: "TopicsReady" });
     expect(conditionOf(pipeline, "WorkersAvailable")?.status).to.equal("True");
+    expect(conditionOf(pipeline, "AutoscalingActive")?.message).to.include(
+      "at most 4 replicas: the requests topic has 4 partitions",
+    );
     expect(pipeline.status?.readyReplicas).to.equal(1);
     const columns = k.run(["get", "sp", "reviews", "-n", "default"]);
     expect(columns).to.match(/NAME\s+READY\s+REPLICAS\s+LAG\s+AGE/);
@@ -229,16 +232,14 @@ describe("operator on a real control plane and a real Kafka", function () {
     expect(await partitionsOf("wide-requests")).to.equal(8);
     const events = k.run(["get", "events", "-n", "default", "--field-selector", "involvedObject.name=wide"]);
     expect(events).to.match(/Warning\s+PartitionDecreaseRefused/);
-    k.run(["delete", "sp", "wide", "-n", "default", "--wait=true", "--timeout=60s"]);
+    await k.runAsync(["delete", "sp", "wide", "-n", "default", "--wait=true", "--timeout=60s"]);
   });
 
   it("keeps the topics of a deleted pipeline under Retain and deletes them under Delete", async () => {
-    k.run(["delete", "sp", "reviews", "-n", "default", "--wait=true", "--timeout=60s"]);
-    expect([...(await topicsOf())]).to.include.members([
-      "reviews-requests",
-      "reviews-responses",
-      "reviews-dlq",
-    ]);
+    k.apply(pipelineManifest("kept", spec({ topics: { partitions: 2, replicationFactor: 1 } })));
+    await readyPipeline("kept");
+    await k.runAsync(["delete", "sp", "kept", "-n", "default", "--wait=true", "--timeout=60s"]);
+    expect([...(await topicsOf())]).to.include.members(["kept-requests", "kept-responses", "kept-dlq"]);
 
     k.apply(
       pipelineManifest(
@@ -248,7 +249,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     );
     const pipeline = await readyPipeline("shortlived");
     expect(pipeline.metadata.finalizers).to.include(topicsFinalizer);
-    k.run(["delete", "sp", "shortlived", "-n", "default", "--wait=true", "--timeout=60s"]);
+    await k.runAsync(["delete", "sp", "shortlived", "-n", "default", "--wait=true", "--timeout=60s"]);
     expect(k.pipeline("shortlived")).to.equal(undefined);
     await waitFor("shortlived topics deleted", async () => {
       const topics = await topicsOf();
@@ -281,7 +282,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       conditionOf(k.pipeline("locked"), "TopicsReady")?.message.includes("has no key password"),
     );
     expect(JSON.stringify(k.pipeline("locked")?.status)).to.not.include("alice");
-    k.run(["delete", "sp", "locked", "-n", "default", "--wait=true", "--timeout=60s"]);
+    await k.runAsync(["delete", "sp", "locked", "-n", "default", "--wait=true", "--timeout=60s"]);
   });
 
   it("never wedges: a pipeline whose Kafka is gone can be released by an annotation", async () => {

@@ -1,11 +1,16 @@
 // Test plumbing for the operator on a real control plane and a real Kafka: the operator started in-process
 // against the test cluster's kubeconfig, pipeline manifests, and reads through kubectl as a person would.
+import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { clusterBinaries } from "../../hack/lib/cluster-build.ts";
 import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
 import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
 import { createLogger } from "../../worker/src/logger.ts";
 import { kubectl } from "./cluster.ts";
+
+const execFileAsync = promisify(execFile);
 
 export const operatorNamespace = "kubesentiment-system";
 
@@ -43,7 +48,11 @@ export function pipelineManifest(
   });
 }
 
-/** kubectl against one cluster, failing the test on a non-zero exit. */
+/**
+ * kubectl against one cluster, failing the test on a non-zero exit. `run` blocks this process while kubectl
+ * runs, so the operator running in it is frozen too: anything that needs the operator to act or answer
+ * (`delete` of a pipeline with a finalizer, `get --raw` of its metrics API) must use `runAsync`.
+ */
 export function kubectlFor(kubeconfig: string) {
   const run = (args: string[], input?: string): string => {
     const result = kubectl(kubeconfig, args, input);
@@ -58,8 +67,22 @@ export function kubectlFor(kubeconfig: string) {
     }
     return JSON.parse(result.stdout) as T;
   };
+  const runAsync = async (args: string[]): Promise<string> => {
+    try {
+      const { stdout } = await execFileAsync(clusterBinaries().kubectl, args, {
+        env: { ...process.env, KUBECONFIG: kubeconfig },
+        timeout: 60_000,
+      });
+      return stdout;
+    } catch (error) {
+      throw new Error(
+        `kubectl ${args.join(" ")} failed: ${(error as { stderr?: string }).stderr ?? String(error)}`,
+      );
+    }
+  };
   return {
     run,
+    runAsync,
     getJson,
     pipeline: (name: string) => getJson<SentimentPipeline>(["sentimentpipeline", name, "-n", "default"]),
     apply: (manifest: string) => run(["apply", "--server-side", "-f", "-"], manifest),

@@ -113,6 +113,11 @@ export class Controller {
       try {
         this.#settle(key, await reconciler.reconcile(key));
       } catch (error) {
+        if (this.#gone(key)) {
+          // Deleted while it was being reconciled: the failure was about an object that no longer exists.
+          this.#settle(key, { kind: "forget" });
+          continue;
+        }
         metrics.reconciles.inc({ result: "error" });
         const delay = this.queue.addRateLimited(key);
         log("error", "reconcile failed", { pipeline: key, retryInMs: delay, error: String(error) });
@@ -123,7 +128,12 @@ export class Controller {
     }
   }
 
-  #settle(key: string, result: ReconcileResult): void {
+  #gone(key: string): boolean {
+    const [namespace = "", name = ""] = key.split("/");
+    return this.#caches?.pipelines.cache.get(name, namespace) === undefined;
+  }
+
+    #settle(key: string, result: ReconcileResult): void {
     const { metrics, log } = this.options;
     metrics.reconciles.inc({ result: result.kind });
     switch (result.kind) {

@@ -51,6 +51,9 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   topics: TopicsPort;
   defaultWorkerImage: string;
+  /** Told each pipeline's lag as it is read (the operator's own Prometheus gauge). */
+  observeLag?: (namespace: string, name: string, lag: number) => void;
+  forgetLag?: (namespace: string, name: string) => void;
   /** How often a healthy pipeline is looked at again (lag, drift) without any event. */
   resyncPeriodMs: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
@@ -83,7 +86,10 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
     const object = this.deps.pipelines.get(name, namespace);
-    if (object === undefined) return { kind: "forget" };
+    if (object === undefined) {
+      this.deps.forgetLag?.(namespace, name);
+      return { kind: "forget" };
+    }
     const pipeline = resolvePipeline(object);
     if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(object, pipeline);
 
@@ -102,6 +108,7 @@ export class Reconciler {
       topics.state === "ready" || topics.exist
         ? await this.deps.topics.lag(pipeline).catch(() => undefined)
         : undefined;
+    if (lag !== undefined) this.deps.observeLag?.(namespace, name, lag.total);
     const now = this.deps.now?.() ?? new Date();
     const current = workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace);
     const scaled = await this.#scaleToZero(object, pipeline, current, lag?.total, now);

@@ -47,8 +47,8 @@ export async function watchResource<T extends KubernetesObject>(
   );
   listWatch.on("change", onChange);
   listWatch.on("error", (error) => {
-    onError(error);
     if (stopped) return;
+    onError(error);
     clearTimeout(restart);
     restart = setTimeout(() => void listWatch.start(), restartDelayMs);
   });
