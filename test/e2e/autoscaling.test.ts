@@ -175,7 +175,7 @@ describe("lag-driven autoscaling, end to end", function () {
         ],
       }),
     );
-    k.run([
+    await k.runAsync([
       "wait",
       "--for=condition=Available",
       "apiservice/v1beta1.external.metrics.k8s.io",

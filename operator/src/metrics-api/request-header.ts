@@ -3,7 +3,6 @@
 // the names it may carry and the header names are published in kube-system's
 // extension-apiserver-authentication ConfigMap. A request is believed only when its client certificate
 // chains to that CA (checked by TLS) and carries an allowed name; anything else is unauthenticated.
-import type { IncomingHttpHeaders } from "node:http";
 
 export const authenticationConfigMap = {
   namespace: "kube-system",
@@ -49,13 +48,14 @@ export function requestHeaderConfig(data: Record<string, string> | undefined): R
 export type Authentication = { ok: true; user: User } | { ok: false; reason: string };
 
 /**
- * `certificateVerified`: TLS found the client certificate chains to config.clientCa; `commonName` is its CN.
+ * `certificateVerified`: TLS found the client certificate chains to config.clientCa; `commonName` is its CN;
+ * `headers`: the request's headers with every value of a repeated header (IncomingMessage.headersDistinct).
  */
 export function authenticate(
   config: RequestHeaderConfig,
   certificateVerified: boolean,
   commonName: string | undefined,
-  headers: IncomingHttpHeaders,
+  headers: NodeJS.Dict<string[]>,
 ): Authentication {
   if (!certificateVerified || commonName === undefined) {
     return { ok: false, reason: "no client certificate signed by the request-header CA" };
@@ -66,13 +66,11 @@ export function authenticate(
       reason: `client certificate name ${commonName} is not an allowed request-header name`,
     };
   }
-  const header = (name: string) => headers[name.toLowerCase()];
-  const name = config.usernameHeaders.map(header).find((value) => value !== undefined);
-  const user = Array.isArray(name) ? name[0] : name;
+  // Each header's values kept apart (the aggregator sends one X-Remote-Group per group): Node's plain
+  // `headers` would join them with ", ".
+  const values = (name: string) => headers[name.toLowerCase()] ?? [];
+  const user = config.usernameHeaders.map((name) => values(name)[0]).find((value) => value !== undefined);
   if (user === undefined || user === "") return { ok: false, reason: "no user named in the request headers" };
-  const groups = config.groupHeaders.flatMap((group) => {
-    const value = header(group);
-    return value === undefined ? [] : Array.isArray(value) ? value : [value];
-  });
+  const groups = config.groupHeaders.flatMap(values);
   return { ok: true, user: { name: user, groups } };
 }

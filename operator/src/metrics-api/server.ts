@@ -125,7 +125,7 @@ async function handle(options: MetricsApiOptions, request: IncomingMessage, resp
     options.requestHeader(),
     socket.authorized,
     commonName,
-    request.headers,
+    request.headersDistinct,
   );
   if (!authentication.ok) {
     failure(response, 401, `Unauthorized: ${authentication.reason}`);
