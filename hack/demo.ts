@@ -90,7 +90,7 @@ runCli(async () => {
     const parsed = parseOperatorConfig({
       LEADER_ELECTION: "false",
       HTTP_PORT: "0",
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: "error",
       RESYNC_PERIOD_MS: "5000",
     });
     if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
