@@ -9,8 +9,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { Kafka, logLevel, Partitioners } from "kafkajs";
+import { Kafka, type KafkaConfig, logLevel, Partitioners } from "kafkajs";
 import {
+  addScramArgs,
   type BrokerCount,
   bootstrapServers,
   clusterPorts,
@@ -21,6 +22,9 @@ import {
   nodeIds,
   nodePorts,
   renderServerProperties,
+  type ScramUser,
+  secureListenerProperties,
+  withProperties,
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
 import {
@@ -51,6 +55,21 @@ export interface KafkaOptions {
   portSetting?: string;
   /** Progress lines for a person; silent by default. */
   log?: (line: string) => void;
+  /** A SASL_SSL client listener instead of PLAINTEXT; one node only. */
+  security?: KafkaSecurity;
+}
+
+/** PEM files made by the caller (e.g. with cluster-pki.ts), and the SCRAM-SHA-512 users to create. */
+export interface KafkaSecurity {
+  /** The CA that signed serverCertFile; the node trusts it for client certificates too. */
+  caCertFile: string;
+  /** Must name 127.0.0.1 (IP SAN): clients check it against the address they dialled. */
+  serverCertFile: string;
+  serverKeyFile: string;
+  /** Created at format time; the first one is the node's own login and the harness's, for its probes. */
+  users: [ScramUser, ...ScramUser[]];
+  /** Mutual TLS: every client must present a certificate signed by caCertFile; the harness presents this one. */
+  clientAuth?: { certFile: string; keyFile: string };
 }
 
 export interface KafkaCluster {
@@ -70,6 +89,8 @@ export interface KafkaCluster {
   waitUntilReady(): Promise<void>;
   /** Stops every node and removes the state directory. */
   stop(): Promise<void>;
+  /** What the cluster was started with, when its listener is SASL_SSL. */
+  readonly security: KafkaSecurity | undefined;
 }
 
 /** What a cluster's directory records about it, so another process can attach to or stop it. */
@@ -82,6 +103,7 @@ interface ClusterRecord {
   libsDir: string;
   heapOpts: string[];
   readyTimeoutMs: number;
+  security?: KafkaSecurity;
 }
 
 const recordFile = "cluster.json";
@@ -99,6 +121,9 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
   const brokers = options.brokers ?? 1;
   const portBase = options.portBase ?? defaultPortBase;
   const log = options.log ?? (() => {});
+  if (options.security !== undefined && brokers !== 1) {
+    throw new HarnessError("a SASL_SSL Kafka cluster has one node: its certificate is made for one listener");
+  }
   requireCommand("java", javaHint); // before any fetch: a missing JDK is the first thing to hear about
   const libs = ensureKafkaLibs(log);
 
@@ -115,10 +140,12 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
     libsDir: libs.dir,
     heapOpts: options.heapOpts ?? defaultHeapOpts.split(" "),
     readyTimeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
+    ...(options.security === undefined ? {} : { security: options.security }),
   };
   const dir = clusterDir(name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, recordFile), `${JSON.stringify(record, null, 2)}\n`);
+  // Owner-only: a secured cluster's record holds its SCRAM passwords.
+  writeFileSync(join(dir, recordFile), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   const cluster = new LocalCluster(record, dir);
 
   log(`formatting storage of ${brokers} Kafka ${libs.version} node(s) in ${dir}`);
@@ -166,6 +193,7 @@ class LocalCluster implements KafkaCluster {
   readonly brokers: BrokerCount;
   readonly portBase: number;
   readonly bootstrapServers: string[];
+  readonly security: KafkaSecurity | undefined;
 
   constructor(
     private readonly record: ClusterRecord,
@@ -175,6 +203,7 @@ class LocalCluster implements KafkaCluster {
     this.brokers = record.brokers;
     this.portBase = record.portBase;
     this.bootstrapServers = bootstrapServers(record.portBase, record.brokers);
+    this.security = record.security;
   }
 
   isBrokerRunning(nodeId: number): boolean {
@@ -199,7 +228,7 @@ class LocalCluster implements KafkaCluster {
     await pollUntil(
       daemons,
       `every node registered and an acks=all write to ${probeTopic} accepted`,
-      () => probeWrite(servers, running, this.brokers),
+      () => probeWrite(probeClient(servers, this.security), running, this.brokers),
       deadline,
       this.record.readyTimeoutMs,
     );
@@ -209,7 +238,7 @@ class LocalCluster implements KafkaCluster {
         daemons,
         "every partition's replicas back in sync",
         async () => {
-          const lagging = await underReplicated(servers);
+          const lagging = await underReplicated(probeClient(servers, this.security));
           if (lagging.length > 0) throw new Error(`still catching up: ${lagging.slice(0, 5).join(", ")}`);
           return true;
         },
@@ -228,13 +257,33 @@ class LocalCluster implements KafkaCluster {
     const dataDir = join(nodeDir, "data");
     mkdirSync(join(nodeDir, "logs"), { recursive: true });
     const template = readFileSync(join(kafkaAssetsDir, "server.properties.template"), "utf8");
-    const properties = renderServerProperties(template, {
+    const plain = renderServerProperties(template, {
       nodeId,
       brokers: this.brokers,
       portBase: this.portBase,
       dataDir,
     });
-    writeFileSync(join(nodeDir, "server.properties"), properties);
+    const security = this.security;
+    let properties = plain;
+    if (security !== undefined) {
+      // Kafka's PEM key store is one file: the certificate chain, then the key.
+      const keystoreFile = join(nodeDir, "keystore.pem");
+      writeFileSync(
+        keystoreFile,
+        `${readFileSync(security.serverCertFile, "utf8")}\n${readFileSync(security.serverKeyFile, "utf8")}`,
+        { mode: 0o600 },
+      );
+      properties = withProperties(
+        plain,
+        secureListenerProperties(this.portBase, nodeId, {
+          keystoreFile,
+          truststoreFile: security.caCertFile,
+          interBrokerUser: security.users[0],
+          clientAuth: security.clientAuth !== undefined,
+        }),
+      );
+    }
+    writeFileSync(join(nodeDir, "server.properties"), properties, { mode: 0o600 });
     const args = [
       "-Xmx256m",
       ...this.jvmLogging(nodeId),
@@ -246,6 +295,7 @@ class LocalCluster implements KafkaCluster {
       this.record.clusterId,
       "--config",
       join(nodeDir, "server.properties"),
+      ...(security === undefined ? [] : addScramArgs(security.users)),
     ];
     try {
       await execFileAsync(requireCommand("java", javaHint), args, { timeout: 120_000 });
@@ -405,10 +455,28 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-function probeClient(servers: string[]): Kafka {
+/** kafkajs's ssl and sasl options for a client of a SASL_SSL cluster, logging in as `user` (default: the first). */
+export function kafkaClientSecurity(
+  security: KafkaSecurity,
+  user: ScramUser = security.users[0],
+): Required<Pick<KafkaConfig, "ssl" | "sasl">> {
+  const client = security.clientAuth;
+  return {
+    ssl: {
+      ca: [readFileSync(security.caCertFile)],
+      ...(client === undefined
+        ? {}
+        : { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) }),
+    },
+    sasl: { mechanism: "scram-sha-512", username: user.name, password: user.password },
+  };
+}
+
+function probeClient(servers: string[], security: KafkaSecurity | undefined): Kafka {
   return new Kafka({
     clientId: "kubesentiment-kafka-harness",
     brokers: servers,
+    ...(security === undefined ? {} : kafkaClientSecurity(security)),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2_000,
     requestTimeout: 10_000,
@@ -417,12 +485,7 @@ function probeClient(servers: string[]): Kafka {
 }
 
 /** True when the expected nodes are registered and a write to a topic replicated on all nodes is acknowledged. */
-async function probeWrite(
-  servers: string[],
-  expected: number[],
-  replicationFactor: number,
-): Promise<boolean> {
-  const kafka = probeClient(servers);
+async function probeWrite(kafka: Kafka, expected: number[], replicationFactor: number): Promise<boolean> {
   const admin = kafka.admin();
   const producer = kafka.producer({
     allowAutoTopicCreation: false,
@@ -446,8 +509,8 @@ async function probeWrite(
 }
 
 /** Partitions (topic/partition) whose in-sync replicas are fewer than their replicas. */
-async function underReplicated(servers: string[]): Promise<string[]> {
-  const admin = probeClient(servers).admin();
+async function underReplicated(kafka: Kafka): Promise<string[]> {
+  const admin = kafka.admin();
   try {
     await admin.connect();
     const { topics } = await admin.fetchTopicMetadata();

@@ -77,6 +77,90 @@ export function renderServerProperties(template: string, node: NodeSettings): st
   });
 }
 
+/** A SCRAM user created when the storage is formatted; Kafka keeps its salted credentials, never the password. */
+export interface ScramUser {
+  name: string;
+  password: string;
+}
+
+/** The PEM files of one node's SASL_SSL listener, as Kafka's PEM key and trust stores read them. */
+export interface ListenerSecurity {
+  /** The node's certificate chain followed by its unencrypted PKCS#8 key, in one file. */
+  keystoreFile: string;
+  /** CA certificates the node trusts: for client certificates, and for its own connections to brokers. */
+  truststoreFile: string;
+  /** The user the node logs in as over its own listener (inter-broker traffic). */
+  interBrokerUser: ScramUser;
+  /** Whether every client must present a certificate signed by a trusted CA (mutual TLS). */
+  clientAuth: boolean;
+}
+
+export const secureListener = "SASL_SSL";
+export const scramMechanism = "SCRAM-SHA-512";
+
+/**
+ * The settings that turn the template's PLAINTEXT client listener into SASL_SSL with SCRAM-SHA-512. The
+ * controller listener stays PLAINTEXT on loopback: only clients cross the secured one.
+ */
+export function secureListenerProperties(
+  portBase: number,
+  nodeId: number,
+  security: ListenerSecurity,
+): Record<string, string> {
+  const { client, controller } = nodePorts(portBase, nodeId);
+  const { name, password } = security.interBrokerUser;
+  const jaasKey = `listener.name.${secureListener.toLowerCase()}.${scramMechanism.toLowerCase()}.sasl.jaas.config`;
+  return {
+    listeners: `${secureListener}://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller}`,
+    "advertised.listeners": `${secureListener}://127.0.0.1:${client}`,
+    "listener.security.protocol.map": `${secureListener}:SASL_SSL,CONTROLLER:PLAINTEXT`,
+    "inter.broker.listener.name": secureListener,
+    "sasl.enabled.mechanisms": scramMechanism,
+    "sasl.mechanism.inter.broker.protocol": scramMechanism,
+    [jaasKey]: `org.apache.kafka.common.security.scram.ScramLoginModule required username="${name}" password="${password}";`,
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.location": security.keystoreFile,
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": security.truststoreFile,
+    "ssl.client.auth": security.clientAuth ? "required" : "none",
+  };
+}
+
+/**
+ * Sets keys in rendered server.properties: a key already there has its line replaced, others are appended.
+ * Values are written as they are, so a value must not hold a backslash or a line break (properties escapes).
+ */
+export function withProperties(properties: string, settings: Record<string, string>): string {
+  for (const [key, value] of Object.entries(settings)) {
+    if (/[\\\n\r]/.test(value)) throw new HarnessError(`server.properties value of ${key} needs escaping`);
+  }
+  const remaining = new Map(Object.entries(settings));
+  const lines = properties.split("\n").map((line) => {
+    const key = /^([^#!\s=:][^=:\s]*)\s*[=:]/.exec(line)?.[1];
+    const value = key === undefined ? undefined : remaining.get(key);
+    if (key === undefined || value === undefined) return line;
+    remaining.delete(key);
+    return `${key}=${value}`;
+  });
+  const appended = [...remaining].map(([key, value]) => `${key}=${value}`);
+  return [...lines, ...(appended.length > 0 ? [...appended, ""] : [])].join("\n");
+}
+
+/**
+ * `kafka-storage format` arguments that create the users (KIP-900). Its parser splits on commas and brackets
+ * and reads quotes, so a name or password holding one is refused rather than silently cut.
+ */
+export function addScramArgs(users: readonly ScramUser[]): string[] {
+  return users.flatMap(({ name, password }) => {
+    if (/[\s,=[\]"'\\]/.test(`${name}${password}`) || name === "" || password === "") {
+      throw new HarnessError(
+        `SCRAM user '${name}': names and passwords must be non-empty, without spaces, commas, brackets, quotes, '=' or '\\'`,
+      );
+    }
+    return ["--add-scram", `${scramMechanism}=[name=${name},password=${password}]`];
+  });
+}
+
 export interface KafkaSettings {
   brokers: BrokerCount;
   portBase: number;

@@ -1,11 +1,14 @@
 // The pure rules of the local Kafka harness (ports, node configuration, environment), checked without a JVM.
 import { expect } from "chai";
 import {
+  addScramArgs,
   bootstrapServers,
   clusterPorts,
   kafkaSettingsFromEnv,
   kafkaVersionOf,
   renderServerProperties,
+  secureListenerProperties,
+  withProperties,
 } from "../../hack/lib/kafka-config.ts";
 
 describe("local Kafka harness: configuration", () => {
@@ -56,5 +59,50 @@ describe("local Kafka harness: configuration", () => {
     );
     expect(() => kafkaSettingsFromEnv({ KAFKA_PORT_BASE: "nine" })).to.throw("KAFKA_PORT_BASE must be");
     expect(() => kafkaSettingsFromEnv({ KAFKA_READY_TIMEOUT_MS: "0" })).to.throw("KAFKA_READY_TIMEOUT_MS");
+  });
+
+  describe("SASL_SSL listener", () => {
+    const security = {
+      keystoreFile: "/n/keystore.pem",
+      truststoreFile: "/pki/ca.crt",
+      interBrokerUser: { name: "admin", password: "s3cret" },
+      clientAuth: false,
+    };
+
+    it("replaces the client listener and keeps the controller's PLAINTEXT on loopback", () => {
+      const properties = secureListenerProperties(29_892, 0, security);
+      expect(properties).to.include({
+        listeners: "SASL_SSL://127.0.0.1:29892,CONTROLLER://127.0.0.1:29893",
+        "advertised.listeners": "SASL_SSL://127.0.0.1:29892",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "SASL_SSL",
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "ssl.keystore.type": "PEM",
+        "ssl.truststore.location": "/pki/ca.crt",
+        "ssl.client.auth": "none",
+      });
+      expect(properties["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]).to.equal(
+        'org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="s3cret";',
+      );
+      expect(secureListenerProperties(29_892, 0, { ...security, clientAuth: true })).to.include({
+        "ssl.client.auth": "required",
+      });
+    });
+
+    it("sets properties in place and appends the new ones", () => {
+      const rendered = "# c\nlisteners=PLAINTEXT://x:1\nlog.dirs=/d\n";
+      expect(withProperties(rendered, { listeners: "SASL_SSL://x:1", "ssl.client.auth": "none" })).to.equal(
+        "# c\nlisteners=SASL_SSL://x:1\nlog.dirs=/d\n\nssl.client.auth=none\n",
+      );
+      expect(() => withProperties(rendered, { "a.b": "x\\y" })).to.throw("a.b needs escaping");
+    });
+
+    it("creates SCRAM-SHA-512 users at format time and refuses what the storage tool would misread", () => {
+      expect(addScramArgs([{ name: "alice", password: "pw-1" }])).to.deep.equal([
+        "--add-scram",
+        "SCRAM-SHA-512=[name=alice,password=pw-1]",
+      ]);
+      expect(() => addScramArgs([{ name: "bob", password: "a,b" }])).to.throw("SCRAM user 'bob'");
+    });
   });
 });
