@@ -146,6 +146,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     kubeConfig,
     customObjects,
     apps,
+    core: kubeConfig.makeApiClient(CoreV1Api),
     autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
     concurrency: config.concurrency,
     metrics,
@@ -184,8 +185,10 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         topics,
         defaultWorkerImage: config.defaultWorkerImage,
         resyncPeriodMs: config.resyncPeriodMs,
-        observeLag: (namespace, pipeline, lag) => metrics.pipelineLag.set({ pipeline_namespace: namespace, pipeline }, lag),
-        forgetLag: (namespace, pipeline) => metrics.pipelineLag.remove({ pipeline_namespace: namespace, pipeline }),
+        observeLag: (namespace, pipeline, lag) =>
+          metrics.pipelineLag.set({ pipeline_namespace: namespace, pipeline }, lag),
+        forgetLag: (namespace, pipeline) =>
+          metrics.pipelineLag.remove({ pipeline_namespace: namespace, pipeline }),
         log: (message, fields) => log("warn", message, fields),
       }),
     );

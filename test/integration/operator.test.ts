@@ -208,6 +208,19 @@ describe("operator on a real control plane and a real Kafka", function () {
     expect(pipeline.status?.topics?.partitions).to.equal(6);
   });
 
+  it("puts back an owned object deleted or changed behind its back", async () => {
+    await k.runAsync(["delete", "service", "reviews-worker", "-n", "default", "--wait=true"]);
+    await waitFor("the Service recreated", () =>
+      k.getJson<V1Service>(["service", "reviews-worker", "-n", "default"]),
+    );
+    k.run(["set", "env", "deployment/reviews-worker", "-n", "default", "BATCH_MAX_SIZE=7"]);
+    await waitFor("the worker environment put back", () => {
+      const env = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"])?.spec?.template
+        .spec?.containers[0]?.env;
+      return env?.find((variable) => variable.name === "BATCH_MAX_SIZE")?.value === "32";
+    });
+  });
+
   it("lets the API server refuse fewer partitions, and refuses a topic that already has more", async () => {
     const lowered = k.getJson<unknown>(["sp", "reviews", "-n", "default"]);
     expect(lowered).to.not.equal(undefined);

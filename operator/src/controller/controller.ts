@@ -3,11 +3,13 @@
 import type {
   AppsV1Api,
   AutoscalingV2Api,
+  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   KubernetesListObject,
   KubernetesObject,
   V1Deployment,
+  V1Service,
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import { type WatchedResource, watchResource } from "../kube/watch.ts";
@@ -21,6 +23,7 @@ export interface ControllerOptions {
   kubeConfig: KubeConfig;
   customObjects: CustomObjectsApi;
   apps: AppsV1Api;
+  core: CoreV1Api;
   autoscaling: AutoscalingV2Api;
   concurrency: number;
   metrics: OperatorMetrics;
@@ -30,6 +33,7 @@ export interface ControllerOptions {
 export interface Caches {
   pipelines: WatchedResource<SentimentPipeline>;
   deployments: WatchedResource<V1Deployment>;
+  services: WatchedResource<V1Service>;
   hpas: WatchedResource<V2HorizontalPodAutoscaler>;
 }
 
@@ -53,14 +57,14 @@ export class Controller {
 
   /** Starts the watches; resolves once each has listed, so reconciles see a filled cache. */
   async startWatches(): Promise<Caches> {
-    const { kubeConfig, customObjects, apps, autoscaling, log } = this.options;
+    const { kubeConfig, customObjects, apps, core, autoscaling, log } = this.options;
     const onError = (what: string) => (error: unknown) =>
       log("warn", `watch of ${what} failed; restarting it`, { error: String(error) });
     const enqueueOwner = (object: KubernetesObject) => {
       const key = ownerKeyOf(object);
       if (key !== undefined) this.queue.add(key);
     };
-    const [pipelines, deployments, hpas] = await Promise.all([
+    const [pipelines, deployments, services, hpas] = await Promise.all([
       watchResource<SentimentPipeline>({
         kubeConfig,
         path: `/apis/${group}/${version}/${plural}`,
@@ -79,6 +83,15 @@ export class Controller {
         onChange: enqueueOwner,
         onError: onError("Deployments"),
       }),
+      // Only to notice a Service changed or deleted behind the operator's back: reconcile re-applies it.
+      watchResource<V1Service>({
+        kubeConfig,
+        path: "/api/v1/services",
+        labelSelector: ownedSelector,
+        list: () => core.listServiceForAllNamespaces({ labelSelector: ownedSelector }),
+        onChange: enqueueOwner,
+        onError: onError("Services"),
+      }),
       watchResource<V2HorizontalPodAutoscaler>({
         kubeConfig,
         path: "/apis/autoscaling/v2/horizontalpodautoscalers",
@@ -88,7 +101,7 @@ export class Controller {
         onError: onError("HorizontalPodAutoscalers"),
       }),
     ]);
-    this.#caches = { pipelines, deployments, hpas };
+    this.#caches = { pipelines, deployments, services, hpas };
     return this.#caches;
   }
 
@@ -133,7 +146,7 @@ export class Controller {
     return this.#caches?.pipelines.cache.get(name, namespace) === undefined;
   }
 
-    #settle(key: string, result: ReconcileResult): void {
+  #settle(key: string, result: ReconcileResult): void {
     const { metrics, log } = this.options;
     metrics.reconciles.inc({ result: result.kind });
     switch (result.kind) {
