@@ -81,7 +81,14 @@ export function selfSignedCa(openssl: string, cert: string, key: string, commonN
 export function signedLeaf(
   openssl: string,
   ca: { cert: string; key: string },
-  leaf: { cert: string; key: string; subject: string; usage: "serverAuth" | "clientAuth"; san?: string },
+  leaf: {
+    cert: string;
+    key: string;
+    subject: string;
+    /** Both for a server that also dials its peers with its certificate (a Kafka broker under mutual TLS). */
+    usage: "serverAuth" | "clientAuth" | "serverAuth,clientAuth";
+    san?: string;
+  },
 ): void {
   const extensions = [
     "-addext",

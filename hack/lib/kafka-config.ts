@@ -122,7 +122,8 @@ export function secureListenerProperties(
     "ssl.keystore.location": security.keystoreFile,
     "ssl.truststore.type": "PEM",
     "ssl.truststore.location": security.truststoreFile,
-    "ssl.client.auth": security.clientAuth ? "required" : "none",
+    // Listener-prefixed: Kafka ignores the broker-wide ssl.client.auth on SASL_SSL listeners (KIP-684).
+    [`listener.name.${secureListener.toLowerCase()}.ssl.client.auth`]: security.clientAuth ? "required" : "none",
   };
 }
 

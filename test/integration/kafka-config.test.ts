@@ -79,13 +79,13 @@ describe("local Kafka harness: configuration", () => {
         "sasl.enabled.mechanisms": "SCRAM-SHA-512",
         "ssl.keystore.type": "PEM",
         "ssl.truststore.location": "/pki/ca.crt",
-        "ssl.client.auth": "none",
+        "listener.name.sasl_ssl.ssl.client.auth": "none",
       });
       expect(properties["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]).to.equal(
         'org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="s3cret";',
       );
       expect(secureListenerProperties(29_892, 0, { ...security, clientAuth: true })).to.include({
-        "ssl.client.auth": "required",
+        "listener.name.sasl_ssl.ssl.client.auth": "required",
       });
     });
 

@@ -27,7 +27,8 @@ export function makeTestPki(dir: string): TestPki {
     cert: file("server.crt"),
     key: file("server.key"),
     subject: "/CN=kafka-test-broker",
-    usage: "serverAuth",
+    // Under mutual TLS the broker checks at start that its own certificate could log in to itself.
+    usage: "serverAuth,clientAuth",
     san: "IP:127.0.0.1,DNS:localhost",
   });
   signedLeaf(openssl, ca, {

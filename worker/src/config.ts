@@ -1,10 +1,32 @@
 // The worker's configuration: environment variables (what the operator's Deployment sets), each parsed and
 // checked at start so a bad value stops the worker with a message naming the variable, never mid-stream.
+import { accessSync, constants } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 
+/** TLS to the brokers; without caFile the system's CAs are trusted. cert and key come together (mTLS). */
+export interface KafkaTlsConfig {
+  caFile?: string;
+  client?: { certFile: string; keyFile: string };
+}
+
+export const saslMechanisms = ["scram-sha-512", "scram-sha-256"] as const;
+
+export interface KafkaSaslConfig {
+  mechanism: (typeof saslMechanisms)[number];
+  username: string;
+  password: string;
+}
+
 export interface WorkerConfig {
-  kafka: { bootstrapServers: string[]; clientId: string; groupId: string; sessionTimeoutMs: number };
+  kafka: {
+    bootstrapServers: string[];
+    clientId: string;
+    groupId: string;
+    sessionTimeoutMs: number;
+    tls?: KafkaTlsConfig;
+    sasl?: KafkaSaslConfig;
+  };
   topics: { requests: string; responses: string; deadLetter: string };
   model: { dir: string; maxSequenceLength: number; intraOpThreads: number };
   batch: { maxSize: number; maxWaitMs: number };
@@ -63,6 +85,36 @@ class Reader {
     return servers;
   }
 
+  /** An optional variable, trimmed; undefined when unset or empty. */
+  optional(name: string): string | undefined {
+    return this.#raw(name);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.#raw(name);
+    if (raw === undefined) return fallback;
+    if (raw !== "true" && raw !== "false") {
+      this.problems.push(`${name} must be true or false, got '${raw}'`);
+      return fallback;
+    }
+    return raw === "true";
+  }
+
+  /** A path the worker will read at start: checked now, so a missing mount names its variable. */
+  readableFile(name: string): string | undefined {
+    const path = this.#raw(name);
+    if (path === undefined) return undefined;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.problems.push(
+        `${name} names ${path}, which ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`,
+      );
+    }
+    return path;
+  }
+
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const raw = this.#raw(name) ?? fallback;
     if (!(allowed as readonly string[]).includes(raw)) {
@@ -71,6 +123,60 @@ class Reader {
     }
     return raw as T;
   }
+}
+
+function kafkaTls(read: Reader): KafkaTlsConfig | undefined {
+  const enabled = read.boolean("KAFKA_TLS_ENABLED", false);
+  const files = {
+    KAFKA_TLS_CA_FILE: read.readableFile("KAFKA_TLS_CA_FILE"),
+    KAFKA_TLS_CERT_FILE: read.readableFile("KAFKA_TLS_CERT_FILE"),
+    KAFKA_TLS_KEY_FILE: read.readableFile("KAFKA_TLS_KEY_FILE"),
+  };
+  const given = Object.entries(files).filter(([, path]) => path !== undefined);
+  if (!enabled) {
+    for (const [name] of given) read.problems.push(`${name} is set but KAFKA_TLS_ENABLED is not true`);
+    return undefined;
+  }
+  const { KAFKA_TLS_CA_FILE: caFile, KAFKA_TLS_CERT_FILE: certFile, KAFKA_TLS_KEY_FILE: keyFile } = files;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const missing = certFile === undefined ? "KAFKA_TLS_CERT_FILE" : "KAFKA_TLS_KEY_FILE";
+    read.problems.push(
+      `KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together (a client certificate and its key): ${missing} is missing`,
+    );
+  }
+  return {
+    ...(caFile === undefined ? {} : { caFile }),
+    ...(certFile === undefined || keyFile === undefined ? {} : { client: { certFile, keyFile } }),
+  };
+}
+
+/** The password is never part of a problem: problems are printed. */
+function kafkaSasl(read: Reader): KafkaSaslConfig | undefined {
+  const mechanism = read.optional("KAFKA_SASL_MECHANISM");
+  const username = read.optional("KAFKA_SASL_USERNAME");
+  const password = read.optional("KAFKA_SASL_PASSWORD");
+  if (mechanism === undefined) {
+    for (const [name, value] of [
+      ["KAFKA_SASL_USERNAME", username],
+      ["KAFKA_SASL_PASSWORD", password],
+    ] as const) {
+      if (value !== undefined) read.problems.push(`${name} is set but KAFKA_SASL_MECHANISM is not`);
+    }
+    return undefined;
+  }
+  const checked = read.oneOf("KAFKA_SASL_MECHANISM", saslMechanisms, "scram-sha-512");
+  if (username === undefined)
+    read.problems.push("KAFKA_SASL_USERNAME is required when KAFKA_SASL_MECHANISM is set");
+  if (password === undefined)
+    read.problems.push("KAFKA_SASL_PASSWORD is required when KAFKA_SASL_MECHANISM is set");
+  return { mechanism: checked, username: username ?? "", password: password ?? "" };
+}
+
+/** Only what is configured: a worker without TLS or SASL has neither member. */
+function kafkaSecurity(read: Reader): Pick<WorkerConfig["kafka"], "tls" | "sasl"> {
+  const tls = kafkaTls(read);
+  const sasl = kafkaSasl(read);
+  return { ...(tls === undefined ? {} : { tls }), ...(sasl === undefined ? {} : { sasl }) };
 }
 
 export type ParsedConfig = { ok: true; config: WorkerConfig } | { ok: false; problems: string[] };
@@ -84,6 +190,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       groupId: read.string("KAFKA_GROUP_ID"),
       // How soon the group notices a member that died without leaving; the broker allows 6 s to 30 min.
       sessionTimeoutMs: read.integer("KAFKA_SESSION_TIMEOUT_MS", 30_000, 6_000, 1_800_000),
+      ...kafkaSecurity(read),
     },
     topics: {
       requests: read.string("TOPIC_REQUESTS"),

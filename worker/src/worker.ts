@@ -2,6 +2,7 @@
 import { Kafka, logLevel as kafkaLogLevel, Partitioners } from "kafkajs";
 import type { WorkerConfig } from "./config.ts";
 import { startHttpServer } from "./http-server.ts";
+import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
 import { createLogger } from "./logger.ts";
 import { registerLz4Codec } from "./lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
@@ -27,6 +28,9 @@ export async function startWorker(
   const logger = createLogger(config.logLevel, { groupId: config.kafka.groupId });
   const metrics = createWorkerMetrics();
   registerLz4Codec();
+  const security = kafkaSecurityOptions(config.kafka);
+  // Before the model loads: a login or certificate the broker refuses is the quicker thing to hear about.
+  await checkKafkaAccess(config.kafka, security, logger);
   const model = await loadClassifier(config.model.dir, {
     maxSequenceLength: config.model.maxSequenceLength,
     intraOpNumThreads: config.model.intraOpThreads,
@@ -37,6 +41,7 @@ export async function startWorker(
   const kafka = new Kafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.bootstrapServers,
+    ...security,
     logLevel: kafkaLogLevel.WARN,
     // Enough retries to ride out a broker's death and the leader elections that follow it.
     retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 10_000 },

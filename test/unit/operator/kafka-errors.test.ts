@@ -51,8 +51,37 @@ describe("Kafka admin errors", () => {
         connecting: true,
       },
     );
-    expect(login).to.include({ reason: "TopicOperationFailed", retriable: false });
-    expect(login.message).to.include("authentication failed");
+    expect(login).to.include({ reason: "KafkaAuthenticationFailed", retriable: false });
+    expect(login.message)
+      .to.include("authentication failed")
+      .and.include("spec.kafka.sasl.secretRef")
+      .and.include("kafka-0:9092");
+  });
+
+  it("calls a broker certificate nobody trusts, or a refused client certificate, KafkaTlsFailed", () => {
+    const untrusted = Object.assign(
+      new KafkaJSConnectionError("Connection error: unable to verify the first certificate"),
+      { code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" },
+    );
+    const wrapped = new KafkaJSNumberOfRetriesExceeded(untrusted, { retryCount: 2, retryTime: 800 });
+    const trust = toKafkaAdminError(wrapped, { servers, action: "describing topics", connecting: true });
+    expect(trust).to.include({ reason: "KafkaTlsFailed", retriable: false });
+    expect(trust.message)
+      .to.include("spec.kafka.tls.caSecretRef")
+      .and.include("unable to verify the first certificate");
+    expect(trust.cause).to.equal(wrapped);
+
+    const refused = Object.assign(
+      new KafkaJSConnectionError("Connection error: 80:error:0A000412:SSL routines"),
+      {
+        code: "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+      },
+    );
+    const client = toKafkaAdminError(refused, { servers, action: "describing topics", connecting: true });
+    expect(client).to.include({ reason: "KafkaTlsFailed", retriable: false });
+    expect(client.message)
+      .to.include("spec.kafka.tls.certSecretRef")
+      .and.include('TLS alert "bad certificate"');
   });
 
   it("adds what kafkajs last logged when it says more than the thrown error", () => {

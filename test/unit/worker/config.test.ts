@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "chai";
 import { builtInModelDir, parseWorkerConfig } from "../../../worker/src/config.ts";
 
@@ -59,5 +62,93 @@ describe("parseWorkerConfig", () => {
       "RETRY_INITIAL_BACKOFF_MS (19000) must not exceed RETRY_MAX_BACKOFF_MS (10000)",
       "TOPIC_REQUESTS, TOPIC_RESPONSES and TOPIC_DEAD_LETTER must be three different topics",
     ]);
+  });
+
+  describe("Kafka TLS and SASL", () => {
+    let dir: string;
+    let pem: (name: string) => string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), "worker-config-"));
+      pem = (name) => {
+        const path = join(dir, name);
+        writeFileSync(path, "-----BEGIN CERTIFICATE-----\n");
+        return path;
+      };
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("has neither unless asked", () => {
+      const parsed = parseWorkerConfig(minimal);
+      if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+      expect(parsed.config.kafka).not.to.have.any.keys("tls", "sasl");
+    });
+
+    it("reads a CA, a client certificate with its key, and SCRAM credentials", () => {
+      const parsed = parseWorkerConfig({
+        ...minimal,
+        KAFKA_TLS_ENABLED: "true",
+        KAFKA_TLS_CA_FILE: pem("ca.crt"),
+        KAFKA_TLS_CERT_FILE: pem("tls.crt"),
+        KAFKA_TLS_KEY_FILE: pem("tls.key"),
+        KAFKA_SASL_MECHANISM: "scram-sha-256",
+        KAFKA_SASL_USERNAME: "alice",
+        KAFKA_SASL_PASSWORD: "pa55",
+      });
+      if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+      expect(parsed.config.kafka.tls).to.deep.equal({
+        caFile: join(dir, "ca.crt"),
+        client: { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key") },
+      });
+      expect(parsed.config.kafka.sasl).to.deep.equal({
+        mechanism: "scram-sha-256",
+        username: "alice",
+        password: "pa55",
+      });
+    });
+
+    it("trusts the system's CAs when TLS is on without a CA file", () => {
+      const parsed = parseWorkerConfig({ ...minimal, KAFKA_TLS_ENABLED: "true" });
+      if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+      expect(parsed.config.kafka.tls).to.deep.equal({});
+    });
+
+    it("names the variable of each missing file, half a client certificate and files without TLS", () => {
+      expect(
+        problemsOf({
+          ...minimal,
+          KAFKA_TLS_ENABLED: "yes",
+          KAFKA_TLS_CA_FILE: join(dir, "absent.crt"),
+          KAFKA_TLS_CERT_FILE: pem("only.crt"),
+        }),
+      ).to.deep.equal([
+        "KAFKA_TLS_ENABLED must be true or false, got 'yes'",
+        `KAFKA_TLS_CA_FILE names ${join(dir, "absent.crt")}, which does not exist`,
+        "KAFKA_TLS_CA_FILE is set but KAFKA_TLS_ENABLED is not true",
+        "KAFKA_TLS_CERT_FILE is set but KAFKA_TLS_ENABLED is not true",
+      ]);
+      expect(
+        problemsOf({ ...minimal, KAFKA_TLS_ENABLED: "true", KAFKA_TLS_KEY_FILE: pem("only.key") }),
+      ).to.deep.equal([
+        "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together (a client certificate and its key): KAFKA_TLS_CERT_FILE is missing",
+      ]);
+    });
+
+    it("requires user and password with a mechanism, and a mechanism with either; never echoes the password", () => {
+      const problems = problemsOf({
+        ...minimal,
+        KAFKA_SASL_MECHANISM: "plain",
+        KAFKA_SASL_PASSWORD: "s3cr3t",
+      });
+      expect(problems).to.deep.equal([
+        "KAFKA_SASL_MECHANISM must be one of scram-sha-512, scram-sha-256, got 'plain'",
+        "KAFKA_SASL_USERNAME is required when KAFKA_SASL_MECHANISM is set",
+      ]);
+      const orphans = problemsOf({ ...minimal, KAFKA_SASL_USERNAME: "alice", KAFKA_SASL_PASSWORD: "s3cr3t" });
+      expect(orphans).to.deep.equal([
+        "KAFKA_SASL_USERNAME is set but KAFKA_SASL_MECHANISM is not",
+        "KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not",
+      ]);
+      expect([...problems, ...orphans].join(" ")).not.to.include("s3cr3t");
+    });
   });
 });
