@@ -13,6 +13,7 @@ import { sha256Of } from "./checksum.ts";
 import { selectorLabels, workerLabels, workerObjectMeta } from "./labels.ts";
 import { modelPodParts } from "./model-source.ts";
 import {
+  kafkaTlsPodParts,
   renderWorkerEnv,
   workerHttpPort,
   workerHttpPortName,
@@ -110,15 +111,24 @@ export function renderWorkerDeployment(
     securityContext: containerSecurityContext(),
   };
   const model = modelPodParts(pipeline.model.source, shared);
+  const kafkaTls = kafkaTlsPodParts(pipeline);
   // Rolls the pods on any change of what the worker is told, and only then: the same spec digests the same.
-  const checksum = sha256Of({ env, image, modelSource: pipeline.model.source });
+  // The Secrets' names are in it (the SASL one through env), never their contents, which the operator does not
+  // read for this: the worker reads its credentials at start, so rotating them takes a rollout restart.
+  const checksum = sha256Of({
+    env,
+    image,
+    modelSource: pipeline.model.source,
+    // Absent without TLS, so pipelines without it keep their checksum.
+    kafkaTlsVolumes: kafkaTls.volumes.length > 0 ? kafkaTls.volumes : undefined,
+  });
   const worker: V1Container = {
     ...shared,
     name: workerContainerName,
     env,
     ports: [{ name: workerHttpPortName, containerPort: workerHttpPort, protocol: "TCP" }],
     ...probes(),
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...model.workerMounts],
+    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...model.workerMounts, ...kafkaTls.workerMounts],
   };
   return {
     apiVersion: "apps/v1",
@@ -153,6 +163,7 @@ export function renderWorkerDeployment(
             // The only writable path besides the model volume: the root file system is read-only.
             { name: "tmp", emptyDir: { sizeLimit: "128Mi" } },
             ...model.volumes,
+            ...kafkaTls.volumes,
           ],
         },
       },

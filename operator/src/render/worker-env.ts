@@ -1,7 +1,7 @@
 // The worker's environment, rendered from the pipeline: the contract is worker/src/config.ts, which reads each
 // variable below. Every value the pipeline decides is set explicitly, even when it equals the worker's default,
 // so the pods run what the spec says whatever default a given worker image has.
-import type { V1EnvVar } from "@kubernetes/client-node";
+import type { V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { modelDir } from "./model-source.ts";
 
@@ -20,16 +20,94 @@ function fromPodField(name: string, fieldPath: string): V1EnvVar {
   return { name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } };
 }
 
+function fromSecret(name: string, secretName: string, key: string): V1EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** Where the worker reads the Secrets of spec.kafka.tls: each mounted read-only in a directory of its own. */
+export const kafkaCaMountPath = "/etc/kubesentiment/kafka/ca";
+export const kafkaClientCertMountPath = "/etc/kubesentiment/kafka/client";
+
+/** spec.kafka.tls when TLS is on (its `enabled` defaults to true). */
+function enabledTls(pipeline: ResolvedPipeline): NonNullable<ResolvedPipeline["kafka"]["tls"]> | undefined {
+  const tls = pipeline.kafka.tls;
+  return tls === undefined || tls.enabled === false ? undefined : tls;
+}
+
+/** The CA bundle's key in its Secret (the CRD's default, for a pipeline read before defaulting). */
+function caKey(ref: { key?: string }): string {
+  return ref.key ?? "ca.crt";
+}
+
 /**
- * How to reach Kafka. TLS and SASL (spec.kafka.tls / sasl) will add their variables here, with the credentials
- * as secretKeyRef entries rather than values, so they never appear in the Deployment or its checksum input.
+ * The pod side of spec.kafka.tls: the CA Secret and the client certificate Secret (kubernetes.io/tls) as
+ * read-only volumes, each projecting only the keys the worker reads.
+ */
+export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
+  volumes: V1Volume[];
+  workerMounts: V1VolumeMount[];
+} {
+  const tls = enabledTls(pipeline);
+  const secrets = [
+    ...(tls?.caSecretRef === undefined
+      ? []
+      : [
+          {
+            volume: "kafka-ca",
+            path: kafkaCaMountPath,
+            ref: tls.caSecretRef,
+            keys: [caKey(tls.caSecretRef)],
+          },
+        ]),
+    ...(tls?.certSecretRef === undefined
+      ? []
+      : [
+          {
+            volume: "kafka-client-cert",
+            path: kafkaClientCertMountPath,
+            ref: tls.certSecretRef,
+            keys: ["tls.crt", "tls.key"],
+          },
+        ]),
+  ];
+  return {
+    volumes: secrets.map(({ volume, ref, keys }) => ({
+      name: volume,
+      secret: { secretName: ref.name, items: keys.map((key) => ({ key, path: key })) },
+    })),
+    workerMounts: secrets.map(({ volume, path }) => ({ name: volume, mountPath: path, readOnly: true })),
+  };
+}
+
+/**
+ * How to reach Kafka. The TLS variables point at the files kafkaTlsPodParts mounts; the SASL credentials are
+ * secretKeyRef entries rather than values, so they never appear in the Deployment or its checksum input.
  */
 function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
+  const tls = enabledTls(pipeline);
+  const sasl = pipeline.kafka.sasl;
   return [
     value("KAFKA_BOOTSTRAP_SERVERS", pipeline.kafka.bootstrapServers.join(",")),
     value("KAFKA_GROUP_ID", pipeline.consumerGroup),
     // The pod name: unique per member, so broker logs and group descriptions name the pod.
     fromPodField("KAFKA_CLIENT_ID", "metadata.name"),
+    ...(tls === undefined ? [] : [value("KAFKA_TLS_ENABLED", "true")]),
+    ...(tls?.caSecretRef === undefined
+      ? []
+      : [value("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${caKey(tls.caSecretRef)}`)]),
+    ...(tls?.certSecretRef === undefined
+      ? []
+      : [
+          value("KAFKA_TLS_CERT_FILE", `${kafkaClientCertMountPath}/tls.crt`),
+          value("KAFKA_TLS_KEY_FILE", `${kafkaClientCertMountPath}/tls.key`),
+        ]),
+    ...(sasl === undefined
+      ? []
+      : [
+          value("KAFKA_SASL_MECHANISM", sasl.mechanism ?? "scram-sha-512"),
+          fromSecret("KAFKA_SASL_USERNAME", sasl.secretRef.name, "username"),
+          fromSecret("KAFKA_SASL_PASSWORD", sasl.secretRef.name, "password"),
+        ]),
   ];
 }
 

@@ -185,6 +185,59 @@ describe("render: worker Deployment", () => {
     });
   });
 
+  describe("Kafka TLS and SASL", () => {
+    const secured: PipelineSpec = {
+      ...defaultSpec,
+      kafka: {
+        ...defaultSpec.kafka,
+        tls: { caSecretRef: { name: "kafka-ca", key: "bundle.pem" }, certSecretRef: { name: "worker-cert" } },
+        sasl: { mechanism: "scram-sha-512", secretRef: { name: "kafka-user" } },
+      },
+    };
+
+    it("mounts the CA and the client certificate read-only, projecting only the keys the worker reads", () => {
+      const deployment = render(secured);
+      expect(podSpec(deployment).volumes).to.deep.include.members([
+        {
+          name: "kafka-ca",
+          secret: { secretName: "kafka-ca", items: [{ key: "bundle.pem", path: "bundle.pem" }] },
+        },
+        {
+          name: "kafka-client-cert",
+          secret: {
+            secretName: "worker-cert",
+            items: [
+              { key: "tls.crt", path: "tls.crt" },
+              { key: "tls.key", path: "tls.key" },
+            ],
+          },
+        },
+      ]);
+      expect(workerContainer(deployment).volumeMounts).to.deep.include.members([
+        { name: "kafka-ca", mountPath: "/etc/kubesentiment/kafka/ca", readOnly: true },
+        { name: "kafka-client-cert", mountPath: "/etc/kubesentiment/kafka/client", readOnly: true },
+      ]);
+    });
+
+    it("takes the SASL credentials from the Secret, never as values", () => {
+      const env = workerContainer(render(secured)).env ?? [];
+      expect(env.filter(({ name }) => name.startsWith("KAFKA_SASL_"))).to.deep.equal([
+        { name: "KAFKA_SASL_MECHANISM", value: "scram-sha-512" },
+        { name: "KAFKA_SASL_USERNAME", valueFrom: { secretKeyRef: { name: "kafka-user", key: "username" } } },
+        { name: "KAFKA_SASL_PASSWORD", valueFrom: { secretKeyRef: { name: "kafka-user", key: "password" } } },
+      ]);
+    });
+
+    it("mounts nothing and sets no TLS variable when TLS is off", () => {
+      const off = render({
+        ...secured,
+        kafka: { ...secured.kafka, tls: { ...secured.kafka.tls, enabled: false } },
+      });
+      expect(podSpec(off).volumes?.map(({ name }) => name)).to.deep.equal(["tmp"]);
+      expect(workerContainer(off).env?.some(({ name }) => name.startsWith("KAFKA_TLS_"))).to.equal(false);
+    });
+  });
+
   describe("config checksum", () => {
     it("is a sha256 that an unchanged spec reproduces, whatever order its keys were written in", () => {
       const first = checksumOf(render(customSpec));
@@ -207,6 +260,28 @@ describe("render: worker Deployment", () => {
       expect(
         checksumOf(renderWorkerDeployment(pipelineOf(defaultSpec), { defaultImage: "other:1" })),
       ).not.to.equal(base);
+    });
+
+    it("changes with every Secret reference of spec.kafka.tls and .sasl", () => {
+      const withKafka = (kafka: Partial<PipelineSpec["kafka"]>): PipelineSpec => ({
+        ...defaultSpec,
+        kafka: { ...defaultSpec.kafka, ...kafka },
+      });
+      const variants = [
+        withKafka({}),
+        withKafka({ tls: {} }),
+        withKafka({ tls: { caSecretRef: { name: "ca" } } }),
+        withKafka({ tls: { caSecretRef: { name: "ca-2" } } }),
+        withKafka({ tls: { caSecretRef: { name: "ca", key: "other.pem" } } }),
+        withKafka({ tls: { certSecretRef: { name: "cert" } } }),
+        withKafka({ tls: { certSecretRef: { name: "cert-2" } } }),
+        withKafka({ sasl: { secretRef: { name: "user" } } }),
+        withKafka({ sasl: { secretRef: { name: "user-2" } } }),
+        withKafka({ sasl: { mechanism: "scram-sha-256", secretRef: { name: "user" } } }),
+      ].map((spec) => checksumOf(render(spec)));
+      expect(new Set(variants).size).to.equal(variants.length);
+      // Pipelines without TLS keep the checksum they had before TLS existed.
+      expect(variants[0]).to.equal(checksumOf(render(defaultSpec)));
     });
   });
 });
