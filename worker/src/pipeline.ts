@@ -76,7 +76,9 @@ export class Pipeline {
       if (to === "closed" && !this.#draining) consumer.resume([{ topic: config.topics.requests }]);
     });
     this.#batcher = new Batcher(
-      { maxSize: config.batch.maxSize, maxWaitMs: config.batch.maxWaitMs, maxInFlight: 1 },
+      // Two: while the model thread runs one batch, the next is handed over, so the thread never idles
+      // waiting for this thread to form it.
+      { maxSize: config.batch.maxSize, maxWaitMs: config.batch.maxWaitMs, maxInFlight: 2 },
       (items) => this.#classify(items),
     );
   }

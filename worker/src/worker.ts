@@ -6,7 +6,8 @@ import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
 import { createLogger } from "./logger.ts";
 import { registerLz4Codec } from "./lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
-import { type Classifier, loadClassifier } from "./model/classifier.ts";
+import type { Classifier } from "./model/classifier.ts";
+import { loadClassifierInThread } from "./model/classifier-thread.ts";
 import { Pipeline } from "./pipeline.ts";
 
 export interface RunningWorker {
@@ -31,7 +32,7 @@ export async function startWorker(
   const security = kafkaSecurityOptions(config.kafka);
   // Before the model loads: a login or certificate the broker refuses is the quicker thing to hear about.
   await checkKafkaAccess(config.kafka, security, logger);
-  const model = await loadClassifier(config.model.dir, {
+  const model = await loadClassifierInThread(config.model.dir, {
     maxSequenceLength: config.model.maxSequenceLength,
     intraOpNumThreads: config.model.intraOpThreads,
   });

@@ -1,0 +1,88 @@
+// The classifier on a thread of its own. Tokenization and ONNX Runtime run synchronously on whichever thread
+// calls them; in the worker's main thread they would take turns with Kafka I/O, JSON and validation. On their
+// own thread the two halves overlap, which on a multi-core machine is most of a worker's throughput.
+import { Worker } from "node:worker_threads";
+import type { Classifier, ClassifierOptions } from "./classifier.ts";
+import type { Prediction } from "./preprocess.ts";
+
+export interface ThreadRequest {
+  id: number;
+  texts: readonly string[];
+}
+
+export type ThreadMessage =
+  | { kind: "ready"; name: string; version: string; labels: string[]; maxSequenceLength: number }
+  | { kind: "failed"; name: string; message: string }
+  | { kind: "result"; id: number; predictions: Prediction[] }
+  | { kind: "error"; id: number; message: string };
+
+export interface ThreadData {
+  dir: string;
+  options: ClassifierOptions;
+}
+
+function startThread(entry: URL, workerData: ThreadData): Worker {
+  if (entry.pathname.endsWith(".ts")) {
+    // Run from TypeScript source (tsx: development and tests): a worker thread does not inherit tsx's loader,
+    // so the entry is imported through tsx's API. Compiled code (the image) takes the plain path below.
+    const href = JSON.stringify(entry.href);
+    return new Worker(`import("tsx/esm/api").then(({ tsImport }) => tsImport(${href}, ${href}));`, {
+      eval: true,
+      workerData,
+    });
+  }
+  return new Worker(entry, { workerData });
+}
+
+function errorFrom(message: { name: string; message: string }): Error {
+  return Object.assign(new Error(message.message), { name: message.name });
+}
+
+/** Loads the model on a new thread; the result behaves as loadClassifier's, and close() ends the thread. */
+export async function loadClassifierInThread(dir: string, options: ClassifierOptions): Promise<Classifier> {
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  const thread = startThread(new URL(`./classifier-thread-entry${extension}`, import.meta.url), {
+    dir,
+    options,
+  });
+  const ready = await new Promise<Extract<ThreadMessage, { kind: "ready" }>>((resolve, reject) => {
+    thread.once("error", reject);
+    thread.once("message", (message: ThreadMessage) => {
+      if (message.kind === "ready") resolve(message);
+      else if (message.kind === "failed") reject(errorFrom(message));
+      else reject(new Error(`classifier thread sent ${message.kind} before it was ready`));
+    });
+  });
+
+  const pending = new Map<number, { resolve: (p: Prediction[]) => void; reject: (e: Error) => void }>();
+  const failAll = (error: Error) => {
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+  thread.on("message", (message: ThreadMessage) => {
+    if (message.kind !== "result" && message.kind !== "error") return;
+    const waiting = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.kind === "result") waiting?.resolve(message.predictions);
+    else waiting?.reject(new Error(message.message));
+  });
+  thread.on("error", (error) => failAll(error));
+  thread.on("exit", (code) => failAll(new Error(`the classifier thread exited (code ${code})`)));
+
+  let nextId = 0;
+  return {
+    name: ready.name,
+    version: ready.version,
+    labels: ready.labels,
+    maxSequenceLength: ready.maxSequenceLength,
+    classify: (texts) =>
+      new Promise<Prediction[]>((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        thread.postMessage({ id, texts } satisfies ThreadRequest);
+      }),
+    close: async () => {
+      await thread.terminate();
+    },
+  };
+}
