@@ -1,0 +1,379 @@
+// Kafka security against a real broker: one node with a SASL_SSL listener (SCRAM-SHA-512, a test CA), then the
+// same with mutual TLS. The worker answers over it with the right credentials and refuses to start, quickly and
+// saying what to fix, with a wrong password, a CA that did not sign the broker or no client certificate; the
+// operator's topics port creates topics over it and reports a rejected login or certificate as such. No
+// secret's value may appear in anything either prints.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { Kafka, logLevel } from "kafkajs";
+import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { eventually } from "../../hack/lib/kafka-topics.ts";
+import { repoRoot } from "../../hack/lib/proc.ts";
+import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
+import { topicNames as pipelineTopicNames } from "../../operator/src/kafka/topic-plan.ts";
+import { apiVersion, kind, type PipelineSpec, resolvePipeline } from "../../operator/src/pipeline.ts";
+import { KafkaTopicsPort } from "../../operator/src/topics-port.ts";
+import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
+import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
+import { startWorker } from "../../worker/src/worker.ts";
+import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
+import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
+
+const portBase = 29_892;
+/** How long a refused start may take: one connection attempt and two quick retries, far from a hang. */
+const refusalBoundMs = 15_000;
+const wrongPassword = "not-alices-password-9Zt";
+
+/** A client of the secured cluster as `user` (default admin), for the test's own set-up and reads. */
+function secureClient(cluster: KafkaCluster, user = admin): Kafka {
+  if (cluster.security === undefined) throw new Error("cluster is not secured");
+  registerLz4Codec();
+  return new Kafka({
+    clientId: "kubesentiment-test",
+    brokers: cluster.bootstrapServers,
+    logLevel: logLevel.NOTHING,
+    ...kafkaClientSecurity(cluster.security, user),
+  });
+}
+
+async function createTopics(kafka: Kafka, partitions = 2): Promise<PipelineTopics> {
+  const run = randomUUID().slice(0, 8);
+  const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
+  const client = kafka.admin();
+  await client.connect();
+  try {
+    await client.createTopics({
+      topics: Object.values(topics).map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+      })),
+    });
+    await eventually("a leader for every partition", async () => {
+      const metadata = await client.fetchTopicMetadata({ topics: Object.values(topics) });
+      return metadata.topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0));
+    });
+  } finally {
+    await client.disconnect();
+  }
+  return topics;
+}
+
+async function topicNames(kafka: Kafka): Promise<Set<string>> {
+  const client = kafka.admin();
+  await client.connect();
+  try {
+    return new Set(await client.listTopics());
+  } finally {
+    await client.disconnect();
+  }
+}
+
+/** The worker's environment for the secured cluster: TLS on the test CA, SCRAM as alice. */
+function workerEnv(
+  cluster: KafkaCluster,
+  pki: TestPki,
+  topics: PipelineTopics,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrapServers.join(","),
+    KAFKA_GROUP_ID: `group-${topics.requests}`,
+    TOPIC_REQUESTS: topics.requests,
+    TOPIC_RESPONSES: topics.responses,
+    TOPIC_DEAD_LETTER: topics.deadLetter,
+    HTTP_PORT: "0",
+    LOG_LEVEL: "error",
+    KAFKA_TLS_ENABLED: "true",
+    KAFKA_TLS_CA_FILE: pki.caCert,
+    KAFKA_SASL_MECHANISM: "scram-sha-512",
+    KAFKA_SASL_USERNAME: alice.name,
+    KAFKA_SASL_PASSWORD: alice.password,
+    ...overrides,
+  };
+}
+
+function configOf(env: Record<string, string | undefined>): WorkerConfig {
+  const parsed = parseWorkerConfig(env);
+  if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+  return parsed.config;
+}
+
+/** Runs `work` with everything this process writes to stdout and stderr recorded (and still shown). */
+async function recordingOutput<T>(
+  work: () => Promise<T>,
+): Promise<{ outcome: PromiseSettledResult<T>; output: string }> {
+  let output = "";
+  const originals = { out: process.stdout.write, err: process.stderr.write };
+  const recorder = (original: typeof process.stdout.write) =>
+    function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      output += String(chunk);
+      return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof process.stdout.write;
+  process.stdout.write = recorder(originals.out);
+  process.stderr.write = recorder(originals.err);
+  try {
+    const [outcome] = await Promise.allSettled([work()]);
+    return { outcome: outcome as PromiseSettledResult<T>, output };
+  } finally {
+    process.stdout.write = originals.out;
+    process.stderr.write = originals.err;
+  }
+}
+
+/** Starts a worker that must refuse: the error message, how long it took, and all it printed meanwhile. */
+async function refusedStart(env: Record<string, string | undefined>) {
+  const started = Date.now();
+  // Debug: every line the worker can log is checked for secrets.
+  const { outcome, output } = await recordingOutput(() =>
+    startWorker(configOf({ ...env, LOG_LEVEL: "debug" })),
+  );
+  const elapsedMs = Date.now() - started;
+  if (outcome.status === "fulfilled") {
+    await outcome.value.stop();
+    throw new Error("the worker started");
+  }
+  return { message: (outcome.reason as Error).message, elapsedMs, output };
+}
+
+/** Answers a few requests end to end: the worker started with `env` reads them and writes responses. */
+async function expectAnswers(kafka: Kafka, topics: PipelineTopics, env: Record<string, string | undefined>) {
+  const worker = await startWorker(configOf(env));
+  const reader = await ResultReader.start(kafka, topics);
+  try {
+    const producer = kafka.producer();
+    await producer.connect();
+    const requests = [
+      "an absolute delight",
+      "a tedious, joyless mess",
+      "a boring, pointless waste of time",
+    ].map((text, i) => ({ id: `secure-${i}`, text }));
+    await producer.send({
+      topic: topics.requests,
+      acks: -1,
+      messages: requests.map((request) => ({ key: request.id, value: JSON.stringify(request) })),
+    });
+    await producer.disconnect();
+    await reader.waitFor(
+      () => reader.on(topics.responses).length >= requests.length,
+      () => `${reader.on(topics.responses).length} of ${requests.length} responses`,
+    );
+    // Partitions keep no order between them: compare by id.
+    const labels = Object.fromEntries(
+      reader.on(topics.responses).map(({ value }) => [value.id, value.label]),
+    );
+    expect(labels).to.deep.equal({ "secure-0": "positive", "secure-1": "negative", "secure-2": "negative" });
+  } finally {
+    await reader.close();
+    await worker.stop();
+  }
+}
+
+/** The operator's view of a pipeline on the secured cluster, with its Secrets served from memory. */
+function operatorSide(
+  cluster: KafkaCluster,
+  pki: TestPki,
+  options: { password?: string; ca?: string; clientCert?: boolean } = {},
+) {
+  const secrets: Record<string, Record<string, Buffer>> = {
+    "kafka-ca": { "ca.crt": readFileSync(options.ca ?? pki.caCert) },
+    "kafka-user": {
+      username: Buffer.from(alice.name),
+      password: Buffer.from(options.password ?? alice.password),
+    },
+    "worker-cert": { "tls.crt": readFileSync(pki.clientCert), "tls.key": readFileSync(pki.clientKey) },
+  };
+  const readSecret: SecretReader = async (_namespace, name) => secrets[name];
+  const name = `secure-${randomUUID().slice(0, 6)}`;
+  const spec: PipelineSpec = {
+    kafka: {
+      bootstrapServers: cluster.bootstrapServers,
+      tls: {
+        caSecretRef: { name: "kafka-ca" },
+        ...(options.clientCert ? { certSecretRef: { name: "worker-cert" } } : {}),
+      },
+      sasl: { mechanism: "scram-sha-512", secretRef: { name: "kafka-user" } },
+    },
+    topics: { partitions: 2, replicationFactor: 1 },
+  };
+  const pipeline = resolvePipeline({
+    apiVersion,
+    kind,
+    metadata: { name, namespace: "shop", uid: randomUUID(), generation: 1 },
+    spec,
+  });
+  return { port: new KafkaTopicsPort(readSecret), pipeline };
+}
+
+describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
+  this.timeout(240_000);
+  let dir: string;
+  let pki: TestPki;
+  let cluster: KafkaCluster;
+
+  before(async function () {
+    this.timeout(180_000);
+    dir = mkdtempSync(join(tmpdir(), "kafka-security-test-"));
+    pki = makeTestPki(join(dir, "pki"));
+    cluster = await startKafka({
+      name: "test-security",
+      portBase,
+      portSetting: "the test's portBase",
+      security: brokerSecurity(pki),
+    });
+  });
+  after(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("lets a worker with alice's SCRAM credentials over TLS answer requests end to end", async () => {
+    const kafka = secureClient(cluster);
+    const topics = await createTopics(kafka);
+    await expectAnswers(kafka, topics, workerEnv(cluster, pki, topics));
+  });
+
+  it("stops a worker with a wrong password within seconds, naming the user and the variables, never the password", async () => {
+    const topics = await createTopics(secureClient(cluster));
+    const refused = await refusedStart(
+      workerEnv(cluster, pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword }),
+    );
+    expect(refused.message).to.match(
+      /^SASL authentication failed for user alice: check KAFKA_SASL_USERNAME\/KAFKA_SASL_PASSWORD/,
+    );
+    expect(refused.elapsedMs).to.be.below(refusalBoundMs);
+    expect(refused.message + refused.output).not.to.include(wrongPassword);
+  });
+
+  it("exits the worker process non-zero with that message on stderr", async () => {
+    const topics = await createTopics(secureClient(cluster));
+    const env = workerEnv(cluster, pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword, LOG_LEVEL: "debug" });
+    const started = Date.now();
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH, ...env },
+        timeout: 60_000,
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        err += chunk.toString();
+      });
+      child.on("error", reject);
+      child.on("close", (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+    });
+    expect(code, stderr).to.equal(1);
+    expect(stderr).to.include("worker: failed to start: SASL authentication failed for user alice");
+    // Node's own start-up (tsx compiling) counts here too.
+    expect(Date.now() - started).to.be.below(refusalBoundMs + 20_000);
+    expect(stdout + stderr).not.to.include(wrongPassword);
+  });
+
+  it("stops a worker that trusts a CA which did not sign the broker's certificate, naming KAFKA_TLS_CA_FILE", async () => {
+    const topics = await createTopics(secureClient(cluster));
+    const refused = await refusedStart(
+      workerEnv(cluster, pki, topics, { KAFKA_TLS_CA_FILE: pki.otherCaCert }),
+    );
+    expect(refused.message).to.match(/^the broker's TLS certificate is not trusted: check KAFKA_TLS_CA_FILE/);
+    expect(refused.elapsedMs).to.be.below(refusalBoundMs);
+    expect(refused.output).not.to.include(alice.password);
+  });
+
+  describe("operator topics port", () => {
+    it("creates the pipeline's topics over SCRAM and TLS with the credentials from its Secrets", async () => {
+      const { port, pipeline } = operatorSide(cluster, pki);
+      const { outcome, changes } = await port.ensure(pipeline);
+      expect(outcome).to.deep.equal({ state: "ready" });
+      expect(changes).to.have.length(3);
+      const existing = await topicNames(secureClient(cluster));
+      for (const topic of pipelineTopicNames(pipeline.topics))
+        expect(existing.has(topic), topic).to.equal(true);
+    });
+
+    it("reports a wrong password as KafkaAuthenticationFailed, naming the Secret field and not the password", async () => {
+      const { port, pipeline } = operatorSide(cluster, pki, { password: wrongPassword });
+      const started = Date.now();
+      const { outcome } = await port.ensure(pipeline);
+      expect(Date.now() - started).to.be.below(refusalBoundMs);
+      if (outcome.state !== "failed") throw new Error("expected a failure");
+      expect(outcome.reason).to.equal("KafkaAuthenticationFailed");
+      expect(outcome.message).to.include("spec.kafka.sasl.secretRef").and.include("authentication failed");
+      expect(outcome.message).not.to.include(wrongPassword);
+    });
+
+    it("reports a CA that did not sign the broker as KafkaTlsFailed, naming spec.kafka.tls.caSecretRef", async () => {
+      const { port, pipeline } = operatorSide(cluster, pki, { ca: pki.otherCaCert });
+      const { outcome } = await port.ensure(pipeline);
+      if (outcome.state !== "failed") throw new Error("expected a failure");
+      expect(outcome.reason).to.equal("KafkaTlsFailed");
+      expect(outcome.message).to.include("spec.kafka.tls.caSecretRef").and.not.include(alice.password);
+    });
+  });
+});
+
+describe("Kafka security: mutual TLS on a real broker", function () {
+  this.timeout(240_000);
+  let dir: string;
+  let pki: TestPki;
+  let cluster: KafkaCluster;
+
+  before(async function () {
+    this.timeout(180_000);
+    dir = mkdtempSync(join(tmpdir(), "kafka-mtls-test-"));
+    pki = makeTestPki(join(dir, "pki"));
+    cluster = await startKafka({
+      name: "test-security",
+      portBase,
+      portSetting: "the test's portBase",
+      security: brokerSecurity(pki, { mutualTls: true }),
+    });
+  });
+  after(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("lets a worker with a client certificate signed by the broker's CA answer requests", async () => {
+    const kafka = secureClient(cluster);
+    const topics = await createTopics(kafka);
+    await expectAnswers(
+      kafka,
+      topics,
+      workerEnv(cluster, pki, topics, {
+        KAFKA_TLS_CERT_FILE: pki.clientCert,
+        KAFKA_TLS_KEY_FILE: pki.clientKey,
+      }),
+    );
+  });
+
+  it("stops a worker without a client certificate, saying the broker requires one", async () => {
+    const topics = await createTopics(secureClient(cluster));
+    const refused = await refusedStart(workerEnv(cluster, pki, topics));
+    expect(refused.message).to.match(
+      /^the broker requires a client certificate: set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE/,
+    );
+    expect(refused.elapsedMs).to.be.below(refusalBoundMs);
+  });
+
+  it("has the operator's topics port present spec.kafka.tls.certSecretRef, and say so when it is missing", async () => {
+    const withCert = operatorSide(cluster, pki, { clientCert: true });
+    expect((await withCert.port.ensure(withCert.pipeline)).outcome).to.deep.equal({ state: "ready" });
+    const without = operatorSide(cluster, pki);
+    const { outcome } = await without.port.ensure(without.pipeline);
+    if (outcome.state !== "failed") throw new Error("expected a failure");
+    expect(outcome.reason).to.equal("KafkaTlsFailed");
+    expect(outcome.message).to.include("spec.kafka.tls.certSecretRef");
+  });
+});
