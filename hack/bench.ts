@@ -153,6 +153,9 @@ async function seedStyleRate(kafka: Kafka, admin: Admin, config: WorkerConfig): 
   }
 }
 
+const timingParts = ["queueMs", "batchWaitMs", "inferenceMs"] as const;
+type ResponseTiming = Record<(typeof timingParts)[number], number>;
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
@@ -166,6 +169,7 @@ async function latencyAtLoad(kafka: Kafka, _admin: Admin, bootstrap: string[]) {
   const worker = await startWorker(config);
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  const parts = { queueMs: [] as number[], batchWaitMs: [] as number[], inferenceMs: [] as number[] };
   const reader = kafka.consumer({ groupId: `lat-reader-${run}`, maxWaitTimeInMs: 50 });
   await reader.connect();
   await reader.subscribe({ topic: topics.responses, fromBeginning: true });
@@ -173,7 +177,10 @@ async function latencyAtLoad(kafka: Kafka, _admin: Admin, bootstrap: string[]) {
     eachMessage: async ({ message }) => {
       const id = message.key?.toString() ?? "";
       const sent = sentAt.get(id);
-      if (sent !== undefined) latencies.push(Number(message.timestamp) - sent);
+      if (sent === undefined) return;
+      latencies.push(Number(message.timestamp) - sent);
+      const { timing } = JSON.parse(message.value?.toString() ?? "{}") as { timing: ResponseTiming };
+      for (const part of timingParts) parts[part].push(timing[part]);
     },
   });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -203,7 +210,14 @@ async function latencyAtLoad(kafka: Kafka, _admin: Admin, bootstrap: string[]) {
   await reader.disconnect();
   await worker.stop();
   const sorted = latencies.sort((a, b) => a - b);
+  const median = (values: number[]) =>
+    percentile(
+      values.sort((a, b) => a - b),
+      50,
+    );
   return {
+    // Where the median request's time went, from the timing each response carries.
+    parts: Object.fromEntries(timingParts.map((part) => [part, median(parts[part])])) as ResponseTiming,
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
@@ -259,6 +273,10 @@ runCli(async (args) => {
     say(
       `(b) end-to-end latency at ${offeredRate} msg/s offered for ${offeredSeconds} s: ` +
         `p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`,
+    );
+    say(
+      `    median request: ${latency.parts.queueMs} ms in Kafka before the fetch, ${latency.parts.batchWaitMs} ms ` +
+        `waiting for its batch, ${latency.parts.inferenceMs} ms of inference`,
     );
     await admin.disconnect();
     if (json) {
