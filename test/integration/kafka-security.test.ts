@@ -10,17 +10,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { Kafka, logLevel } from "kafkajs";
+import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
 import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { eventually } from "../../hack/lib/kafka-topics.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
 import { topicNames as pipelineTopicNames } from "../../operator/src/kafka/topic-plan.ts";
+import type { RunningOperator } from "../../operator/src/operator.ts";
 import { apiVersion, kind, type PipelineSpec, resolvePipeline } from "../../operator/src/pipeline.ts";
 import { KafkaTopicsPort } from "../../operator/src/topics-port.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 import { startWorker } from "../../worker/src/worker.ts";
+import { freePortBase } from "../support/cluster.ts";
 import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
+import {
+  conditionOf,
+  kubectlFor,
+  operatorNamespace,
+  pipelineManifest,
+  runOperator,
+  waitFor,
+} from "../support/operator.ts";
 import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const portBase = 29_892;
@@ -319,6 +330,81 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
       if (outcome.state !== "failed") throw new Error("expected a failure");
       expect(outcome.reason).to.equal("KafkaTlsFailed");
       expect(outcome.message).to.include("spec.kafka.tls.caSecretRef").and.not.include(alice.password);
+    });
+  });
+
+  describe("operator on a real control plane", () => {
+    let control: Cluster;
+    let operator: RunningOperator | undefined;
+    let k: ReturnType<typeof kubectlFor>;
+
+    before(async function () {
+      this.timeout(180_000);
+      control = await startCluster({ name: "security-test", portBase: await freePortBase() });
+      k = kubectlFor(control.kubeconfigPath);
+      k.run(["apply", "-f", join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml")]);
+      k.run([
+        "wait",
+        "--for=condition=Established",
+        "crd/sentimentpipelines.kubesentiment.io",
+        "--timeout=30s",
+      ]);
+      k.run(["create", "namespace", operatorNamespace]);
+      operator = await runOperator(control.kubeconfigPath);
+    });
+    after(async () => {
+      await operator?.stop();
+      await control?.stop();
+    });
+
+    const userSecret = (password: string) => [
+      "create",
+      "secret",
+      "generic",
+      "kafka-user",
+      "-n",
+      "default",
+      `--from-literal=username=${alice.name}`,
+      `--from-literal=password=${password}`,
+    ];
+
+    it("reports a Secret with a wrong password as TopicsReady False, KafkaAuthenticationFailed, until it is fixed", async () => {
+      k.run(["create", "secret", "generic", "kafka-ca", "-n", "default", `--from-file=ca.crt=${pki.caCert}`]);
+      k.run(userSecret(wrongPassword));
+      k.apply(
+        pipelineManifest("guarded", {
+          kafka: {
+            bootstrapServers: cluster.bootstrapServers,
+            tls: { caSecretRef: { name: "kafka-ca" } },
+            sasl: { mechanism: "scram-sha-512", secretRef: { name: "kafka-user" } },
+          },
+          topics: { partitions: 2, replicationFactor: 1 },
+        }),
+      );
+      const refused = await waitFor(
+        "guarded reported with its login rejected",
+        () => {
+          const current = k.pipeline("guarded");
+          return conditionOf(current, "TopicsReady")?.reason === "KafkaAuthenticationFailed"
+            ? current
+            : undefined;
+        },
+        60_000,
+        () => JSON.stringify(k.pipeline("guarded")?.status?.conditions),
+      );
+      expect(conditionOf(refused, "TopicsReady")?.status).to.equal("False");
+      expect(conditionOf(refused, "TopicsReady")?.message).to.include("spec.kafka.sasl.secretRef");
+      const events = k.run(["get", "events", "-n", "default", "-o", "json"]);
+      expect(JSON.stringify(refused.status) + events).not.to.include(wrongPassword);
+
+      k.run(["delete", "secret", "kafka-user", "-n", "default"]);
+      k.run(userSecret(alice.password));
+      await waitFor(
+        "guarded's topics ready once the Secret holds the right password",
+        () => conditionOf(k.pipeline("guarded"), "TopicsReady")?.status === "True",
+        60_000,
+        () => JSON.stringify(k.pipeline("guarded")?.status?.conditions),
+      );
     });
   });
 });
