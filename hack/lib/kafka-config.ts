@@ -109,7 +109,7 @@ export function secureListenerProperties(
 ): Record<string, string> {
   const { client, controller } = nodePorts(portBase, nodeId);
   const { name, password } = security.interBrokerUser;
-  const jaasKey = `listener.name.${secureListener.toLowerCase()}.${scramMechanism.toLowerCase()}.sasl.jaas.config`;
+  const listener = `listener.name.${secureListener.toLowerCase()}`;
   return {
     listeners: `${secureListener}://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller}`,
     "advertised.listeners": `${secureListener}://127.0.0.1:${client}`,
@@ -117,13 +117,13 @@ export function secureListenerProperties(
     "inter.broker.listener.name": secureListener,
     "sasl.enabled.mechanisms": scramMechanism,
     "sasl.mechanism.inter.broker.protocol": scramMechanism,
-    [jaasKey]: `org.apache.kafka.common.security.scram.ScramLoginModule required username="${name}" password="${password}";`,
+    [`${listener}.${scramMechanism.toLowerCase()}.sasl.jaas.config`]: `org.apache.kafka.common.security.scram.ScramLoginModule required username="${name}" password="${password}";`,
     "ssl.keystore.type": "PEM",
     "ssl.keystore.location": security.keystoreFile,
     "ssl.truststore.type": "PEM",
     "ssl.truststore.location": security.truststoreFile,
     // Listener-prefixed: Kafka ignores the broker-wide ssl.client.auth on SASL_SSL listeners (KIP-684).
-    [`listener.name.${secureListener.toLowerCase()}.ssl.client.auth`]: security.clientAuth ? "required" : "none",
+    [`${listener}.ssl.client.auth`]: security.clientAuth ? "required" : "none",
   };
 }
 
