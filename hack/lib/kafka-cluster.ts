@@ -122,7 +122,8 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
   const portBase = options.portBase ?? defaultPortBase;
   const log = options.log ?? (() => {});
   if (options.security !== undefined && brokers !== 1) {
-    throw new HarnessError("a SASL_SSL Kafka cluster has one node: its certificate is made for one listener");
+    // Several nodes would also log in to one another over the listener; nothing needs that yet.
+    throw new HarnessError("a SASL_SSL Kafka cluster has one node (brokers: 1)");
   }
   requireCommand("java", javaHint); // before any fetch: a missing JDK is the first thing to hear about
   const libs = ensureKafkaLibs(log);
@@ -264,25 +265,7 @@ class LocalCluster implements KafkaCluster {
       dataDir,
     });
     const security = this.security;
-    let properties = plain;
-    if (security !== undefined) {
-      // Kafka's PEM key store is one file: the certificate chain, then the key.
-      const keystoreFile = join(nodeDir, "keystore.pem");
-      writeFileSync(
-        keystoreFile,
-        `${readFileSync(security.serverCertFile, "utf8")}\n${readFileSync(security.serverKeyFile, "utf8")}`,
-        { mode: 0o600 },
-      );
-      properties = withProperties(
-        plain,
-        secureListenerProperties(this.portBase, nodeId, {
-          keystoreFile,
-          truststoreFile: security.caCertFile,
-          interBrokerUser: security.users[0],
-          clientAuth: security.clientAuth !== undefined,
-        }),
-      );
-    }
+    const properties = security === undefined ? plain : this.secured(plain, nodeId, security);
     writeFileSync(join(nodeDir, "server.properties"), properties, { mode: 0o600 });
     const args = [
       "-Xmx256m",
@@ -315,6 +298,26 @@ class LocalCluster implements KafkaCluster {
         `formatting the storage of Kafka node ${nodeId} failed (${signal ?? `exit ${code}`}):\n${output}`,
       );
     }
+  }
+
+  /** `properties` with its client listener made SASL_SSL, and the node's key store written beside it. */
+  private secured(properties: string, nodeId: number, security: KafkaSecurity): string {
+    // Kafka's PEM key store is one file: the certificate chain, then the key.
+    const keystoreFile = join(this.nodeDir(nodeId), "keystore.pem");
+    writeFileSync(
+      keystoreFile,
+      `${readFileSync(security.serverCertFile, "utf8")}\n${readFileSync(security.serverKeyFile, "utf8")}`,
+      { mode: 0o600 },
+    );
+    return withProperties(
+      properties,
+      secureListenerProperties(this.portBase, nodeId, {
+        keystoreFile,
+        truststoreFile: security.caCertFile,
+        interBrokerUser: security.users[0],
+        clientAuth: security.clientAuth !== undefined,
+      }),
+    );
   }
 
   launchNode(nodeId: number): void {
