@@ -12,7 +12,7 @@ import { clusterFiles } from "../../hack/lib/cluster-config.ts";
 import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/lib/cluster-pki.ts";
 import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { repoRoot, requireCommand } from "../../hack/lib/proc.ts";
+import { requireCommand } from "../../hack/lib/proc.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
 import { freePortBase } from "../support/cluster.ts";
@@ -22,13 +22,13 @@ import {
   kubectlFor,
   operatorNamespace,
   pipelineManifest,
+  prepareCluster,
   runOperator,
   waitFor,
 } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
 import { WorkerFleet } from "../support/worker-fleet.ts";
 
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
 const metricPath = (pipeline: string) =>
   `/apis/external.metrics.k8s.io/v1beta1/namespaces/default/kubesentiment_consumer_lag?labelSelector=kubesentiment.io%2Fpipeline%3D${pipeline}`;
 
@@ -111,14 +111,7 @@ describe("lag-driven autoscaling, end to end", function () {
       startKafka({ name: "test-e2e", portBase: 29_692, portSetting: "the test's portBase" }),
     ]);
     k = kubectlFor(cluster.kubeconfigPath);
-    k.run(["apply", "-f", crdFile]);
-    k.run([
-      "wait",
-      "--for=condition=Established",
-      "crd/sentimentpipelines.kubesentiment.io",
-      "--timeout=30s",
-    ]);
-    k.run(["create", "namespace", operatorNamespace]);
+    prepareCluster(k);
 
     // The metrics API's serving certificate, made here as the chart makes it in a cluster.
     certDir = mkdtempSync(join(tmpdir(), "kubesentiment-metrics-"));

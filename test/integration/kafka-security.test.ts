@@ -27,8 +27,8 @@ import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../supp
 import {
   conditionOf,
   kubectlFor,
-  operatorNamespace,
   pipelineManifest,
+  prepareCluster,
   runOperator,
   waitFor,
 } from "../support/operator.ts";
@@ -342,14 +342,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
       this.timeout(180_000);
       control = await startCluster({ name: "security-test", portBase: await freePortBase() });
       k = kubectlFor(control.kubeconfigPath);
-      k.run(["apply", "-f", join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml")]);
-      k.run([
-        "wait",
-        "--for=condition=Established",
-        "crd/sentimentpipelines.kubesentiment.io",
-        "--timeout=30s",
-      ]);
-      k.run(["create", "namespace", operatorNamespace]);
+      prepareCluster(k);
       operator = await runOperator(control.kubeconfigPath);
     });
     after(async () => {

@@ -1,12 +1,7 @@
-// The operator against a real kube-apiserver + etcd + kube-controller-manager (+ kwok for pods) and a real
-// Kafka broker: a SentimentPipeline applied with kubectl becomes topics, a Deployment, a Service and an HPA,
-// with honest status; updates, refusals, deletion and a Kafka outage are reconciled; leader election holds.
-import { join } from "node:path";
 import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
@@ -17,11 +12,10 @@ import {
   kubectlFor,
   operatorNamespace,
   pipelineManifest,
+  prepareCluster,
   runOperator,
   waitFor,
 } from "../support/operator.ts";
-
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
 
 describe("operator on a real control plane and a real Kafka", function () {
   this.timeout(180_000);
@@ -76,14 +70,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       startKafka({ name: "test-operator", portBase: 29_492, portSetting: "the test's portBase" }),
     ]);
     k = kubectlFor(cluster.kubeconfigPath);
-    k.run(["apply", "-f", crdFile]);
-    k.run([
-      "wait",
-      "--for=condition=Established",
-      "crd/sentimentpipelines.kubesentiment.io",
-      "--timeout=30s",
-    ]);
-    k.run(["create", "namespace", operatorNamespace]);
+    prepareCluster(k);
     operator = await runOperator(cluster.kubeconfigPath);
   });
 

@@ -1,9 +1,11 @@
 // Test plumbing for the operator on a real control plane and a real Kafka: the operator started in-process
 // against the test cluster's kubeconfig, pipeline manifests, and reads through kubectl as a person would.
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { clusterBinaries } from "../../hack/lib/cluster-build.ts";
+import { repoRoot } from "../../hack/lib/proc.ts";
 import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
 import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
@@ -33,6 +35,15 @@ export function runOperator(
       identity: config.identity,
     }),
   });
+}
+
+const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+
+/** What every operator test needs in a fresh cluster: the CRD, Established, and the operator's namespace. */
+export function prepareCluster(k: ReturnType<typeof kubectlFor>): void {
+  k.run(["apply", "-f", crdFile]);
+  k.run(["wait", "--for=condition=Established", "crd/sentimentpipelines.kubesentiment.io", "--timeout=30s"]);
+  k.run(["create", "namespace", operatorNamespace]);
 }
 
 export function pipelineManifest(
