@@ -107,3 +107,25 @@ def bucket_batches(lengths: np.ndarray, batch_size: int, bucket: int, rng: np.ra
         batches.extend(idx[i : i + batch_size] for i in range(0, len(idx), batch_size))
     for b in rng.permutation(len(batches)):
         yield batches[b]
+
+
+def make_distill_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_decay: float):
+    """Like make_step, for a mix of rows: where `soft` is 1 the student regresses the teacher's logits `targets`
+    (mean squared error, as in Tang et al. 2019), elsewhere it learns the gold `labels` (cross-entropy)."""
+
+    def loss_fn(params: Params, ids, mask, labels, targets, soft, key) -> jax.Array:
+        keys = jax.random.split(key, cfg.members)
+        logits = jax.vmap(lambda p, k: member_logits(cfg, p, ids, mask, k))(params, keys)
+        mse = ((logits - targets[None]) ** 2).mean(axis=2)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels[None, :])
+        return (soft * mse + (1 - soft) * ce).mean(axis=1).sum()
+
+    @jax.jit
+    def step(params: Params, ema: Params, opt_state: optax.OptState, ids, mask, labels, targets, soft, key):
+        loss, grads = jax.value_and_grad(loss_fn)(params, ids, mask, labels, targets, soft, key)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        ema = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
+        return params, ema, opt_state, loss
+
+    return step
