@@ -274,8 +274,8 @@ class LocalCluster implements KafkaCluster {
       join(this.record.libsDir, "*"),
       "kafka.tools.StorageTool",
       "format",
-      "--cluster-id",
-      this.record.clusterId,
+      // One argument with "=": a base64url id may begin with "-", which the tool would take for an option.
+      `--cluster-id=${this.record.clusterId}`,
       "--config",
       join(nodeDir, "server.properties"),
       ...(security === undefined ? [] : addScramArgs(security.users)),

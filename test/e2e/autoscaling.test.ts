@@ -202,10 +202,11 @@ describe("lag-driven autoscaling, end to end", function () {
       return value === "200" ? value : undefined;
     });
     expect(raw).to.equal("200");
-    const scaledUp = await waitFor("the HPA raising surge to 4 replicas", () =>
-      deployment("surge")?.spec?.replicas === 4 ? k.pipeline("surge") : undefined,
+    await waitFor("the HPA raising surge to 4 replicas", () => deployment("surge")?.spec?.replicas === 4);
+    await waitFor(
+      "surge's status saying autoscaling is active",
+      () => conditionOf(k.pipeline("surge"), "AutoscalingActive")?.status === "True",
     );
-    expect(conditionOf(scaledUp, "AutoscalingActive")?.status).to.equal("True");
     await waitFor("status naming the partition cap", () =>
       conditionOf(k.pipeline("surge"), "AutoscalingActive")?.message.includes(
         "at most 4 replicas: the requests topic has 4 partitions",
