@@ -7,7 +7,6 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { dumpYaml, loadYaml, type V1Deployment } from "@kubernetes/client-node";
 import { Kafka, logLevel } from "kafkajs";
 import { parseOperatorConfig } from "../operator/src/config.ts";
@@ -18,7 +17,7 @@ import { startWorker } from "../worker/src/worker.ts";
 import { startCluster } from "./lib/cluster-run.ts";
 import { workerEnvOf } from "./lib/deployment-env.ts";
 import { findKafka, startKafka } from "./lib/kafka-cluster.ts";
-import { HarnessError, repoRoot, runCli } from "./lib/proc.ts";
+import { HarnessError, repoRoot, runCli, waitFor } from "./lib/proc.ts";
 
 const timeoutMs = 90_000;
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
@@ -41,18 +40,6 @@ async function kafkaForDemo() {
 
 function shorten(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-/** Waits for `check` to give a value, failing with `what` after the demo's timeout. */
-async function waitFor<T>(what: string, check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new HarnessError(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(500);
-  }
 }
 
 runCli(async () => {
@@ -106,17 +93,21 @@ runCli(async () => {
       `\n$ kubectl apply -f crds/samples/pipeline.yaml\n${kubectl(["apply", "-f", "-"], dumpYaml(pipeline)).trimEnd()}`,
     );
 
-    const deployment = await waitFor(`Deployment ${name}-worker`, () => {
-      const result = spawnSync(
-        cluster.binaries.kubectl,
-        ["get", "deployment", `${name}-worker`, "-o", "json"],
-        {
-          encoding: "utf8",
-          env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-        },
-      );
-      return result.status === 0 ? (JSON.parse(result.stdout) as V1Deployment) : undefined;
-    });
+    const deployment = await waitFor(
+      `Deployment ${name}-worker`,
+      () => {
+        const result = spawnSync(
+          cluster.binaries.kubectl,
+          ["get", "deployment", `${name}-worker`, "-o", "json"],
+          {
+            encoding: "utf8",
+            env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+          },
+        );
+        return result.status === 0 ? (JSON.parse(result.stdout) as V1Deployment) : undefined;
+      },
+      timeoutMs,
+    );
     const env = workerEnvOf(deployment, "demo-worker-local");
     const workerConfig = parseWorkerConfig({
       ...env,
@@ -181,9 +172,11 @@ runCli(async () => {
         );
       },
     });
-    await waitFor(`${texts.size} results`, () => (results.size === texts.size ? true : undefined)).finally(
-      () => reader.disconnect(),
-    );
+    await waitFor(
+      `${texts.size} results`,
+      () => (results.size === texts.size ? true : undefined),
+      timeoutMs,
+    ).finally(() => reader.disconnect());
     for (const [id, text] of texts) {
       console.log(`${id.split("@")[0]?.padEnd(10)} ${shorten(text, 62).padEnd(62)} → ${results.get(id)}`);
     }
@@ -192,16 +185,20 @@ runCli(async () => {
     );
 
     // Polled, not `kubectl wait`: a kubectl running synchronously would freeze the operator in this process.
-    await waitFor(`${name} Ready`, () => {
-      const ready = kubectl([
-        "get",
-        "sentimentpipeline",
-        name,
-        "-o",
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      return ready === "True" ? true : undefined;
-    });
+    await waitFor(
+      `${name} Ready`,
+      () => {
+        const ready = kubectl([
+          "get",
+          "sentimentpipeline",
+          name,
+          "-o",
+          'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        ]);
+        return ready === "True" ? true : undefined;
+      },
+      timeoutMs,
+    );
     show(["get", "sentimentpipeline", name]);
     show(["get", "deployment,service,hpa", "-l", `kubesentiment.io/pipeline=${name}`]);
   } finally {

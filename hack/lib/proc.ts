@@ -183,6 +183,32 @@ export async function waitUntilReady(
   }
 }
 
+/** Polls `check` until it returns a value other than undefined/false; fails naming what was awaited. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+  describeLast: () => string = () => "",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "";
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline) {
+      const last = describeLast();
+      throw new HarnessError(
+        `timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}${last ? `; ${last}` : ""}`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
 /** Entry point wrapper for hack/ scripts: a HarnessError prints its message and exits 1, without a stack trace. */
 export function runCli(main: (args: string[]) => Promise<void>): void {
   main(process.argv.slice(2)).catch((error: unknown) => {

@@ -6,29 +6,9 @@
 # Deterministic: pinned packages, fixed seeds, fixed XLA thread counts (2 for the teacher, 1 for the student).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
+# shellcheck source=hack/model/prepare.sh
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 out="${1:?usage: distill.sh OUT_DIR}"
-data="${SST2_DIR:-$repo/../shared/data/sst2}"
-venv="${KUBESENTIMENT_CACHE:-$HOME/.cache/kubesentiment}/model-venv"
-
-for f in train.tsv dev.tsv; do
-  [[ -f "$data/$f" ]] || { echo "train.sh: $data/$f not found (set SST2_DIR)" >&2; exit 1; }
-done
-
-python="$(command -v python3.11 || command -v python3)"
-"$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
-  || { echo "train.sh: needs Python 3.11 (the pins are for it), found $("$python" --version)" >&2; exit 1; }
-
-# The venv lives outside git and is rebuilt only when the pins change.
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$here/requirements.txt"
-  echo "$want" >"$stamp"
-fi
 
 export JAX_PLATFORMS=cpu PYTHONHASHSEED=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
 mkdir -p "$out"

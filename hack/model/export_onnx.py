@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from cnn import CnnConfig
+from sst2 import CLS, MASK, PAD, SEP, UNK, pad_batch
 
 OPSET = 18  # ReduceMax takes axes as an input from 18 on; onnxruntime-node 1.30 supports it.
 
@@ -90,3 +98,69 @@ def build_model(members: list[tuple[CnnConfig, dict[str, np.ndarray]]]) -> onnx.
             p = {name: np.asarray(v[k], dtype=np.float32) for name, v in params.items()}
             logits.append(_cnn_member(g, cfg, len(logits), p, mask3, lengths))
     return _finish(g, len(logits), logits)
+
+
+def write_model_files(
+    out: Path,
+    tok,
+    model: onnx.ModelProto,
+    *,
+    name: str,
+    labels: tuple[str, ...],
+    max_len: int,
+    ensemble: list[tuple[CnnConfig, int]],
+    vocab_size: int,
+    extra: dict,
+) -> None:
+    """The four files of a Hugging Face-style sequence-classification export, `extra` added to config.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, out / "model.onnx")
+    tok.save(str(out / "tokenizer.json"))
+    tokenizer_config = {
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": True,
+        "model_max_length": max_len,
+        "pad_token": PAD,
+        "unk_token": UNK,
+        "cls_token": CLS,
+        "sep_token": SEP,
+        "mask_token": MASK,
+        "clean_up_tokenization_spaces": False,
+    }
+    # The version is a digest of the weights: it changes exactly when the model does.
+    version = "sha256-" + hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()[:12]
+    config = {
+        "name": name,
+        "version": version,
+        "model_type": "kubesentiment-cnn",
+        "architectures": ["CnnEnsembleForSequenceClassification"],
+        "id2label": {str(i): label for i, label in enumerate(labels)},
+        "label2id": {label: i for i, label in enumerate(labels)},
+        "pad_token_id": tok.token_to_id(PAD),
+        "vocab_size": vocab_size,
+        "ensemble": [{**asdict(cfg), "seed": seed} for cfg, seed in ensemble],
+        "max_position_embeddings": max_len,
+        **extra,
+    }
+    for file, obj in (("tokenizer_config.json", tokenizer_config), ("config.json", config)):
+        (out / file).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+
+def check_parity_and_report(
+    out: Path, dev_seqs: list, pad_id: int, ref_logits: np.ndarray, dev_acc: float, started: float
+) -> None:
+    """The exported graph must reproduce the training framework's logits on dev; then say what was written."""
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_logits = []
+    for i in range(0, len(dev_seqs), 64):
+        ids, mask = pad_batch(dev_seqs[i : i + 64], pad_id)
+        feed = {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
+        onnx_logits.append(session.run(["logits"], feed)[0])
+    diff = float(np.abs(np.concatenate(onnx_logits) - ref_logits).max())
+    if diff > 1e-3:
+        raise SystemExit(f"ONNX parity failed: max |logit diff| {diff:.2e}")
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    print(f"onnx parity: max |logit diff| {diff:.2e}")
+    print(f"wrote {out} ({size / 1e6:.2f} MB) in {time.time() - started:.0f}s")
+    print(f"SST-2 dev accuracy: {dev_acc:.4f} ({int(round(dev_acc * len(dev_seqs)))}/{len(dev_seqs)})")
+

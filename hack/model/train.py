@@ -7,21 +7,16 @@ Deterministic: fixed seeds, single-threaded XLA (set by train.sh), pinned packag
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import jax
 import numpy as np
-import onnx
-import onnxruntime as ort
 import optax
 
 from cnn import CnnConfig, bucket_batches, ensemble_logits, init_params, make_step
-from export_onnx import build_model
-from sst2 import CLS, MASK, PAD, SEP, UNK, encode, pad_batch, read_split, train_tokenizer
+from export_onnx import build_model, check_parity_and_report, write_model_files
+from sst2 import PAD, encode, pad_batch, read_split, train_tokenizer
 
 VOCAB_SIZE = 16000
 MAX_LEN = 128
@@ -69,40 +64,6 @@ def train(cfg: CnnConfig, seed: int, seqs: list[np.ndarray], labels: np.ndarray,
     return ema
 
 
-def write_files(out: Path, tok, model: onnx.ModelProto, dev_acc: float) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, out / "model.onnx")
-    tok.save(str(out / "tokenizer.json"))
-    tokenizer_config = {
-        "tokenizer_class": "BertTokenizer",
-        "do_lower_case": True,
-        "model_max_length": MAX_LEN,
-        "pad_token": PAD,
-        "unk_token": UNK,
-        "cls_token": CLS,
-        "sep_token": SEP,
-        "mask_token": MASK,
-        "clean_up_tokenization_spaces": False,
-    }
-    # The version is a digest of the weights: it changes exactly when the model does.
-    version = "sha256-" + hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()[:12]
-    config = {
-        "name": NAME,
-        "version": version,
-        "model_type": "kubesentiment-cnn",
-        "architectures": ["CnnEnsembleForSequenceClassification"],
-        "id2label": {str(i): label for i, label in enumerate(LABELS)},
-        "label2id": {label: i for i, label in enumerate(LABELS)},
-        "pad_token_id": tok.token_to_id(PAD),
-        "vocab_size": VOCAB_SIZE,
-        "ensemble": [{**asdict(cfg), "seed": seed} for cfg, seed in MODELS],
-        "max_position_embeddings": MAX_LEN,
-        "sst2_dev_accuracy": round(dev_acc, 4),
-    }
-    for name, obj in (("tokenizer_config.json", tokenizer_config), ("config.json", config)):
-        (out / name).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True)
@@ -131,22 +92,19 @@ def main() -> None:
     dev_acc = float((ref_logits.argmax(-1) == dev_split.labels).mean())
 
     model = build_model([(cfg, {k: np.asarray(v) for k, v in params.items()}) for cfg, params in trained])
-    write_files(args.out, tok, model, dev_acc)
+    write_model_files(
+        args.out,
+        tok,
+        model,
+        name=NAME,
+        labels=LABELS,
+        max_len=MAX_LEN,
+        ensemble=MODELS,
+        vocab_size=VOCAB_SIZE,
+        extra={"sst2_dev_accuracy": round(dev_acc, 4)},
+    )
 
-    # Parity: the exported graph must reproduce the training framework's logits on dev.
-    session = ort.InferenceSession(str(args.out / "model.onnx"), providers=["CPUExecutionProvider"])
-    onnx_logits = []
-    for i in range(0, len(dev_seqs), 64):
-        ids, mask = pad_batch(dev_seqs[i : i + 64], pad_id)
-        feed = {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
-        onnx_logits.append(session.run(["logits"], feed)[0])
-    diff = float(np.abs(np.concatenate(onnx_logits) - ref_logits).max())
-    if diff > 1e-3:
-        raise SystemExit(f"ONNX parity failed: max |logit diff| {diff:.2e}")
-    size = sum(f.stat().st_size for f in args.out.iterdir() if f.is_file())
-    print(f"onnx parity: max |logit diff| {diff:.2e}")
-    print(f"wrote {args.out} ({size / 1e6:.2f} MB) in {time.time() - started:.0f}s")
-    print(f"SST-2 dev accuracy: {dev_acc:.4f} ({int(round(dev_acc * len(dev_seqs)))}/{len(dev_seqs)})")
+    check_parity_and_report(args.out, dev_seqs, pad_id, ref_logits, dev_acc, started)
 
 
 if __name__ == "__main__":

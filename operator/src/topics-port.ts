@@ -2,7 +2,7 @@
 // out, wait until new partitions are usable, and describe the outcome as a condition and Events. A fresh admin
 // client per call (see kafka/admin.ts): reconciles are seconds apart and topics come and go between them.
 
-import type { TopicsPort } from "./controller/reconcile.ts";
+import type { EnsuredTopics, TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
 import { TopicAdmin } from "./kafka/admin.ts";
 import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
@@ -52,6 +52,10 @@ export function outcomeOf(
   };
 }
 
+async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<ConsumerLag> {
+  return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
+}
+
 /** A pipeline's Kafka credentials could not be read from its Secrets. */
 export class CredentialsError extends Error {
   constructor(
@@ -80,7 +84,7 @@ export class KafkaTopicsPort implements TopicsPort {
     }
   }
 
-  async ensure(pipeline: ResolvedPipeline): Promise<{ outcome: TopicsOutcome; changes: string[] }> {
+  async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {
     const names = topicNames(pipeline.topics);
     let observed: KafkaObservation | undefined;
     try {
@@ -90,7 +94,13 @@ export class KafkaTopicsPort implements TopicsPort {
         const plan = planTopics(pipeline.topics, seen);
         await admin.applyPlan(plan);
         await admin.waitUntilUsable(topicsToAwait(plan));
-        return { outcome: outcomeOf(plan, seen, names), changes: describeChanges(plan) };
+        const outcome = outcomeOf(plan, seen, names);
+        // On the same connection: a reconcile reads the lag whenever the topics are there to read it from.
+        const lag =
+          outcome.state === "ready" || outcome.exist
+            ? await readLag(admin, pipeline).catch(() => undefined)
+            : undefined;
+        return { outcome, changes: describeChanges(plan), lag };
       });
     } catch (error) {
       const failure =
@@ -101,6 +111,7 @@ export class KafkaTopicsPort implements TopicsPort {
       return {
         outcome: { state: "failed", reason: failure.reason, message: failure.message, exist },
         changes: [],
+        lag: undefined,
       };
     }
   }
@@ -110,8 +121,6 @@ export class KafkaTopicsPort implements TopicsPort {
   }
 
   async lag(pipeline: ResolvedPipeline): Promise<ConsumerLag> {
-    return this.#withAdmin(pipeline, async (admin) =>
-      consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests)),
-    );
+    return this.#withAdmin(pipeline, (admin) => readLag(admin, pipeline));
   }
 }

@@ -42,6 +42,35 @@ describe("Helm chart on a real control plane", function () {
   };
   const operatorDeployment = () =>
     k.getJson<V1Deployment>(["deployment", operatorName, "-n", releaseNamespace]);
+  const upgrade = (...values: string[]) =>
+    h([
+      "upgrade",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--reuse-values",
+      ...values.flatMap((value) => ["--set", value]),
+      "--wait",
+      "--timeout",
+      "180s",
+    ]);
+  /** The operator Deployment once `replicas` of its newest revision are up and no old one is left. */
+  const rolledOut = (replicas: number) =>
+    waitFor(
+      `${replicas} available operator replica(s) of the new revision`,
+      () => {
+        const found = operatorDeployment();
+        const status = found?.status;
+        return status?.availableReplicas === replicas &&
+          status.updatedReplicas === replicas &&
+          status.replicas === replicas &&
+          status.observedGeneration === found?.metadata?.generation
+          ? found
+          : undefined;
+      },
+      90_000,
+    );
   const tlsSecret = () =>
     k.getJson<V1Secret>(["secret", `${operatorName}-metrics-api-tls`, "-n", releaseNamespace])?.data;
 
@@ -173,33 +202,8 @@ describe("Helm chart on a real control plane", function () {
     const before = operatorDeployment();
     const certificate = tlsSecret();
     expect(certificate).to.have.keys("ca.crt", "tls.crt", "tls.key");
-    h([
-      "upgrade",
-      release,
-      chartDir,
-      "--namespace",
-      releaseNamespace,
-      "--reuse-values",
-      "--set",
-      "replicaCount=2",
-      "--set",
-      "operator.logLevel=debug",
-      "--wait",
-      "--timeout",
-      "180s",
-    ]);
-    const after = await waitFor(
-      "two available operator replicas of the new revision",
-      () => {
-        const found = operatorDeployment();
-        return found?.status?.availableReplicas === 2 &&
-          found.status.updatedReplicas === 2 &&
-          found.status.observedGeneration === found.metadata?.generation
-          ? found
-          : undefined;
-      },
-      90_000,
-    );
+    upgrade("replicaCount=2", "operator.logLevel=debug");
+    const after = await rolledOut(2);
     expect(after.metadata?.generation).to.be.greaterThan(before?.metadata?.generation ?? 0);
     expect(after.spec?.strategy?.type).to.equal("RollingUpdate");
     const env = Object.fromEntries(
@@ -217,31 +221,8 @@ describe("Helm chart on a real control plane", function () {
   });
 
   it("goes back to one replica without leader election, Recreate with the rolling-update settings removed", async () => {
-    h([
-      "upgrade",
-      release,
-      chartDir,
-      "--namespace",
-      releaseNamespace,
-      "--reuse-values",
-      "--set",
-      "replicaCount=1",
-      "--wait",
-      "--timeout",
-      "180s",
-    ]);
-    const after = await waitFor(
-      "one available operator replica of the new revision",
-      () => {
-        const found = operatorDeployment();
-        return found?.status?.availableReplicas === 1 &&
-          found.status.replicas === 1 &&
-          found.status.observedGeneration === found.metadata?.generation
-          ? found
-          : undefined;
-      },
-      90_000,
-    );
+    upgrade("replicaCount=1");
+    const after = await rolledOut(1);
     expect(after.spec?.strategy).to.deep.equal({ type: "Recreate" });
     const env = after.spec?.template.spec?.containers[0]?.env ?? [];
     expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("false");

@@ -32,7 +32,7 @@ import {
   runOperator,
   waitFor,
 } from "../support/operator.ts";
-import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
+import { type PipelineTopics, ResultReader, workerEnv } from "../support/pipeline-topics.ts";
 
 const portBase = 29_892;
 /** How long a refused start may take: one connection attempt and two quick retries, far from a hang. */
@@ -85,20 +85,14 @@ async function topicNames(kafka: Kafka): Promise<Set<string>> {
 }
 
 /** The worker's environment for the secured cluster: TLS on the test CA, SCRAM as alice. */
-function workerEnv(
+function securedWorkerEnv(
   cluster: KafkaCluster,
   pki: TestPki,
   topics: PipelineTopics,
   overrides: Record<string, string | undefined> = {},
 ): Record<string, string | undefined> {
   return {
-    KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrapServers.join(","),
-    KAFKA_GROUP_ID: `group-${topics.requests}`,
-    TOPIC_REQUESTS: topics.requests,
-    TOPIC_RESPONSES: topics.responses,
-    TOPIC_DEAD_LETTER: topics.deadLetter,
-    HTTP_PORT: "0",
-    LOG_LEVEL: "error",
+    ...workerEnv(cluster.bootstrapServers, topics),
     KAFKA_TLS_ENABLED: "true",
     KAFKA_TLS_CA_FILE: pki.caCert,
     KAFKA_SASL_MECHANISM: "scram-sha-512",
@@ -220,38 +214,45 @@ function operatorSide(
   return { port: new KafkaTopicsPort(readSecret), pipeline };
 }
 
-describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
-  this.timeout(240_000);
-  let dir: string;
-  let pki: TestPki;
-  let cluster: KafkaCluster;
-
+/**
+ * A secured single-node broker for one describe block, with a test PKI of its own: started before its tests
+ * and stopped after; the tests read its fields once the hook has run.
+ */
+function useSecureBroker(options: { mutualTls: boolean }): { pki: TestPki; cluster: KafkaCluster } {
+  const broker = {} as { pki: TestPki; cluster: KafkaCluster };
+  let dir = "";
   before(async function () {
     this.timeout(180_000);
     dir = mkdtempSync(join(tmpdir(), "kafka-security-test-"));
-    pki = makeTestPki(join(dir, "pki"));
-    cluster = await startKafka({
+    broker.pki = makeTestPki(join(dir, "pki"));
+    broker.cluster = await startKafka({
       name: "test-security",
       portBase,
       portSetting: "the test's portBase",
-      security: brokerSecurity(pki),
+      security: brokerSecurity(broker.pki, options),
     });
   });
   after(async () => {
-    await cluster?.stop();
+    await broker.cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+  return broker;
+}
+
+describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
+  this.timeout(240_000);
+  const broker = useSecureBroker({ mutualTls: false });
 
   it("lets a worker with alice's SCRAM credentials over TLS answer requests end to end", async () => {
-    const kafka = secureClient(cluster);
+    const kafka = secureClient(broker.cluster);
     const topics = await createTopics(kafka);
-    await expectAnswers(kafka, topics, workerEnv(cluster, pki, topics));
+    await expectAnswers(kafka, topics, securedWorkerEnv(broker.cluster, broker.pki, topics));
   });
 
   it("stops a worker with a wrong password within seconds, naming the user and the variables, never the password", async () => {
-    const topics = await createTopics(secureClient(cluster));
+    const topics = await createTopics(secureClient(broker.cluster));
     const refused = await refusedStart(
-      workerEnv(cluster, pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword }),
+      securedWorkerEnv(broker.cluster, broker.pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword }),
     );
     expect(refused.message).to.match(
       /^SASL authentication failed for user alice: check KAFKA_SASL_USERNAME\/KAFKA_SASL_PASSWORD/,
@@ -261,8 +262,11 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   });
 
   it("exits the worker process non-zero with that message on stderr", async () => {
-    const topics = await createTopics(secureClient(cluster));
-    const env = workerEnv(cluster, pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword, LOG_LEVEL: "debug" });
+    const topics = await createTopics(secureClient(broker.cluster));
+    const env = securedWorkerEnv(broker.cluster, broker.pki, topics, {
+      KAFKA_SASL_PASSWORD: wrongPassword,
+      LOG_LEVEL: "debug",
+    });
     const started = Date.now();
     const { code, stdout, stderr } = await new Promise<{
       code: number | null;
@@ -293,9 +297,9 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   });
 
   it("stops a worker that trusts a CA which did not sign the broker's certificate, naming KAFKA_TLS_CA_FILE", async () => {
-    const topics = await createTopics(secureClient(cluster));
+    const topics = await createTopics(secureClient(broker.cluster));
     const refused = await refusedStart(
-      workerEnv(cluster, pki, topics, { KAFKA_TLS_CA_FILE: pki.otherCaCert }),
+      securedWorkerEnv(broker.cluster, broker.pki, topics, { KAFKA_TLS_CA_FILE: broker.pki.otherCaCert }),
     );
     expect(refused.message).to.match(/^the broker's TLS certificate is not trusted: check KAFKA_TLS_CA_FILE/);
     expect(refused.elapsedMs).to.be.below(refusalBoundMs);
@@ -304,17 +308,17 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
 
   describe("operator topics port", () => {
     it("creates the pipeline's topics over SCRAM and TLS with the credentials from its Secrets", async () => {
-      const { port, pipeline } = operatorSide(cluster, pki);
+      const { port, pipeline } = operatorSide(broker.cluster, broker.pki);
       const { outcome, changes } = await port.ensure(pipeline);
       expect(outcome).to.deep.equal({ state: "ready" });
       expect(changes).to.have.length(3);
-      const existing = await topicNames(secureClient(cluster));
+      const existing = await topicNames(secureClient(broker.cluster));
       for (const topic of pipelineTopicNames(pipeline.topics))
         expect(existing.has(topic), topic).to.equal(true);
     });
 
     it("reports a wrong password as KafkaAuthenticationFailed, naming the Secret field and not the password", async () => {
-      const { port, pipeline } = operatorSide(cluster, pki, { password: wrongPassword });
+      const { port, pipeline } = operatorSide(broker.cluster, broker.pki, { password: wrongPassword });
       const started = Date.now();
       const { outcome } = await port.ensure(pipeline);
       expect(Date.now() - started).to.be.below(refusalBoundMs);
@@ -325,7 +329,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
     });
 
     it("reports a CA that did not sign the broker as KafkaTlsFailed, naming spec.kafka.tls.caSecretRef", async () => {
-      const { port, pipeline } = operatorSide(cluster, pki, { ca: pki.otherCaCert });
+      const { port, pipeline } = operatorSide(broker.cluster, broker.pki, { ca: broker.pki.otherCaCert });
       const { outcome } = await port.ensure(pipeline);
       if (outcome.state !== "failed") throw new Error("expected a failure");
       expect(outcome.reason).to.equal("KafkaTlsFailed");
@@ -362,12 +366,20 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
     ];
 
     it("reports a Secret with a wrong password as TopicsReady False, KafkaAuthenticationFailed, until it is fixed", async () => {
-      k.run(["create", "secret", "generic", "kafka-ca", "-n", "default", `--from-file=ca.crt=${pki.caCert}`]);
+      k.run([
+        "create",
+        "secret",
+        "generic",
+        "kafka-ca",
+        "-n",
+        "default",
+        `--from-file=ca.crt=${broker.pki.caCert}`,
+      ]);
       k.run(userSecret(wrongPassword));
       k.apply(
         pipelineManifest("guarded", {
           kafka: {
-            bootstrapServers: cluster.bootstrapServers,
+            bootstrapServers: broker.cluster.bootstrapServers,
             tls: { caSecretRef: { name: "kafka-ca" } },
             sasl: { mechanism: "scram-sha-512", secretRef: { name: "kafka-user" } },
           },
@@ -404,42 +416,24 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
 
 describe("Kafka security: mutual TLS on a real broker", function () {
   this.timeout(240_000);
-  let dir: string;
-  let pki: TestPki;
-  let cluster: KafkaCluster;
-
-  before(async function () {
-    this.timeout(180_000);
-    dir = mkdtempSync(join(tmpdir(), "kafka-mtls-test-"));
-    pki = makeTestPki(join(dir, "pki"));
-    cluster = await startKafka({
-      name: "test-security",
-      portBase,
-      portSetting: "the test's portBase",
-      security: brokerSecurity(pki, { mutualTls: true }),
-    });
-  });
-  after(async () => {
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const broker = useSecureBroker({ mutualTls: true });
 
   it("lets a worker with a client certificate signed by the broker's CA answer requests", async () => {
-    const kafka = secureClient(cluster);
+    const kafka = secureClient(broker.cluster);
     const topics = await createTopics(kafka);
     await expectAnswers(
       kafka,
       topics,
-      workerEnv(cluster, pki, topics, {
-        KAFKA_TLS_CERT_FILE: pki.clientCert,
-        KAFKA_TLS_KEY_FILE: pki.clientKey,
+      securedWorkerEnv(broker.cluster, broker.pki, topics, {
+        KAFKA_TLS_CERT_FILE: broker.pki.clientCert,
+        KAFKA_TLS_KEY_FILE: broker.pki.clientKey,
       }),
     );
   });
 
   it("stops a worker without a client certificate, saying the broker requires one", async () => {
-    const topics = await createTopics(secureClient(cluster));
-    const refused = await refusedStart(workerEnv(cluster, pki, topics));
+    const topics = await createTopics(secureClient(broker.cluster));
+    const refused = await refusedStart(securedWorkerEnv(broker.cluster, broker.pki, topics));
     expect(refused.message).to.match(
       /^the broker requires a client certificate: set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE/,
     );
@@ -447,9 +441,9 @@ describe("Kafka security: mutual TLS on a real broker", function () {
   });
 
   it("has the operator's topics port present spec.kafka.tls.certSecretRef, and say so when it is missing", async () => {
-    const withCert = operatorSide(cluster, pki, { clientCert: true });
+    const withCert = operatorSide(broker.cluster, broker.pki, { clientCert: true });
     expect((await withCert.port.ensure(withCert.pipeline)).outcome).to.deep.equal({ state: "ready" });
-    const without = operatorSide(cluster, pki);
+    const without = operatorSide(broker.cluster, broker.pki);
     const { outcome } = await without.port.ensure(without.pipeline);
     if (outcome.state !== "failed") throw new Error("expected a failure");
     expect(outcome.reason).to.equal("KafkaTlsFailed");

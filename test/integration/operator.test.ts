@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
-import type { RunningOperator } from "../../operator/src/operator.ts";
+import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
 import { freePortBase } from "../support/cluster.ts";
 import { createTopic, kcat, testClient } from "../support/kafka.ts";
@@ -344,17 +344,11 @@ describe("operator on a real control plane and a real Kafka", function () {
       ),
     );
     try {
+      const leaseHolder = () =>
+        k.run(["get", "lease", leaseName, "-n", operatorNamespace, "-o", "jsonpath={.spec.holderIdentity}"]);
       const leader = await waitFor("a leader", () => replicas.find((replica) => replica.isLeader()));
       const standby = replicas.find((replica) => replica !== leader);
-      const holder = k.run([
-        "get",
-        "lease",
-        "kubesentiment-operator",
-        "-n",
-        operatorNamespace,
-        "-o",
-        "jsonpath={.spec.holderIdentity}",
-      ]);
+      const holder = leaseHolder();
       expect(holder).to.be.oneOf(["op-a", "op-b"]);
       k.apply(pipelineManifest("elected", spec({ topics: { partitions: 2, replicationFactor: 1 } })));
       await readyPipeline("elected");
@@ -364,15 +358,7 @@ describe("operator on a real control plane and a real Kafka", function () {
 
       await leader.stop();
       await waitFor("the standby takes over", () => standby?.isLeader());
-      const newHolder = k.run([
-        "get",
-        "lease",
-        "kubesentiment-operator",
-        "-n",
-        operatorNamespace,
-        "-o",
-        "jsonpath={.spec.holderIdentity}",
-      ]);
+      const newHolder = leaseHolder();
       expect(newHolder).to.not.equal(holder);
       k.apply(pipelineManifest("elected", spec({ topics: { partitions: 5, replicationFactor: 1 } })));
       await waitFor(

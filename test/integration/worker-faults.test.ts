@@ -8,7 +8,12 @@ import type { Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
 import { testClient } from "../support/kafka.ts";
-import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
+import {
+  createPipelineTopics,
+  type PipelineTopics,
+  ResultReader,
+  workerEnv,
+} from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
 
@@ -19,13 +24,8 @@ function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProces
     stdio: ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
-      KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrapServers.join(","),
-      KAFKA_GROUP_ID: `group-${topics.requests}`,
+      ...workerEnv(cluster.bootstrapServers, topics),
       KAFKA_SESSION_TIMEOUT_MS: "6000",
-      TOPIC_REQUESTS: topics.requests,
-      TOPIC_RESPONSES: topics.responses,
-      TOPIC_DEAD_LETTER: topics.deadLetter,
-      HTTP_PORT: "0",
       LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },
   });

@@ -7,7 +7,12 @@ import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
 import { testClient } from "../support/kafka.ts";
-import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
+import {
+  createPipelineTopics,
+  type PipelineTopics,
+  ResultReader,
+  workerEnv,
+} from "../support/pipeline-topics.ts";
 
 function configFor(
   cluster: KafkaCluster,
@@ -15,15 +20,7 @@ function configFor(
   env: Record<string, string> = {},
 ): WorkerConfig {
   const parsed = parseWorkerConfig({
-    KAFKA_BOOTSTRAP_SERVERS: cluster.bootstrapServers.join(","),
-    KAFKA_GROUP_ID: `group-${topics.requests}`,
-    TOPIC_REQUESTS: topics.requests,
-    TOPIC_RESPONSES: topics.responses,
-    TOPIC_DEAD_LETTER: topics.deadLetter,
-    HTTP_PORT: "0",
-    LOG_LEVEL: "error",
-    // MODEL_DIR points these tests at another model (a DistilBERT export, say) instead of the built-in one.
-    ...(process.env.MODEL_DIR === undefined ? {} : { MODEL_DIR: process.env.MODEL_DIR }),
+    ...workerEnv(cluster.bootstrapServers, topics),
     ...env,
   });
   if (!parsed.ok) throw new Error(parsed.problems.join("; "));

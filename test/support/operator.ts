@@ -2,7 +2,6 @@
 // against the test cluster's kubeconfig, pipeline manifests, and reads through kubectl as a person would.
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { clusterBinaries } from "../../hack/lib/cluster-build.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
@@ -104,28 +103,4 @@ export function conditionOf(pipeline: SentimentPipeline | undefined, type: strin
   return pipeline?.status?.conditions?.find((condition) => condition.type === type);
 }
 
-/** Polls `check` until it returns a value other than undefined/false; fails naming what was awaited. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-  describeLast: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = "";
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-    }
-    if (Date.now() > deadline) {
-      const last = describeLast();
-      throw new Error(
-        `timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ""}${last ? `; ${last}` : ""}`,
-      );
-    }
-    await sleep(250);
-  }
-}
+export { waitFor } from "../../hack/lib/proc.ts";

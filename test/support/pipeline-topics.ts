@@ -1,8 +1,8 @@
 // Test plumbing for the worker against a real broker: fresh topics per test, and a reader that gathers every
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Consumer, Kafka } from "kafkajs";
+import { waitFor } from "../../hack/lib/proc.ts";
 import { createTopic } from "./kafka.ts";
 
 export interface PipelineTopics {
@@ -21,6 +21,26 @@ export async function createPipelineTopics(
     await createTopic(bootstrapServers, topic, options.partitions ?? 8, options.replicationFactor ?? 1);
   }
   return topics;
+}
+
+/**
+ * The environment a test worker for these topics runs with: the cluster, a group of its own, no fixed HTTP
+ * port, quiet logs; MODEL_DIR passes through so the tests can run another model (a DistilBERT export, say).
+ */
+export function workerEnv(
+  bootstrapServers: readonly string[],
+  topics: PipelineTopics,
+): Record<string, string> {
+  return {
+    KAFKA_BOOTSTRAP_SERVERS: bootstrapServers.join(","),
+    KAFKA_GROUP_ID: `group-${topics.requests}`,
+    TOPIC_REQUESTS: topics.requests,
+    TOPIC_RESPONSES: topics.responses,
+    TOPIC_DEAD_LETTER: topics.deadLetter,
+    HTTP_PORT: "0",
+    LOG_LEVEL: "error",
+    ...(process.env.MODEL_DIR === undefined ? {} : { MODEL_DIR: process.env.MODEL_DIR }),
+  };
 }
 
 export interface Received {
@@ -70,11 +90,7 @@ export class ResultReader {
 
   /** Waits until `done` holds, failing with `describe()` after `timeoutMs`. */
   async waitFor(done: () => boolean, describe: () => string, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
-      await sleep(100);
-    }
+    await waitFor("the expected records", done, timeoutMs, describe);
   }
 
   async close(): Promise<void> {

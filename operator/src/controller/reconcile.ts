@@ -31,10 +31,18 @@ export const topicsFinalizer = "kubesentiment.io/topics";
  */
 export const skipTopicDeletionAnnotation = "kubesentiment.io/skip-topic-deletion";
 
+export interface EnsuredTopics {
+  outcome: TopicsOutcome;
+  /** What was changed, one line each, for Events. */
+  changes: string[];
+  /** Undefined when the topics are not there or the lag could not be read. */
+  lag: ConsumerLag | undefined;
+}
+
 /** The Kafka side of a reconcile; implementations never throw for Kafka trouble, they describe it. */
 export interface TopicsPort {
-  /** Creates, raises and repairs the topics; `changes` says what it did, for Events. */
-  ensure(pipeline: ResolvedPipeline): Promise<{ outcome: TopicsOutcome; changes: string[] }>;
+  /** Creates, raises and repairs the topics, and reads the group's lag while connected. */
+  ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics>;
   /** Deletes the topics; throws with a message a person can act on when it cannot. */
   delete(pipeline: ResolvedPipeline): Promise<void>;
   /** The consumer group's lag on the requests topic; throws a KafkaAdminError when it cannot be read. */
@@ -98,16 +106,12 @@ export class Reconciler {
       await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, wantsFinalizer);
     }
 
-    const { outcome: topics, changes } = await this.deps.topics.ensure(pipeline);
+    const { outcome: topics, changes, lag } = await this.deps.topics.ensure(pipeline);
     for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
     if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
 
     const workloads =
       topics.state === "ready" || topics.exist ? await this.#applyWorkloads(object, pipeline) : {};
-    const lag =
-      topics.state === "ready" || topics.exist
-        ? await this.deps.topics.lag(pipeline).catch(() => undefined)
-        : undefined;
     if (lag !== undefined) this.deps.observeLag?.(namespace, name, lag.total);
     const now = this.deps.now?.() ?? new Date();
     const current = workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace);
