@@ -35,8 +35,9 @@ export class Batcher<T, R> {
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ item, arrivedAt: this.#clock(), resolve, reject });
-      // Inputs submitted in the same tick (a fetched Kafka batch) are all queued before the first decision.
-      if (this.#queue.length === 1) queueMicrotask(() => this.#pump());
+      // Inputs submitted in the same event-loop turn (every partition of a fetch) are all queued before the
+      // first decision.
+      if (this.#queue.length === 1) setImmediate(() => this.#pump());
       else if (this.#queue.length >= this.#policy.maxSize) this.#pump();
     });
   }
