@@ -28,7 +28,7 @@ export interface WorkerConfig {
     sasl?: KafkaSaslConfig;
   };
   topics: { requests: string; responses: string; deadLetter: string };
-  model: { dir: string; maxSequenceLength: number; intraOpThreads: number };
+  model: { dir: string; maxSequenceLength: number; threads: number; intraOpThreads: number };
   batch: { maxSize: number; maxWaitMs: number };
   retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
@@ -200,7 +200,8 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
     model: {
       dir: read.string("MODEL_DIR", builtInModelDir),
       maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH", 128, 8, 8192),
-      intraOpThreads: read.integer("MODEL_THREADS", 1, 1, 64),
+      threads: read.integer("MODEL_THREADS", 2, 1, 64),
+      intraOpThreads: read.integer("MODEL_INTRA_OP_THREADS", 1, 1, 64),
     },
     batch: {
       maxSize: read.integer("BATCH_MAX_SIZE", 64, 1, 4096),

@@ -80,9 +80,13 @@ export class Pipeline {
       if (to === "closed" && !this.#draining) consumer.resume([{ topic: config.topics.requests }]);
     });
     this.#batcher = new Batcher(
-      // Two: while the model thread runs one batch, the next is handed over, so the thread never idles
-      // waiting for this thread to form it.
-      { maxSize: config.batch.maxSize, maxWaitMs: config.batch.maxWaitMs, maxInFlight: 2 },
+      // One more than the model threads: while each runs a batch, the next is already handed over, so no
+      // thread idles waiting for this one to form it.
+      {
+        maxSize: config.batch.maxSize,
+        maxWaitMs: config.batch.maxWaitMs,
+        maxInFlight: config.model.threads + 1,
+      },
       (items) => this.#classify(items),
     );
     this.#writes = new Gatherer(async (records) => {

@@ -7,7 +7,7 @@ import { createLogger } from "./logger.ts";
 import { registerLz4Codec } from "./lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
-import { loadClassifierInThread } from "./model/classifier-thread.ts";
+import { loadClassifierPool } from "./model/classifier-pool.ts";
 import { Pipeline } from "./pipeline.ts";
 
 export interface RunningWorker {
@@ -32,10 +32,11 @@ export async function startWorker(
   const security = kafkaSecurityOptions(config.kafka);
   // Before the model loads: a login or certificate the broker refuses is the quicker thing to hear about.
   await checkKafkaAccess(config.kafka, security, logger);
-  const model = await loadClassifierInThread(config.model.dir, {
-    maxSequenceLength: config.model.maxSequenceLength,
-    intraOpNumThreads: config.model.intraOpThreads,
-  });
+  const model = await loadClassifierPool(
+    config.model.dir,
+    { maxSequenceLength: config.model.maxSequenceLength, intraOpNumThreads: config.model.intraOpThreads },
+    config.model.threads,
+  );
   const classifier = overrides.wrapClassifier?.(model) ?? model;
   logger.info("model loaded", { model: classifier.name, version: classifier.version, dir: config.model.dir });
 

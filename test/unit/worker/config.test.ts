@@ -28,6 +28,7 @@ describe("parseWorkerConfig", () => {
     expect(parsed.config.model).to.deep.equal({
       dir: builtInModelDir,
       maxSequenceLength: 128,
+      threads: 2,
       intraOpThreads: 1,
     });
     expect(parsed.config.logLevel).to.equal("info");
