@@ -80,11 +80,12 @@ export class Pipeline {
       if (to === "closed" && !this.#draining) consumer.resume([{ topic: config.topics.requests }]);
     });
     this.#batcher = new Batcher(
-      // One more than the model threads: while each runs a batch, the next is already handed over, so no
-      // thread idles waiting for this one to form it.
+      // One in flight more than the model threads: while each runs a batch, the next is already handed over,
+      // so no thread idles waiting for this one to form it.
       {
         maxSize: config.batch.maxSize,
         maxWaitMs: config.batch.maxWaitMs,
+        parallel: config.model.threads,
         maxInFlight: config.model.threads + 1,
       },
       (items) => this.#classify(items),

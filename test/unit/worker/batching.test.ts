@@ -4,7 +4,7 @@ import { decideBatch } from "../../../worker/src/batching/decide-batch.ts";
 import { Gatherer } from "../../../worker/src/batching/gather.ts";
 
 describe("decideBatch", () => {
-  const policy = { maxSize: 4, maxWaitMs: 10, maxInFlight: 1 };
+  const policy = { maxSize: 4, maxWaitMs: 10, parallel: 1, maxInFlight: 1 };
   const at = (queued: number, oldestArrivedAt: number, inFlight = 0) => ({
     queued,
     oldestArrivedAt,
@@ -16,16 +16,33 @@ describe("decideBatch", () => {
     expect(decideBatch(at(9, 0, 1), 100, policy)).to.deep.equal({ kind: "idle" });
   });
   it("closes a batch at maxSize before the wait is over", () => {
-    expect(decideBatch(at(9, 100), 100, policy)).to.deep.equal({ kind: "dispatch", size: 4 });
+    expect(decideBatch(at(9, 100), 100, policy)).to.deep.equal({ kind: "dispatch", sizes: [4] });
   });
   it("waits out the rest of maxWaitMs for a partial batch, then closes it", () => {
     expect(decideBatch(at(2, 100), 103, policy)).to.deep.equal({ kind: "wait", ms: 7 });
-    expect(decideBatch(at(2, 100), 110, policy)).to.deep.equal({ kind: "dispatch", size: 2 });
+    expect(decideBatch(at(2, 100), 110, policy)).to.deep.equal({ kind: "dispatch", sizes: [2] });
   });
   it("never waits when maxWaitMs is 0", () => {
     expect(decideBatch(at(1, 100), 100, { ...policy, maxWaitMs: 0 })).to.deep.equal({
       kind: "dispatch",
-      size: 1,
+      sizes: [1],
+    });
+  });
+
+  describe("with two model threads", () => {
+    const two = { maxSize: 4, maxWaitMs: 0, parallel: 2, maxInFlight: 3 };
+    it("shares what closes together evenly over the idle threads", () => {
+      expect(decideBatch(at(7, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [4, 3] });
+      expect(decideBatch(at(3, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [2, 1] });
+      expect(decideBatch(at(1, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [1] });
+    });
+    it("fills every idle thread's batch to maxSize and leaves the rest queued", () => {
+      expect(decideBatch(at(20, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [4, 4] });
+    });
+    it("hands over one batch at a time while every thread is busy, up to maxInFlight", () => {
+      expect(decideBatch(at(7, 100, 2), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [4] });
+      expect(decideBatch(at(7, 100, 1), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [4] });
+      expect(decideBatch(at(7, 100, 3), 100, two)).to.deep.equal({ kind: "idle" });
     });
   });
 });
@@ -34,7 +51,7 @@ describe("Batcher", () => {
   it("groups inputs submitted together up to maxSize and resolves each with its own result", async () => {
     const batches: number[][] = [];
     const batcher = new Batcher<number, number>(
-      { maxSize: 3, maxWaitMs: 1000, maxInFlight: 1 },
+      { maxSize: 3, maxWaitMs: 1000, parallel: 1, maxInFlight: 1 },
       async (items) => {
         batches.push(items);
         return items.map((n) => n * 10);
@@ -51,7 +68,7 @@ describe("Batcher", () => {
   it("closes a partial batch after maxWaitMs", async () => {
     const batches: string[][] = [];
     const batcher = new Batcher<string, string>(
-      { maxSize: 100, maxWaitMs: 300, maxInFlight: 1 },
+      { maxSize: 100, maxWaitMs: 300, parallel: 1, maxInFlight: 1 },
       async (items) => {
         batches.push(items);
         return items;
@@ -71,7 +88,7 @@ describe("Batcher", () => {
       release = resolve;
     });
     const batcher = new Batcher<number, number>(
-      { maxSize: 10, maxWaitMs: 0, maxInFlight: 1 },
+      { maxSize: 10, maxWaitMs: 0, parallel: 1, maxInFlight: 1 },
       async (items) => {
         batches.push(items);
         if (batches.length === 1) await busy;
@@ -87,7 +104,7 @@ describe("Batcher", () => {
   });
 
   it("fails the whole batch when the handler breaks the one-result-per-input rule", async () => {
-    const batcher = new Batcher<number, number>({ maxSize: 2, maxWaitMs: 0, maxInFlight: 1 }, async () => [
+    const batcher = new Batcher<number, number>({ maxSize: 2, maxWaitMs: 0, parallel: 1, maxInFlight: 1 }, async () => [
       1,
     ]);
     const outcomes = await Promise.allSettled([batcher.submit(1), batcher.submit(2)]);

@@ -64,7 +64,7 @@ export class Batcher<T, R> {
         this.#timer = setTimeout(() => this.#pump(), decision.ms);
         return;
       }
-      void this.#run(this.#queue.splice(0, decision.size));
+      for (const size of decision.sizes) void this.#run(this.#queue.splice(0, size));
     }
   }
 
