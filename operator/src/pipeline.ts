@@ -165,7 +165,7 @@ export function resolvePipeline(pipeline: SentimentPipeline): ResolvedPipeline {
     worker: {
       image: worker.image,
       resources: worker.resources ?? {},
-      batch: { maxSize: worker.batch?.maxSize ?? 64, maxWaitMs: worker.batch?.maxWaitMs ?? 5 },
+      batch: { maxSize: worker.batch?.maxSize ?? 64, maxWaitMs: worker.batch?.maxWaitMs ?? 0 },
       retry: {
         maxAttempts: worker.retry?.maxAttempts ?? 3,
         initialBackoffMs: worker.retry?.initialBackoffMs ?? 100,

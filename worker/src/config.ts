@@ -205,7 +205,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
     },
     batch: {
       maxSize: read.integer("BATCH_MAX_SIZE", 64, 1, 4096),
-      maxWaitMs: read.integer("BATCH_MAX_WAIT_MS", 5, 0, 10_000),
+      maxWaitMs: read.integer("BATCH_MAX_WAIT_MS", 0, 0, 10_000),
     },
     retry: {
       maxAttempts: read.integer("RETRY_MAX_ATTEMPTS", 3, 1, 100),
