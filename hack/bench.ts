@@ -59,29 +59,50 @@ async function committed(admin: Admin, groupId: string, topic: string): Promise<
   return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
 }
 
-/**
- * Messages per second a consumer group commits, timed from its first commit (so joining the group is not
- * counted) until it has committed `target` or `limitSeconds` pass.
- */
-async function commitRate(
+/** Waits until the group has committed `target` messages of `topic`, or `limitSeconds` pass. */
+async function awaitCommitted(
   admin: Admin,
   groupId: string,
   topic: string,
   target: number,
   limitSeconds: number,
 ) {
-  let first: { at: number; count: number } | undefined;
   const deadline = Date.now() + limitSeconds * 1000;
-  for (;;) {
-    const count = await committed(admin, groupId, topic);
-    const now = performance.now();
-    if (first === undefined && count > 0) first = { at: now, count };
-    if (first !== undefined && (count >= target || Date.now() > deadline) && now > first.at) {
-      return ((count - first.count) / (now - first.at)) * 1000;
-    }
-    if (Date.now() > deadline + 120_000) throw new HarnessError(`${groupId} never committed anything`);
-    await sleep(100);
-  }
+  while ((await committed(admin, groupId, topic)) < target && Date.now() < deadline) await sleep(100);
+  if ((await committed(admin, groupId, topic)) === 0)
+    throw new HarnessError(`${groupId} never committed anything`);
+}
+
+/**
+ * Messages per second written to `topic`, from the create timestamps of its first and last records: what a
+ * pipeline produced, timed without joining its group or the poll that noticed it was done. (A backlog is
+ * fetched a megabyte per partition at a time, so commits come in a few large steps: too coarse to time by.)
+ */
+async function writeRate(kafka: Kafka, admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  let seen = 0;
+  const reader = kafka.consumer({ groupId: `bench-rate-${randomUUID()}` });
+  await reader.connect();
+  await reader.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve) => {
+    void reader.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const at = Number(message.timestamp);
+          first = Math.min(first, at);
+          last = Math.max(last, at);
+        }
+        seen += batch.messages.length;
+        if (seen >= total) resolve();
+      },
+    });
+  });
+  await reader.disconnect();
+  if (last <= first) throw new HarnessError(`${topic}: too few records (${seen}) to time`);
+  return ((seen - 1) / (last - first)) * 1000;
 }
 
 function workerConfig(
@@ -96,13 +117,14 @@ function workerConfig(
     TOPIC_DEAD_LETTER: topics.deadLetter,
     HTTP_PORT: "0",
     LOG_LEVEL: "error",
-    ...(process.env.MODEL_DIR === undefined ? {} : { MODEL_DIR: process.env.MODEL_DIR }),
+    // The worker's model and batching settings (MODEL_DIR, MODEL_THREADS, BATCH_MAX_WAIT_MS, …) pass through.
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(MODEL|BATCH)_/.test(name))),
   });
   if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
   return parsed.config;
 }
 
-async function workerRate(admin: Admin, config: WorkerConfig, passThrough: boolean) {
+async function workerRate(kafka: Kafka, admin: Admin, config: WorkerConfig, passThrough: boolean) {
   const worker = await startWorker(
     config,
     passThrough
@@ -116,10 +138,11 @@ async function workerRate(admin: Admin, config: WorkerConfig, passThrough: boole
       : {},
   );
   try {
-    return await commitRate(admin, config.kafka.groupId, config.topics.requests, messages, 300);
+    await awaitCommitted(admin, config.kafka.groupId, config.topics.requests, messages, 300);
   } finally {
     await worker.stop();
   }
+  return writeRate(kafka, admin, config.topics.responses);
 }
 
 /** The seed's way: eachMessage, one inference, one produce and one synchronous commit per message. */
@@ -145,12 +168,13 @@ async function seedStyleRate(kafka: Kafka, admin: Admin, config: WorkerConfig): 
     },
   });
   try {
-    return await commitRate(admin, config.kafka.groupId, config.topics.requests, messages, seedStyleSeconds);
+    await awaitCommitted(admin, config.kafka.groupId, config.topics.requests, messages, seedStyleSeconds);
   } finally {
     await consumer.disconnect();
     await producer.disconnect();
     await classifier.close();
   }
+  return writeRate(kafka, admin, config.topics.responses);
 }
 
 const timingParts = ["queueMs", "batchWaitMs", "inferenceMs"] as const;
@@ -261,9 +285,14 @@ runCli(async (args) => {
       (typeof sinks)[0],
       (typeof sinks)[0],
     ];
-    const passthrough = await workerRate(admin, workerConfig(cluster.bootstrapServers, passSink), true);
+    const passthrough = await workerRate(
+      kafka,
+      admin,
+      workerConfig(cluster.bootstrapServers, passSink),
+      true,
+    );
     say(`(a) pass-through (no inference):  ${passthrough.toFixed(0)} msg/s`);
-    const worker = await workerRate(admin, workerConfig(cluster.bootstrapServers, workerSink), false);
+    const worker = await workerRate(kafka, admin, workerConfig(cluster.bootstrapServers, workerSink), false);
     say(`(b) worker:                       ${worker.toFixed(0)} msg/s`);
     const seed = await seedStyleRate(kafka, admin, workerConfig(cluster.bootstrapServers, seedSink));
     say(`(c) seed style (per message):     ${seed.toFixed(0)} msg/s (over ${seedStyleSeconds} s)`);
