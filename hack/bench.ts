@@ -11,6 +11,7 @@ import { loadClassifier } from "../worker/src/model/classifier.ts";
 import { startWorker } from "../worker/src/worker.ts";
 import { startKafka } from "./lib/kafka-cluster.ts";
 import { createTopic } from "./lib/kafka-topics.ts";
+import { localWorkerEnv, type WorkerTopics } from "./lib/local-worker-env.ts";
 import { HarnessError, runCli } from "./lib/proc.ts";
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
@@ -68,9 +69,14 @@ async function awaitCommitted(
   limitSeconds: number,
 ) {
   const deadline = Date.now() + limitSeconds * 1000;
-  while ((await committed(admin, groupId, topic)) < target && Date.now() < deadline) await sleep(100);
-  if ((await committed(admin, groupId, topic)) === 0)
-    throw new HarnessError(`${groupId} never committed anything`);
+  for (;;) {
+    const count = await committed(admin, groupId, topic);
+    if (count >= target || Date.now() >= deadline) {
+      if (count === 0) throw new HarnessError(`${groupId} never committed anything`);
+      return;
+    }
+    await sleep(100);
+  }
 }
 
 /**
@@ -105,21 +111,9 @@ async function writeRate(kafka: Kafka, admin: Admin, topic: string): Promise<num
   return ((seen - 1) / (last - first)) * 1000;
 }
 
-function workerConfig(
-  bootstrap: string[],
-  topics: { requests: string; responses: string; deadLetter: string },
-) {
-  const parsed = parseWorkerConfig({
-    KAFKA_BOOTSTRAP_SERVERS: bootstrap.join(","),
-    KAFKA_GROUP_ID: `bench-${topics.responses}`,
-    TOPIC_REQUESTS: topics.requests,
-    TOPIC_RESPONSES: topics.responses,
-    TOPIC_DEAD_LETTER: topics.deadLetter,
-    HTTP_PORT: "0",
-    LOG_LEVEL: "error",
-    // The worker's model and batching settings (MODEL_DIR, MODEL_THREADS, BATCH_MAX_WAIT_MS, …) pass through.
-    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => /^(MODEL|BATCH)_/.test(name))),
-  });
+/** The worker's configuration for one sink; the sinks share the requests topic, so the group follows the responses. */
+function workerConfig(bootstrap: string[], topics: WorkerTopics) {
+  const parsed = parseWorkerConfig(localWorkerEnv(bootstrap, topics, `bench-${topics.responses}`));
   if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
   return parsed.config;
 }

@@ -13,6 +13,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
 import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { eventually } from "../../hack/lib/kafka-topics.ts";
+import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
 import { topicNames as pipelineTopicNames } from "../../operator/src/kafka/topic-plan.ts";
@@ -32,7 +33,7 @@ import {
   runOperator,
   waitFor,
 } from "../support/operator.ts";
-import { type PipelineTopics, ResultReader, workerEnv } from "../support/pipeline-topics.ts";
+import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const portBase = 29_892;
 /** How long a refused start may take: one connection attempt and two quick retries, far from a hang. */
@@ -92,7 +93,7 @@ function securedWorkerEnv(
   overrides: Record<string, string | undefined> = {},
 ): Record<string, string | undefined> {
   return {
-    ...workerEnv(cluster.bootstrapServers, topics),
+    ...localWorkerEnv(cluster.bootstrapServers, topics),
     KAFKA_TLS_ENABLED: "true",
     KAFKA_TLS_CA_FILE: pki.caCert,
     KAFKA_SASL_MECHANISM: "scram-sha-512",

@@ -6,14 +6,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
 import { testClient } from "../support/kafka.ts";
-import {
-  createPipelineTopics,
-  type PipelineTopics,
-  ResultReader,
-  workerEnv,
-} from "../support/pipeline-topics.ts";
+import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
 
@@ -24,7 +20,7 @@ function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProces
     stdio: ["ignore", "inherit", "inherit"],
     env: {
       ...process.env,
-      ...workerEnv(cluster.bootstrapServers, topics),
+      ...localWorkerEnv(cluster.bootstrapServers, topics),
       KAFKA_SESSION_TIMEOUT_MS: "6000",
       LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },

@@ -3,16 +3,12 @@
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
 import { testClient } from "../support/kafka.ts";
-import {
-  createPipelineTopics,
-  type PipelineTopics,
-  ResultReader,
-  workerEnv,
-} from "../support/pipeline-topics.ts";
+import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 function configFor(
   cluster: KafkaCluster,
@@ -20,7 +16,7 @@ function configFor(
   env: Record<string, string> = {},
 ): WorkerConfig {
   const parsed = parseWorkerConfig({
-    ...workerEnv(cluster.bootstrapServers, topics),
+    ...localWorkerEnv(cluster.bootstrapServers, topics),
     ...env,
   });
   if (!parsed.ok) throw new Error(parsed.problems.join("; "));

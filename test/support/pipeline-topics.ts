@@ -2,14 +2,11 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
+import type { WorkerTopics } from "../../hack/lib/local-worker-env.ts";
 import { waitFor } from "../../hack/lib/proc.ts";
 import { createTopic } from "./kafka.ts";
 
-export interface PipelineTopics {
-  requests: string;
-  responses: string;
-  deadLetter: string;
-}
+export type PipelineTopics = WorkerTopics;
 
 export async function createPipelineTopics(
   bootstrapServers: string[],
@@ -21,26 +18,6 @@ export async function createPipelineTopics(
     await createTopic(bootstrapServers, topic, options.partitions ?? 8, options.replicationFactor ?? 1);
   }
   return topics;
-}
-
-/**
- * The environment a test worker for these topics runs with: the cluster, a group of its own, no fixed HTTP
- * port, quiet logs; MODEL_DIR passes through so the tests can run another model (a DistilBERT export, say).
- */
-export function workerEnv(
-  bootstrapServers: readonly string[],
-  topics: PipelineTopics,
-): Record<string, string> {
-  return {
-    KAFKA_BOOTSTRAP_SERVERS: bootstrapServers.join(","),
-    KAFKA_GROUP_ID: `group-${topics.requests}`,
-    TOPIC_REQUESTS: topics.requests,
-    TOPIC_RESPONSES: topics.responses,
-    TOPIC_DEAD_LETTER: topics.deadLetter,
-    HTTP_PORT: "0",
-    LOG_LEVEL: "error",
-    ...(process.env.MODEL_DIR === undefined ? {} : { MODEL_DIR: process.env.MODEL_DIR }),
-  };
 }
 
 export interface Received {

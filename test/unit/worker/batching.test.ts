@@ -36,6 +36,12 @@ describe("decideBatch", () => {
       expect(decideBatch(at(3, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [2, 1] });
       expect(decideBatch(at(1, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [1] });
     });
+    it("shares out over every idle thread when there are more than two", () => {
+      expect(decideBatch(at(4, 100), 100, { ...two, parallel: 3, maxInFlight: 4 })).to.deep.equal({
+        kind: "dispatch",
+        sizes: [2, 1, 1],
+      });
+    });
     it("fills every idle thread's batch to maxSize and leaves the rest queued", () => {
       expect(decideBatch(at(20, 100), 100, two)).to.deep.equal({ kind: "dispatch", sizes: [4, 4] });
     });
@@ -104,9 +110,10 @@ describe("Batcher", () => {
   });
 
   it("fails the whole batch when the handler breaks the one-result-per-input rule", async () => {
-    const batcher = new Batcher<number, number>({ maxSize: 2, maxWaitMs: 0, parallel: 1, maxInFlight: 1 }, async () => [
-      1,
-    ]);
+    const batcher = new Batcher<number, number>(
+      { maxSize: 2, maxWaitMs: 0, parallel: 1, maxInFlight: 1 },
+      async () => [1],
+    );
     const outcomes = await Promise.allSettled([batcher.submit(1), batcher.submit(2)]);
     expect(outcomes.map((o) => o.status)).to.deep.equal(["rejected", "rejected"]);
     expect(String((outcomes[0] as PromiseRejectedResult).reason)).to.match(/returned 1 results for 2 inputs/);

@@ -35,7 +35,7 @@ export function decideBatch(state: BatchQueueState, now: number, policy: BatchPo
   }
   const idle = Math.max(1, Math.min(policy.parallel, policy.maxInFlight) - state.inFlight);
   const taken = Math.min(state.queued, policy.maxSize * idle);
-  const batches = Math.ceil(taken / Math.min(policy.maxSize, Math.ceil(taken / idle)));
+  const batches = Math.min(idle, taken);
   return {
     kind: "dispatch",
     sizes: Array.from({ length: batches }, (_, i) => Math.floor((taken + i) / batches)).reverse(),
