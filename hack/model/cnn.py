@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from sst2 import pad_batch
 
 Params = dict[str, jax.Array]
 
@@ -78,6 +82,16 @@ def ensemble_logits(cfg: CnnConfig, params: Params, ids: jax.Array, mask: jax.Ar
     return per_member.mean(axis=0)
 
 
+def predict(cfg: CnnConfig, params: Params, seqs: list[np.ndarray], pad_id: int) -> np.ndarray:
+    """Ensemble logits for `seqs`, 128 rows at a time, each batch padded to its longest row."""
+    fwd = jax.jit(lambda p, i, m: ensemble_logits(cfg, p, i, m))
+    out = []
+    for i in range(0, len(seqs), 128):
+        ids, mask = pad_batch(seqs[i : i + 128], pad_id)
+        out.append(np.asarray(fwd(params, ids, mask)))
+    return np.concatenate(out)
+
+
 def make_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_decay: float):
     def loss_fn(params: Params, ids: jax.Array, mask: jax.Array, labels: jax.Array, key: jax.Array) -> jax.Array:
         keys = jax.random.split(key, cfg.members)
@@ -129,3 +143,28 @@ def make_distill_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_dec
         return params, ema, opt_state, loss
 
     return step
+
+
+def fit(cfg: CnnConfig, seed: int, params: Params, seqs: list[np.ndarray], rows: tuple[np.ndarray, ...], make_step_fn,
+        pad_id: int, dev_eval, *, epochs: int, batch: int = 64, lr: float = 1e-3, ema_decay: float = 0.999) -> Params:
+    """Adam with cosine decay over length-bucketed batches, from `params`; returns the exponential moving average
+    of the weights. `rows` are the per-sequence arrays the step takes after ids and mask: the labels for
+    make_step, labels + teacher logits + soft flags for make_distill_step."""
+    lengths = np.array([len(s) for s in seqs])
+    steps_per_epoch = sum(1 for _ in bucket_batches(lengths, batch, 8, np.random.default_rng(0)))
+    opt = optax.adam(optax.cosine_decay_schedule(lr, epochs * steps_per_epoch, alpha=0.05))
+    opt_state = opt.init(params)
+    step = make_step_fn(cfg, opt, ema_decay)
+    ema = params
+    rng = np.random.default_rng(seed)
+    key = jax.random.PRNGKey(seed + 1)
+    for epoch in range(epochs):
+        t0, total, n = time.time(), 0.0, 0
+        for b in bucket_batches(lengths, batch, 8, rng):
+            ids, mask = pad_batch([seqs[i] for i in b], pad_id, length=-(-int(lengths[b].max()) // 8) * 8)
+            key, sub = jax.random.split(key)
+            params, ema, opt_state, loss = step(params, ema, opt_state, ids, mask, *(r[b] for r in rows), sub)
+            total, n = total + float(loss), n + 1
+        print(f"  {type(cfg).__name__} epoch {epoch + 1}/{epochs}: loss {total / n / cfg.members:.4f}, "
+              f"dev acc {dev_eval(cfg, ema):.4f} (ema), {time.time() - t0:.0f}s", flush=True)
+    return ema

