@@ -2,27 +2,45 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, logLevel } from "kafkajs";
 
 /**
- * Creates a topic (if absent) and waits until its metadata shows every partition with a leader: createTopics
- * answers once the controller has the topic, and a broker may still say it does not host a partition for a
- * moment after. kafkajs's own waitForLeaders gives up on the first such answer.
+ * Creates a topic (if absent) and waits until every broker's own metadata shows every partition with a leader:
+ * createTopics answers once the controller has the topic, and a broker may still say it does not host a
+ * partition for a moment after (a client that asks that broker then fails). kafkajs's own waitForLeaders gives
+ * up on the first such answer and asks whichever broker it likes.
  */
 export async function createTopic(servers: string[], topic: string, partitions: number, replicas: number) {
-  const admin = new Kafka({
-    clientId: "kubesentiment-harness",
-    brokers: servers,
-    logLevel: logLevel.NOTHING,
-  }).admin();
+  const admin = harnessAdmin(servers);
   await admin.connect();
   try {
     await admin.createTopics({
       topics: [{ topic, numPartitions: partitions, replicationFactor: replicas }],
       waitForLeaders: false,
     });
-    await eventually(`topic ${topic} to have a leader for each partition`, async () => {
-      const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
-      const led = metadata?.partitions.filter((partition) => partition.leader >= 0) ?? [];
-      return led.length === partitions;
-    });
+  } finally {
+    await admin.disconnect();
+  }
+  await eventually(`topic ${topic} to have a leader for each partition on every broker`, async () => {
+    for (const server of servers) {
+      if ((await ledPartitions(server, topic)) < partitions) return false;
+    }
+    return true;
+  });
+}
+
+function harnessAdmin(servers: string[]) {
+  return new Kafka({
+    clientId: "kubesentiment-harness",
+    brokers: servers,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+}
+
+/** Partitions of `topic` with a leader, as `server` itself sees them (a fresh client asks its seed broker). */
+async function ledPartitions(server: string, topic: string): Promise<number> {
+  const admin = harnessAdmin([server]);
+  await admin.connect();
+  try {
+    const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+    return metadata?.partitions.filter((partition) => partition.leader >= 0).length ?? 0;
   } finally {
     await admin.disconnect();
   }
