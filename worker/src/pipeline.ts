@@ -7,11 +7,9 @@ import {
   type EachBatchPayload,
   type KafkaMessage,
   type Producer,
-  type TopicPartitionOffset,
 } from "kafkajs";
 import type winston from "winston";
 import { Batcher } from "./batching/batcher.ts";
-import { Gatherer } from "./batching/gather.ts";
 import type { WorkerConfig } from "./config.ts";
 import {
   buildDeadLetter,
@@ -63,8 +61,6 @@ export class Pipeline {
   readonly breaker: CircuitBreaker;
   readonly #deps: PipelineDependencies;
   readonly #batcher: Batcher<Queued, Classified>;
-  readonly #writes: Gatherer<Routed>;
-  readonly #commits: Gatherer<TopicPartitionOffset>;
   readonly #inFlight = new Set<Promise<void>>();
   #draining = false;
 
@@ -90,12 +86,6 @@ export class Pipeline {
       },
       (items) => this.#classify(items),
     );
-    this.#writes = new Gatherer(async (records) => {
-      for (const topicMessages of produceRequests(records, maxProduceRequestBytes)) {
-        await deps.producer.sendBatch({ acks: -1, compression: CompressionTypes.LZ4, topicMessages });
-      }
-    });
-    this.#commits = new Gatherer((offsets) => consumer.commitOffsets(offsets));
   }
 
   /** Joins the consumer group and processes until the consumer is stopped. */
@@ -140,7 +130,7 @@ export class Pipeline {
     isRunning,
     isStale,
   }: EachBatchPayload): Promise<void> {
-    const { metrics } = this.#deps;
+    const { metrics, producer, consumer } = this.#deps;
     if (batch.isEmpty()) return;
     metrics.consumerLag.set(
       { topic: batch.topic, partition: String(batch.partition) },
@@ -151,7 +141,9 @@ export class Pipeline {
       batch.messages.map((message) => this.#route(batch.topic, batch.partition, message, fetched)),
     );
     if (!isRunning() || isStale()) return; // the partition moved on; another member will redo these: at-least-once
-    await this.#writes.add(routed);
+    for (const topicMessages of produceRequests(routed, maxProduceRequestBytes)) {
+      await producer.sendBatch({ acks: -1, compression: CompressionTypes.LZ4, topicMessages });
+    }
     const acknowledgedAt = Date.now();
     for (const [index, message] of batch.messages.entries()) {
       const outcome = routed[index] as Routed;
@@ -161,7 +153,7 @@ export class Pipeline {
     }
     const lastOffset = batch.lastOffset();
     resolveOffset(lastOffset);
-    await this.#commits.add([
+    await consumer.commitOffsets([
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
     ]);
     await heartbeat();

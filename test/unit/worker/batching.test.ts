@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { Batcher } from "../../../worker/src/batching/batcher.ts";
 import { decideBatch } from "../../../worker/src/batching/decide-batch.ts";
-import { Gatherer } from "../../../worker/src/batching/gather.ts";
 
 describe("decideBatch", () => {
   const policy = { maxSize: 4, maxWaitMs: 10, parallel: 1, maxInFlight: 1 };
@@ -117,47 +116,5 @@ describe("Batcher", () => {
     const outcomes = await Promise.allSettled([batcher.submit(1), batcher.submit(2)]);
     expect(outcomes.map((o) => o.status)).to.deep.equal(["rejected", "rejected"]);
     expect(String((outcomes[0] as PromiseRejectedResult).reason)).to.match(/returned 1 results for 2 inputs/);
-  });
-});
-
-describe("Gatherer", () => {
-  it("flushes the calls of one event-loop turn together and starts a new flush for later calls", async () => {
-    const flushes: number[][] = [];
-    const gatherer = new Gatherer<number>(async (items) => {
-      flushes.push([...items]);
-    });
-    const sameTurn = [gatherer.add([1, 2]), gatherer.add([3])];
-    await Promise.all(sameTurn);
-    await gatherer.add([4]);
-    expect(flushes).to.deep.equal([[1, 2, 3], [4]]);
-  });
-
-  it("settles every caller of a failed flush with its error and keeps working afterwards", async () => {
-    let fail = true;
-    const gatherer = new Gatherer<string>(async () => {
-      if (fail) throw new Error("broker gone");
-    });
-    const outcomes = await Promise.allSettled([gatherer.add(["a"]), gatherer.add(["b"])]);
-    expect(outcomes.map((o) => (o.status === "rejected" ? String(o.reason) : o.status))).to.deep.equal([
-      "Error: broker gone",
-      "Error: broker gone",
-    ]);
-    fail = false;
-    await gatherer.add(["c"]);
-  });
-
-  it("gathers calls made while a flush is running into the next flush, not the running one", async () => {
-    const flushes: string[][] = [];
-    let release: () => void = () => {};
-    const gatherer = new Gatherer<string>(async (items) => {
-      flushes.push([...items]);
-      if (flushes.length === 1) await new Promise<void>((resolve) => (release = resolve));
-    });
-    const first = gatherer.add(["a"]);
-    await new Promise((resolve) => setImmediate(resolve));
-    const second = gatherer.add(["b"]);
-    release();
-    await Promise.all([first, second]);
-    expect(flushes).to.deep.equal([["a"], ["b"]]);
   });
 });
