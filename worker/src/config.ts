@@ -200,7 +200,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
     model: {
       dir: read.string("MODEL_DIR", builtInModelDir),
       maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH", 128, 8, 8192),
-      threads: read.integer("MODEL_THREADS", 2, 1, 64),
+      threads: read.integer("MODEL_THREADS", 1, 1, 64),
       intraOpThreads: read.integer("MODEL_INTRA_OP_THREADS", 1, 1, 64),
     },
     batch: {

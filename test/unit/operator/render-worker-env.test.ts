@@ -64,7 +64,7 @@ describe("render: worker environment", () => {
         sessionTimeoutMs: 30_000,
       },
       topics: { requests: "reviews-requests", responses: "reviews-responses", deadLetter: "reviews-dlq" },
-      model: { dir: builtInModelDir, maxSequenceLength: 128, threads: 2, intraOpThreads: 1 },
+      model: { dir: builtInModelDir, maxSequenceLength: 128, threads: 1, intraOpThreads: 1 },
       batch: { maxSize: 64, maxWaitMs: 0 },
       // The pipeline's default (10 s), not the worker's own (5 s): the rendered env decides.
       retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10_000 },
@@ -86,7 +86,7 @@ describe("render: worker environment", () => {
         sessionTimeoutMs: 30_000,
       },
       topics: { requests: "in", responses: "out", deadLetter: "bad" },
-      model: { dir: "/models", maxSequenceLength: 256, threads: 2, intraOpThreads: 1 },
+      model: { dir: "/models", maxSequenceLength: 256, threads: 1, intraOpThreads: 1 },
       batch: { maxSize: 128, maxWaitMs: 0 },
       retry: { maxAttempts: 7, initialBackoffMs: 50, maxBackoffMs: 2000 },
       circuitBreaker: { failureThreshold: 9, resetTimeoutMs: 60_000 },

@@ -28,7 +28,7 @@ describe("parseWorkerConfig", () => {
     expect(parsed.config.model).to.deep.equal({
       dir: builtInModelDir,
       maxSequenceLength: 128,
-      threads: 2,
+      threads: 1,
       intraOpThreads: 1,
     });
     expect(parsed.config.logLevel).to.equal("info");
