@@ -1,7 +1,7 @@
 // The worker against a real Kafka broker and the real default model: answers, dead letters, injected inference
 // failures and the circuit breaker. Worker crashes and broker failures are in worker-faults.test.ts.
 import { expect } from "chai";
-import type { Kafka } from "kafkajs";
+import { ConfigResourceTypes, type Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
@@ -253,5 +253,65 @@ describe("worker on a real broker", function () {
     );
     expect(reader.idsOn(topics.responses)).to.deep.equal(new Set(requests.map((r) => r.id)));
     expect(metricValue(await metricsOf(worker), "kubesentiment_worker_circuit_breaker_state")).to.equal(0);
+  });
+
+  it("stops consuming and fails liveness when Kafka refuses a write for good; a restarted worker answers all", async () => {
+    const topics = await createPipelineTopics(cluster.bootstrapServers);
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const limitResponses = (bytes: number) =>
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: topics.responses,
+            configEntries: [{ name: "max.message.bytes", value: String(bytes) }],
+          },
+        ],
+      });
+    // Smaller than any response: the broker refuses the write with an error no retry can cure.
+    await limitResponses(64);
+    const config = configFor(cluster, topics);
+    const failing = await startWorker(config);
+    let failingStopped = false;
+    cleanups.push(async () => {
+      if (!failingStopped) await failing.stop();
+    });
+    const reader = await ResultReader.start(kafka, topics);
+    cleanups.push(() => reader.close());
+    const requests = Array.from({ length: 40 }, (_, i) => ({ id: `w-${i}`, text: "a fine film" }));
+    await produce(
+      kafka,
+      topics.requests,
+      requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
+    );
+    const deadline = Date.now() + 60_000;
+    while ((await fetch(`http://127.0.0.1:${failing.httpPort}/healthz`)).status !== 503) {
+      if (Date.now() > deadline) throw new Error("the worker stayed live after a write failed for good");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [committed] = await admin.fetchOffsets({
+      groupId: config.kafka.groupId,
+      topics: [topics.requests],
+    });
+    expect(committed?.partitions.map((p) => p.offset)).to.deep.equal(
+      Array.from({ length: 8 }, () => "-1"),
+      "no offset is committed past a batch whose responses were refused",
+    );
+    expect(reader.on(topics.responses)).to.have.length(0);
+    await failing.stop();
+    failingStopped = true;
+
+    await limitResponses(1_048_588);
+    const restarted = await startWorker(config);
+    cleanups.push(() => restarted.stop());
+    await reader.waitFor(
+      () => reader.on(topics.responses).length >= requests.length,
+      () => `${reader.on(topics.responses).length} of ${requests.length} after the restart`,
+    );
+    expect(reader.idsOn(topics.responses)).to.deep.equal(new Set(requests.map((r) => r.id)));
+    expect(reader.on(topics.deadLetter)).to.have.length(0);
   });
 });

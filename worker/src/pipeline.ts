@@ -2,6 +2,7 @@
 // retry and a circuit breaker, write responses and dead letters, and only then commit the offsets.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type Batch,
   CompressionTypes,
   type Consumer,
   type EachBatchPayload,
@@ -10,6 +11,8 @@ import {
 } from "kafkajs";
 import type winston from "winston";
 import { Batcher } from "./batching/batcher.ts";
+import { CoalescingWriter } from "./coalescing-writer.ts";
+import { CommitTracker, type Ticket } from "./commit-tracker.ts";
 import type { WorkerConfig } from "./config.ts";
 import {
   buildDeadLetter,
@@ -28,6 +31,16 @@ import { type RunOutcome, runWithRetry } from "./resilience/retry.ts";
 
 /** Values per produce request: well under the broker's default 1 MiB message.max.bytes, even uncompressed. */
 const maxProduceRequestBytes = 512 * 1024;
+
+/**
+ * Each commit is a write to Kafka's offsets topic on the broker that also serves the requests. Committing every
+ * acknowledgement at once cost more broker time than the responses did; a crash repeats at most this much
+ * work, and a graceful stop commits everything first.
+ */
+const commitIntervalMs = 100;
+
+/** Handed-off messages above which eachBatch holds kafkajs's next fetch back (raised for large batches). */
+const minUnacknowledged = 1024;
 
 interface Queued {
   request: SentimentRequest;
@@ -61,8 +74,17 @@ export class Pipeline {
   readonly breaker: CircuitBreaker;
   readonly #deps: PipelineDependencies;
   readonly #batcher: Batcher<Queued, Classified>;
+  readonly #tracker = new CommitTracker();
+  readonly #writer: CoalescingWriter<Routed>;
+  /** Handed-off batches still being classified and written. */
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #roomWaiters: (() => void)[] = [];
+  readonly #maxUnacknowledged: number;
+  #commitTimer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+  #commitAgain = false;
   #draining = false;
+  #failure: Error | undefined;
 
   constructor(deps: PipelineDependencies) {
     this.#deps = deps;
@@ -86,24 +108,40 @@ export class Pipeline {
       },
       (items) => this.#classify(items),
     );
+    this.#writer = new CoalescingWriter(async (routed) => {
+      for (const topicMessages of produceRequests(routed, maxProduceRequestBytes)) {
+        await deps.producer.sendBatch({ acks: -1, compression: CompressionTypes.LZ4, topicMessages });
+      }
+    });
+    // Enough handed-off work to keep the model busy while the next fetch is on its way, and no more in memory.
+    this.#maxUnacknowledged = Math.max(minUnacknowledged, 4 * config.batch.maxSize * config.model.threads);
+  }
+
+  /** Why the pipeline stopped for good, if it did: its process should be restarted. */
+  get failure(): Error | undefined {
+    return this.#failure;
   }
 
   /** Joins the consumer group and processes until the consumer is stopped. */
   async start(): Promise<void> {
     const { consumer, config } = this.#deps;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assignment = payload.memberAssignment;
+      this.#tracker.retain((topic, partition) => assignment[topic]?.includes(partition) === true);
+    });
     await consumer.subscribe({ topic: config.topics.requests, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Every assigned partition feeds the shared batcher at once; the model batch fills across partitions.
       partitionsConsumedConcurrently: 64,
-      eachBatch: (payload) => this.#track(payload),
+      eachBatch: (payload) => this.#handOff(payload),
     });
   }
 
   /**
-   * Stops taking new batches and waits for those in flight to write their results and commit, while this
-   * member still owns their partitions; the caller disconnects afterwards.
+   * Stops taking new batches, waits for those handed off to write their results, and commits them while
+   * this member still owns their partitions; the caller disconnects afterwards.
    */
   async drain(): Promise<void> {
     this.#draining = true;
@@ -112,38 +150,69 @@ export class Pipeline {
     } catch {
       // The consumer crashed for good or never ran: there is nothing to stop fetching.
     }
+    this.#wakeRoomWaiters();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    await this.#commit();
   }
 
-  #track(payload: EachBatchPayload): Promise<void> {
+  /**
+   * kafkajs fetches a partition again only when every batch of the last fetch has returned from eachBatch.
+   * Returning once the batch is handed off lets the next fetch overlap its classification and writes, so a
+   * request that arrives meanwhile waits for one fetch, not for a whole fetch-classify-write-commit cycle.
+   */
+  async #handOff({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     // A batch fetched before the pause is left uncommitted for the next owner of its partition.
-    if (this.#draining) return Promise.resolve();
-    const handled = this.#handlePartitionBatch(payload);
-    this.#inFlight.add(handled);
-    return handled.finally(() => this.#inFlight.delete(handled));
-  }
-
-  async #handlePartitionBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    isRunning,
-    isStale,
-  }: EachBatchPayload): Promise<void> {
-    const { metrics, producer, consumer } = this.#deps;
-    if (batch.isEmpty()) return;
-    metrics.consumerLag.set(
+    if (this.#draining || this.#failure !== undefined || batch.isEmpty() || !isRunning() || isStale()) return;
+    this.#deps.metrics.consumerLag.set(
       { topic: batch.topic, partition: String(batch.partition) },
       Number(batch.offsetLag()),
     );
+    const ticket = this.#tracker.track(
+      batch.topic,
+      batch.partition,
+      batch.lastOffset(),
+      batch.messages.length,
+    );
+    // With autoCommit off a resolved offset only moves kafkajs's next fetch: the commits are #commit's.
+    resolveOffset(batch.lastOffset());
+    const written: Promise<void> = this.#write(batch, ticket)
+      .then(
+        () => {
+          this.#tracker.acknowledge(ticket);
+          this.#commitSoon();
+        },
+        (error: Error) => {
+          this.#tracker.abandon(ticket);
+          this.#fail(error);
+        },
+      )
+      .finally(() => {
+        this.#inFlight.delete(written);
+        this.#wakeRoomWaiters();
+      });
+    this.#inFlight.add(written);
+    await heartbeat();
+    while (
+      this.#tracker.unacknowledged > this.#maxUnacknowledged &&
+      !this.#draining &&
+      this.#failure === undefined
+    ) {
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    }
+  }
+
+  async #write(batch: Batch, ticket: Ticket): Promise<void> {
+    const { metrics } = this.#deps;
     const fetched = { at: performance.now(), wallMs: Date.now() };
     const routed = await Promise.all(
       batch.messages.map((message) => this.#route(batch.topic, batch.partition, message, fetched)),
     );
-    if (!isRunning() || isStale()) return; // the partition moved on; another member will redo these: at-least-once
-    for (const topicMessages of produceRequests(routed, maxProduceRequestBytes)) {
-      await producer.sendBatch({ acks: -1, compression: CompressionTypes.LZ4, topicMessages });
-    }
+    // The partition moved to another member meanwhile, which answers these again: writing them would only
+    // add duplicates.
+    if (!this.#tracker.owns(ticket)) return;
+    await this.#writer.submit(routed);
     const acknowledgedAt = Date.now();
     for (const [index, message] of batch.messages.entries()) {
       const outcome = routed[index] as Routed;
@@ -151,17 +220,66 @@ export class Pipeline {
       else metrics.recordDeadLetter(outcome.deadLetter);
       metrics.endToEndLatency.observe(Math.max(0, acknowledgedAt - Number(message.timestamp)) / 1000);
     }
-    const lastOffset = batch.lastOffset();
-    resolveOffset(lastOffset);
-    await consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
-    ]);
-    await heartbeat();
-    this.#deps.logger.debug("committed", {
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: lastOffset,
+  }
+
+  /** Acknowledgements of the next commitIntervalMs share one commit request. */
+  #commitSoon(): void {
+    this.#commitTimer ??= setTimeout(() => {
+      this.#commitTimer = undefined;
+      void this.#commit();
+    }, commitIntervalMs);
+  }
+
+  /**
+   * Commits every acknowledged prefix not yet committed, one commit request at a time: acknowledgements that
+   * arrive while one is in flight go out together in the next. Resolves when nothing due is left.
+   */
+  #commit(): Promise<void> {
+    this.#commitAgain = true;
+    this.#committing ??= this.#commitWhileDue().finally(() => {
+      this.#committing = undefined;
     });
+    return this.#committing;
+  }
+
+  async #commitWhileDue(): Promise<void> {
+    while (this.#commitAgain) {
+      this.#commitAgain = false;
+      const offsets = this.#tracker.due();
+      if (offsets.length === 0) continue;
+      try {
+        await this.#deps.consumer.commitOffsets(offsets);
+        this.#tracker.committed(offsets);
+        this.#deps.logger.debug("committed", { offsets });
+      } catch (error) {
+        // Kafka keeps the older offsets, so at worst these requests are answered twice; the next
+        // acknowledgement or the drain tries again.
+        this.#deps.logger.warn("offset commit failed", { error: (error as Error).message, offsets });
+      }
+    }
+  }
+
+  /**
+   * The idempotent producer retries what can be retried for ever, so a write that still fails cannot succeed
+   * by waiting. Fetching stops and the liveness probe fails; nothing past the failed batch is committed, so
+   * the restarted worker (or another member) answers it.
+   */
+  #fail(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    this.#deps.logger.error("writing results failed; the worker stops consuming and must be restarted", {
+      error: error.message,
+    });
+    try {
+      this.#deps.consumer.pause([{ topic: this.#deps.config.topics.requests }]);
+    } catch {
+      // The consumer is already down.
+    }
+    this.#wakeRoomWaiters();
+  }
+
+  #wakeRoomWaiters(): void {
+    for (const wake of this.#roomWaiters.splice(0)) wake();
   }
 
   async #route(

@@ -91,8 +91,9 @@ export async function startWorker(
   await consumer.connect();
   const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
   const server = await startHttpServer(config.httpPort, metrics.registry, {
-    // A consumer kafkajs will not restart can never make progress again: let the kubelet restart the pod.
-    live: () => !crashedForGood,
+    // A consumer kafkajs will not restart, or a pipeline whose writes failed for good, can never make progress
+    // again: let the kubelet restart the pod.
+    live: () => !crashedForGood && pipeline.failure === undefined,
     ready: () => inGroup && !stopping && pipeline.breaker.state !== "open",
   });
   await pipeline.start();
