@@ -1,6 +1,7 @@
-"""Kim-style CNN sentence classifier in JAX, written so the ONNX export can mirror it op for op.
+"""Kim-style CNN sentence classifier in JAX (optionally with stacked convolutions), written so the ONNX export
+can mirror it op for op.
 
-The convolution is explicit: the k shifted copies of the embeddings are concatenated per position and
+Each convolution is explicit: the k shifted copies of its input are concatenated per position and
 multiplied by one weight matrix. Inference then costs a single GEMM plus small copies, which onnxruntime
 runs fast on one core, and the export reproduces training exactly rather than approximating lax.conv.
 """
@@ -27,22 +28,26 @@ class CnnConfig:
     vocab_size: int
     dim: int
     width: int  # tokens per convolution window
-    filters: int
+    filters: int  # per convolution layer
     dropout: float
     embed_dropout: float
     members: int  # ensemble members trained side by side (vmap); logits are averaged
+    layers: int = 1  # stacked convolutions; every layer's output is pooled
 
 
 def init_member(cfg: CnnConfig, key: jax.Array) -> Params:
-    k_emb, k_conv, k_out = jax.random.split(key, 3)
-    fan_in = cfg.dim * cfg.width
-    return {
+    k_emb, k_out, *k_convs = jax.random.split(key, 2 + cfg.layers)
+    pooled = 2 * cfg.filters * cfg.layers
+    p = {
         "emb": jax.random.uniform(k_emb, (cfg.vocab_size, cfg.dim), minval=-0.25, maxval=0.25),
-        "conv_w": jax.random.normal(k_conv, (fan_in, cfg.filters)) * np.sqrt(2.0 / fan_in),
-        "conv_b": jnp.zeros((cfg.filters,)),
-        "out_w": jax.random.normal(k_out, (2 * cfg.filters, 2)) * np.sqrt(1.0 / (2 * cfg.filters)),
+        "out_w": jax.random.normal(k_out, (pooled, 2)) * np.sqrt(1.0 / pooled),
         "out_b": jnp.zeros((2,)),
     }
+    for i, k_conv in enumerate(k_convs):
+        fan_in = (cfg.dim if i == 0 else cfg.filters) * cfg.width
+        p[f"conv{i}_w"] = jax.random.normal(k_conv, (fan_in, cfg.filters)) * np.sqrt(2.0 / fan_in)
+        p[f"conv{i}_b"] = jnp.zeros((cfg.filters,))
+    return p
 
 
 def init_params(cfg: CnnConfig, seed: int) -> Params:
@@ -50,16 +55,27 @@ def init_params(cfg: CnnConfig, seed: int) -> Params:
     return jax.vmap(lambda k: init_member(cfg, k))(keys)
 
 
-def conv_pool(cfg: CnnConfig, x: jax.Array, mask: jax.Array, conv_w: jax.Array, conv_b: jax.Array) -> jax.Array:
-    """Masked max-pool over ReLU(conv); a window starts at each real token and sees zeros past the end."""
+def conv(cfg: CnnConfig, x: jax.Array, mask: jax.Array, w: jax.Array, b: jax.Array) -> jax.Array:
+    """ReLU of a convolution whose windows are centred on each token (zeros beyond both ends of the sentence),
+    zeroed at padded positions so the next layer and the pooling see only real tokens."""
     length, k = x.shape[1], cfg.width
-    padded = jnp.pad(x, ((0, 0), (0, k - 1), (0, 0)))
+    left = (k - 1) // 2
+    padded = jnp.pad(x, ((0, 0), (left, k - 1 - left), (0, 0)))
     windows = jnp.concatenate([padded[:, j : j + length] for j in range(k)], axis=-1)
-    h = jax.nn.relu(windows @ conv_w + conv_b) * mask[..., None]
-    # ReLU output is >= 0, so zeroing padded positions before max equals a masked max. The mean adds how
-    # much of a long sentence carries each feature, which the single strongest window cannot tell.
-    mean = h.sum(axis=1) / mask.sum(axis=1, keepdims=True)
-    return jnp.concatenate([h.max(axis=1), mean], axis=-1)
+    return jax.nn.relu(windows @ w + b) * mask[..., None]
+
+
+def pooled_features(cfg: CnnConfig, p: Params, x: jax.Array, mask: jax.Array) -> jax.Array:
+    """Masked max-pool and mean-pool of every layer. A second layer sees five tokens around each position, enough
+    for a negation or a "but" to reach the words it turns; the first layer's features keep the plain n-grams."""
+    pooled = []
+    h = x
+    for i in range(cfg.layers):
+        h = conv(cfg, h, mask, p[f"conv{i}_w"], p[f"conv{i}_b"])
+        # ReLU output is >= 0, so zeroing padded positions before max equals a masked max. The mean adds how
+        # much of a long sentence carries each feature, which the single strongest window cannot tell.
+        pooled += [h.max(axis=1), h.sum(axis=1) / mask.sum(axis=1, keepdims=True)]
+    return jnp.concatenate(pooled, axis=-1)
 
 
 def member_logits(
@@ -71,7 +87,7 @@ def member_logits(
         # Whole-token dropout: the model must not hinge on any single word (cf. DAN's word dropout).
         keep = jax.random.bernoulli(k_emb, 1 - cfg.embed_dropout, (*x.shape[:2], 1))
         x = x * keep / (1 - cfg.embed_dropout)
-    h = conv_pool(cfg, x, mask, p["conv_w"], p["conv_b"])
+    h = pooled_features(cfg, p, x, mask)
     if key is not None:
         h = h * jax.random.bernoulli(k_feat, 1 - cfg.dropout, h.shape) / (1 - cfg.dropout)
     return h @ p["out_w"] + p["out_b"]

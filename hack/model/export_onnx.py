@@ -40,30 +40,38 @@ def _i64(*values: int) -> np.ndarray:
 
 
 def _cnn_member(g: _Graph, cfg: CnnConfig, m: int, p: dict[str, np.ndarray], mask3: str, lengths: str) -> str:
-    x = g.op("Gather", [g.const(f"m{m}.emb", p["emb"]), "input_ids"], f"m{m}.x")
-    x = g.op("Mul", [x, mask3], f"m{m}.xm")
-    # Zeros past the end so every window starting at a real token is complete (jnp.pad in training).
-    pad = cfg.width - 1
-    x = g.op("Pad", [x, g.const(f"m{m}.pads", _i64(0, 0, 0, 0, pad, 0))], f"m{m}.xp")
-    shifted = []
-    for j in range(cfg.width):
-        # The padded length is L + pad, so rows j .. L + j end at (j - pad) counted from the end.
-        end = j - pad if j < pad else np.iinfo(np.int64).max
-        shifted.append(
-            g.op("Slice", [x, g.const(f"m{m}.s{j}.start", _i64(j)), g.const(f"m{m}.s{j}.end", _i64(end)),
-                           g.const(f"m{m}.s{j}.axes", _i64(1))], f"m{m}.shift{j}")
-        )
-    windows = g.op("Concat", shifted, f"m{m}.windows", axis=2)
-    h = g.op("MatMul", [windows, g.const(f"m{m}.conv_w", p["conv_w"])], f"m{m}.conv")
-    h = g.op("Add", [h, g.const(f"m{m}.conv_b", p["conv_b"])], f"m{m}.conv_b_add")
-    h = g.op("Relu", [h], f"m{m}.relu")
-    h = g.op("Mul", [h, mask3], f"m{m}.relu_m")
+    h = g.op("Gather", [g.const(f"m{m}.emb", p["emb"]), "input_ids"], f"m{m}.x")
+    h = g.op("Mul", [h, mask3], f"m{m}.xm")
     axis1 = g.const(f"m{m}.axis1", _i64(1))
-    h_max = g.op("ReduceMax", [h, axis1], f"m{m}.max", keepdims=0)
-    h_mean = g.op("Div", [g.op("ReduceSum", [h, axis1], f"m{m}.sum", keepdims=0), lengths], f"m{m}.mean")
-    h = g.op("Concat", [h_max, h_mean], f"m{m}.pooled", axis=1)
+    pooled = []
+    for i in range(cfg.layers):
+        h = _conv(g, cfg, f"m{m}.l{i}", h, p[f"conv{i}_w"], p[f"conv{i}_b"], mask3)
+        pooled.append(g.op("ReduceMax", [h, axis1], f"m{m}.l{i}.max", keepdims=0))
+        total = g.op("ReduceSum", [h, axis1], f"m{m}.l{i}.sum", keepdims=0)
+        pooled.append(g.op("Div", [total, lengths], f"m{m}.l{i}.mean"))
+    h = g.op("Concat", pooled, f"m{m}.pooled", axis=1)
     h = g.op("MatMul", [h, g.const(f"m{m}.out_w", p["out_w"])], f"m{m}.logits_w")
     return g.op("Add", [h, g.const(f"m{m}.out_b", p["out_b"])], f"m{m}.logits")
+
+
+def _conv(g: _Graph, cfg: CnnConfig, name: str, x: str, w: np.ndarray, b: np.ndarray, mask3: str) -> str:
+    """cnn.conv: zeros beyond both ends so every window is complete, the k shifted copies side by side, one GEMM."""
+    k = cfg.width
+    left = (k - 1) // 2
+    x = g.op("Pad", [x, g.const(f"{name}.pads", _i64(0, left, 0, 0, k - 1 - left, 0))], f"{name}.padded")
+    shifted = []
+    for j in range(k):
+        # The padded length is L + k - 1, so rows j .. L + j end at (j - (k - 1)) counted from the end.
+        end = j - (k - 1) if j < k - 1 else np.iinfo(np.int64).max
+        shifted.append(
+            g.op("Slice", [x, g.const(f"{name}.s{j}.start", _i64(j)), g.const(f"{name}.s{j}.end", _i64(end)),
+                           g.const(f"{name}.s{j}.axes", _i64(1))], f"{name}.shift{j}")
+        )
+    windows = g.op("Concat", shifted, f"{name}.windows", axis=2)
+    h = g.op("MatMul", [windows, g.const(f"{name}.w", w)], f"{name}.conv")
+    h = g.op("Add", [h, g.const(f"{name}.b", b)], f"{name}.conv_b")
+    h = g.op("Relu", [h], f"{name}.relu")
+    return g.op("Mul", [h, mask3], f"{name}.relu_m")
 
 
 def _finish(g: _Graph, count: int, members: list[str]) -> onnx.ModelProto:

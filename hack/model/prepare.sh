@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by train.sh and distill.sh: checks the SST-2 data and Python 3.11, and provides the pinned venv.
+# Sourced by train.sh: checks the SST-2 data and Python 3.11, and provides the pinned venv.
 # Sets: here, repo, data, venv. The venv lives outside git and is rebuilt only when the pins change.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
