@@ -108,26 +108,6 @@ def predict(cfg: CnnConfig, params: Params, seqs: list[np.ndarray], pad_id: int)
     return np.concatenate(out)
 
 
-def make_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_decay: float):
-    def loss_fn(params: Params, ids: jax.Array, mask: jax.Array, labels: jax.Array, key: jax.Array) -> jax.Array:
-        keys = jax.random.split(key, cfg.members)
-        # Each member gets its own loss (not a loss on the averaged logits) so members stay independent models.
-        logits = jax.vmap(lambda p, k: member_logits(cfg, p, ids, mask, k))(params, keys)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels[None, :])
-        return losses.mean(axis=1).sum()
-
-    @jax.jit
-    def step(params: Params, ema: Params, opt_state: optax.OptState, ids, mask, labels, key):
-        loss, grads = jax.value_and_grad(loss_fn)(params, ids, mask, labels, key)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        # An exponential moving average of the weights generalizes better than the last noisy iterate.
-        ema = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
-        return params, ema, opt_state, loss
-
-    return step
-
-
 def bucket_batches(lengths: np.ndarray, batch_size: int, bucket: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Batches of similar padded length (multiples of `bucket`) so few shapes get compiled and little is padding."""
     padded = -(-lengths // bucket) * bucket
@@ -140,8 +120,9 @@ def bucket_batches(lengths: np.ndarray, batch_size: int, bucket: int, rng: np.ra
 
 
 def make_distill_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_decay: float):
-    """Like make_step, for a mix of rows: where `soft` is 1 the student regresses the teacher's logits `targets`
-    (mean squared error, as in Tang et al. 2019), elsewhere it learns the gold `labels` (cross-entropy)."""
+    """One training step on a mix of rows: where `soft` is 1 the student regresses the teacher's logits `targets`
+    (mean squared error, as in Tang et al. 2019), elsewhere it learns the gold `labels` (cross-entropy).
+    Each ensemble member gets its own loss (not a loss on the averaged logits) so members stay independent."""
 
     def loss_fn(params: Params, ids, mask, labels, targets, soft, key) -> jax.Array:
         keys = jax.random.split(key, cfg.members)
@@ -155,22 +136,23 @@ def make_distill_step(cfg: CnnConfig, opt: optax.GradientTransformation, ema_dec
         loss, grads = jax.value_and_grad(loss_fn)(params, ids, mask, labels, targets, soft, key)
         updates, opt_state = opt.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
+        # An exponential moving average of the weights generalizes better than the last noisy iterate.
         ema = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p, ema, params)
         return params, ema, opt_state, loss
 
     return step
 
 
-def fit(cfg: CnnConfig, seed: int, params: Params, seqs: list[np.ndarray], rows: tuple[np.ndarray, ...], make_step_fn,
+def fit(cfg: CnnConfig, seed: int, params: Params, seqs: list[np.ndarray], rows: tuple[np.ndarray, ...],
         pad_id: int, dev_eval, *, epochs: int, batch: int = 64, lr: float = 1e-3, ema_decay: float = 0.999) -> Params:
     """Adam with cosine decay over length-bucketed batches, from `params`; returns the exponential moving average
-    of the weights. `rows` are the per-sequence arrays the step takes after ids and mask: the labels for
-    make_step, labels + teacher logits + soft flags for make_distill_step."""
+    of the weights. `rows` are the per-sequence arrays make_distill_step takes after ids and mask: gold labels,
+    teacher logits and soft flags."""
     lengths = np.array([len(s) for s in seqs])
     steps_per_epoch = sum(1 for _ in bucket_batches(lengths, batch, 8, np.random.default_rng(0)))
     opt = optax.adam(optax.cosine_decay_schedule(lr, epochs * steps_per_epoch, alpha=0.05))
     opt_state = opt.init(params)
-    step = make_step_fn(cfg, opt, ema_decay)
+    step = make_distill_step(cfg, opt, ema_decay)
     ema = params
     rng = np.random.default_rng(seed)
     key = jax.random.PRNGKey(seed + 1)

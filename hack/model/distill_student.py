@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import teacher
-from cnn import CnnConfig, fit, init_params, make_distill_step, predict
+from cnn import CnnConfig, fit, init_params, predict
 from distill_teacher import AUGMENT, digest
 from export_onnx import export_trained
 from sst2 import PAD, augment, encode, pruned_tokenizer, read_split
@@ -86,7 +86,7 @@ def main() -> None:
         params = init_params(cfg, seed)
         if emb is not None:
             params = {**params, "emb": jnp.broadcast_to(jnp.asarray(emb), params["emb"].shape)}
-        ema = fit(cfg, seed, params, train_seqs, (labels, targets, soft), make_distill_step, pad_id, dev_eval,
+        ema = fit(cfg, seed, params, train_seqs, (labels, targets, soft), pad_id, dev_eval,
                   epochs=EPOCHS)
         trained.append((cfg, ema))
     export_trained(

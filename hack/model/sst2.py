@@ -1,4 +1,4 @@
-"""SST-2 loading and the WordPiece tokenizer the worker ships with."""
+"""SST-2 loading, the transfer-set augmentation and the pruned WordPiece tokenizer the worker ships with."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]
@@ -31,36 +31,6 @@ def read_split(path: Path) -> Split:
             texts.append(row["sentence"].strip())
             labels.append(int(row["label"]))
     return Split(texts, np.asarray(labels, dtype=np.int32))
-
-
-def train_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
-    """Lowercase BERT-style WordPiece with a DistilBERT-like [CLS] $A [SEP] template."""
-    tok = Tokenizer(models.WordPiece(unk_token=UNK, continuing_subword_prefix="##"))
-    tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=True, lowercase=True),
-            # SST-2 is pre-tokenized ("does n't", "ca n't"); raw text says "doesn't". Splitting "n't" off
-            # maps both spellings to the same tokens, so the model sees user text the way it was trained.
-            normalizers.Replace(Regex("n't"), " n't"),
-        ]
-    )
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size,
-        min_frequency=2,
-        special_tokens=SPECIAL_TOKENS,
-        continuing_subword_prefix="##",
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    cls_id, sep_id = tok.token_to_id(CLS), tok.token_to_id(SEP)
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{CLS} $A {SEP}",
-        pair=f"{CLS} $A {SEP} $B:1 {SEP}:1",
-        special_tokens=[(CLS, cls_id), (SEP, sep_id)],
-    )
-    tok.decoder = decoders.WordPiece(prefix="##")
-    return tok
 
 
 def pruned_tokenizer(spec: dict, texts: list[str]) -> Tokenizer:
