@@ -1,6 +1,7 @@
 // One worker: the model, Kafka clients, the pipeline and the HTTP endpoints, started and stopped together.
 import { Kafka, logLevel as kafkaLogLevel, Partitioners } from "kafkajs";
 import type { WorkerConfig } from "./config.ts";
+import { connectProducer } from "./connect-producer.ts";
 import { startHttpServer } from "./http-server.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
 import { createLogger } from "./logger.ts";
@@ -55,13 +56,14 @@ export async function startWorker(
         logger.warn(message, { kafkajs: rest });
       },
   });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    // An idempotent producer keeps retrying: while Kafka is away the batch waits uncommitted, nothing is lost.
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
-  });
+  const createProducer = () =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // An idempotent producer keeps retrying: while Kafka is away the batch waits uncommitted, nothing is lost.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
     sessionTimeout: config.kafka.sessionTimeoutMs,
@@ -87,7 +89,15 @@ export async function startWorker(
     });
   });
 
-  await producer.connect();
+  const producer = await connectProducer(createProducer, {
+    attempts: 10,
+    backoffMs: 1_000,
+    onRetry: (error, attempt) =>
+      logger.warn("producer could not connect; retrying with fresh metadata", {
+        error: error.message,
+        attempt,
+      }),
+  });
   await consumer.connect();
   const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
   const server = await startHttpServer(config.httpPort, metrics.registry, {
