@@ -37,6 +37,8 @@ export interface PipelineSpec {
       url?: { url: string; sha256: string };
     };
     maxSequenceLength?: number;
+    threads?: number;
+    intraOpThreads?: number;
   };
   worker?: {
     image?: string;
@@ -108,7 +110,7 @@ export interface ResolvedPipeline {
   };
   /** The consumer group every worker of this pipeline joins. */
   consumerGroup: string;
-  model: { source: ModelSource; maxSequenceLength: number };
+  model: { source: ModelSource; maxSequenceLength: number; threads: number; intraOpThreads: number };
   worker: {
     image: string | undefined;
     resources: NonNullable<NonNullable<PipelineSpec["worker"]>["resources"]>;
@@ -161,6 +163,8 @@ export function resolvePipeline(pipeline: SentimentPipeline): ResolvedPipeline {
     model: {
       source: modelSource(spec.model?.source),
       maxSequenceLength: spec.model?.maxSequenceLength ?? 128,
+      threads: spec.model?.threads ?? 1,
+      intraOpThreads: spec.model?.intraOpThreads ?? 1,
     },
     worker: {
       image: worker.image,

@@ -116,6 +116,8 @@ function modelEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
   return [
     ...(dir === undefined ? [] : [value("MODEL_DIR", dir)]),
     value("MODEL_MAX_SEQUENCE_LENGTH", pipeline.model.maxSequenceLength),
+    value("MODEL_THREADS", pipeline.model.threads),
+    value("MODEL_INTRA_OP_THREADS", pipeline.model.intraOpThreads),
   ];
 }
 

@@ -33,6 +33,8 @@ export const customSpec: PipelineSpec = {
   model: {
     source: { url: { url: "https://models.example/sst2.tar.gz", sha256: "ab".repeat(32) } },
     maxSequenceLength: 256,
+    threads: 2,
+    intraOpThreads: 3,
   },
   worker: {
     image: "registry.example/kubesentiment-worker:custom",

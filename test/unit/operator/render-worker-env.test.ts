@@ -86,7 +86,7 @@ describe("render: worker environment", () => {
         sessionTimeoutMs: 30_000,
       },
       topics: { requests: "in", responses: "out", deadLetter: "bad" },
-      model: { dir: "/models", maxSequenceLength: 256, threads: 1, intraOpThreads: 1 },
+      model: { dir: "/models", maxSequenceLength: 256, threads: 2, intraOpThreads: 3 },
       batch: { maxSize: 128, maxWaitMs: 0 },
       retry: { maxAttempts: 7, initialBackoffMs: 50, maxBackoffMs: 2000 },
       circuitBreaker: { failureThreshold: 9, resetTimeoutMs: 60_000 },
