@@ -255,6 +255,45 @@ describe("worker on a real broker", function () {
     expect(metricValue(await metricsOf(worker), "kubesentiment_worker_circuit_breaker_state")).to.equal(0);
   });
 
+  it("loses nothing when a second worker joins mid-stream and partitions move with batches in flight", async () => {
+    // A slowed model keeps batches in flight for seconds, so the rebalance the joiner causes revokes partitions
+    // whose batches are still being classified and written.
+    const slowed = (model: Classifier): Classifier => ({
+      ...model,
+      classify: async (texts) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return model.classify(texts);
+      },
+    });
+    // Small batches and a short session (heartbeats every 0.6 s): the first worker hears of the join and
+    // rejoins within a second, long before its 12 s of work is done.
+    const env = { BATCH_MAX_SIZE: "16", KAFKA_SESSION_TIMEOUT_MS: "6000" };
+    const { topics, reader } = await setUp(env, slowed);
+    const requests = Array.from({ length: 4000 }, (_, i) => ({ id: `j-${i}`, text: "a fine film" }));
+    await produce(
+      kafka,
+      topics.requests,
+      requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
+    );
+    await reader.waitFor(
+      () => reader.on(topics.responses).length > 100,
+      () => "the first worker never answered",
+    );
+    const joiner = await startWorker(configFor(cluster, topics, env), { wrapClassifier: slowed });
+    cleanups.push(() => joiner.stop());
+    await reader.waitFor(
+      () => reader.idsOn(topics.responses).size >= requests.length,
+      () => `${reader.idsOn(topics.responses).size} of ${requests.length} answered after the join`,
+    );
+    expect(reader.idsOn(topics.responses)).to.deep.equal(new Set(requests.map((r) => r.id)));
+    expect(reader.on(topics.deadLetter)).to.have.length(0);
+    const joinerAnswered = metricValue(
+      await metricsOf(joiner),
+      "kubesentiment_worker_messages_processed_total",
+    );
+    expect(joinerAnswered).to.be.greaterThan(0, "the joiner took over partitions and answered from them");
+  });
+
   it("stops consuming and fails liveness when Kafka refuses a write for good; a restarted worker answers all", async () => {
     const topics = await createPipelineTopics(cluster.bootstrapServers);
     const admin = kafka.admin();
