@@ -64,7 +64,7 @@ interface Routed {
 export interface PipelineDependencies {
   config: WorkerConfig;
   consumer: Consumer;
-  producer: Producer;
+  producer: Pick<Producer, "sendBatch">;
   classifier: Pick<Classifier, "name" | "version" | "classify">;
   metrics: WorkerMetrics;
   logger: winston.Logger;

@@ -10,6 +10,7 @@ import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import { loadClassifierPool } from "./model/classifier-pool.ts";
 import { Pipeline } from "./pipeline.ts";
+import { ReplaceableProducer } from "./replaceable-producer.ts";
 
 export interface RunningWorker {
   /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
@@ -89,15 +90,19 @@ export async function startWorker(
     });
   });
 
-  const producer = await connectProducer(createProducer, {
-    attempts: 10,
-    backoffMs: 1_000,
-    onRetry: (error, attempt) =>
-      logger.warn("producer could not connect; retrying with fresh metadata", {
-        error: error.message,
-        attempt,
+  const producer = await ReplaceableProducer.start(
+    () =>
+      connectProducer(createProducer, {
+        attempts: 10,
+        backoffMs: 1_000,
+        onRetry: (error, attempt) =>
+          logger.warn("producer could not connect; retrying with fresh metadata", {
+            error: error.message,
+            attempt,
+          }),
       }),
-  });
+    (error) => logger.warn("producer lost its idempotence state; replacing it", { error: error.message }),
+  );
   await consumer.connect();
   const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
   const server = await startHttpServer(config.httpPort, metrics.registry, {
