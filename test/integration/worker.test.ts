@@ -30,6 +30,15 @@ async function produce(kafka: Kafka, topic: string, messages: { key: string; val
   await producer.disconnect();
 }
 
+/** Each request as JSON, keyed by its id. */
+function produceRequests(kafka: Kafka, topic: string, requests: { id: string }[]) {
+  return produce(
+    kafka,
+    topic,
+    requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
+  );
+}
+
 async function metricsOf(worker: RunningWorker): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${worker.httpPort}/metrics`);
   return response.text();
@@ -81,11 +90,7 @@ describe("worker on a real broker", function () {
       const [text, label] = obvious[i % obvious.length] as [string, string];
       return { id: `r-${i}`, text, metadata: { index: i, expected: label, nested: { ok: true } } };
     });
-    await produce(
-      kafka,
-      topics.requests,
-      requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
-    );
+    await produceRequests(kafka, topics.requests, requests);
     await reader.waitFor(
       () => reader.on(topics.responses).length >= requests.length,
       () => `${reader.on(topics.responses).length} of ${requests.length} responses`,
@@ -232,11 +237,7 @@ describe("worker on a real broker", function () {
       }),
     );
     const requests = Array.from({ length: 50 }, (_, i) => ({ id: `o-${i}`, text: "a fine film" }));
-    await produce(
-      kafka,
-      topics.requests,
-      requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
-    );
+    await produceRequests(kafka, topics.requests, requests);
     const deadline = Date.now() + 60_000;
     while (metricValue(await metricsOf(worker), "kubesentiment_worker_circuit_breaker_state") !== 2) {
       if (Date.now() > deadline) throw new Error("the breaker never opened");
@@ -270,11 +271,7 @@ describe("worker on a real broker", function () {
     const env = { BATCH_MAX_SIZE: "16", KAFKA_SESSION_TIMEOUT_MS: "6000" };
     const { topics, reader } = await setUp(env, slowed);
     const requests = Array.from({ length: 4000 }, (_, i) => ({ id: `j-${i}`, text: "a fine film" }));
-    await produce(
-      kafka,
-      topics.requests,
-      requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
-    );
+    await produceRequests(kafka, topics.requests, requests);
     await reader.waitFor(
       () => reader.on(topics.responses).length > 100,
       () => "the first worker never answered",
@@ -321,11 +318,7 @@ describe("worker on a real broker", function () {
     const reader = await ResultReader.start(kafka, topics);
     cleanups.push(() => reader.close());
     const requests = Array.from({ length: 40 }, (_, i) => ({ id: `w-${i}`, text: "a fine film" }));
-    await produce(
-      kafka,
-      topics.requests,
-      requests.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
-    );
+    await produceRequests(kafka, topics.requests, requests);
     const deadline = Date.now() + 60_000;
     while ((await fetch(`http://127.0.0.1:${failing.httpPort}/healthz`)).status !== 503) {
       if (Date.now() > deadline) throw new Error("the worker stayed live after a write failed for good");
