@@ -8,10 +8,15 @@ export interface WorkerTopics {
   deadLetter: string;
 }
 
+/** The consumer group of a locally run worker unless its caller names another. */
+export function defaultWorkerGroupId(topics: WorkerTopics): string {
+  return `group-${topics.requests}`;
+}
+
 export function localWorkerEnv(
   bootstrapServers: readonly string[],
   topics: WorkerTopics,
-  groupId = `group-${topics.requests}`,
+  groupId = defaultWorkerGroupId(topics),
 ): Record<string, string> {
   const passed = Object.entries(process.env).filter(
     (entry): entry is [string, string] => /^(MODEL|BATCH)_/.test(entry[0]) && entry[1] !== undefined,

@@ -2,7 +2,7 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
-import type { WorkerTopics } from "../../hack/lib/local-worker-env.ts";
+import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/lib/local-worker-env.ts";
 import { waitFor } from "../../hack/lib/proc.ts";
 import { createTopic } from "./kafka.ts";
 
@@ -31,14 +31,18 @@ export interface Received {
 export class ResultReader {
   readonly records: Received[] = [];
   readonly #consumer: Consumer;
+  readonly #kafka: Kafka;
+  readonly #topics: PipelineTopics;
 
-  private constructor(consumer: Consumer) {
+  private constructor(consumer: Consumer, kafka: Kafka, topics: PipelineTopics) {
     this.#consumer = consumer;
+    this.#kafka = kafka;
+    this.#topics = topics;
   }
 
   static async start(kafka: Kafka, topics: PipelineTopics): Promise<ResultReader> {
     const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
-    const reader = new ResultReader(consumer);
+    const reader = new ResultReader(consumer, kafka, topics);
     await consumer.connect();
     await consumer.subscribe({ topics: [topics.responses, topics.deadLetter], fromBeginning: true });
     await consumer.run({
@@ -65,9 +69,42 @@ export class ResultReader {
     return new Set(this.on(topic).map((record) => String(record.value.id ?? record.key)));
   }
 
-  /** Waits until `done` holds, failing with `describe()` after `timeoutMs`. */
+  /**
+   * Waits until `done` holds, failing with `describe()` after `timeoutMs` and with what Kafka itself holds, so
+   * a failure says whether the workers stalled or this reader did.
+   */
   async waitFor(done: () => boolean, describe: () => string, timeoutMs = 90_000): Promise<void> {
-    await waitFor("the expected records", done, timeoutMs, describe);
+    try {
+      await waitFor("the expected records", done, timeoutMs, describe);
+    } catch (error) {
+      const account = await this.#kafkaAccount().catch(
+        (e: Error) => `Kafka could not be asked: ${e.message}`,
+      );
+      throw new Error(`${(error as Error).message}; ${account}`);
+    }
+  }
+
+  /** Records on the request and response topics, and how many requests the workers' group has committed. */
+  async #kafkaAccount(): Promise<string> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const { requests, responses } = this.#topics;
+      const groupId = defaultWorkerGroupId(this.#topics);
+      const held = async (topic: string) =>
+        (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [requests] });
+      const committedCount = (committed?.partitions ?? []).reduce(
+        (sum, p) => sum + Math.max(0, Number(p.offset)),
+        0,
+      );
+      return (
+        `Kafka holds ${await held(responses)} responses (this reader saw ${this.on(responses).length}) ` +
+        `for ${await held(requests)} requests, of which ${groupId} committed ${committedCount}`
+      );
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async close(): Promise<void> {
