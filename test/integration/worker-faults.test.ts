@@ -1,5 +1,6 @@
 // At-least-once through failures, on real brokers and real worker processes: a worker SIGKILLed mid-stream,
-// and a broker of three killed mid-stream. Every request must be answered; duplicates are allowed, loss is not.
+// and a broker of three killed mid-stream (under the worker, and under its producer's write alone). Every
+// request must be answered; duplicates are allowed, loss is not.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,7 +9,8 @@ import type { Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
-import { testClient } from "../support/kafka.ts";
+import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
+import { consume, createTopic, testClient } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
@@ -167,6 +169,55 @@ describe("worker fault tolerance", function () {
       expect(cluster.isBrokerRunning(1)).to.equal(false);
       expectEveryIdAnswered(reader, topics, ids);
       await reader.close();
+    });
+
+    it("writes every record of a write whose partition leader died, which kafkajs alone leaves partly unsent", async () => {
+      if (!cluster.isBrokerRunning(1)) await cluster.startBroker(1);
+      const kafka = testClient(cluster.bootstrapServers);
+      const topic = `writes-${Date.now()}`;
+      await createTopic(cluster.bootstrapServers, topic, 12, 3);
+      let resent = 0;
+      const producer = await ResilientProducer.start({
+        connect: async (config) => {
+          const made = kafka.producer(config);
+          await made.connect();
+          return made;
+        },
+        backoff: { initialBackoffMs: 100, maxBackoffMs: 1_000 },
+        onResend: (messages) => {
+          resent += messages;
+        },
+        onReplace: () => {},
+      });
+      const write = (from: number, count: number) =>
+        producer.sendBatch({
+          acks: -1,
+          topicMessages: [
+            {
+              topic,
+              messages: Array.from({ length: count }, (_, i) => ({ key: `k-${from + i}`, value: "x" })),
+            },
+          ],
+        });
+      // Writes back to back, so that one is in flight at the kill; with twelve partitions every broker leads
+      // some, so the victim's partitions move to brokers that had answered that write's first try.
+      let killed: Promise<void> | undefined;
+      for (let written = 0; written < 1200; written += 20) {
+        if (written === 200) killed = cluster.stopBroker(1, { hard: true });
+        await write(written, 20);
+      }
+      await killed;
+      await producer.disconnect();
+
+      const admin = kafka.admin();
+      await admin.connect();
+      const held = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+      await admin.disconnect();
+      const keys = new Set((await consume(cluster.bootstrapServers, topic, held)).map((m) => m.key));
+      const missing = Array.from({ length: 1200 }, (_, i) => `k-${i}`).filter((key) => !keys.has(key));
+      expect(missing, `${missing.length} of 1200 records never written (${resent} sent again)`).to.deep.equal(
+        [],
+      );
     });
   });
 });

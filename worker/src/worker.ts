@@ -1,5 +1,5 @@
 // One worker: the model, Kafka clients, the pipeline and the HTTP endpoints, started and stopped together.
-import { Kafka, logLevel as kafkaLogLevel, Partitioners } from "kafkajs";
+import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
 import type { WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
 import { startHttpServer } from "./http-server.ts";
@@ -10,7 +10,7 @@ import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import { loadClassifierPool } from "./model/classifier-pool.ts";
 import { Pipeline } from "./pipeline.ts";
-import { ReplaceableProducer } from "./replaceable-producer.ts";
+import { ResilientProducer } from "./resilient-producer.ts";
 
 export interface RunningWorker {
   /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
@@ -57,14 +57,6 @@ export async function startWorker(
         logger.warn(message, { kafkajs: rest });
       },
   });
-  const createProducer = () =>
-    kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      // An idempotent producer keeps retrying: while Kafka is away the batch waits uncommitted, nothing is lost.
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
-    });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
     sessionTimeout: config.kafka.sessionTimeoutMs,
@@ -90,9 +82,9 @@ export async function startWorker(
     });
   });
 
-  const producer = await ReplaceableProducer.start(
-    () =>
-      connectProducer(createProducer, {
+  const producer = await ResilientProducer.start({
+    connect: (producerConfig) =>
+      connectProducer(() => kafka.producer(producerConfig), {
         attempts: 10,
         backoffMs: 1_000,
         onRetry: (error, attempt) =>
@@ -101,8 +93,12 @@ export async function startWorker(
             attempt,
           }),
       }),
-    (error) => logger.warn("producer lost its idempotence state; replacing it", { error: error.message }),
-  );
+    backoff: { initialBackoffMs: 100, maxBackoffMs: 1_000 },
+    onResend: (messages, attempt) =>
+      logger.warn("kafkajs left records of a write unsent; sending them again", { messages, attempt }),
+    onReplace: (error) =>
+      logger.warn("producer lost its idempotence state; replacing it", { error: error.message }),
+  });
   await consumer.connect();
   const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
   const server = await startHttpServer(config.httpPort, metrics.registry, {

@@ -1,0 +1,154 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type Message,
+  Partitioners,
+  type Producer,
+  type ProducerBatch,
+  type ProducerConfig,
+  type RecordMetadata,
+  type TopicMessages,
+} from "kafkajs";
+import { type BackoffPolicy, backoffDelayMs } from "./resilience/backoff.ts";
+
+/** Broker answers meaning this producer's idempotence state (id, epoch, sequence numbers) is lost for good. */
+const producerStateErrors = new Set([
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "UNKNOWN_PRODUCER_ID",
+  "INVALID_PRODUCER_EPOCH",
+]);
+
+function isProducerStateError(error: unknown): boolean {
+  for (let e = error as { type?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (typeof e.type === "string" && producerStateErrors.has(e.type)) return true;
+  }
+  return false;
+}
+
+/** The messages of `topicMessages` whose partition is not among those `results` acknowledged. */
+export function unacknowledged(
+  topicMessages: readonly TopicMessages[],
+  results: readonly RecordMetadata[],
+  partitionOf: (message: Message) => number | undefined,
+): TopicMessages[] {
+  const acknowledged = new Set(
+    results.filter((r) => r.errorCode === 0).map((r) => `${r.partition}@${r.topicName}`),
+  );
+  return topicMessages
+    .map(({ topic, messages }) => ({
+      topic,
+      messages: messages.filter((message) => !acknowledged.has(`${partitionOf(message)}@${topic}`)),
+    }))
+    .filter(({ messages }) => messages.length > 0);
+}
+
+export interface ResilientProducerOptions {
+  /** Connects a new kafkajs producer made with `config`. */
+  connect: (config: ProducerConfig) => Promise<Producer>;
+  /** Wait before sending again what a send left out. */
+  backoff: BackoffPolicy;
+  onResend: (messages: number, attempt: number) => void;
+  onReplace: (error: Error) => void;
+}
+
+/**
+ * An idempotent producer whose sendBatch resolves only once every record of the batch is acknowledged, and
+ * rejects only on a failure no retry can mend.
+ *
+ * kafkajs's sendBatch can succeed without sending everything: when a try fails on one broker, its retry skips
+ * every broker that answered the earlier try, so the records of a partition whose leader has meanwhile moved to
+ * such a broker are never sent (kafkajs issue 1303; seen here as 35 of 3,000 responses missing, their offsets
+ * committed, after a broker was killed). So each message keeps the partition first chosen for it, and whatever
+ * lies on a partition the results do not acknowledge is sent again: at-least-once allows the duplicates.
+ *
+ * After a partition leader dies, kafkajs's idempotent producer can also desynchronise from the new leader and
+ * fail every send with OUT_OF_ORDER_SEQUENCE_NUMBER for good (kafkajs issue 598); then a new producer (a new
+ * producer id) resends the batch.
+ */
+export class ResilientProducer {
+  readonly #options: ResilientProducerOptions;
+  readonly #partitions: WeakMap<Message, number>;
+  readonly #config: ProducerConfig;
+  #current: Producer;
+
+  private constructor(
+    current: Producer,
+    options: ResilientProducerOptions,
+    partitions: WeakMap<Message, number>,
+    config: ProducerConfig,
+  ) {
+    this.#current = current;
+    this.#options = options;
+    this.#partitions = partitions;
+    this.#config = config;
+  }
+
+  static async start(options: ResilientProducerOptions): Promise<ResilientProducer> {
+    const partitions = new WeakMap<Message, number>();
+    const config = producerConfig(partitions);
+    return new ResilientProducer(await options.connect(config), options, partitions, config);
+  }
+
+  async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    const acknowledged: RecordMetadata[] = [];
+    let pending = batch.topicMessages ?? [];
+    for (let attempt = 1; ; attempt++) {
+      const results = await this.#sendOrReplace({ ...batch, topicMessages: pending });
+      acknowledged.push(...results);
+      pending = unacknowledged(pending, results, (message) => this.#partitions.get(message));
+      if (pending.length === 0) return acknowledged;
+      this.#options.onResend(
+        pending.reduce((sum, { messages }) => sum + messages.length, 0),
+        attempt,
+      );
+      await sleep(backoffDelayMs(attempt, this.#options.backoff));
+    }
+  }
+
+  disconnect(): Promise<void> {
+    return this.#current.disconnect();
+  }
+
+  async #sendOrReplace(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    try {
+      return await this.#current.sendBatch(batch);
+    } catch (error) {
+      if (!isProducerStateError(error)) throw error;
+      this.#options.onReplace(error as Error);
+      const stale = this.#current;
+      this.#current = await this.#options.connect(this.#config);
+      await stale.disconnect().catch(() => {});
+      // A second state error, from a brand-new producer, is not this failure: it propagates.
+      return this.#current.sendBatch(batch);
+    }
+  }
+}
+
+/** The kafkajs producer a ResilientProducer drives; `partitions` records each message's partition. */
+function producerConfig(partitions: WeakMap<Message, number>): ProducerConfig {
+  return {
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: () => stablePartitioner(partitions),
+    // Retries for ever: while Kafka is away the batch waits uncommitted and nothing is lost. At most a second
+    // between tries: after a leader dies, the tries that still find it in the metadata fail until the
+    // controller fences it, and a longer backoff would idle up to 10 s past the new leader's election.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 1_000 },
+  };
+}
+
+/**
+ * kafkajs's default partitioner, except that a message keeps the partition it was first given (an unkeyed one
+ * would move round-robin on every try), so an acknowledged partition covers every message sent to it.
+ */
+function stablePartitioner(
+  partitions: WeakMap<Message, number>,
+): ReturnType<typeof Partitioners.DefaultPartitioner> {
+  const choose = Partitioners.DefaultPartitioner();
+  return (args) => {
+    const kept = partitions.get(args.message);
+    if (kept !== undefined && kept < args.partitionMetadata.length) return kept;
+    const partition = choose(args);
+    partitions.set(args.message, partition);
+    return partition;
+  };
+}
