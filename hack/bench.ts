@@ -10,7 +10,7 @@ import { registerLz4Codec } from "../worker/src/lz4-codec.ts";
 import { loadClassifier } from "../worker/src/model/classifier.ts";
 import { startWorker } from "../worker/src/worker.ts";
 import { startKafka } from "./lib/kafka-cluster.ts";
-import { createTopic } from "./lib/kafka-topics.ts";
+import { createTopic, recordCount } from "./lib/kafka-topics.ts";
 import { localWorkerEnv, type WorkerTopics } from "./lib/local-worker-env.ts";
 import { HarnessError, runCli } from "./lib/proc.ts";
 
@@ -88,8 +88,7 @@ async function awaitCommitted(
  * fetched a megabyte per partition at a time, so commits come in a few large steps: too coarse to time by.)
  */
 async function writeRate(kafka: Kafka, admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  const total = await recordCount(admin, topic);
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   let seen = 0;

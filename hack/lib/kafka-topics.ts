@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kafka, logLevel } from "kafkajs";
+import { type Admin, Kafka, logLevel } from "kafkajs";
 
 /**
  * Creates a topic (if absent) and waits until every broker's own metadata shows every partition with a leader:
@@ -44,6 +44,12 @@ async function ledPartitions(server: string, topic: string): Promise<number> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Records on `topic` now: the sum over its partitions of high watermark minus log start. */
+export async function recordCount(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
 }
 
 /** Polls `check` (errors count as not yet) for up to a minute; fails naming what never happened. */

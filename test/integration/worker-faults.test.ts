@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { recordCount } from "../../hack/lib/kafka-topics.ts";
 import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
@@ -212,7 +213,7 @@ describe("worker fault tolerance", function () {
 
       const admin = kafka.admin();
       await admin.connect();
-      const held = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+      const held = await recordCount(admin, topic);
       await admin.disconnect();
       const keys = new Set((await consume(cluster.bootstrapServers, topic, held)).map((m) => m.key));
       const missing = Array.from({ length: 1200 }, (_, i) => `k-${i}`).filter((key) => !keys.has(key));

@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { ConfigResourceTypes, type Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
 import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
+import { waitFor } from "../../hack/lib/proc.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
@@ -319,11 +320,10 @@ describe("worker on a real broker", function () {
     cleanups.push(() => reader.close());
     const requests = Array.from({ length: 40 }, (_, i) => ({ id: `w-${i}`, text: "a fine film" }));
     await produceRequests(kafka, topics.requests, requests);
-    const deadline = Date.now() + 60_000;
-    while ((await fetch(`http://127.0.0.1:${failing.httpPort}/healthz`)).status !== 503) {
-      if (Date.now() > deadline) throw new Error("the worker stayed live after a write failed for good");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      "the worker to fail liveness after a write failed for good",
+      async () => (await fetch(`http://127.0.0.1:${failing.httpPort}/healthz`)).status === 503,
+    );
     const [committed] = await admin.fetchOffsets({
       groupId: config.kafka.groupId,
       topics: [topics.requests],

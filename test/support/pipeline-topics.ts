@@ -2,6 +2,7 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
+import { recordCount } from "../../hack/lib/kafka-topics.ts";
 import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/lib/local-worker-env.ts";
 import { waitFor } from "../../hack/lib/proc.ts";
 import { createTopic } from "./kafka.ts";
@@ -91,16 +92,14 @@ export class ResultReader {
     try {
       const { requests, responses } = this.#topics;
       const groupId = defaultWorkerGroupId(this.#topics);
-      const held = async (topic: string) =>
-        (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
       const [committed] = await admin.fetchOffsets({ groupId, topics: [requests] });
       const committedCount = (committed?.partitions ?? []).reduce(
         (sum, p) => sum + Math.max(0, Number(p.offset)),
         0,
       );
       return (
-        `Kafka holds ${await held(responses)} responses (this reader saw ${this.on(responses).length}) ` +
-        `for ${await held(requests)} requests, of which ${groupId} committed ${committedCount}`
+        `Kafka holds ${await recordCount(admin, responses)} responses (this reader saw ${this.on(responses).length}) ` +
+        `for ${await recordCount(admin, requests)} requests, of which ${groupId} committed ${committedCount}`
       );
     } finally {
       await admin.disconnect();

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { type BackoffPolicy, backoffDelayMs } from "./resilience/backoff.ts";
 
 interface Connectable {
   connect(): Promise<void>;
@@ -7,8 +8,7 @@ interface Connectable {
 
 export interface ConnectRetry {
   attempts: number;
-  /** Wait before attempt n + 1 is n times this, up to five times it. */
-  backoffMs: number;
+  backoff: BackoffPolicy;
   onRetry: (error: Error, attempt: number) => void;
 }
 
@@ -32,7 +32,7 @@ export async function connectProducer<P extends Connectable>(
       const retriable = (error as { retriable?: unknown }).retriable === true;
       if (!retriable || attempt >= retry.attempts) throw error;
       retry.onRetry(error as Error, attempt);
-      await sleep(retry.backoffMs * Math.min(attempt, 5));
+      await sleep(backoffDelayMs(attempt, retry.backoff));
     }
   }
 }

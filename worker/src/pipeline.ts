@@ -145,12 +145,7 @@ export class Pipeline {
    */
   async drain(): Promise<void> {
     this.#draining = true;
-    try {
-      this.#deps.consumer.pause([{ topic: this.#deps.config.topics.requests }]);
-    } catch {
-      // The consumer crashed for good or never ran: there is nothing to stop fetching.
-    }
-    this.#wakeRoomWaiters();
+    this.#stopFetching();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
@@ -270,10 +265,15 @@ export class Pipeline {
     this.#deps.logger.error("writing results failed; the worker stops consuming and must be restarted", {
       error: error.message,
     });
+    this.#stopFetching();
+  }
+
+  /** Pauses the requests topic and releases any eachBatch waiting for room, which then returns at once. */
+  #stopFetching(): void {
     try {
       this.#deps.consumer.pause([{ topic: this.#deps.config.topics.requests }]);
     } catch {
-      // The consumer is already down.
+      // The consumer crashed for good or never ran: there is nothing to stop fetching.
     }
     this.#wakeRoomWaiters();
   }

@@ -86,7 +86,7 @@ export async function startWorker(
     connect: (producerConfig) =>
       connectProducer(() => kafka.producer(producerConfig), {
         attempts: 10,
-        backoffMs: 1_000,
+        backoff: { initialBackoffMs: 1_000, maxBackoffMs: 5_000 },
         onRetry: (error, attempt) =>
           logger.warn("producer could not connect; retrying with fresh metadata", {
             error: error.message,

@@ -12,6 +12,8 @@ class FakeProducer {
   }
 }
 
+const quickly = { initialBackoffMs: 1, maxBackoffMs: 1 };
+
 const failure = (retriable: boolean) =>
   Object.assign(new Error("Connection error: connect ECONNREFUSED"), { retriable });
 
@@ -25,7 +27,7 @@ describe("connectProducer", () => {
         made.push(next);
         return next;
       },
-      { attempts: 5, backoffMs: 1, onRetry: (_error, attempt) => retries.push(attempt) },
+      { attempts: 5, backoff: quickly, onRetry: (_error, attempt) => retries.push(attempt) },
     );
     expect(made).to.have.length(3);
     expect(producer).to.equal(made[2]);
@@ -44,7 +46,7 @@ describe("connectProducer", () => {
           made++;
           return new FakeProducer(failure(retriable));
         },
-        { attempts: 3, backoffMs: 1, onRetry: () => {} },
+        { attempts: 3, backoff: quickly, onRetry: () => {} },
       );
       await attempt.then(
         () => expect.fail("connected"),
