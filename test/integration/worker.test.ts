@@ -258,27 +258,50 @@ describe("worker on a real broker", function () {
   });
 
   it("loses nothing when a second worker joins mid-stream and partitions move with batches in flight", async () => {
-    // A slowed model keeps batches in flight for seconds, so the rebalance the joiner causes revokes partitions
-    // whose batches are still being classified and written.
-    const slowed = (model: Classifier): Classifier => ({
+    // The first worker answers a first lot, then its model is held until the joiner is in the group: every
+    // partition the joiner takes over has batches in flight on the first worker, however slow the machine.
+    // Its wait for room must heartbeat, or the group would wait for its work (or evict it after the session
+    // timeout) instead of rebalancing at once.
+    let holding = false;
+    let heldRuns = 0;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holdable = (model: Classifier): Classifier => ({
       ...model,
       classify: async (texts) => {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (holding) {
+          heldRuns += 1;
+          await held;
+        }
         return model.classify(texts);
       },
     });
-    // Small batches and a short session (heartbeats every 0.6 s): the first worker hears of the join and
-    // rejoins within a second, long before its 12 s of work is done.
+    // Small batches and a short session (heartbeats every 0.6 s) keep the test quick.
     const env = { BATCH_MAX_SIZE: "16", KAFKA_SESSION_TIMEOUT_MS: "6000" };
-    const { topics, reader } = await setUp(env, slowed);
+    const { topics, reader } = await setUp(env, holdable);
+    cleanups.push(async () => release());
     const requests = Array.from({ length: 4000 }, (_, i) => ({ id: `j-${i}`, text: "a fine film" }));
-    await produceRequests(kafka, topics.requests, requests);
+    const firstLot = requests.slice(0, 100);
+    await produceRequests(kafka, topics.requests, firstLot);
     await reader.waitFor(
-      () => reader.on(topics.responses).length > 100,
-      () => "the first worker never answered",
+      () => reader.on(topics.responses).length >= firstLot.length,
+      () => `the first worker answered ${reader.on(topics.responses).length} of ${firstLot.length}`,
     );
-    const joiner = await startWorker(configFor(cluster, topics, env), { wrapClassifier: slowed });
+    holding = true;
+    await produceRequests(kafka, topics.requests, requests.slice(firstLot.length));
+    await waitFor("the first worker to fetch the second lot", () => heldRuns > 0);
+    const joiner = await startWorker(configFor(cluster, topics, env));
     cleanups.push(() => joiner.stop());
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const {
+      groups: [group],
+    } = await admin.describeGroups([configFor(cluster, topics).kafka.groupId]);
+    expect(group?.members, "both workers are members while the first one's model is held").to.have.length(2);
+    release();
     await reader.waitFor(
       () => reader.idsOn(topics.responses).size >= requests.length,
       () => `${reader.idsOn(topics.responses).size} of ${requests.length} answered after the join`,

@@ -179,6 +179,14 @@ function kafkaSecurity(read: Reader): Pick<WorkerConfig["kafka"], "tls" | "sasl"
   return { ...(tls === undefined ? {} : { tls }), ...(sasl === undefined ? {} : { sasl }) };
 }
 
+/**
+ * How often a member tells the group coordinator it is alive: a tenth of the session timeout, so one slow
+ * heartbeat never costs the member its partitions.
+ */
+export function heartbeatIntervalMs(kafka: WorkerConfig["kafka"]): number {
+  return Math.floor(kafka.sessionTimeoutMs / 10);
+}
+
 export type ParsedConfig = { ok: true; config: WorkerConfig } | { ok: false; problems: string[] };
 
 export function parseWorkerConfig(env: Env): ParsedConfig {

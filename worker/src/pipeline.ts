@@ -13,7 +13,7 @@ import type winston from "winston";
 import { Batcher } from "./batching/batcher.ts";
 import { CoalescingWriter } from "./coalescing-writer.ts";
 import { CommitTracker, type Ticket } from "./commit-tracker.ts";
-import type { WorkerConfig } from "./config.ts";
+import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import {
   buildDeadLetter,
   buildResponse,
@@ -78,7 +78,7 @@ export class Pipeline {
   readonly #writer: CoalescingWriter<Routed>;
   /** Handed-off batches still being classified and written. */
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #roomWaiters: (() => void)[] = [];
+  readonly #roomWaiters = new Set<() => void>();
   readonly #maxUnacknowledged: number;
   #commitTimer: NodeJS.Timeout | undefined;
   #committing: Promise<void> | undefined;
@@ -189,13 +189,32 @@ export class Pipeline {
       });
     this.#inFlight.add(written);
     await heartbeat();
+    // kafkajs heartbeats only between batches, so the wait for room heartbeats itself: the member stays in
+    // the group however long its model takes, and a rebalance (heartbeat throws) is joined at once instead
+    // of after the work in memory is done.
     while (
       this.#tracker.unacknowledged > this.#maxUnacknowledged &&
       !this.#draining &&
       this.#failure === undefined
     ) {
-      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+      await this.#roomOrTimeout(heartbeatIntervalMs(this.#deps.config.kafka));
+      await heartbeat();
     }
+  }
+
+  /** Resolves when a handed-off batch finishes, or after timeoutMs. */
+  #roomOrTimeout(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#roomWaiters.delete(wake);
+        resolve();
+      }, timeoutMs);
+      this.#roomWaiters.add(wake);
+    });
   }
 
   async #write(batch: Batch, ticket: Ticket): Promise<void> {
@@ -279,7 +298,9 @@ export class Pipeline {
   }
 
   #wakeRoomWaiters(): void {
-    for (const wake of this.#roomWaiters.splice(0)) wake();
+    const waiters = [...this.#roomWaiters];
+    this.#roomWaiters.clear();
+    for (const wake of waiters) wake();
   }
 
   async #route(

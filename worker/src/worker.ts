@@ -1,6 +1,6 @@
 // One worker: the model, Kafka clients, the pipeline and the HTTP endpoints, started and stopped together.
 import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
-import type { WorkerConfig } from "./config.ts";
+import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
 import { startHttpServer } from "./http-server.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
@@ -60,7 +60,7 @@ export async function startWorker(
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
     sessionTimeout: config.kafka.sessionTimeoutMs,
-    heartbeatInterval: Math.floor(config.kafka.sessionTimeoutMs / 10),
+    heartbeatInterval: heartbeatIntervalMs(config.kafka),
     allowAutoTopicCreation: false,
   });
   let inGroup = false;
