@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { ConfigResourceTypes, type Kafka } from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
+import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
 import { waitFor } from "../../hack/lib/proc.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
@@ -299,7 +299,7 @@ describe("worker on a real broker", function () {
     cleanups.push(() => admin.disconnect());
     const {
       groups: [group],
-    } = await admin.describeGroups([configFor(cluster, topics).kafka.groupId]);
+    } = await admin.describeGroups([defaultWorkerGroupId(topics)]);
     expect(group?.members, "both workers are members while the first one's model is held").to.have.length(2);
     release();
     await reader.waitFor(

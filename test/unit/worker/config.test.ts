@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { builtInModelDir, parseWorkerConfig } from "../../../worker/src/config.ts";
+import { builtInModelDir, heartbeatIntervalMs, parseWorkerConfig } from "../../../worker/src/config.ts";
 
 const minimal = {
   KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9092, broker-2:9093",
@@ -32,6 +32,18 @@ describe("parseWorkerConfig", () => {
       intraOpThreads: 1,
     });
     expect(parsed.config.logLevel).to.equal("info");
+  });
+
+  it("heartbeats a tenth of the session timeout apart: 3 s by default, 0.6 s at the broker's 6 s minimum", () => {
+    const at = (timeout?: string) => {
+      const parsed = parseWorkerConfig(
+        timeout === undefined ? minimal : { ...minimal, KAFKA_SESSION_TIMEOUT_MS: timeout },
+      );
+      if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+      return heartbeatIntervalMs(parsed.config.kafka);
+    };
+    expect(at()).to.equal(3000);
+    expect(at("6000")).to.equal(600);
   });
 
   it("names every missing required variable at once", () => {
