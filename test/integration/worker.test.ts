@@ -262,16 +262,13 @@ describe("worker on a real broker", function () {
     // partition the joiner takes over has batches in flight on the first worker, however slow the machine.
     // Its wait for room must heartbeat, or the group would wait for its work (or evict it after the session
     // timeout) instead of rebalancing at once.
-    let holding = false;
-    let heldRuns = 0;
+    let held: Promise<void> | undefined;
     let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    let heldRuns = 0;
     const holdable = (model: Classifier): Classifier => ({
       ...model,
       classify: async (texts) => {
-        if (holding) {
+        if (held !== undefined) {
           heldRuns += 1;
           await held;
         }
@@ -289,7 +286,9 @@ describe("worker on a real broker", function () {
       () => reader.on(topics.responses).length >= firstLot.length,
       () => `the first worker answered ${reader.on(topics.responses).length} of ${firstLot.length}`,
     );
-    holding = true;
+    held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     await produceRequests(kafka, topics.requests, requests.slice(firstLot.length));
     await waitFor("the first worker to fetch the second lot", () => heldRuns > 0);
     const joiner = await startWorker(configFor(cluster, topics, env));
