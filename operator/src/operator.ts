@@ -15,8 +15,8 @@ import {
   KubernetesObjectApi,
 } from "@kubernetes/client-node";
 import type winston from "winston";
-import { startHttpServer } from "../../worker/src/http-server.ts";
-import { createLogger } from "../../worker/src/logger.ts";
+import { createLogger } from "../../common/src/logger.ts";
+import { startHttpServer } from "../../common/src/probe-server.ts";
 import { lagAnswerer } from "./autoscaling/lag-answer.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller/controller.ts";
@@ -135,8 +135,7 @@ async function serveMetricsApi(
 export async function startOperator(options: StartOperatorOptions): Promise<RunningOperator> {
   const { config } = options;
   const logger =
-    options.logger ??
-    createLogger(config.logLevel, { service: "kubesentiment-operator", identity: config.identity });
+    options.logger ?? createLogger("kubesentiment-operator", config.logLevel, { identity: config.identity });
   const log: Log = (level, message, fields) => logger.log(level, message, fields);
   const kubeConfig = loadKubeConfig(options.kubeconfigPath);
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);

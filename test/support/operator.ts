@@ -3,12 +3,12 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { createLogger } from "../../common/src/logger.ts";
 import { clusterBinaries } from "../../hack/lib/cluster-build.ts";
 import { repoRoot } from "../../hack/lib/proc.ts";
 import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
 import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
-import { createLogger } from "../../worker/src/logger.ts";
 import { kubectl } from "./cluster.ts";
 
 const execFileAsync = promisify(execFile);
@@ -29,8 +29,7 @@ export function runOperator(
   return startOperator({
     config,
     kubeconfigPath,
-    logger: createLogger(process.env.OPERATOR_TEST_LOG_LEVEL ?? "error", {
-      service: "kubesentiment-operator",
+    logger: createLogger("kubesentiment-operator", process.env.OPERATOR_TEST_LOG_LEVEL ?? "error", {
       identity: config.identity,
     }),
   });

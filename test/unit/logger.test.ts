@@ -1,12 +1,12 @@
 import { Writable } from "node:stream";
 import { expect } from "chai";
 import winston from "winston";
-import { createLogger } from "../../worker/src/logger.ts";
+import { createLogger } from "../../common/src/logger.ts";
 
 /** A logger whose lines land in an array instead of stdout. */
 function capture(level: string): { logger: winston.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger(level);
+  const logger = createLogger("kubesentiment-worker", level);
   logger.clear().add(
     new winston.transports.Stream({
       stream: new Writable({

@@ -1,10 +1,10 @@
 // One worker: the model, Kafka clients, the pipeline and the HTTP endpoints, started and stopped together.
 import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
+import { createLogger } from "../../common/src/logger.ts";
+import { startHttpServer } from "../../common/src/probe-server.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
-import { startHttpServer } from "./http-server.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
-import { createLogger } from "./logger.ts";
 import { registerLz4Codec } from "./lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
@@ -28,7 +28,7 @@ export async function startWorker(
   config: WorkerConfig,
   overrides: WorkerOverrides = {},
 ): Promise<RunningWorker> {
-  const logger = createLogger(config.logLevel, { groupId: config.kafka.groupId });
+  const logger = createLogger("kubesentiment-worker", config.logLevel, { groupId: config.kafka.groupId });
   const metrics = createWorkerMetrics();
   registerLz4Codec();
   const security = kafkaSecurityOptions(config.kafka);

@@ -5,7 +5,7 @@ import {
   type KafkaJsErrorLike,
   type KafkaSecurityFailure,
   kafkaSecurityFailure,
-} from "../../../worker/src/kafka-security.ts";
+} from "../../../common/src/kafka-errors.ts";
 
 export type KafkaAdminReason =
   /** No broker answered: down, wrong address, a firewall, or TLS on one side only. */

@@ -3,11 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
-import {
-  explainForWorker,
-  kafkaSecurityFailure,
-  kafkaSecurityOptions,
-} from "../../../worker/src/kafka-security.ts";
+import { kafkaSecurityFailure } from "../../../common/src/kafka-errors.ts";
+import { explainForWorker, kafkaSecurityOptions } from "../../../worker/src/kafka-security.ts";
 
 // kafkajs is CommonJS: its error classes are not visible to ESM as named exports.
 type ErrorClass = new (...args: unknown[]) => Error;

@@ -1,13 +1,16 @@
+// The one log format of both images: JSON lines on stdout, one object per event, naming the process that wrote
+// it (`service`), so a cluster's log collector can tell the operator's lines from the workers'.
 import winston from "winston";
 
-/**
- * JSON lines on stdout, one object per event; per-message lines carry `correlationId` (the request id).
- * `defaultMeta.service` names another process (the operator uses this logger too).
- */
-export function createLogger(level: string, defaultMeta: Record<string, string> = {}): winston.Logger {
+/** Per-message lines carry `correlationId` (the request id); `defaultMeta` is added to every line. */
+export function createLogger(
+  service: string,
+  level: string,
+  defaultMeta: Record<string, string> = {},
+): winston.Logger {
   const logger = winston.createLogger({
     level,
-    defaultMeta: { service: "kubesentiment-worker", ...defaultMeta },
+    defaultMeta: { service, ...defaultMeta },
     format: winston.format.combine(
       // winston formats every entry before its transport drops those below the level: each per-message
       // debug line would cost a timestamp and a JSON serialisation at any level. Drop them first.

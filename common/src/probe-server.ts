@@ -1,10 +1,12 @@
+// The HTTP endpoints the kubelet and Prometheus read from either image: /metrics, /healthz (liveness) and
+// /readyz (readiness). What live and ready mean is each process's own answer.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 
 export interface Probes {
   /** The process can make progress (not wedged); false makes the kubelet restart it. */
   live: () => boolean;
-  /** The worker is in its consumer group and not shutting down. */
+  /** The process can take its share of work now: false takes it out of Service endpoints and rollouts wait. */
   ready: () => boolean;
 }
 
