@@ -2,6 +2,10 @@
 // it (`service`), so a cluster's log collector can tell the operator's lines from the workers'.
 import winston from "winston";
 
+/** The levels either process accepts (LOG_LEVEL), most severe first. */
+export const logLevels = ["error", "warn", "info", "debug"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
 /** Per-message lines carry `correlationId` (the request id); `defaultMeta` is added to every line. */
 export function createLogger(
   service: string,

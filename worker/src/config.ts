@@ -3,6 +3,14 @@
 import { accessSync, constants } from "node:fs";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { type LogLevel, logLevels } from "../../common/src/logger.ts";
+import {
+  type SaslMechanism,
+  saslMechanisms,
+  type WorkerEnvVariable,
+  type WorkerIntegerVariable,
+  workerIntegerSettings,
+} from "../../common/src/worker-env.ts";
 
 /** TLS to the brokers; without caFile the system's CAs are trusted. cert and key come together (mTLS). */
 export interface KafkaTlsConfig {
@@ -10,10 +18,8 @@ export interface KafkaTlsConfig {
   client?: { certFile: string; keyFile: string };
 }
 
-export const saslMechanisms = ["scram-sha-512", "scram-sha-256"] as const;
-
 export interface KafkaSaslConfig {
-  mechanism: (typeof saslMechanisms)[number];
+  mechanism: SaslMechanism;
   username: string;
   password: string;
 }
@@ -35,7 +41,7 @@ export interface WorkerConfig {
   limits: { maxMessageBytes: number; maxTextLength: number };
   httpPort: number;
   shutdownTimeoutMs: number;
-  logLevel: "error" | "warn" | "info" | "debug";
+  logLevel: LogLevel;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -47,18 +53,20 @@ class Reader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
-  #raw(name: string): string | undefined {
+  #raw(name: WorkerEnvVariable): string | undefined {
     const value = this.env[name]?.trim();
     return value === undefined || value === "" ? undefined : value;
   }
 
-  string(name: string, fallback?: string): string {
+  string(name: WorkerEnvVariable, fallback?: string): string {
     const value = this.#raw(name) ?? fallback;
     if (value === undefined) this.problems.push(`${name} is required`);
     return value ?? "";
   }
 
-  integer(name: string, fallback: number, min: number, max: number): number {
+  /** A number of the contract's table: its default when unset, refused outside its range. */
+  integer(name: WorkerIntegerVariable): number {
+    const { fallback, min, max } = workerIntegerSettings[name];
     const raw = this.#raw(name);
     if (raw === undefined) return fallback;
     if (!/^-?\d+$/.test(raw)) {
@@ -71,7 +79,7 @@ class Reader {
     return value;
   }
 
-  bootstrapServers(name: string): string[] {
+  bootstrapServers(name: WorkerEnvVariable): string[] {
     const servers = this.string(name)
       .split(",")
       .map((server) => server.trim())
@@ -86,11 +94,11 @@ class Reader {
   }
 
   /** An optional variable, trimmed; undefined when unset or empty. */
-  optional(name: string): string | undefined {
+  optional(name: WorkerEnvVariable): string | undefined {
     return this.#raw(name);
   }
 
-  boolean(name: string, fallback: boolean): boolean {
+  boolean(name: WorkerEnvVariable, fallback: boolean): boolean {
     const raw = this.#raw(name);
     if (raw === undefined) return fallback;
     if (raw !== "true" && raw !== "false") {
@@ -101,7 +109,7 @@ class Reader {
   }
 
   /** A path the worker will read at start: checked now, so a missing mount names its variable. */
-  readableFile(name: string): string | undefined {
+  readableFile(name: WorkerEnvVariable): string | undefined {
     const path = this.#raw(name);
     if (path === undefined) return undefined;
     try {
@@ -115,7 +123,7 @@ class Reader {
     return path;
   }
 
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+  oneOf<T extends string>(name: WorkerEnvVariable, allowed: readonly T[], fallback: T): T {
     const raw = this.#raw(name) ?? fallback;
     if (!(allowed as readonly string[]).includes(raw)) {
       this.problems.push(`${name} must be one of ${allowed.join(", ")}, got '${raw}'`);
@@ -196,8 +204,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       bootstrapServers: read.bootstrapServers("KAFKA_BOOTSTRAP_SERVERS"),
       clientId: read.string("KAFKA_CLIENT_ID", hostname()),
       groupId: read.string("KAFKA_GROUP_ID"),
-      // How soon the group notices a member that died without leaving; the broker allows 6 s to 30 min.
-      sessionTimeoutMs: read.integer("KAFKA_SESSION_TIMEOUT_MS", 30_000, 6_000, 1_800_000),
+      sessionTimeoutMs: read.integer("KAFKA_SESSION_TIMEOUT_MS"),
       ...kafkaSecurity(read),
     },
     topics: {
@@ -207,30 +214,30 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
     },
     model: {
       dir: read.string("MODEL_DIR", builtInModelDir),
-      maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH", 128, 8, 8192),
-      threads: read.integer("MODEL_THREADS", 1, 1, 64),
-      intraOpThreads: read.integer("MODEL_INTRA_OP_THREADS", 1, 1, 64),
+      maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH"),
+      threads: read.integer("MODEL_THREADS"),
+      intraOpThreads: read.integer("MODEL_INTRA_OP_THREADS"),
     },
     batch: {
-      maxSize: read.integer("BATCH_MAX_SIZE", 64, 1, 4096),
-      maxWaitMs: read.integer("BATCH_MAX_WAIT_MS", 0, 0, 10_000),
+      maxSize: read.integer("BATCH_MAX_SIZE"),
+      maxWaitMs: read.integer("BATCH_MAX_WAIT_MS"),
     },
     retry: {
-      maxAttempts: read.integer("RETRY_MAX_ATTEMPTS", 3, 1, 100),
-      initialBackoffMs: read.integer("RETRY_INITIAL_BACKOFF_MS", 100, 1, 600_000),
-      maxBackoffMs: read.integer("RETRY_MAX_BACKOFF_MS", 10_000, 1, 600_000),
+      maxAttempts: read.integer("RETRY_MAX_ATTEMPTS"),
+      initialBackoffMs: read.integer("RETRY_INITIAL_BACKOFF_MS"),
+      maxBackoffMs: read.integer("RETRY_MAX_BACKOFF_MS"),
     },
     circuitBreaker: {
-      failureThreshold: read.integer("BREAKER_FAILURE_THRESHOLD", 5, 1, 1000),
-      resetTimeoutMs: read.integer("BREAKER_RESET_TIMEOUT_MS", 30_000, 100, 3_600_000),
+      failureThreshold: read.integer("BREAKER_FAILURE_THRESHOLD"),
+      resetTimeoutMs: read.integer("BREAKER_RESET_TIMEOUT_MS"),
     },
     limits: {
-      maxMessageBytes: read.integer("MAX_MESSAGE_BYTES", 1_048_576, 64, 100 * 1_048_576),
-      maxTextLength: read.integer("MAX_TEXT_LENGTH", 10_000, 1, 1_000_000),
+      maxMessageBytes: read.integer("MAX_MESSAGE_BYTES"),
+      maxTextLength: read.integer("MAX_TEXT_LENGTH"),
     },
-    httpPort: read.integer("HTTP_PORT", 8080, 0, 65535),
-    shutdownTimeoutMs: read.integer("SHUTDOWN_TIMEOUT_MS", 25_000, 1000, 600_000),
-    logLevel: read.oneOf("LOG_LEVEL", ["error", "warn", "info", "debug"] as const, "info"),
+    httpPort: read.integer("HTTP_PORT"),
+    shutdownTimeoutMs: read.integer("SHUTDOWN_TIMEOUT_MS"),
+    logLevel: read.oneOf("LOG_LEVEL", logLevels, "info"),
   };
   if (config.retry.initialBackoffMs > config.retry.maxBackoffMs) {
     read.problems.push(

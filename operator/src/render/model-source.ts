@@ -2,16 +2,11 @@
 // container) and the MODEL_DIR that points the worker there. The built-in model needs nothing: the worker's
 // default MODEL_DIR is the model baked into its image.
 import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { fetchModelScript } from "../../../common/src/worker-env.ts";
 import type { ModelSource } from "../pipeline.ts";
 
 export const modelMountPath = "/models";
 const modelVolume = "model";
-
-/**
- * The model fetcher inside the worker image, relative to its WORKDIR (/app): worker/Dockerfile copies the
- * compiled worker/src there, so worker/src/model/fetch-model.ts runs as this file.
- */
-export const fetchModelScript = "worker/src/model/fetch-model.js";
 
 /** MODEL_DIR for the worker; undefined leaves the worker's default, the image's built-in model. */
 export function modelDir(source: ModelSource): string | undefined {

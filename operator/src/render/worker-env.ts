@@ -1,7 +1,8 @@
-// The worker's environment, rendered from the pipeline: the contract is worker/src/config.ts, which reads each
-// variable below. Every value the pipeline decides is set explicitly, even when it equals the worker's default,
+// The worker's environment, rendered from the pipeline: the contract is common/src/worker-env.ts, whose names
+// type every variable below and whose ranges the worker checks at start. Every value the pipeline decides is set explicitly, even when it equals the worker's default,
 // so the pods run what the spec says whatever default a given worker image has.
 import type { V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { WorkerEnvVariable } from "../../../common/src/worker-env.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { modelDir } from "./model-source.ts";
 
@@ -12,15 +13,15 @@ export const workerHttpPortName = "http";
 /** Bound on the worker's graceful shutdown; the pod's termination grace period is derived from it. */
 export const workerShutdownTimeoutMs = 25_000;
 
-function value(name: string, setting: string | number): V1EnvVar {
+function value(name: WorkerEnvVariable, setting: string | number): V1EnvVar {
   return { name, value: String(setting) };
 }
 
-function fromPodField(name: string, fieldPath: string): V1EnvVar {
+function fromPodField(name: WorkerEnvVariable, fieldPath: string): V1EnvVar {
   return { name, valueFrom: { fieldRef: { apiVersion: "v1", fieldPath } } };
 }
 
-function fromSecret(name: string, secretName: string, key: string): V1EnvVar {
+function fromSecret(name: WorkerEnvVariable, secretName: string, key: string): V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
 }
 

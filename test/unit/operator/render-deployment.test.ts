@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { V1Container, V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { fetchModelScript } from "../../../common/src/worker-env.ts";
 import type { PipelineSpec } from "../../../operator/src/pipeline.ts";
 import {
   configChecksumAnnotation,
@@ -8,7 +9,6 @@ import {
   workerResources,
 } from "../../../operator/src/render/deployment.ts";
 import { selectorLabels, workerLabels, workerObjectMeta } from "../../../operator/src/render/labels.ts";
-import { fetchModelScript } from "../../../operator/src/render/model-source.ts";
 import { renderWorkerEnv } from "../../../operator/src/render/worker-env.ts";
 import { customSpec, defaultImage, defaultSpec, pipelineOf } from "./render-fixtures.ts";
 
