@@ -58,8 +58,8 @@ log "creating cluster $cluster"
 kind create cluster --name "$cluster" --wait 180s
 
 log "building images (context: the repository root)"
-docker build -f operator/Dockerfile -t "kubesentiment/operator:$tag" .
-docker build -f worker/Dockerfile -t "kubesentiment/worker:$tag" .
+docker build --target operator -t "kubesentiment/operator:$tag" .
+docker build --target worker -t "kubesentiment/worker:$tag" .
 kind load docker-image --name "$cluster" "kubesentiment/operator:$tag" "kubesentiment/worker:$tag"
 
 log "starting a single-broker Kafka"

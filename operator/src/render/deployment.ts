@@ -23,7 +23,7 @@ import {
 export const configChecksumAnnotation = "kubesentiment.io/config-checksum";
 export const workerContainerName = "worker";
 
-/** The worker image's unprivileged user and group (worker/Dockerfile: USER 1000:1000). */
+/** The worker image's unprivileged user and group (Dockerfile: USER 1000:1000). */
 const workerUid = 1000;
 
 /**

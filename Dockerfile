@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# KubeSentiment's two images, one build: the operator and the worker, each a runtime with only its own npm
+# workspace's production dependencies (no ONNX Runtime in the operator, no Kubernetes client in the worker).
+# Build from the repository root:
+#   docker build --target operator -t kubesentiment-operator .
+#   docker build --target worker -t kubesentiment-worker .
+
+FROM node:20.19-bookworm-slim AS build
+WORKDIR /src
+# onnxruntime-node's install step would fetch CUDA files; the CPU build it ships with is all the worker uses.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json .npmrc ./
+COPY common/package.json common/
+COPY operator/package.json operator/
+COPY worker/package.json worker/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY common/src common/src
+COPY operator/src operator/src
+COPY worker/src worker/src
+RUN npx tsc -p tsconfig.build.json
+
+# npm ci starts from an empty node_modules: what each leaves is one workspace's production closure.
+FROM build AS operator-dependencies
+RUN npm ci --omit=dev --workspace operator --no-audit --no-fund
+
+FROM build AS worker-dependencies
+RUN npm ci --omit=dev --workspace worker --no-audit --no-fund
+
+FROM node:20.19-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/dist/common common
+# The image's unprivileged "node" user (uid 1000); the chart and the operator also set runAsNonRoot and a
+# read-only root.
+USER 1000:1000
+
+FROM runtime AS operator
+COPY --from=operator-dependencies /src/node_modules node_modules
+COPY --from=build /src/dist/operator operator
+EXPOSE 8081
+ENTRYPOINT ["node", "--enable-source-maps", "operator/src/main.js"]
+
+FROM runtime AS worker
+COPY --from=worker-dependencies /src/node_modules node_modules
+COPY --from=build /src/dist/worker worker
+COPY worker/model worker/model
+EXPOSE 8080
+ENTRYPOINT ["node", "--enable-source-maps", "worker/src/main.js"]
