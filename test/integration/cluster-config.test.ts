@@ -10,9 +10,9 @@ import {
   requiredVersion,
   versionAtLeast,
   versionLdflags,
-} from "../../hack/lib/cluster-build.ts";
-import { apiserverArgs, clusterPorts, etcdArgs, kwokArgs } from "../../hack/lib/cluster-config.ts";
-import { pkiPaths } from "../../hack/lib/cluster-pki.ts";
+} from "../../hack/harness/cluster-build.ts";
+import { apiserverArgs, clusterPorts, etcdArgs, kwokArgs } from "../../hack/harness/cluster-config.ts";
+import { pkiPaths } from "../../hack/harness/cluster-pki.ts";
 
 describe("cluster harness configuration", () => {
   const goMod = readFileSync(join(goModuleDir, "go.mod"), "utf8");

@@ -7,10 +7,10 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { kubernetesVersion } from "../../hack/lib/cluster-build.ts";
-import { fakeNodeName } from "../../hack/lib/cluster-config.ts";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { HarnessError, readPid, repoRoot } from "../../hack/lib/proc.ts";
+import { kubernetesVersion } from "../../hack/harness/cluster-build.ts";
+import { fakeNodeName } from "../../hack/harness/cluster-config.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { HarnessError, readPid, repoRoot } from "../../hack/harness/proc.ts";
 import { freePortBase, kubectl, processesMentioning } from "../support/cluster.ts";
 
 describe("local control plane", function () {

@@ -3,8 +3,8 @@
 // server with a message that names the field.
 import { join } from "node:path";
 import { expect } from "chai";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { repoRoot } from "../../hack/harness/proc.ts";
 import { freePortBase, kubectl } from "../support/cluster.ts";
 
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { KafkaCluster } from "../../hack/lib/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import {
   consume,
   createTopic,

@@ -4,8 +4,8 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { eventually } from "../../hack/lib/kafka-topics.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { eventually } from "../../hack/harness/kafka-topics.ts";
 import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
 import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
 import { consumerLag } from "../../operator/src/kafka/lag.ts";

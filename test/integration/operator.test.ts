@@ -1,7 +1,7 @@
 import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";

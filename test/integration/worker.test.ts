@@ -2,9 +2,9 @@
 // failures and the circuit breaker. Worker crashes and broker failures are in worker-faults.test.ts.
 import { expect } from "chai";
 import { ConfigResourceTypes, type Kafka } from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
-import { waitFor } from "../../hack/lib/proc.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { waitFor } from "../../hack/harness/proc.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";

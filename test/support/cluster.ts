@@ -3,8 +3,8 @@
 // processes of a state directory.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { clusterBinaries } from "../../hack/lib/cluster-build.ts";
-import { isPortFree } from "../../hack/lib/proc.ts";
+import { clusterBinaries } from "../../hack/harness/cluster-build.ts";
+import { isPortFree } from "../../hack/harness/proc.ts";
 
 /** A base port whose block of six (apiserver, etcd client/peer, controller manager, kwok, scheduler) is free. */
 export async function freePortBase(): Promise<number> {

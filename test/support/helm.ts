@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KubernetesObject, loadAllYaml } from "@kubernetes/client-node";
-import { helmBinary } from "../../hack/lib/helm-build.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { helmBinary } from "../../hack/harness/helm-build.ts";
+import { repoRoot } from "../../hack/harness/proc.ts";
 import type { CommandResult } from "./cluster.ts";
 
 export const chartDir = join(repoRoot, "charts", "kubesentiment");

@@ -5,9 +5,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import type { BrokerCount } from "../../hack/lib/kafka-config.ts";
-import { isPortFree, repoRoot, requireCommand } from "../../hack/lib/proc.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
+import { isPortFree, repoRoot, requireCommand } from "../../hack/harness/proc.ts";
 import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 
 export interface Message {
@@ -34,7 +34,7 @@ export function testClient(servers: string[]): Kafka {
   return new Kafka({ clientId: "kubesentiment-test", brokers: servers, logLevel: logLevel.NOTHING });
 }
 
-export { createTopic } from "../../hack/lib/kafka-topics.ts";
+export { createTopic } from "../../hack/harness/kafka-topics.ts";
 
 /** A connected producer that writes each record exactly once, with the patience to ride out a failover. */
 export async function exactProducer(servers: string[]): Promise<Producer> {

@@ -3,8 +3,8 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { clusterBinaries } from "../../hack/lib/cluster-build.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { clusterBinaries } from "../../hack/harness/cluster-build.ts";
+import { repoRoot } from "../../hack/harness/proc.ts";
 import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
 import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
@@ -103,4 +103,4 @@ export function conditionOf(pipeline: SentimentPipeline | undefined, type: strin
   return pipeline?.status?.conditions?.find((condition) => condition.type === type);
 }
 
-export { waitFor } from "../../hack/lib/proc.ts";
+export { waitFor } from "../../hack/harness/proc.ts";

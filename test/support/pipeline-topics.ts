@@ -2,9 +2,9 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
-import { recordCount } from "../../hack/lib/kafka-topics.ts";
-import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/lib/local-worker-env.ts";
-import { waitFor } from "../../hack/lib/proc.ts";
+import { recordCount } from "../../hack/harness/kafka-topics.ts";
+import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/harness/local-worker-env.ts";
+import { waitFor } from "../../hack/harness/proc.ts";
 import { createTopic } from "./kafka.ts";
 
 export type PipelineTopics = WorkerTopics;

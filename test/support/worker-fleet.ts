@@ -5,8 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { workerEnvOf } from "../../hack/lib/deployment-env.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { workerEnvOf } from "../../hack/harness/deployment-env.ts";
+import { repoRoot } from "../../hack/harness/proc.ts";
 
 export class WorkerFleet {
   readonly #workers: ChildProcess[] = [];

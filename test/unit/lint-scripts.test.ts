@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { expect } from "chai";
-import { cacheDir, HarnessError, repoRoot, requireCommand } from "../../hack/lib/proc.ts";
+import { cacheDir, HarnessError, repoRoot, requireCommand } from "../../hack/harness/proc.ts";
 
 /** The tool on PATH, else the newest one hack/setup.sh put in the cache, else undefined. */
 function findTool(name: string): string | undefined {
