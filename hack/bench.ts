@@ -9,10 +9,10 @@ import { parseWorkerConfig, type WorkerConfig } from "../worker/src/config.ts";
 import { registerLz4Codec } from "../worker/src/lz4-codec.ts";
 import { loadClassifier } from "../worker/src/model/classifier.ts";
 import { startWorker } from "../worker/src/worker.ts";
+import { HarnessError, runCli } from "./harness/cli.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
 import { createTopic, recordCount } from "./harness/kafka-topics.ts";
 import { localWorkerEnv, type WorkerTopics } from "./harness/local-worker-env.ts";
-import { HarnessError, runCli } from "./harness/proc.ts";
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
 const seedStyleSeconds = Number(process.env.BENCH_SEED_SECONDS ?? 15);

@@ -14,10 +14,12 @@ import { startOperator } from "../operator/src/operator.ts";
 import type { SentimentPipeline } from "../operator/src/pipeline.ts";
 import { parseWorkerConfig } from "../worker/src/config.ts";
 import { startWorker } from "../worker/src/worker.ts";
+import { HarnessError, runCli } from "./harness/cli.ts";
 import { startCluster } from "./harness/cluster-run.ts";
 import { workerEnvOf } from "./harness/deployment-env.ts";
+import { repoRoot } from "./harness/dirs.ts";
 import { findKafka, startKafka } from "./harness/kafka-cluster.ts";
-import { HarnessError, repoRoot, runCli, waitFor } from "./harness/proc.ts";
+import { waitFor } from "./harness/wait.ts";
 
 const timeoutMs = 90_000;
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");

@@ -5,7 +5,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir, HarnessError, repoRoot, requireCommand, run } from "./proc.ts";
+import { HarnessError } from "./cli.ts";
+import { requireCommand, run } from "./commands.ts";
+import { cacheDir, repoRoot } from "./dirs.ts";
 
 export const goModuleDir = join(repoRoot, "hack", "k8s");
 

@@ -2,7 +2,7 @@
 // settings object. Nothing here touches the disk or starts anything, so it is cheap to test and to read.
 import { join } from "node:path";
 import { frontProxyClientName, type Pki } from "./cluster-pki.ts";
-import { repoRoot } from "./proc.ts";
+import { repoRoot } from "./dirs.ts";
 
 /** What kwok does in place of a kubelet: node Ready, pod Running, deleted pod gone. */
 export const kwokStagesFile = join(repoRoot, "hack", "k8s", "kwok-stages.yaml");

@@ -5,6 +5,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
+import { HarnessError } from "./cli.ts";
 import { buildClusterBinaries, type ClusterBinaries, clusterBinaries } from "./cluster-build.ts";
 import {
   apiserverArgs,
@@ -21,17 +22,10 @@ import {
   schedulerArgs,
 } from "./cluster-config.ts";
 import { ensurePki, type Pki } from "./cluster-pki.ts";
-import {
-  assertPortsFree,
-  type Daemon,
-  HarnessError,
-  isAlive,
-  readPid,
-  startDaemon,
-  stateDir,
-  stopDaemon,
-  waitUntilReady,
-} from "./proc.ts";
+import { stateDir } from "./dirs.ts";
+import { assertPortsFree } from "./ports.ts";
+import { type Daemon, isAlive, readPid, startDaemon, stopDaemon } from "./processes.ts";
+import { waitUntilReady } from "./wait.ts";
 
 export const defaultPortBase = 6443;
 const defaultReadyTimeoutMs = 90_000;

@@ -4,8 +4,10 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { HarnessError } from "./cli.ts";
 import { goDirective, requiredVersion, versionAtLeast } from "./cluster-build.ts";
-import { cacheDir, HarnessError, repoRoot, requireCommand, run } from "./proc.ts";
+import { requireCommand, run } from "./commands.ts";
+import { cacheDir, repoRoot } from "./dirs.ts";
 
 export const helmModuleDir = join(repoRoot, "hack", "helm");
 export const helmModule = "helm.sh/helm/v4";

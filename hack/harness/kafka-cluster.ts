@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { Kafka, type KafkaConfig, logLevel, Partitioners } from "kafkajs";
+import { HarnessError } from "./cli.ts";
+import { requireCommand } from "./commands.ts";
+import { stateDir } from "./dirs.ts";
 import {
   addScramArgs,
   type BrokerCount,
@@ -27,18 +30,8 @@ import {
   withProperties,
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
-import {
-  assertPortsFree,
-  type Daemon,
-  HarnessError,
-  isAlive,
-  readPid,
-  requireCommand,
-  startDaemon,
-  stateDir,
-  stopDaemon,
-  tailOf,
-} from "./proc.ts";
+import { assertPortsFree } from "./ports.ts";
+import { type Daemon, isAlive, readPid, startDaemon, stopDaemon, tailOf } from "./processes.ts";
 
 export interface KafkaOptions {
   /** 1 (default) or 3 nodes. */

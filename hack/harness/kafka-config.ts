@@ -2,7 +2,7 @@
 // how the environment variables that shape it are read. No I/O here, so each rule is easy to test and to trust.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HarnessError } from "./proc.ts";
+import { HarnessError } from "./cli.ts";
 
 /** hack/kafka: the pom that resolves the broker, its log4j2 config and the server.properties template. */
 export const kafkaAssetsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "kafka");

@@ -7,10 +7,12 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { HarnessError } from "../../hack/harness/cli.ts";
 import { kubernetesVersion } from "../../hack/harness/cluster-build.ts";
 import { fakeNodeName } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
-import { HarnessError, readPid, repoRoot } from "../../hack/harness/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
+import { readPid } from "../../hack/harness/processes.ts";
 import { freePortBase, kubectl, processesMentioning } from "../support/cluster.ts";
 
 describe("local control plane", function () {

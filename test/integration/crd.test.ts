@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
-import { repoRoot } from "../../hack/harness/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { freePortBase, kubectl } from "../support/cluster.ts";
 
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");

@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { clusterBinaries } from "../../hack/harness/cluster-build.ts";
-import { isPortFree } from "../../hack/harness/proc.ts";
+import { isPortFree } from "../../hack/harness/ports.ts";
 
 /** A base port whose block of six (apiserver, etcd client/peer, controller manager, kwok, scheduler) is free. */
 export async function freePortBase(): Promise<number> {

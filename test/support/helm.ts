@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KubernetesObject, loadAllYaml } from "@kubernetes/client-node";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { helmBinary } from "../../hack/harness/helm-build.ts";
-import { repoRoot } from "../../hack/harness/proc.ts";
 import type { CommandResult } from "./cluster.ts";
 
 export const chartDir = join(repoRoot, "charts", "kubesentiment");

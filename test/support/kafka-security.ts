@@ -3,8 +3,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
+import { requireCommand } from "../../hack/harness/commands.ts";
 import type { KafkaSecurity } from "../../hack/harness/kafka-cluster.ts";
-import { requireCommand } from "../../hack/harness/proc.ts";
 
 export interface TestPki {
   caCert: string;

@@ -5,9 +5,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import { requireCommand } from "../../hack/harness/commands.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
-import { isPortFree, repoRoot, requireCommand } from "../../hack/harness/proc.ts";
+import { isPortFree } from "../../hack/harness/ports.ts";
 import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 
 export interface Message {

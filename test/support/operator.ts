@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { clusterBinaries } from "../../hack/harness/cluster-build.ts";
-import { repoRoot } from "../../hack/harness/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
 import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
@@ -103,4 +103,4 @@ export function conditionOf(pipeline: SentimentPipeline | undefined, type: strin
   return pipeline?.status?.conditions?.find((condition) => condition.type === type);
 }
 
-export { waitFor } from "../../hack/harness/proc.ts";
+export { waitFor } from "../../hack/harness/wait.ts";

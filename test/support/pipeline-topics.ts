@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
 import { recordCount } from "../../hack/harness/kafka-topics.ts";
 import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/harness/local-worker-env.ts";
-import { waitFor } from "../../hack/harness/proc.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { createTopic } from "./kafka.ts";
 
 export type PipelineTopics = WorkerTopics;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { workerEnvOf } from "../../hack/harness/deployment-env.ts";
-import { repoRoot } from "../../hack/harness/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 
 export class WorkerFleet {
   readonly #workers: ChildProcess[] = [];

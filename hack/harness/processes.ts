@@ -1,0 +1,76 @@
+// Long-running local services as detached daemons: each in its own process group, its output in a log file and
+// its pid in a pid file, so a later process (a `down`, the next test run) can find and stop what an earlier one
+// started.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HarnessError } from "./cli.ts";
+
+export interface Daemon {
+  name: string;
+  pidFile: string;
+  logFile: string;
+}
+
+/** Starts a long-running process in its own process group, output to its log file, pid recorded. */
+export function startDaemon(
+  daemon: Daemon,
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): number {
+  mkdirSync(dirname(daemon.logFile), { recursive: true });
+  const log = openSync(daemon.logFile, "a");
+  const child = spawn(command, args, { detached: true, stdio: ["ignore", log, log], ...options });
+  closeSync(log);
+  if (child.pid === undefined) throw new HarnessError(`${daemon.name} could not be started (${command})`);
+  child.unref();
+  writeFileSync(daemon.pidFile, `${child.pid}\n`);
+  return child.pid;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function readPid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number.parseInt(readFileSync(pidFile, "utf8"), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Stops a daemon's whole process group: TERM, then KILL after the grace period. Safe when already gone. */
+export async function stopDaemon(daemon: Daemon, graceMs = 10_000): Promise<void> {
+  const pid = readPid(daemon.pidFile);
+  if (pid !== undefined && isAlive(pid)) {
+    signalGroup(pid, "SIGTERM");
+    const deadline = Date.now() + graceMs;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+    if (isAlive(pid)) signalGroup(pid, "SIGKILL");
+    while (isAlive(pid)) await sleep(50);
+  }
+  rmSync(daemon.pidFile, { force: true });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export function tailOf(file: string, lines = 20): string {
+  if (!existsSync(file)) return "(no log written)";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
