@@ -31,7 +31,7 @@ import {
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
 import { assertPortsFree } from "./ports.ts";
-import { type Daemon, isAlive, readPid, startDaemon, stopDaemon, tailOf } from "./processes.ts";
+import { type Daemon, runningPid, startDaemon, stopDaemon, tailOf } from "./processes.ts";
 
 export interface KafkaOptions {
   /** 1 (default) or 3 nodes. */
@@ -176,7 +176,7 @@ export async function stopKafka(name = "dev"): Promise<boolean> {
   // The data is about to go, so a node gets a short grace period only: the last nodes of a quorum can spend
   // many seconds trying to shut down politely with no controller left to answer them.
   await Promise.all(
-    nodeDirs(dir).map((nodeDir) => stopNodeProcess(nodeDaemon(nodeDir, "Kafka node"), { graceMs: 3_000 })),
+    nodeDirs(dir).map((nodeDir) => stopDaemon(nodeDaemon(nodeDir, "Kafka node"), { graceMs: 3_000 })),
   );
   rmSync(dir, { recursive: true, force: true });
   return true;
@@ -205,7 +205,7 @@ class LocalCluster implements KafkaCluster {
   }
 
   async stopBroker(nodeId: number, options: { hard?: boolean } = {}): Promise<void> {
-    await stopNodeProcess(this.daemon(nodeId), options.hard ? { hard: true } : { graceMs: 30_000 });
+    await stopDaemon(this.daemon(nodeId), { graceMs: 30_000, hard: options.hard === true });
   }
 
   async startBroker(nodeId: number): Promise<void> {
@@ -334,7 +334,7 @@ class LocalCluster implements KafkaCluster {
 
   /** Used when a start fails: nothing of it is worth a graceful shutdown, and nothing may be left running. */
   async killAll(): Promise<void> {
-    await Promise.all(nodeIds(this.brokers).map((id) => stopNodeProcess(this.daemon(id), { hard: true })));
+    await Promise.all(nodeIds(this.brokers).map((id) => stopDaemon(this.daemon(id), { hard: true })));
   }
 
   private jvmLogging(nodeId: number): string[] {
@@ -367,40 +367,12 @@ function nodeDirs(dir: string): string[] {
 }
 
 function nodeDaemon(nodeDir: string, name: string): Daemon {
-  return { name, pidFile: join(nodeDir, "kafka.pid"), logFile: join(nodeDir, "console.log") };
-}
-
-/**
- * The node's pid if that process is alive and really is this node's JVM. A pid file can outlive its process
- * (a reboot, a kill -9 of the harness) and the pid be reused; such a process must never be signalled.
- */
-function runningPid(daemon: Daemon): number | undefined {
-  const pid = readPid(daemon.pidFile);
-  if (pid === undefined || !isAlive(pid)) return undefined;
-  const configFile = join(daemon.pidFile, "..", "server.properties");
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(configFile) ? pid : undefined;
-  } catch {
-    return pid; // no /proc to ask: trust the pid file
-  }
-}
-
-async function stopNodeProcess(daemon: Daemon, how: { hard: true } | { graceMs: number }): Promise<void> {
-  const pid = runningPid(daemon);
-  if (pid === undefined) {
-    rmSync(daemon.pidFile, { force: true });
-  } else if ("hard" in how) {
-    // The JVM leads its own process group (startDaemon detaches it); kill the group as a crash would.
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // exited on its own meanwhile
-    }
-    while (isAlive(pid)) await sleep(50);
-    rmSync(daemon.pidFile, { force: true });
-  } else {
-    await stopDaemon(daemon, how.graceMs);
-  }
+  return {
+    name,
+    pidFile: join(nodeDir, "kafka.pid"),
+    logFile: join(nodeDir, "console.log"),
+    mark: join(nodeDir, "server.properties"),
+  };
 }
 
 /**

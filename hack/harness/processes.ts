@@ -11,6 +11,9 @@ export interface Daemon {
   name: string;
   pidFile: string;
   logFile: string;
+  /** Text the daemon's command line always contains (a file of its own state), which tells it apart from an
+   * unrelated process that was given its old pid. */
+  mark: string;
 }
 
 /** Starts a long-running process in its own process group, output to its log file, pid recorded. */
@@ -45,13 +48,42 @@ export function readPid(pidFile: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** Stops a daemon's whole process group: TERM, then KILL after the grace period. Safe when already gone. */
-export async function stopDaemon(daemon: Daemon, graceMs = 10_000): Promise<void> {
+/**
+ * The daemon's pid while that process is alive and really is the daemon. A pid file can outlive its process (a
+ * reboot, a kill -9 of the harness) and the pid be reused; such a process must never be signalled. Without
+ * /proc to ask, the pid file is trusted.
+ */
+export function runningPid(daemon: Daemon): number | undefined {
   const pid = readPid(daemon.pidFile);
-  if (pid !== undefined && isAlive(pid)) {
-    signalGroup(pid, "SIGTERM");
-    const deadline = Date.now() + graceMs;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+  if (pid === undefined || !isAlive(pid)) return undefined;
+  const command = commandLine(pid);
+  return command === undefined || command.includes(daemon.mark) ? pid : undefined;
+}
+
+/** A process's command line, its arguments joined by spaces; undefined when it cannot be read. */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stops a daemon's whole process group: TERM, then KILL after the grace period, or KILL at once when `hard`
+ * (as a crash would). Removes its pid file; safe when it is already gone.
+ */
+export async function stopDaemon(
+  daemon: Daemon,
+  { graceMs = 10_000, hard = false }: { graceMs?: number; hard?: boolean } = {},
+): Promise<void> {
+  const pid = runningPid(daemon);
+  if (pid !== undefined) {
+    if (!hard) {
+      signalGroup(pid, "SIGTERM");
+      const deadline = Date.now() + graceMs;
+      while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+    }
     if (isAlive(pid)) signalGroup(pid, "SIGKILL");
     while (isAlive(pid)) await sleep(50);
   }
