@@ -108,7 +108,7 @@ runCli(async () => {
         );
         return result.status === 0 ? (JSON.parse(result.stdout) as V1Deployment) : undefined;
       },
-      timeoutMs,
+      { timeoutMs },
     );
     const env = workerEnvOf(deployment, "demo-worker-local");
     const workerConfig = parseWorkerConfig({
@@ -174,11 +174,9 @@ runCli(async () => {
         );
       },
     });
-    await waitFor(
-      `${texts.size} results`,
-      () => (results.size === texts.size ? true : undefined),
+    await waitFor(`${texts.size} results`, () => (results.size === texts.size ? true : undefined), {
       timeoutMs,
-    ).finally(() => reader.disconnect());
+    }).finally(() => reader.disconnect());
     for (const [id, text] of texts) {
       console.log(`${id.split("@")[0]?.padEnd(10)} ${shorten(text, 62).padEnd(62)} → ${results.get(id)}`);
     }
@@ -199,7 +197,7 @@ runCli(async () => {
         ]);
         return ready === "True" ? true : undefined;
       },
-      timeoutMs,
+      { timeoutMs },
     );
     show(["get", "sentimentpipeline", name]);
     show(["get", "deployment,service,hpa", "-l", `kubesentiment.io/pipeline=${name}`]);

@@ -230,19 +230,19 @@ async function startComponent(
     case "etcd":
       startDaemon(daemon, binaries.etcd, etcdArgs(settings));
       await waitUntilReady(
-        daemon,
+        [daemon],
         `http://127.0.0.1:${ports.etcdClient}/health reports healthy`,
         async () => (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`)).ok,
-        timeoutMs,
+        { timeoutMs },
       );
       return;
     case "kube-apiserver":
       startDaemon(daemon, binaries["kube-apiserver"], apiserverArgs(settings, pki));
       await waitUntilReady(
-        daemon,
+        [daemon],
         `https://127.0.0.1:${ports.apiserver}/readyz returns ok`,
         async () => (await httpsRequest(`https://127.0.0.1:${ports.apiserver}/readyz`, tls)).status === 200,
-        timeoutMs,
+        { timeoutMs },
       );
       return;
     case "kube-controller-manager":
@@ -257,10 +257,10 @@ async function startComponent(
       startDaemon(daemon, binaries.kwok, kwokArgs(settings));
       await createFakeNode(settings, tls);
       await waitUntilReady(
-        daemon,
+        [daemon],
         `node ${fakeNodeName} is Ready`,
         async () => isNodeReady(settings, tls),
-        timeoutMs,
+        { timeoutMs },
       );
       return;
   }
@@ -270,10 +270,10 @@ async function startComponent(
 // on loopback, checking only that it answers "ok" is enough.
 function waitForHealthz(daemon: Daemon, port: number, timeoutMs: number): Promise<void> {
   return waitUntilReady(
-    daemon,
+    [daemon],
     `https://127.0.0.1:${port}/healthz returns ok`,
     async () => (await httpsRequest(`https://127.0.0.1:${port}/healthz`, undefined)).status === 200,
-    timeoutMs,
+    { timeoutMs },
   );
 }
 
@@ -310,10 +310,10 @@ async function waitForApi(
     paths.push("/api/v1/namespaces/default/serviceaccounts/default");
   for (const path of paths) {
     await waitUntilReady(
-      daemonOf(dir, "kube-apiserver"),
+      [daemonOf(dir, "kube-apiserver")],
       `${path} exists`,
       async () => (await httpsRequest(`${server}${path}`, tls)).status === 200,
-      timeoutMs,
+      { timeoutMs },
     );
   }
 }

@@ -7,7 +7,6 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { Kafka, type KafkaConfig, logLevel, Partitioners } from "kafkajs";
 import { HarnessError } from "./cli.ts";
@@ -31,7 +30,8 @@ import {
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
 import { assertPortsFree } from "./ports.ts";
-import { type Daemon, runningPid, startDaemon, stopDaemon, tailOf } from "./processes.ts";
+import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
+import { waitUntilReady } from "./wait.ts";
 
 export interface KafkaOptions {
   /** 1 (default) or 3 nodes. */
@@ -219,25 +219,29 @@ class LocalCluster implements KafkaCluster {
     const daemons = running.map((id) => this.daemon(id));
     const servers = viaNode === undefined ? this.bootstrapServers : [this.address(viaNode)];
     const deadline = Date.now() + this.record.readyTimeoutMs;
-    await pollUntil(
+    const timeoutError = (what: string) => (lastProblem: string) =>
+      new HarnessError(
+        `Kafka did not become ready (${what}) within ${this.record.readyTimeoutMs / 1000}s (KAFKA_READY_TIMEOUT_MS); last probe: ${lastProblem || "no answer yet"}`,
+      );
+    const probed = `every node registered and an acks=all write to ${probeTopic} accepted`;
+    await waitUntilReady(
       daemons,
-      `every node registered and an acks=all write to ${probeTopic} accepted`,
+      probed,
       () => probeWrite(probeClient(servers, this.security), running, this.brokers),
-      deadline,
-      this.record.readyTimeoutMs,
+      { timeoutMs: deadline - Date.now(), intervalMs: 500, timeoutError: timeoutError(probed) },
     );
     // Only with every node up can every replica catch up; then a caller may safely take another node down.
     if (running.length === this.brokers) {
-      await pollUntil(
+      const caughtUp = "every partition's replicas back in sync";
+      await waitUntilReady(
         daemons,
-        "every partition's replicas back in sync",
+        caughtUp,
         async () => {
           const lagging = await underReplicated(probeClient(servers, this.security));
           if (lagging.length > 0) throw new Error(`still catching up: ${lagging.slice(0, 5).join(", ")}`);
           return true;
         },
-        deadline,
-        this.record.readyTimeoutMs,
+        { timeoutMs: deadline - Date.now(), intervalMs: 500, timeoutError: timeoutError(caughtUp) },
       );
     }
   }
@@ -373,54 +377,6 @@ function nodeDaemon(nodeDir: string, name: string): Daemon {
     logFile: join(nodeDir, "console.log"),
     mark: join(nodeDir, "server.properties"),
   };
-}
-
-/**
- * Polls `ready` until it holds, failing at once when one of the nodes exits and at the deadline otherwise;
- * the error names what was awaited and, for a timeout, the last reason the probe gave.
- */
-async function pollUntil(
-  daemons: Daemon[],
-  what: string,
-  ready: () => Promise<boolean>,
-  deadline: number,
-  timeoutMs: number,
-): Promise<void> {
-  let lastProblem = "no answer yet";
-  for (;;) {
-    const remaining = deadline - Date.now();
-    try {
-      if (await withTimeout(ready(), Math.max(1_000, Math.min(20_000, remaining)))) return;
-      lastProblem = "not yet";
-    } catch (error) {
-      lastProblem = error instanceof Error ? error.message : String(error);
-    }
-    for (const daemon of daemons) {
-      if (runningPid(daemon) === undefined) {
-        throw new HarnessError(
-          `${daemon.name} exited before ${what}; end of ${daemon.logFile}:\n${tailOf(daemon.logFile)}`,
-        );
-      }
-    }
-    if (Date.now() >= deadline) {
-      throw new HarnessError(
-        `Kafka did not become ready (${what}) within ${timeoutMs / 1000}s (KAFKA_READY_TIMEOUT_MS); last probe: ${lastProblem}`,
-      );
-    }
-    await sleep(500);
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`probe took longer than ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** kafkajs's ssl and sasl options for a client of a SASL_SSL cluster, logging in as `user` (default: the first). */

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin, Kafka, logLevel } from "kafkajs";
+import { waitFor } from "./wait.ts";
 
 /**
  * Creates a topic (if absent) and waits until every broker's own metadata shows every partition with a leader:
@@ -18,7 +18,7 @@ export async function createTopic(servers: string[], topic: string, partitions: 
   } finally {
     await admin.disconnect();
   }
-  await eventually(`topic ${topic} to have a leader for each partition on every broker`, async () => {
+  await waitFor(`topic ${topic} to have a leader for each partition on every broker`, async () => {
     for (const server of servers) {
       if ((await ledPartitions(server, topic)) < partitions) return false;
     }
@@ -50,18 +50,4 @@ async function ledPartitions(server: string, topic: string): Promise<number> {
 export async function recordCount(admin: Admin, topic: string): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-}
-
-/** Polls `check` (errors count as not yet) for up to a minute; fails naming what never happened. */
-export async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  let last = "";
-  for (let attempt = 0; attempt < 120; attempt++) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = `: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    await sleep(500);
-  }
-  throw new Error(`waited in vain for ${what}${last}`);
 }

@@ -13,6 +13,7 @@ import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-p
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { requireCommand } from "../../hack/harness/commands.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
 import { freePortBase } from "../support/cluster.ts";
@@ -24,7 +25,6 @@ import {
   pipelineManifest,
   prepareCluster,
   runOperator,
-  waitFor,
 } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
 import { WorkerFleet } from "../support/worker-fleet.ts";
@@ -215,15 +215,13 @@ describe("lag-driven autoscaling, end to end", function () {
 
     const fleet = new WorkerFleet(() => deployment("surge"));
     fleets.push(fleet);
-    await waitFor(
-      "the workers draining the backlog",
-      () => k.pipeline("surge")?.status?.consumerLag === 0,
-      120_000,
-    );
+    await waitFor("the workers draining the backlog", () => k.pipeline("surge")?.status?.consumerLag === 0, {
+      timeoutMs: 120_000,
+    });
     await waitFor(
       "the HPA bringing surge back to 1 replica",
       () => deployment("surge")?.spec?.replicas === 1,
-      120_000,
+      { timeoutMs: 120_000 },
     );
     expect(fleet.peak).to.equal(4);
     expect(JSON.parse(await k.runAsync(["get", "--raw", metricPath("surge")])).items[0].value).to.equal("0");
@@ -256,7 +254,7 @@ describe("lag-driven autoscaling, end to end", function () {
           ? pipeline
           : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     expect(conditionOf(zero, "Ready")?.status).to.equal("True");
     await waitFor("the fleet stopping its worker", () => fleet.size === 0);
@@ -268,7 +266,9 @@ describe("lag-driven autoscaling, end to end", function () {
     });
     try {
       await produce("idle-requests", 10, "wake");
-      await waitFor("idle woken to one replica", () => deployment("idle")?.spec?.replicas === 1, 60_000);
+      await waitFor("idle woken to one replica", () => deployment("idle")?.spec?.replicas === 1, {
+        timeoutMs: 60_000,
+      });
       await reader.waitFor(
         () => reader.idsOn("idle-responses").size === 10,
         () => `${reader.idsOn("idle-responses").size} of 10 answered after waking`,

@@ -9,10 +9,11 @@ import { dumpYaml, loadYaml, type V1Deployment, type V1Secret } from "@kubernete
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import { freePortBase, kubectl } from "../support/cluster.ts";
 import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
-import { conditionOf, kubectlFor, pipelineManifest, runOperator, waitFor } from "../support/operator.ts";
+import { conditionOf, kubectlFor, pipelineManifest, runOperator } from "../support/operator.ts";
 
 const release = "kubesentiment";
 const operatorName = "kubesentiment-operator";
@@ -69,7 +70,7 @@ describe("Helm chart on a real control plane", function () {
           ? found
           : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
   const tlsSecret = () =>
     k.getJson<V1Secret>(["secret", `${operatorName}-metrics-api-tls`, "-n", releaseNamespace])?.data;
@@ -127,7 +128,7 @@ describe("Helm chart on a real control plane", function () {
         const found = operatorDeployment();
         return found?.status?.availableReplicas === 1 ? found : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
     expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("false");
@@ -149,16 +150,13 @@ describe("Helm chart on a real control plane", function () {
     const worker = await waitFor(
       "the pipeline's worker Deployment",
       () => k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]),
-      90_000,
-      () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
+      { timeoutMs: 90_000, describe: () => JSON.stringify(k.pipeline("reviews")?.status?.conditions) },
     );
     expect(worker.metadata?.ownerReferences?.[0]).to.include({ kind: "SentimentPipeline", name: "reviews" });
-    await waitFor(
-      "TopicsReady",
-      () => conditionOf(k.pipeline("reviews"), "TopicsReady")?.status === "True",
-      60_000,
-      () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
-    );
+    await waitFor("TopicsReady", () => conditionOf(k.pipeline("reviews"), "TopicsReady")?.status === "True", {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
+    });
     // The status was written, through the status subresource, as the ServiceAccount.
     expect(k.pipeline("reviews")?.status?.observedGeneration).to.equal(1);
   });
@@ -238,12 +236,10 @@ describe("Helm chart on a real control plane", function () {
       expect(result.status, result.stderr).to.equal(0);
       return result.stdout.trim().split("\n").filter(Boolean);
     };
-    await waitFor(
-      "the operator's pods gone",
-      () => left(["pods", "-n", releaseNamespace]).length === 0,
-      60_000,
-      () => left(["pods", "-n", releaseNamespace]).join(", "),
-    );
+    await waitFor("the operator's pods gone", () => left(["pods", "-n", releaseNamespace]).length === 0, {
+      timeoutMs: 60_000,
+      describe: () => left(["pods", "-n", releaseNamespace]).join(", "),
+    });
     const namespaced =
       "deployments,replicasets,services,serviceaccounts,secrets,roles,rolebindings,configmaps";
     // What the cluster itself keeps in every namespace stays; nothing of the release does.

@@ -13,8 +13,8 @@ import { Kafka, logLevel } from "kafkajs";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/harness/kafka-cluster.ts";
-import { eventually } from "../../hack/harness/kafka-topics.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
 import { topicNames as pipelineTopicNames } from "../../operator/src/kafka/topic-plan.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
@@ -31,7 +31,6 @@ import {
   pipelineManifest,
   prepareCluster,
   runOperator,
-  waitFor,
 } from "../support/operator.ts";
 import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
@@ -65,7 +64,7 @@ async function createTopics(kafka: Kafka, partitions = 2): Promise<PipelineTopic
         replicationFactor: 1,
       })),
     });
-    await eventually("a leader for every partition", async () => {
+    await waitFor("a leader for every partition", async () => {
       const metadata = await client.fetchTopicMetadata({ topics: Object.values(topics) });
       return metadata.topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0));
     });
@@ -395,8 +394,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
             ? current
             : undefined;
         },
-        60_000,
-        () => JSON.stringify(k.pipeline("guarded")?.status?.conditions),
+        { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("guarded")?.status?.conditions) },
       );
       expect(conditionOf(refused, "TopicsReady")?.status).to.equal("False");
       expect(conditionOf(refused, "TopicsReady")?.message).to.include("spec.kafka.sasl.secretRef");
@@ -408,8 +406,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
       await waitFor(
         "guarded's topics ready once the Secret holds the right password",
         () => conditionOf(k.pipeline("guarded"), "TopicsReady")?.status === "True",
-        60_000,
-        () => JSON.stringify(k.pipeline("guarded")?.status?.conditions),
+        { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("guarded")?.status?.conditions) },
       );
     });
   });

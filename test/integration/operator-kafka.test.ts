@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
-import { eventually } from "../../hack/harness/kafka-topics.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
 import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
 import { consumerLag } from "../../operator/src/kafka/lag.ts";
@@ -176,7 +176,7 @@ describe("operator Kafka layer on a real broker", function () {
     });
 
     // Brokers apply a config change a moment after the controller accepts it.
-    await eventually(
+    await waitFor(
       "the direct change to be visible",
       async () => (await overrides("drift-dlq"))["retention.ms"] === "1000",
     );

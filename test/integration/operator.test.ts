@@ -2,6 +2,7 @@ import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubern
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
@@ -14,7 +15,6 @@ import {
   pipelineManifest,
   prepareCluster,
   runOperator,
-  waitFor,
 } from "../support/operator.ts";
 
 describe("operator on a real control plane and a real Kafka", function () {
@@ -57,8 +57,7 @@ describe("operator on a real control plane and a real Kafka", function () {
           ? pipeline
           : undefined;
       },
-      timeoutMs,
-      () => JSON.stringify(k.pipeline(name)?.status?.conditions),
+      { timeoutMs, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
     );
 
   before(async function () {

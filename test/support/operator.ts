@@ -102,5 +102,3 @@ export function kubectlFor(kubeconfig: string) {
 export function conditionOf(pipeline: SentimentPipeline | undefined, type: string) {
   return pipeline?.status?.conditions?.find((condition) => condition.type === type);
 }
-
-export { waitFor } from "../../hack/harness/wait.ts";

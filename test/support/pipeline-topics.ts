@@ -76,7 +76,7 @@ export class ResultReader {
    */
   async waitFor(done: () => boolean, describe: () => string, timeoutMs = 90_000): Promise<void> {
     try {
-      await waitFor("the expected records", done, timeoutMs, describe);
+      await waitFor("the expected records", done, { timeoutMs, describe });
     } catch (error) {
       const account = await this.#kafkaAccount().catch(
         (e: Error) => `Kafka could not be asked: ${e.message}`,
