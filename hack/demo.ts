@@ -3,7 +3,6 @@
 // sample SentimentPipeline is applied with kubectl; a worker runs locally with exactly the configuration the
 // operator's Deployment gives its pods; the sample requests (some deliberately bad) go in, and what comes
 // back is printed, with `kubectl get` showing the pipeline Ready.
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import { startCluster } from "./harness/cluster-run.ts";
 import { workerEnvOf } from "./harness/deployment-env.ts";
 import { repoRoot } from "./harness/dirs.ts";
 import { findKafka, startKafka } from "./harness/kafka-cluster.ts";
+import { kubectlFor } from "./harness/kubectl.ts";
 import { waitFor } from "./harness/wait.ts";
 
 const timeoutMs = 90_000;
@@ -57,20 +57,13 @@ runCli(async () => {
     await kafka.stop();
     throw error;
   });
-  const kubectl = (args: string[], input?: string): string => {
-    const result = spawnSync(cluster.binaries.kubectl, args, {
-      encoding: "utf8",
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-      ...(input === undefined ? {} : { input }),
-    });
-    if (result.status !== 0) throw new HarnessError(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
-    return result.stdout;
-  };
-  const show = (args: string[]) => console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl(args).trimEnd()}`);
+  const kubectl = kubectlFor(cluster.kubeconfigPath);
+  const show = (args: string[]) =>
+    console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl.run(args).trimEnd()}`);
   const stops: (() => Promise<void>)[] = [];
   try {
-    kubectl(["apply", "-f", crdFile]);
-    kubectl([
+    kubectl.run(["apply", "-f", crdFile]);
+    kubectl.run([
       "wait",
       "--for=condition=Established",
       "crd/sentimentpipelines.kubesentiment.io",
@@ -92,22 +85,12 @@ runCli(async () => {
     pipeline.spec.kafka.bootstrapServers = kafka.bootstrapServers;
     const name = pipeline.metadata.name ?? "demo";
     console.log(
-      `\n$ kubectl apply -f crds/samples/pipeline.yaml\n${kubectl(["apply", "-f", "-"], dumpYaml(pipeline)).trimEnd()}`,
+      `\n$ kubectl apply -f crds/samples/pipeline.yaml\n${kubectl.run(["apply", "-f", "-"], dumpYaml(pipeline)).trimEnd()}`,
     );
 
     const deployment = await waitFor(
       `Deployment ${name}-worker`,
-      () => {
-        const result = spawnSync(
-          cluster.binaries.kubectl,
-          ["get", "deployment", `${name}-worker`, "-o", "json"],
-          {
-            encoding: "utf8",
-            env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-          },
-        );
-        return result.status === 0 ? (JSON.parse(result.stdout) as V1Deployment) : undefined;
-      },
+      () => kubectl.getJson<V1Deployment>(["deployment", `${name}-worker`]),
       { timeoutMs },
     );
     const env = workerEnvOf(deployment, "demo-worker-local");
@@ -188,7 +171,7 @@ runCli(async () => {
     await waitFor(
       `${name} Ready`,
       () => {
-        const ready = kubectl([
+        const ready = kubectl.run([
           "get",
           "sentimentpipeline",
           name,

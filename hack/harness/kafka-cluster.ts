@@ -3,14 +3,12 @@
 // directory, so a later process (`kafka.ts down`, the next test run) can find and stop what an earlier one
 // started. Readiness means what clients need: every node registered, a topic replicated on all of them, and a
 // write acknowledged by all in-sync replicas.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { Kafka, type KafkaConfig, logLevel, Partitioners } from "kafkajs";
 import { HarnessError } from "./cli.ts";
-import { requireCommand } from "./commands.ts";
+import { requireCommand, runCommandAsync } from "./commands.ts";
 import { stateDir } from "./dirs.ts";
 import {
   addScramArgs,
@@ -102,7 +100,6 @@ interface ClusterRecord {
 const recordFile = "cluster.json";
 const probeTopic = "kubesentiment-harness-probe";
 const javaHint = "install a Java 17+ JDK (Kafka 4 needs it), e.g. apt-get install openjdk-17-jdk-headless";
-const execFileAsync = promisify(execFile);
 
 export function clusterDir(name: string): string {
   return join(stateDir("kafka"), name);
@@ -277,22 +274,11 @@ class LocalCluster implements KafkaCluster {
       join(nodeDir, "server.properties"),
       ...(security === undefined ? [] : addScramArgs(security.users)),
     ];
-    try {
-      await execFileAsync(requireCommand("java", javaHint), args, { timeout: 120_000 });
-    } catch (error) {
-      const {
-        code,
-        signal,
-        stdout = "",
-        stderr = "",
-      } = error as NodeJS.ErrnoException & {
-        signal?: string | null;
-        stdout?: string;
-        stderr?: string;
-      };
-      const output = `${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n");
+    const result = await runCommandAsync(requireCommand("java", javaHint), args, { timeoutMs: 120_000 });
+    if (result.status !== 0) {
+      const output = `${result.stdout}${result.stderr}`.trim().split("\n").slice(-15).join("\n");
       throw new HarnessError(
-        `formatting the storage of Kafka node ${nodeId} failed (${signal ?? `exit ${code}`}):\n${output}`,
+        `formatting the storage of Kafka node ${nodeId} failed (${result.signal ?? `exit ${result.status}`}):\n${output}`,
       );
     }
   }

@@ -13,6 +13,7 @@ import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-p
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { requireCommand } from "../../hack/harness/commands.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
@@ -20,7 +21,6 @@ import { freePortBase } from "../support/cluster.ts";
 import { testClient } from "../support/kafka.ts";
 import {
   conditionOf,
-  kubectlFor,
   operatorNamespace,
   pipelineManifest,
   prepareCluster,
@@ -71,7 +71,7 @@ describe("lag-driven autoscaling, end to end", function () {
   let kafka: KafkaCluster;
   let operator: RunningOperator;
   let certDir: string;
-  let k: ReturnType<typeof kubectlFor>;
+  let k: Kubectl;
   const fleets: WorkerFleet[] = [];
   const deployment = (name: string) =>
     k.getJson<V1Deployment>(["deployment", `${name}-worker`, "-n", "default"]);

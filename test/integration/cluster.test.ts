@@ -12,13 +12,15 @@ import { kubernetesVersion } from "../../hack/harness/cluster-build.ts";
 import { fakeNodeName } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kubectlFor } from "../../hack/harness/kubectl.ts";
 import { readPid } from "../../hack/harness/processes.ts";
-import { freePortBase, kubectl, processesMentioning } from "../support/cluster.ts";
+import { freePortBase, processesMentioning } from "../support/cluster.ts";
 
 describe("local control plane", function () {
   this.timeout(120_000);
   let cluster: Cluster;
   let portBase: number;
+  const kubectl = (args: string[]) => kubectlFor(cluster.kubeconfigPath).result(args);
 
   before(async () => {
     portBase = await freePortBase();
@@ -37,7 +39,7 @@ describe("local control plane", function () {
   });
 
   it("serves the Kubernetes version it was built from, to the kubectl built with it", () => {
-    const result = kubectl(cluster.kubeconfigPath, ["version", "-o", "json"]);
+    const result = kubectl(["version", "-o", "json"]);
     expect(result.status, result.stderr).to.equal(0);
     const versions = JSON.parse(result.stdout) as {
       clientVersion: { gitVersion: string };
@@ -52,15 +54,15 @@ describe("local control plane", function () {
   });
 
   it("authenticates the admin as a member of system:masters, authorized by RBAC", () => {
-    const result = kubectl(cluster.kubeconfigPath, ["auth", "whoami", "-o", "json"]);
+    const result = kubectl(["auth", "whoami", "-o", "json"]);
     expect(result.status, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout).status.userInfo.groups).to.include("system:masters");
-    const denied = kubectl(cluster.kubeconfigPath, ["auth", "can-i", "list", "secrets", "--as=nobody"]);
+    const denied = kubectl(["auth", "can-i", "list", "secrets", "--as=nobody"]);
     expect(denied.stdout.trim()).to.equal("no");
   });
 
   it("publishes the front-proxy settings extension API servers (the external metrics API) rely on", () => {
-    const result = kubectl(cluster.kubeconfigPath, [
+    const result = kubectl([
       "get",
       "configmap",
       "extension-apiserver-authentication",
@@ -77,7 +79,7 @@ describe("local control plane", function () {
   });
 
   it("runs a Deployment's pods on the kwok node through the controller manager and scheduler", async () => {
-    const created = kubectl(cluster.kubeconfigPath, [
+    const created = kubectl([
       "create",
       "deployment",
       "probe",
@@ -85,14 +87,9 @@ describe("local control plane", function () {
       "--replicas=2",
     ]);
     expect(created.status, created.stderr).to.equal(0);
-    const waited = kubectl(cluster.kubeconfigPath, [
-      "wait",
-      "deployment/probe",
-      "--for=condition=Available",
-      "--timeout=60s",
-    ]);
+    const waited = kubectl(["wait", "deployment/probe", "--for=condition=Available", "--timeout=60s"]);
     expect(waited.status, waited.stderr).to.equal(0);
-    const pods = kubectl(cluster.kubeconfigPath, ["get", "pods", "-l", "app=probe", "-o", "json"]);
+    const pods = kubectl(["get", "pods", "-l", "app=probe", "-o", "json"]);
     const items = JSON.parse(pods.stdout).items as {
       spec: { nodeName: string };
       status: { phase: string };

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
-import { freePortBase, kubectl } from "../support/cluster.ts";
+import { kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../support/cluster.ts";
 
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
 const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
@@ -23,7 +24,7 @@ function pipeline(name: string, spec: Record<string, unknown> = {}): string {
 describe("SentimentPipeline CRD", function () {
   this.timeout(60_000);
   let cluster: Cluster;
-  const k = (args: string[], input?: string) => kubectl(cluster.kubeconfigPath, args, input);
+  const k = (args: string[], input?: string) => kubectlFor(cluster.kubeconfigPath).result(args, input);
 
   before(async function () {
     this.timeout(120_000);

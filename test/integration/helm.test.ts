@@ -9,11 +9,12 @@ import { dumpYaml, loadYaml, type V1Deployment, type V1Secret } from "@kubernete
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
-import { freePortBase, kubectl } from "../support/cluster.ts";
+import { freePortBase } from "../support/cluster.ts";
 import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
-import { conditionOf, kubectlFor, pipelineManifest, runOperator } from "../support/operator.ts";
+import { conditionOf, pipelineManifest, runOperator } from "../support/operator.ts";
 
 const release = "kubesentiment";
 const operatorName = "kubesentiment-operator";
@@ -35,7 +36,7 @@ describe("Helm chart on a real control plane", function () {
   let cluster: Cluster;
   let kafka: KafkaCluster;
   let operator: RunningOperator | undefined;
-  let k: ReturnType<typeof kubectlFor>;
+  let k: Kubectl;
   const h = (args: string[]) => {
     const result = helm(args, cluster.kubeconfigPath);
     if (result.status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${result.stderr}`);
@@ -162,8 +163,7 @@ describe("Helm chart on a real control plane", function () {
   });
 
   it("grants the ServiceAccount each verb the operator uses, and not more", () => {
-    const can = (args: string[]) =>
-      kubectl(cluster.kubeconfigPath, ["auth", "can-i", ...args, `--as=${serviceAccount}`]);
+    const can = (args: string[]) => k.result(["auth", "can-i", ...args, `--as=${serviceAccount}`]);
     const granted = [
       ["watch", "sentimentpipelines.kubesentiment.io", "-A"],
       ["patch", "sentimentpipelines.kubesentiment.io", "-n", "default"],
@@ -232,7 +232,7 @@ describe("Helm chart on a real control plane", function () {
     h(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "120s"]);
 
     const left = (args: string[]) => {
-      const result = kubectl(cluster.kubeconfigPath, ["get", ...args, "-o", "name", "--ignore-not-found"]);
+      const result = k.result(["get", ...args, "-o", "name", "--ignore-not-found"]);
       expect(result.status, result.stderr).to.equal(0);
       return result.stdout.trim().split("\n").filter(Boolean);
     };

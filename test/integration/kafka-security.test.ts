@@ -3,7 +3,6 @@
 // saying what to fix, with a wrong password, a CA that did not sign the broker or no client certificate; the
 // operator's topics port creates topics over it and reports a rejected login or certificate as such. No
 // secret's value may appear in anything either prints.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,8 +10,10 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Kafka, logLevel } from "kafkajs";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
@@ -25,13 +26,7 @@ import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 import { startWorker } from "../../worker/src/worker.ts";
 import { freePortBase } from "../support/cluster.ts";
 import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
-import {
-  conditionOf,
-  kubectlFor,
-  pipelineManifest,
-  prepareCluster,
-  runOperator,
-} from "../support/operator.ts";
+import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const portBase = 29_892;
@@ -268,27 +263,15 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
       LOG_LEVEL: "debug",
     });
     const started = Date.now();
-    const { code, stdout, stderr } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH, ...env },
-        timeout: 60_000,
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        err += chunk.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
-    });
+    const {
+      status: code,
+      stdout,
+      stderr,
+    } = await runCommandAsync(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")],
+      { cwd: repoRoot, env: { PATH: process.env.PATH, ...env }, timeoutMs: 60_000 },
+    );
     expect(code, stderr).to.equal(1);
     expect(stderr).to.include("worker: failed to start: SASL authentication failed for user alice");
     // Node's own start-up (tsx compiling) counts here too.
@@ -340,7 +323,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   describe("operator on a real control plane", () => {
     let control: Cluster;
     let operator: RunningOperator | undefined;
-    let k: ReturnType<typeof kubectlFor>;
+    let k: Kubectl;
 
     before(async function () {
       this.timeout(180_000);

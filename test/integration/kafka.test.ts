@@ -145,7 +145,7 @@ describe("local Kafka harness: failures", function () {
     blocker = createServer();
     await new Promise<void>((resolve) => blocker?.listen(base + 1, "127.0.0.1", resolve));
     const outcome = await kafkaCli("up", env({ KAFKA_PORT_BASE: String(base) }));
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(new RegExp(`^error: port ${base + 1} \\(Kafka node 0 controller`));
     expect(outcome.stderr).to.include("KAFKA_PORT_BASE");
     expect(processesMentioning(state)).to.deep.equal([]);
@@ -157,14 +157,14 @@ describe("local Kafka harness: failures", function () {
       "up",
       env({ PATH: emptyBin, KAFKA_PORT_BASE: String(await freePortBase(2)) }),
     );
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(/^error: 'java' was not found on PATH/);
     expect(processesMentioning(state)).to.deep.equal([]);
   });
 
   it("says mvn is missing when the jars must be fetched without it", async () => {
     const outcome = await kafkaCli("fetch", env({ PATH: join(state, "bin"), KUBESENTIMENT_CACHE: state }));
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(/^error: 'mvn' was not found on PATH/);
   });
 
@@ -173,7 +173,7 @@ describe("local Kafka harness: failures", function () {
       "up",
       env({ KAFKA_PORT_BASE: String(await freePortBase(2)), KAFKA_READY_TIMEOUT_MS: "1" }),
     );
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(
       /^error: Kafka did not become ready .* within 0.001s \(KAFKA_READY_TIMEOUT_MS\)/,
     );
@@ -183,19 +183,19 @@ describe("local Kafka harness: failures", function () {
   it("starts once, reports the same cluster when asked again, and stops it completely", async () => {
     const base = await freePortBase(2);
     const first = await kafkaCli("up", env({ KAFKA_PORT_BASE: String(base) }));
-    expect(first.code, first.stderr).to.equal(0);
+    expect(first.status, first.stderr).to.equal(0);
     expect(first.stdout.trimEnd().split("\n").at(-1)).to.equal(`127.0.0.1:${base}`);
     const pids = processesMentioning(state);
     expect(pids).to.have.length(1);
 
     const second = await kafkaCli("up", env({ KAFKA_PORT_BASE: String(base) }));
-    expect(second.code, second.stderr).to.equal(0);
+    expect(second.status, second.stderr).to.equal(0);
     expect(second.stdout).to.include("already running");
     expect(second.stdout.trimEnd().split("\n").at(-1)).to.equal(`127.0.0.1:${base}`);
     expect(processesMentioning(state)).to.deep.equal(pids);
 
     const down = await kafkaCli("down", env({}));
-    expect(down.code).to.equal(0);
+    expect(down.status).to.equal(0);
     expect(processesMentioning(state)).to.deep.equal([]);
   });
 });

@@ -2,6 +2,7 @@ import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubern
 import { expect } from "chai";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
@@ -10,7 +11,6 @@ import { freePortBase } from "../support/cluster.ts";
 import { createTopic, kcat, testClient } from "../support/kafka.ts";
 import {
   conditionOf,
-  kubectlFor,
   operatorNamespace,
   pipelineManifest,
   prepareCluster,
@@ -22,7 +22,7 @@ describe("operator on a real control plane and a real Kafka", function () {
   let cluster: Cluster;
   let kafka: KafkaCluster;
   let operator: RunningOperator | undefined;
-  let k: ReturnType<typeof kubectlFor>;
+  let k: Kubectl;
   const spec = (overrides: Partial<PipelineSpec> = {}): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     topics: { partitions: 4, replicationFactor: 1 },

@@ -1,11 +1,10 @@
 // Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, the
 // harness CLI run as a person would run it, and a check that nothing a test started is still running.
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import { requireCommand } from "../../hack/harness/commands.ts";
+import { type CommandResult, requireCommand, runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
@@ -92,50 +91,19 @@ export async function consume(servers: string[], topic: string, count: number): 
 }
 
 /** Runs kcat with a bounded time; its stdout, or an error carrying its stderr. */
-export function kcat(args: string[], input = ""): Promise<string> {
+export async function kcat(args: string[], input = ""): Promise<string> {
   const command = requireCommand("kcat", "the cross-check client; install it with apt-get install kcat");
-  return runProcess(command, args, { input, timeoutMs: 60_000 }).then(({ code, stdout, stderr }) => {
-    if (code !== 0) throw new Error(`kcat ${args.join(" ")} exited with ${code}: ${stderr}`);
-    return stdout;
-  });
-}
-
-export interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+  const { status, stdout, stderr } = await runCommandAsync(command, args, { input, timeoutMs: 60_000 });
+  if (status !== 0) throw new Error(`kcat ${args.join(" ")} exited with ${status}: ${stderr}`);
+  return stdout;
 }
 
 /** Runs `hack/kafka.ts <command>` as a separate process, the way `npm run kafka:*` does. */
-export function kafkaCli(command: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return runProcess(process.execPath, ["--import", "tsx", join(repoRoot, "hack", "kafka.ts"), command], {
+export function kafkaCli(command: string, env: NodeJS.ProcessEnv): Promise<CommandResult> {
+  return runCommandAsync(process.execPath, ["--import", "tsx", join(repoRoot, "hack", "kafka.ts"), command], {
+    cwd: repoRoot,
     env,
     timeoutMs: 180_000,
-  });
-}
-
-function runProcess(
-  command: string,
-  args: string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: repoRoot,
-      env: options.env ?? process.env,
-      timeout: options.timeoutMs,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
   });
 }
 
