@@ -39,6 +39,9 @@ export function clusterPorts(portBase: number) {
   };
 }
 
+/** How many ports from its base a cluster uses. */
+export const clusterPortCount = Object.keys(clusterPorts(0)).length;
+
 export function clusterFiles(dir: string) {
   return {
     kubeconfig: join(dir, "kubeconfig"),

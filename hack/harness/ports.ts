@@ -1,5 +1,5 @@
-// Ports on 127.0.0.1: whether one is free, and a refusal to start that names a taken port, what it was for
-// and the setting that moves it.
+// Ports on 127.0.0.1: whether one is free, a free block of them for a test's services, and a refusal to start
+// that names a taken port, what it was for and the setting that moves it.
 import { createServer } from "node:net";
 import { HarnessError } from "./cli.ts";
 
@@ -22,4 +22,30 @@ export async function assertPortsFree(
       );
     }
   }
+}
+
+/**
+ * A base port with `count` free consecutive ports from it. The OS picks the base among its ephemeral ports, so
+ * runs side by side do not clash, nor do they with the fixed ports some tests use (below that range).
+ */
+export async function freePortBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await portChosenByTheOs();
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    if (base + count < 65_000 && (await Promise.all(ports.map((port) => isPortFree(port)))).every(Boolean)) {
+      return base;
+    }
+  }
+  throw new HarnessError(`no block of ${count} free ports found on 127.0.0.1`);
+}
+
+function portChosenByTheOs(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
 }

@@ -1,8 +1,18 @@
-// Long-running local services as detached daemons: each in its own process group, its output in a log file and
-// its pid in a pid file, so a later process (a `down`, the next test run) can find and stop what an earlier one
-// started.
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Processes the harness starts and stops. Long-running local services are detached daemons: each in its own
+// process group, its output in a log file and its pid in a pid file, so a later process (a `down`, the next test
+// run) can find and stop what an earlier one started. Child processes (workers a test runs) are stopped as
+// Kubernetes stops a pod; and a look through /proc tells whether anything outlived whoever started it.
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HarnessError } from "./cli.ts";
@@ -105,4 +115,22 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 export function tailOf(file: string, lines = 20): string {
   if (!existsSync(file)) return "(no log written)";
   return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** Stops a child process as Kubernetes stops a pod: TERM, then KILL if it has not exited after the grace period. */
+export async function stopChild(child: ChildProcess, graceMs = 30_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(graceMs).then(() => child.kill("SIGKILL"))]);
+}
+
+/** Live processes but this one whose command line mentions `text` (a state directory), as "pid: command line". */
+export function processesMentioning(text: string): string[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .flatMap((pid) => {
+      const command = commandLine(Number(pid));
+      return command?.includes(text) ? [`${pid}: ${command.slice(0, 160)}`] : [];
+    });
 }

@@ -8,16 +8,16 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { clusterFiles } from "../../hack/harness/cluster-config.ts";
+import { clusterFiles, clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { requireCommand } from "../../hack/harness/commands.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { freePortBase } from "../support/cluster.ts";
 import { testClient } from "../support/kafka.ts";
 import {
   conditionOf,
@@ -99,7 +99,7 @@ describe("lag-driven autoscaling, end to end", function () {
   before(async function () {
     this.timeout(300_000);
     [cluster, kafka] = await Promise.all([
-      freePortBase().then((portBase) =>
+      freePortBase(clusterPortCount).then((portBase) =>
         startCluster({
           name: "e2e-autoscaling",
           portBase,

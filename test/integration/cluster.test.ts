@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { HarnessError } from "../../hack/harness/cli.ts";
 import { kubernetesVersion } from "../../hack/harness/cluster-build.ts";
-import { fakeNodeName } from "../../hack/harness/cluster-config.ts";
+import { clusterPortCount, fakeNodeName } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { kubectlFor } from "../../hack/harness/kubectl.ts";
-import { readPid } from "../../hack/harness/processes.ts";
-import { freePortBase, processesMentioning } from "../support/cluster.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { processesMentioning, readPid } from "../../hack/harness/processes.ts";
 
 describe("local control plane", function () {
   this.timeout(120_000);
@@ -23,7 +23,7 @@ describe("local control plane", function () {
   const kubectl = (args: string[]) => kubectlFor(cluster.kubeconfigPath).result(args);
 
   before(async () => {
-    portBase = await freePortBase();
+    portBase = await freePortBase(clusterPortCount);
     cluster = await startCluster({
       name: "cluster-test",
       portBase,
@@ -155,7 +155,7 @@ describe("cluster harness on bad input", function () {
   }
 
   it("refuses a taken apiserver port, naming it and the variable that moves it", async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(clusterPortCount);
     const blocker = await listen(base);
     try {
       const result = cli(["up"], { KUBESENTIMENT_CLUSTER_PORT: String(base) });
@@ -168,7 +168,7 @@ describe("cluster harness on bad input", function () {
   });
 
   it("refuses a taken etcd port before starting anything", async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(clusterPortCount);
     const blocker = await listen(base + 1);
     try {
       const result = cli(["up"], { KUBESENTIMENT_CLUSTER_PORT: String(base) });
@@ -184,7 +184,7 @@ describe("cluster harness on bad input", function () {
     mkdirSync(join(state, "cluster"), { recursive: true });
     writeFileSync(join(state, "cluster", "etcd"), "not a directory");
     const result = cli(["up", "--minimal"], {
-      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase()),
+      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase(clusterPortCount)),
       KUBESENTIMENT_CLUSTER_READY_TIMEOUT: "20",
     });
     expect(result.status).to.equal(1);
@@ -198,7 +198,7 @@ describe("cluster harness on bad input", function () {
   it("names openssl when it is missing", async () => {
     const result = cli(["up"], {
       PATH: "/nonexistent",
-      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase()),
+      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase(clusterPortCount)),
     });
     expect(result.status).to.equal(1);
     expect(result.stderr).to.contain("error: 'openssl' was not found on PATH");

@@ -3,10 +3,11 @@
 // server with a message that names the field.
 import { join } from "node:path";
 import { expect } from "chai";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { kubectlFor } from "../../hack/harness/kubectl.ts";
-import { freePortBase } from "../support/cluster.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
 const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
@@ -28,7 +29,7 @@ describe("SentimentPipeline CRD", function () {
 
   before(async function () {
     this.timeout(120_000);
-    cluster = await startCluster({ name: "crd-test", portBase: await freePortBase() });
+    cluster = await startCluster({ name: "crd-test", portBase: await freePortBase(clusterPortCount) });
     const applied = k(["apply", "-f", crdFile]);
     expect(applied.status, applied.stderr).to.equal(0);
     const waited = k([

@@ -7,12 +7,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpYaml, loadYaml, type V1Deployment, type V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
-import { freePortBase } from "../support/cluster.ts";
 import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
 import { conditionOf, pipelineManifest, runOperator } from "../support/operator.ts";
 
@@ -79,7 +80,7 @@ describe("Helm chart on a real control plane", function () {
   before(async function () {
     this.timeout(300_000);
     [cluster, kafka] = await Promise.all([
-      freePortBase().then((portBase) =>
+      freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "helm-test", portBase, controllerManager: true, kwok: true }),
       ),
       startKafka({ name: "test-helm", portBase: 29_592, portSetting: "the test's portBase" }),

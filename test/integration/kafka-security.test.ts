@@ -9,12 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { Kafka, logLevel } from "kafkajs";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
 import { topicNames as pipelineTopicNames } from "../../operator/src/kafka/topic-plan.ts";
@@ -24,7 +26,6 @@ import { KafkaTopicsPort } from "../../operator/src/topics-port.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 import { startWorker } from "../../worker/src/worker.ts";
-import { freePortBase } from "../support/cluster.ts";
 import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
@@ -327,7 +328,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
 
     before(async function () {
       this.timeout(180_000);
-      control = await startCluster({ name: "security-test", portBase: await freePortBase() });
+      control = await startCluster({ name: "security-test", portBase: await freePortBase(clusterPortCount) });
       k = kubectlFor(control.kubeconfigPath);
       prepareCluster(k);
       operator = await runOperator(control.kubeconfigPath);

@@ -8,15 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { processesMentioning } from "../../hack/harness/processes.ts";
 import {
   consume,
   createTopic,
   exactProducer,
-  freePortBase,
   kafkaCli,
   kcat,
   type Message,
-  processesMentioning,
   produce,
   startTestKafka,
   testClient,

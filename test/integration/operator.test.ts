@@ -1,13 +1,14 @@
 import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { freePortBase } from "../support/cluster.ts";
 import { createTopic, kcat, testClient } from "../support/kafka.ts";
 import {
   conditionOf,
@@ -63,7 +64,7 @@ describe("operator on a real control plane and a real Kafka", function () {
   before(async function () {
     this.timeout(300_000);
     [cluster, kafka] = await Promise.all([
-      freePortBase().then((portBase) =>
+      freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "operator-test", portBase, controllerManager: true, kwok: true }),
       ),
       startKafka({ name: "test-operator", portBase: 29_492, portSetting: "the test's portBase" }),

@@ -10,6 +10,7 @@ import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { recordCount } from "../../hack/harness/kafka-topics.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { stopChild } from "../../hack/harness/processes.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
 import { consume, createTopic, testClient } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
@@ -28,13 +29,6 @@ function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProces
       LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },
   });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
 }
 
 /** The worker's own producer, which rides out a broker's death without leaving records unsent. */
@@ -93,7 +87,7 @@ describe("worker fault tolerance", function () {
       });
     });
     after(async () => {
-      await Promise.all(workers.map(stopProcess));
+      await Promise.all(workers.map((worker) => stopChild(worker)));
       await cluster?.stop();
     });
 
@@ -160,7 +154,7 @@ describe("worker fault tolerance", function () {
       });
     });
     after(async () => {
-      if (worker !== undefined) await stopProcess(worker);
+      if (worker !== undefined) await stopChild(worker);
       await cluster?.stop();
     });
 

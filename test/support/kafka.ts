@@ -1,14 +1,11 @@
-// Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, the
-// harness CLI run as a person would run it, and a check that nothing a test started is still running.
-import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+// Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, and the
+// harness CLI run as a person would run it.
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import { type CommandResult, requireCommand, runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
-import { isPortFree } from "../../hack/harness/ports.ts";
 import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 
 export interface Message {
@@ -105,40 +102,4 @@ export function kafkaCli(command: string, env: NodeJS.ProcessEnv): Promise<Comma
     env,
     timeoutMs: 180_000,
   });
-}
-
-/** Pids of live processes whose command line mentions `fragment` (e.g. a test's private state directory). */
-export function processesMentioning(fragment: string): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(fragment);
-      } catch {
-        return false; // exited while we looked
-      }
-    })
-    .map(Number);
-}
-
-/** A base port with `count` free consecutive ports from it, chosen by the OS so parallel runs do not clash. */
-export async function freePortBase(count: number): Promise<number> {
-  for (;;) {
-    const base = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-      });
-    });
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    if (
-      base > 0 &&
-      base + count < 65_000 &&
-      (await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)
-    ) {
-      return base;
-    }
-  }
 }

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { workerEnvOf } from "../../hack/harness/deployment-env.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
+import { stopChild } from "../../hack/harness/processes.ts";
 
 export class WorkerFleet {
   readonly #workers: ChildProcess[] = [];
@@ -33,7 +34,10 @@ export class WorkerFleet {
         counter += 1;
         this.#workers.push(this.#spawn(deployment, `worker-${counter}`));
       }
-      while (this.#workers.length > wanted) await stop(this.#workers.pop());
+      while (this.#workers.length > wanted) {
+        const newest = this.#workers.pop();
+        if (newest !== undefined) await stopChild(newest);
+      }
       this.peak = Math.max(this.peak, this.#workers.length);
       await sleep(500);
     }
@@ -56,13 +60,6 @@ export class WorkerFleet {
   async stop(): Promise<void> {
     this.#running = false;
     await this.#loop;
-    await Promise.all(this.#workers.splice(0).map(stop));
+    await Promise.all(this.#workers.splice(0).map((worker) => stopChild(worker)));
   }
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
 }
