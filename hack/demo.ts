@@ -7,7 +7,6 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpYaml, loadYaml, type V1Deployment } from "@kubernetes/client-node";
-import { Kafka, logLevel } from "kafkajs";
 import { parseOperatorConfig } from "../operator/src/config.ts";
 import { startOperator } from "../operator/src/operator.ts";
 import type { SentimentPipeline } from "../operator/src/pipeline.ts";
@@ -17,6 +16,7 @@ import { HarnessError, runCli } from "./harness/cli.ts";
 import { startCluster } from "./harness/cluster-run.ts";
 import { workerEnvOf } from "./harness/deployment-env.ts";
 import { repoRoot } from "./harness/dirs.ts";
+import { kafkaClient } from "./harness/kafka-client.ts";
 import { findKafka, startKafka } from "./harness/kafka-cluster.ts";
 import { kubectlFor } from "./harness/kubectl.ts";
 import { waitFor } from "./harness/wait.ts";
@@ -110,11 +110,7 @@ runCli(async () => {
       `\nworker running locally with the Deployment's configuration: ${requests} → ${responses} | ${deadLetter}`,
     );
 
-    const client = new Kafka({
-      clientId: "kubesentiment-demo",
-      brokers: kafka.bootstrapServers,
-      logLevel: logLevel.NOTHING,
-    });
+    const client = kafkaClient(kafka.bootstrapServers);
     const lines = sampleLines();
     const runId = randomUUID().slice(0, 8);
     const texts = new Map<string, string>();

@@ -6,10 +6,11 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Kafka, type KafkaConfig, logLevel, Partitioners } from "kafkajs";
+import { type Kafka, Partitioners } from "kafkajs";
 import { HarnessError } from "./cli.ts";
 import { requireCommand, runCommandAsync } from "./commands.ts";
 import { stateDir } from "./dirs.ts";
+import { kafkaClient } from "./kafka-client.ts";
 import {
   addScramArgs,
   type BrokerCount,
@@ -18,11 +19,11 @@ import {
   defaultHeapOpts,
   defaultPortBase,
   defaultReadyTimeoutMs,
+  type KafkaSecurity,
   kafkaAssetsDir,
   nodeIds,
   nodePorts,
   renderServerProperties,
-  type ScramUser,
   secureListenerProperties,
   withProperties,
 } from "./kafka-config.ts";
@@ -48,19 +49,6 @@ export interface KafkaOptions {
   log?: (line: string) => void;
   /** A SASL_SSL client listener instead of PLAINTEXT; one node only. */
   security?: KafkaSecurity;
-}
-
-/** PEM files made by the caller (e.g. with cluster-pki.ts), and the SCRAM-SHA-512 users to create. */
-export interface KafkaSecurity {
-  /** The CA that signed serverCertFile; the node trusts it for client certificates too. */
-  caCertFile: string;
-  /** Must name 127.0.0.1 (IP SAN): clients check it against the address they dialled. */
-  serverCertFile: string;
-  serverKeyFile: string;
-  /** Created at format time; the first one is the node's own login and the harness's, for its probes. */
-  users: [ScramUser, ...ScramUser[]];
-  /** Mutual TLS: every client must present a certificate signed by caCertFile; the harness presents this one. */
-  clientAuth?: { certFile: string; keyFile: string };
 }
 
 export interface KafkaCluster {
@@ -365,32 +353,14 @@ function nodeDaemon(nodeDir: string, name: string): Daemon {
   };
 }
 
-/** kafkajs's ssl and sasl options for a client of a SASL_SSL cluster, logging in as `user` (default: the first). */
-export function kafkaClientSecurity(
-  security: KafkaSecurity,
-  user: ScramUser = security.users[0],
-): Required<Pick<KafkaConfig, "ssl" | "sasl">> {
-  const client = security.clientAuth;
-  return {
-    ssl: {
-      ca: [readFileSync(security.caCertFile)],
-      ...(client === undefined
-        ? {}
-        : { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) }),
-    },
-    sasl: { mechanism: "scram-sha-512", username: user.name, password: user.password },
-  };
-}
-
 function probeClient(servers: string[], security: KafkaSecurity | undefined): Kafka {
-  return new Kafka({
-    clientId: "kubesentiment-kafka-harness",
-    brokers: servers,
-    ...(security === undefined ? {} : kafkaClientSecurity(security)),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 2_000,
-    requestTimeout: 10_000,
-    retry: { retries: 2, initialRetryTime: 200 },
+  return kafkaClient(servers, {
+    security,
+    tuning: {
+      connectionTimeout: 2_000,
+      requestTimeout: 10_000,
+      retry: { retries: 2, initialRetryTime: 200 },
+    },
   });
 }
 

@@ -12,13 +12,13 @@ import { clusterFiles, clusterPortCount } from "../../hack/harness/cluster-confi
 import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { requireCommand } from "../../hack/harness/commands.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { testClient } from "../support/kafka.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -80,7 +80,7 @@ describe("lag-driven autoscaling, end to end", function () {
     ...overrides,
   });
   const produce = async (topic: string, count: number, prefix: string) => {
-    const producer = testClient(kafka.bootstrapServers).producer();
+    const producer = kafkaClient(kafka.bootstrapServers).producer();
     await producer.connect();
     await producer.send({
       topic,
@@ -259,7 +259,7 @@ describe("lag-driven autoscaling, end to end", function () {
     expect(conditionOf(zero, "Ready")?.status).to.equal("True");
     await waitFor("the fleet stopping its worker", () => fleet.size === 0);
 
-    const reader = await ResultReader.start(testClient(kafka.bootstrapServers), {
+    const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), {
       requests: "idle-requests",
       responses: "idle-responses",
       deadLetter: "idle-dlq",

@@ -8,12 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { Kafka, logLevel } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
-import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
@@ -24,50 +25,24 @@ import type { RunningOperator } from "../../operator/src/operator.ts";
 import { apiVersion, kind, type PipelineSpec, resolvePipeline } from "../../operator/src/pipeline.ts";
 import { KafkaTopicsPort } from "../../operator/src/topics-port.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
-import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 import { startWorker } from "../../worker/src/worker.ts";
-import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
+import { alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
-import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
+import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const portBase = 29_892;
 /** How long a refused start may take: one connection attempt and two quick retries, far from a hang. */
 const refusalBoundMs = 15_000;
 const wrongPassword = "not-alices-password-9Zt";
 
-/** A client of the secured cluster as `user` (default admin), for the test's own set-up and reads. */
-function secureClient(cluster: KafkaCluster, user = admin): Kafka {
+/** A client of the secured cluster as its admin, for the test's own set-up and reads. */
+function secureClient(cluster: KafkaCluster): Kafka {
   if (cluster.security === undefined) throw new Error("cluster is not secured");
-  registerLz4Codec();
-  return new Kafka({
-    clientId: "kubesentiment-test",
-    brokers: cluster.bootstrapServers,
-    logLevel: logLevel.NOTHING,
-    ...kafkaClientSecurity(cluster.security, user),
-  });
+  return kafkaClient(cluster.bootstrapServers, { security: cluster.security });
 }
 
-async function createTopics(kafka: Kafka, partitions = 2): Promise<PipelineTopics> {
-  const run = randomUUID().slice(0, 8);
-  const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
-  const client = kafka.admin();
-  await client.connect();
-  try {
-    await client.createTopics({
-      topics: Object.values(topics).map((topic) => ({
-        topic,
-        numPartitions: partitions,
-        replicationFactor: 1,
-      })),
-    });
-    await waitFor("a leader for every partition", async () => {
-      const metadata = await client.fetchTopicMetadata({ topics: Object.values(topics) });
-      return metadata.topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0));
-    });
-  } finally {
-    await client.disconnect();
-  }
-  return topics;
+function createTopics(cluster: KafkaCluster): Promise<PipelineTopics> {
+  return createPipelineTopics(cluster.bootstrapServers, { partitions: 2, security: cluster.security });
 }
 
 async function topicNames(kafka: Kafka): Promise<Set<string>> {
@@ -241,12 +216,12 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
 
   it("lets a worker with alice's SCRAM credentials over TLS answer requests end to end", async () => {
     const kafka = secureClient(broker.cluster);
-    const topics = await createTopics(kafka);
+    const topics = await createTopics(broker.cluster);
     await expectAnswers(kafka, topics, securedWorkerEnv(broker.cluster, broker.pki, topics));
   });
 
   it("stops a worker with a wrong password within seconds, naming the user and the variables, never the password", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const refused = await refusedStart(
       securedWorkerEnv(broker.cluster, broker.pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword }),
     );
@@ -258,7 +233,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   });
 
   it("exits the worker process non-zero with that message on stderr", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const env = securedWorkerEnv(broker.cluster, broker.pki, topics, {
       KAFKA_SASL_PASSWORD: wrongPassword,
       LOG_LEVEL: "debug",
@@ -281,7 +256,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   });
 
   it("stops a worker that trusts a CA which did not sign the broker's certificate, naming KAFKA_TLS_CA_FILE", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const refused = await refusedStart(
       securedWorkerEnv(broker.cluster, broker.pki, topics, { KAFKA_TLS_CA_FILE: broker.pki.otherCaCert }),
     );
@@ -402,7 +377,7 @@ describe("Kafka security: mutual TLS on a real broker", function () {
 
   it("lets a worker with a client certificate signed by the broker's CA answer requests", async () => {
     const kafka = secureClient(broker.cluster);
-    const topics = await createTopics(kafka);
+    const topics = await createTopics(broker.cluster);
     await expectAnswers(
       kafka,
       topics,
@@ -414,7 +389,7 @@ describe("Kafka security: mutual TLS on a real broker", function () {
   });
 
   it("stops a worker without a client certificate, saying the broker requires one", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const refused = await refusedStart(securedWorkerEnv(broker.cluster, broker.pki, topics));
     expect(refused.message).to.match(
       /^the broker requires a client certificate: set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE/,

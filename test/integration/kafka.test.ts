@@ -7,19 +7,18 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { processesMentioning } from "../../hack/harness/processes.ts";
 import {
   consume,
-  createTopic,
   exactProducer,
   kafkaCli,
   kcat,
   type Message,
   produce,
   startTestKafka,
-  testClient,
 } from "../support/kafka.ts";
 
 /** Keyed JSON values with non-ASCII text, as the worker's requests will be. */
@@ -50,7 +49,7 @@ describe("local Kafka harness: three nodes", function () {
 
   it("creates a topic of 8 partitions, each with 3 replicas on distinct nodes", async () => {
     await createTopic(servers, "replicated", 8, 3);
-    const admin = testClient(servers).admin();
+    const admin = kafkaClient(servers).admin();
     await admin.connect();
     try {
       const [topic] = (await admin.fetchTopicMetadata({ topics: ["replicated"] })).topics;

@@ -4,6 +4,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
@@ -19,7 +20,7 @@ import {
   topicsToAwait,
 } from "../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../operator/src/pipeline.ts";
-import { exactProducer, kcat, testClient } from "../support/kafka.ts";
+import { exactProducer, kcat } from "../support/kafka.ts";
 
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 const portBase = 29_392;
@@ -87,7 +88,7 @@ describe("operator Kafka layer on a real broker", function () {
       portSetting: "the test's portBase",
     });
     servers = cluster.bootstrapServers;
-    direct = testClient(servers).admin();
+    direct = kafkaClient(servers).admin();
     await direct.connect();
   });
 

@@ -2,6 +2,7 @@ import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubern
 import { expect } from "chai";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
@@ -9,7 +10,7 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { createTopic, kcat, testClient } from "../support/kafka.ts";
+import { kcat } from "../support/kafka.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -30,7 +31,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     ...overrides,
   });
   const topicsOf = async () => {
-    const admin = testClient(kafka.bootstrapServers).admin();
+    const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
     try {
       return new Set(await admin.listTopics());
@@ -39,7 +40,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     }
   };
   const partitionsOf = async (topic: string) => {
-    const admin = testClient(kafka.bootstrapServers).admin();
+    const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });

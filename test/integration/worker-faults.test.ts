@@ -7,12 +7,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { repoRoot } from "../../hack/harness/dirs.ts";
+import { createTopic, kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
-import { recordCount } from "../../hack/harness/kafka-topics.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
-import { consume, createTopic, testClient } from "../support/kafka.ts";
+import { consume } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
@@ -92,7 +92,7 @@ describe("worker fault tolerance", function () {
     });
 
     it("loses nothing: the surviving worker answers what the killed one had not committed", async () => {
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topics = await createPipelineTopics(cluster.bootstrapServers);
       const reader = await ResultReader.start(kafka, topics);
       workers.push(spawnWorker(cluster, topics), spawnWorker(cluster, topics));
@@ -114,7 +114,7 @@ describe("worker fault tolerance", function () {
       await reader.close();
     });
     it("shuts down cleanly on SIGTERM: exit 0, everything answered is committed, so a successor repeats nothing", async () => {
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topics = await createPipelineTopics(cluster.bootstrapServers);
       const reader = await ResultReader.start(kafka, topics);
       const first = spawnWorker(cluster, topics);
@@ -159,7 +159,7 @@ describe("worker fault tolerance", function () {
     });
 
     it("loses nothing with replication factor 3 and min.insync.replicas 2", async () => {
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topics = await createPipelineTopics(cluster.bootstrapServers, { replicationFactor: 3 });
       const reader = await ResultReader.start(kafka, topics);
       worker = spawnWorker(cluster, topics);
@@ -178,7 +178,7 @@ describe("worker fault tolerance", function () {
 
     it("writes every record of a write whose partition leader died, which kafkajs alone leaves partly unsent", async () => {
       if (!cluster.isBrokerRunning(1)) await cluster.startBroker(1);
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topic = `writes-${Date.now()}`;
       await createTopic(cluster.bootstrapServers, topic, 12, 3);
       let resent = 0;

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
 import { requireCommand } from "../../hack/harness/commands.ts";
-import type { KafkaSecurity } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaSecurity } from "../../hack/harness/kafka-config.ts";
 
 export interface TestPki {
   caCert: string;

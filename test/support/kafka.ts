@@ -1,12 +1,12 @@
 // Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, and the
 // harness CLI run as a person would run it.
 import { join } from "node:path";
-import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import { Partitioners, type Producer } from "kafkajs";
 import { type CommandResult, requireCommand, runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
-import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 
 export interface Message {
   key: string;
@@ -26,17 +26,9 @@ export function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster> {
   });
 }
 
-/** A kafkajs client for tests; it can read the LZ4 batches that worker processes write. */
-export function testClient(servers: string[]): Kafka {
-  registerLz4Codec();
-  return new Kafka({ clientId: "kubesentiment-test", brokers: servers, logLevel: logLevel.NOTHING });
-}
-
-export { createTopic } from "../../hack/harness/kafka-topics.ts";
-
 /** A connected producer that writes each record exactly once, with the patience to ride out a failover. */
 export async function exactProducer(servers: string[]): Promise<Producer> {
-  const producer = testClient(servers).producer({
+  const producer = kafkaClient(servers).producer({
     allowAutoTopicCreation: false,
     // kafkajs retries a whole per-broker request when one of its partitions fails (a broker that has not yet
     // heard of a new topic, a leader that moved), which duplicates the records that had succeeded; an
@@ -62,7 +54,7 @@ export async function produce(servers: string[], topic: string, messages: Messag
 
 /** Reads a topic from the beginning with a fresh consumer group until `count` records have arrived. */
 export async function consume(servers: string[], topic: string, count: number): Promise<Message[]> {
-  const consumer = testClient(servers).consumer({
+  const consumer = kafkaClient(servers).consumer({
     groupId: `test-${topic}-${process.hrtime.bigint()}`,
     // An empty partition's fetch would otherwise hold the others' records back for up to 5 s.
     maxWaitTimeInMs: 250,

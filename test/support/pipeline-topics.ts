@@ -2,21 +2,27 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
-import { recordCount } from "../../hack/harness/kafka-topics.ts";
+import { createTopic, recordCount } from "../../hack/harness/kafka-client.ts";
+import type { KafkaSecurity } from "../../hack/harness/kafka-config.ts";
 import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/harness/local-worker-env.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
-import { createTopic } from "./kafka.ts";
 
 export type PipelineTopics = WorkerTopics;
 
 export async function createPipelineTopics(
   bootstrapServers: string[],
-  options: { partitions?: number; replicationFactor?: number } = {},
+  options: { partitions?: number; replicationFactor?: number; security?: KafkaSecurity | undefined } = {},
 ): Promise<PipelineTopics> {
   const run = randomUUID().slice(0, 8);
   const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
   for (const topic of Object.values(topics)) {
-    await createTopic(bootstrapServers, topic, options.partitions ?? 8, options.replicationFactor ?? 1);
+    await createTopic(
+      bootstrapServers,
+      topic,
+      options.partitions ?? 8,
+      options.replicationFactor ?? 1,
+      options.security,
+    );
   }
   return topics;
 }
