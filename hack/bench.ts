@@ -11,7 +11,7 @@ import { startWorker } from "../worker/src/worker.ts";
 import { HarnessError, runCli } from "./harness/cli.ts";
 import { createTopic, kafkaClient, recordCount } from "./harness/kafka-client.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
-import { localWorkerEnv, type WorkerTopics } from "./harness/local-worker-env.ts";
+import { localWorkerEnv, type WorkerTopics } from "./harness/local-worker.ts";
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
 const seedStyleSeconds = Number(process.env.BENCH_SEED_SECONDS ?? 15);

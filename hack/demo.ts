@@ -14,11 +14,11 @@ import { parseWorkerConfig } from "../worker/src/config.ts";
 import { startWorker } from "../worker/src/worker.ts";
 import { HarnessError, runCli } from "./harness/cli.ts";
 import { startCluster } from "./harness/cluster-run.ts";
-import { workerEnvOf } from "./harness/deployment-env.ts";
 import { repoRoot } from "./harness/dirs.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { findKafka, startKafka } from "./harness/kafka-cluster.ts";
 import { kubectlFor } from "./harness/kubectl.ts";
+import { workerEnvOf } from "./harness/local-worker.ts";
 import { waitFor } from "./harness/wait.ts";
 
 const timeoutMs = 90_000;

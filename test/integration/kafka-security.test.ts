@@ -16,7 +16,7 @@ import { repoRoot } from "../../hack/harness/dirs.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
-import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { localWorkerEnv, workerArgs } from "../../hack/harness/local-worker.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
@@ -243,11 +243,11 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
       status: code,
       stdout,
       stderr,
-    } = await runCommandAsync(
-      process.execPath,
-      ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")],
-      { cwd: repoRoot, env: { PATH: process.env.PATH, ...env }, timeoutMs: 60_000 },
-    );
+    } = await runCommandAsync(process.execPath, workerArgs, {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, ...env },
+      timeoutMs: 60_000,
+    });
     expect(code, stderr).to.equal(1);
     expect(stderr).to.include("worker: failed to start: SASL authentication failed for user alice");
     // Node's own start-up (tsx compiling) counts here too.

@@ -1,15 +1,13 @@
 // At-least-once through failures, on real brokers and real worker processes: a worker SIGKILLed mid-stream,
 // and a broker of three killed mid-stream (under the worker, and under its producer's write alone). Every
 // request must be answered; duplicates are allowed, loss is not.
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
-import { repoRoot } from "../../hack/harness/dirs.ts";
 import { createTopic, kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
-import { localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
 import { consume } from "../support/kafka.ts";
@@ -19,16 +17,14 @@ const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and h
 
 /** A worker as Kubernetes runs it: its own process, configured by environment variables. */
 function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
-    cwd: repoRoot,
-    stdio: ["ignore", "inherit", "inherit"],
-    env: {
-      ...process.env,
+  return startWorkerProcess(
+    {
       ...localWorkerEnv(cluster.bootstrapServers, topics),
       KAFKA_SESSION_TIMEOUT_MS: "6000",
       LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },
-  });
+    "inherit",
+  );
 }
 
 /** The worker's own producer, which rides out a broker's death without leaving records unsent. */

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { ConfigResourceTypes, type Kafka } from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
-import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/harness/local-worker-env.ts";
+import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/harness/local-worker.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";

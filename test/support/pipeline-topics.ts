@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
 import { createTopic, recordCount } from "../../hack/harness/kafka-client.ts";
 import type { KafkaSecurity } from "../../hack/harness/kafka-config.ts";
-import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/harness/local-worker-env.ts";
+import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/harness/local-worker.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 
 export type PipelineTopics = WorkerTopics;

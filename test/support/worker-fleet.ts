@@ -1,12 +1,10 @@
 // Real worker processes standing in for a Deployment's pods: kwok makes the pods Running on a fake node, and
 // this keeps as many local worker processes running as the Deployment's spec.replicas asks for, each with the
 // environment the pod template gives it. Scaling down stops the newest with SIGTERM (a clean leave).
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { workerEnvOf } from "../../hack/harness/deployment-env.ts";
-import { repoRoot } from "../../hack/harness/dirs.ts";
+import { startWorkerProcess, workerEnvOf } from "../../hack/harness/local-worker.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 
 export class WorkerFleet {
@@ -44,17 +42,15 @@ export class WorkerFleet {
   }
 
   #spawn(deployment: V1Deployment, podName: string): ChildProcess {
-    return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
-      cwd: repoRoot,
-      stdio: ["ignore", "ignore", "inherit"],
-      env: {
-        ...process.env,
+    return startWorkerProcess(
+      {
         ...workerEnvOf(deployment, podName),
         HTTP_PORT: "0",
         LOG_LEVEL: "error",
         KAFKA_SESSION_TIMEOUT_MS: "6000",
       },
-    });
+      "ignore",
+    );
   }
 
   async stop(): Promise<void> {
