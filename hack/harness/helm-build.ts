@@ -1,13 +1,10 @@
-// Builds helm from hack/helm/go.mod with the machine's Go, once per helm version, into the cache (outside git)
-// beside the control-plane binaries. No release download: the module proxy is the one source we can reach, and
-// go.sum pins exactly what is compiled. A stamp of go.mod, go.sum and the flags makes a second build a no-op.
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// Builds helm from hack/helm/go.mod (see go-build.ts), once per helm version, into the cache beside the
+// control-plane binaries.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HarnessError } from "./cli.ts";
-import { goDirective, requiredVersion, versionAtLeast } from "./cluster-build.ts";
-import { requireCommand, run } from "./commands.ts";
 import { cacheDir, repoRoot } from "./dirs.ts";
+import { type GoBuild, goBuild, isBuilt, requiredVersion } from "./go-build.ts";
 
 export const helmModuleDir = join(repoRoot, "hack", "helm");
 export const helmModule = "helm.sh/helm/v4";
@@ -31,59 +28,38 @@ export function helmBinDir(version = helmVersion()): string {
   return join(cacheDir("helm"), version, "bin");
 }
 
-function buildStamp(version: string): string {
-  const hash = createHash("sha256");
-  for (const file of ["go.mod", "go.sum"]) hash.update(readFileSync(join(helmModuleDir, file)));
-  hash.update(helmLdflags(version));
-  return hash.digest("hex");
-}
-
-function isBuilt(dir: string, version: string): boolean {
-  const stampFile = join(dir, ".stamp");
-  return (
-    existsSync(join(dir, "helm")) &&
-    existsSync(stampFile) &&
-    readFileSync(stampFile, "utf8").trim() === buildStamp(version)
-  );
+function helmBuild(version = helmVersion()): GoBuild {
+  const dir = helmBinDir(version);
+  return {
+    moduleDir: helmModuleDir,
+    name: "helm",
+    purpose: "helm",
+    dir,
+    binaries: [join(dir, "helm")],
+    shaping: [helmLdflags(version)],
+  };
 }
 
 /** Path of the built helm, or a HarnessError telling how to build it. */
 export function helmBinary(): string {
-  const version = helmVersion();
-  const dir = helmBinDir(version);
-  if (!isBuilt(dir, version)) {
+  const build = helmBuild();
+  if (!isBuilt(build)) {
     throw new HarnessError(
-      `helm ${version} is not built in ${dir}: run 'node --import tsx hack/helm.ts build' (or hack/setup.sh cluster)`,
+      `helm ${helmVersion()} is not built in ${build.dir}: run 'node --import tsx hack/helm.ts build' (or hack/setup.sh cluster)`,
     );
   }
-  return join(dir, "helm");
+  return join(build.dir, "helm");
 }
 
 /** Builds helm unless the cache already holds this exact build; returns its path. */
 export function buildHelm(log: (line: string) => void = console.error): string {
   const version = helmVersion();
-  const dir = helmBinDir(version);
-  if (isBuilt(dir, version)) return join(dir, "helm");
-
-  const go = requireCommand("go", "install Go (see hack/helm/go.mod for the version); it builds helm");
-  const goMod = readFileSync(join(helmModuleDir, "go.mod"), "utf8");
-  const goVersion = run(go, ["env", "GOVERSION"]).trim().replace(/^go/, "");
-  if (!versionAtLeast(goVersion, goDirective(goMod))) {
-    throw new HarnessError(
-      `Go ${goVersion} is too old: hack/helm/go.mod needs Go ${goDirective(goMod)} or newer`,
-    );
-  }
-  mkdirSync(dir, { recursive: true });
-  log(
-    `helm: building helm ${version} into ${dir} (cold: about 9 minutes on 2 busy cores, less when the control-plane build warmed the Go cache)`,
-  );
-  const started = Date.now();
-  // Same choices as the control-plane build: static (CGO off), no build paths, never fetch another Go.
-  run(go, ["build", "-trimpath", "-ldflags", helmLdflags(version), "-o", join(dir, "helm"), helmPackage], {
-    cwd: helmModuleDir,
-    env: { ...process.env, CGO_ENABLED: "0", GOTOOLCHAIN: "local" },
+  const build = helmBuild(version);
+  const helm = join(build.dir, "helm");
+  if (isBuilt(build)) return helm;
+  goBuild(build, ["-ldflags", helmLdflags(version), "-o", helm, helmPackage], {
+    announce: `building helm ${version} into ${build.dir} (cold: about 9 minutes on 2 busy cores, less when the control-plane build warmed the Go cache)`,
+    log,
   });
-  writeFileSync(join(dir, ".stamp"), `${buildStamp(version)}\n`);
-  log(`helm: built in ${Math.round((Date.now() - started) / 1000)}s`);
-  return join(dir, "helm");
+  return helm;
 }
