@@ -109,31 +109,30 @@ export function apiserverArgs(settings: ClusterSettings, pki: Pki): string[] {
 export function controllerManagerArgs(settings: ClusterSettings, pki: Pki): string[] {
   const files = clusterFiles(settings.dir);
   return [
-    `--kubeconfig=${files.kubeconfig}`,
-    `--authentication-kubeconfig=${files.kubeconfig}`,
-    `--authorization-kubeconfig=${files.kubeconfig}`,
-    "--bind-address=127.0.0.1",
-    `--secure-port=${clusterPorts(settings.portBase).controllerManager}`,
-    `--cert-dir=${files.kcmCerts}`,
-    // One instance: no leader election, so it starts working at once instead of after a lease wait.
-    "--leader-elect=false",
+    ...apiserverClientArgs(settings, clusterPorts(settings.portBase).controllerManager, files.kcmCerts),
     // Signs service-account tokens and publishes the CA the same way a real cluster does.
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.caCert}`,
     `--horizontal-pod-autoscaler-sync-period=${settings.hpaSyncPeriodSeconds}s`,
-    "--profiling=false",
   ];
 }
 
 export function schedulerArgs(settings: ClusterSettings): string[] {
   const files = clusterFiles(settings.dir);
+  return apiserverClientArgs(settings, clusterPorts(settings.portBase).scheduler, files.schedulerCerts);
+}
+
+/** What the controller manager and the scheduler share: the admin's kubeconfig, /healthz on `port`, one instance. */
+function apiserverClientArgs(settings: ClusterSettings, port: number, certDir: string): string[] {
+  const { kubeconfig } = clusterFiles(settings.dir);
   return [
-    `--kubeconfig=${files.kubeconfig}`,
-    `--authentication-kubeconfig=${files.kubeconfig}`,
-    `--authorization-kubeconfig=${files.kubeconfig}`,
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
     "--bind-address=127.0.0.1",
-    `--secure-port=${clusterPorts(settings.portBase).scheduler}`,
-    `--cert-dir=${files.schedulerCerts}`,
+    `--secure-port=${port}`,
+    `--cert-dir=${certDir}`,
+    // One instance: no leader election, so it starts working at once instead of after a lease wait.
     "--leader-elect=false",
     "--profiling=false",
   ];
