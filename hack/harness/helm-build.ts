@@ -45,7 +45,7 @@ export function helmBinary(): string {
   const build = helmBuild();
   if (!isBuilt(build)) {
     throw new HarnessError(
-      `helm ${helmVersion()} is not built in ${build.dir}: run 'node --import tsx hack/helm.ts build' (or hack/setup.sh cluster)`,
+      `helm ${helmVersion()} is not built in ${build.dir}: run 'node --import tsx hack/helm.ts build' (or hack/setup.sh helm)`,
     );
   }
   return join(build.dir, "helm");
