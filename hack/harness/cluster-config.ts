@@ -122,7 +122,7 @@ export function schedulerArgs(settings: ClusterSettings): string[] {
   return apiserverClientArgs(settings, clusterPorts(settings.portBase).scheduler, files.schedulerCerts);
 }
 
-/** What the controller manager and the scheduler share: the admin's kubeconfig, /healthz on `port`, one instance. */
+/** Shared by the controller manager and the scheduler: the admin's kubeconfig, /healthz on `port`, one instance. */
 function apiserverClientArgs(settings: ClusterSettings, port: number, certDir: string): string[] {
   const { kubeconfig } = clusterFiles(settings.dir);
   return [

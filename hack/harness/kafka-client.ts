@@ -14,7 +14,7 @@ export interface KafkaClientOptions {
   tuning?: Pick<KafkaConfig, "connectionTimeout" | "requestTimeout" | "retry">;
 }
 
-/** A kafkajs client that logs nothing (its errors reach the caller anyway) and reads the LZ4 batches workers write. */
+/** A kafkajs client that logs nothing (its errors reach the caller anyway) and reads what workers write (LZ4). */
 export function kafkaClient(servers: string[], options: KafkaClientOptions = {}): Kafka {
   registerLz4Codec();
   const { security } = options;

@@ -1,6 +1,6 @@
-// kubectl against one cluster, as a person would type it: the kubectl built with the control plane (hack/cluster.ts
-// build), not whatever is on PATH, for the demo and the tests. Failures throw with kubectl's own message, unless
-// the caller asks for the result to judge it (tests asserting on a refusal).
+// kubectl against one cluster, as a person would type it, for the demo and the tests: the kubectl built with the
+// control plane (hack/cluster.ts build), not whatever is on PATH. A failure throws with kubectl's own message,
+// unless the caller asks for the result to judge it (a test asserting on a refusal).
 import type { SentimentPipeline } from "../../operator/src/pipeline.ts";
 import { HarnessError } from "./cli.ts";
 import { clusterBinaries } from "./cluster-build.ts";

@@ -1,8 +1,7 @@
-// The environment of a worker run as a local process. On three topics (tests and the bench): the cluster, its
-// own group, no fixed HTTP port, quiet logs, and the caller's MODEL_* and BATCH_* variables passed through, so
-// a run can try another model (a DistilBERT export, say) or other batching without code changes. Or as a
-// Deployment's pod would get it (the demo, and tests where kwok stands in for the kubelet). And the worker's
-// command line, to run it as its own process as Kubernetes would.
+// A worker run locally instead of in a pod: its command line, and its environment either on three topics (tests
+// and the bench: the cluster, its own group, no fixed HTTP port, quiet logs, and the caller's MODEL_* and BATCH_*
+// variables passed through, so a run can try another model or other batching without code changes) or as a
+// Deployment's pod would get it (the demo, and tests where kwok stands in for the kubelet).
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";

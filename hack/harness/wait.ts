@@ -14,7 +14,7 @@ export interface WaitOptions {
   describe?: () => string;
   /** Asked after every check that did not succeed: an error to give up with at once (what was to answer died). */
   abort?: () => Error | undefined;
-  /** The timeout's error, given the last error a check threw ("" if none), instead of "timed out waiting for …". */
+  /** The timeout's error, from the last error a check threw ("" if none); "timed out waiting for …" by default. */
   timeoutError?: (lastError: string) => Error;
 }
 
