@@ -71,7 +71,7 @@ export function runningPid(daemon: Daemon): number | undefined {
 }
 
 /** A process's command line, its arguments joined by spaces; undefined when it cannot be read. */
-export function commandLine(pid: number): string | undefined {
+function commandLine(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
   } catch {
