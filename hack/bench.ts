@@ -4,15 +4,14 @@
 // Prints figures and asserts nothing.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
+import { type Admin, type Kafka, Partitioners } from "kafkajs";
 import { parseWorkerConfig, type WorkerConfig } from "../worker/src/config.ts";
-import { registerLz4Codec } from "../worker/src/lz4-codec.ts";
 import { loadClassifier } from "../worker/src/model/classifier.ts";
 import { startWorker } from "../worker/src/worker.ts";
-import { startKafka } from "./lib/kafka-cluster.ts";
-import { createTopic, recordCount } from "./lib/kafka-topics.ts";
-import { localWorkerEnv, type WorkerTopics } from "./lib/local-worker-env.ts";
-import { HarnessError, runCli } from "./lib/proc.ts";
+import { HarnessError, runCli } from "./harness/cli.ts";
+import { createTopic, kafkaClient, recordCount } from "./harness/kafka-client.ts";
+import { startKafka } from "./harness/kafka-cluster.ts";
+import { localWorkerEnv, type WorkerTopics } from "./harness/local-worker.ts";
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
 const seedStyleSeconds = Number(process.env.BENCH_SEED_SECONDS ?? 15);
@@ -279,17 +278,12 @@ runCli(async (args) => {
   const say = (line: string) => {
     if (!json) console.log(line);
   };
-  registerLz4Codec();
   const cluster = await startKafka({
     name: "bench",
     portBase: Number(process.env.KAFKA_PORT_BASE ?? 39_092),
   });
   try {
-    const kafka = new Kafka({
-      clientId: "bench",
-      brokers: cluster.bootstrapServers,
-      logLevel: logLevel.NOTHING,
-    });
+    const kafka = kafkaClient(cluster.bootstrapServers);
     const admin = kafka.admin();
     await admin.connect();
     const requests = "bench-requests";

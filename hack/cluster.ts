@@ -9,10 +9,12 @@
 // Environment: KUBESENTIMENT_CLUSTER_PORT (kube-apiserver port, default 6443; the next five ports are used
 // too), KUBESENTIMENT_CLUSTER_READY_TIMEOUT (seconds each component may take to become ready, default 90),
 // KUBESENTIMENT_CLUSTER_HPA_SYNC (HPA sync period in seconds, default 15), KUBESENTIMENT_STATE and
-// KUBESENTIMENT_CACHE (see hack/lib/proc.ts).
-import { buildClusterBinaries } from "./lib/cluster-build.ts";
-import { defaultPortBase, startCluster, stopCluster } from "./lib/cluster-run.ts";
-import { HarnessError, runCli, stateDir } from "./lib/proc.ts";
+// KUBESENTIMENT_CACHE (see hack/harness/dirs.ts).
+
+import { HarnessError, runCli } from "./harness/cli.ts";
+import { buildClusterBinaries } from "./harness/cluster-build.ts";
+import { defaultPortBase, startCluster, stopCluster } from "./harness/cluster-run.ts";
+import { stateDir } from "./harness/dirs.ts";
 
 /** A positive integer from the environment, or a HarnessError naming the variable. */
 function envInteger(name: string, fallback: number): number {

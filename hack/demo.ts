@@ -3,21 +3,23 @@
 // sample SentimentPipeline is applied with kubectl; a worker runs locally with exactly the configuration the
 // operator's Deployment gives its pods; the sample requests (some deliberately bad) go in, and what comes
 // back is printed, with `kubectl get` showing the pipeline Ready.
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpYaml, loadYaml, type V1Deployment } from "@kubernetes/client-node";
-import { Kafka, logLevel } from "kafkajs";
 import { parseOperatorConfig } from "../operator/src/config.ts";
 import { startOperator } from "../operator/src/operator.ts";
 import type { SentimentPipeline } from "../operator/src/pipeline.ts";
 import { parseWorkerConfig } from "../worker/src/config.ts";
 import { startWorker } from "../worker/src/worker.ts";
-import { startCluster } from "./lib/cluster-run.ts";
-import { workerEnvOf } from "./lib/deployment-env.ts";
-import { findKafka, startKafka } from "./lib/kafka-cluster.ts";
-import { HarnessError, repoRoot, runCli, waitFor } from "./lib/proc.ts";
+import { HarnessError, runCli } from "./harness/cli.ts";
+import { startCluster } from "./harness/cluster-run.ts";
+import { repoRoot } from "./harness/dirs.ts";
+import { kafkaClient } from "./harness/kafka-client.ts";
+import { findKafka, startKafka } from "./harness/kafka-cluster.ts";
+import { kubectlFor } from "./harness/kubectl.ts";
+import { workerEnvOf } from "./harness/local-worker.ts";
+import { waitFor } from "./harness/wait.ts";
 
 const timeoutMs = 90_000;
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
@@ -55,20 +57,13 @@ runCli(async () => {
     await kafka.stop();
     throw error;
   });
-  const kubectl = (args: string[], input?: string): string => {
-    const result = spawnSync(cluster.binaries.kubectl, args, {
-      encoding: "utf8",
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-      ...(input === undefined ? {} : { input }),
-    });
-    if (result.status !== 0) throw new HarnessError(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
-    return result.stdout;
-  };
-  const show = (args: string[]) => console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl(args).trimEnd()}`);
+  const kubectl = kubectlFor(cluster.kubeconfigPath);
+  const show = (args: string[]) =>
+    console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl.run(args).trimEnd()}`);
   const stops: (() => Promise<void>)[] = [];
   try {
-    kubectl(["apply", "-f", crdFile]);
-    kubectl([
+    kubectl.run(["apply", "-f", crdFile]);
+    kubectl.run([
       "wait",
       "--for=condition=Established",
       "crd/sentimentpipelines.kubesentiment.io",
@@ -90,23 +85,13 @@ runCli(async () => {
     pipeline.spec.kafka.bootstrapServers = kafka.bootstrapServers;
     const name = pipeline.metadata.name ?? "demo";
     console.log(
-      `\n$ kubectl apply -f crds/samples/pipeline.yaml\n${kubectl(["apply", "-f", "-"], dumpYaml(pipeline)).trimEnd()}`,
+      `\n$ kubectl apply -f crds/samples/pipeline.yaml\n${kubectl.run(["apply", "-f", "-"], dumpYaml(pipeline)).trimEnd()}`,
     );
 
     const deployment = await waitFor(
       `Deployment ${name}-worker`,
-      () => {
-        const result = spawnSync(
-          cluster.binaries.kubectl,
-          ["get", "deployment", `${name}-worker`, "-o", "json"],
-          {
-            encoding: "utf8",
-            env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-          },
-        );
-        return result.status === 0 ? (JSON.parse(result.stdout) as V1Deployment) : undefined;
-      },
-      timeoutMs,
+      () => kubectl.getJson<V1Deployment>(["deployment", `${name}-worker`]),
+      { timeoutMs },
     );
     const env = workerEnvOf(deployment, "demo-worker-local");
     const workerConfig = parseWorkerConfig({
@@ -125,11 +110,7 @@ runCli(async () => {
       `\nworker running locally with the Deployment's configuration: ${requests} → ${responses} | ${deadLetter}`,
     );
 
-    const client = new Kafka({
-      clientId: "kubesentiment-demo",
-      brokers: kafka.bootstrapServers,
-      logLevel: logLevel.NOTHING,
-    });
+    const client = kafkaClient(kafka.bootstrapServers);
     const lines = sampleLines();
     const runId = randomUUID().slice(0, 8);
     const texts = new Map<string, string>();
@@ -172,11 +153,9 @@ runCli(async () => {
         );
       },
     });
-    await waitFor(
-      `${texts.size} results`,
-      () => (results.size === texts.size ? true : undefined),
+    await waitFor(`${texts.size} results`, () => (results.size === texts.size ? true : undefined), {
       timeoutMs,
-    ).finally(() => reader.disconnect());
+    }).finally(() => reader.disconnect());
     for (const [id, text] of texts) {
       console.log(`${id.split("@")[0]?.padEnd(10)} ${shorten(text, 62).padEnd(62)} → ${results.get(id)}`);
     }
@@ -188,7 +167,7 @@ runCli(async () => {
     await waitFor(
       `${name} Ready`,
       () => {
-        const ready = kubectl([
+        const ready = kubectl.run([
           "get",
           "sentimentpipeline",
           name,
@@ -197,7 +176,7 @@ runCli(async () => {
         ]);
         return ready === "True" ? true : undefined;
       },
-      timeoutMs,
+      { timeoutMs },
     );
     show(["get", "sentimentpipeline", name]);
     show(["get", "deployment,service,hpa", "-l", `kubesentiment.io/pipeline=${name}`]);

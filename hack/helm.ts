@@ -2,9 +2,10 @@
 //
 //   node --import tsx hack/helm.ts build   build helm into the cache (no-op when built); prints its path
 //
-// Environment: KUBESENTIMENT_CACHE (see hack/lib/proc.ts).
-import { buildHelm } from "./lib/helm-build.ts";
-import { HarnessError, runCli } from "./lib/proc.ts";
+// Environment: KUBESENTIMENT_CACHE (see hack/harness/dirs.ts).
+
+import { HarnessError, runCli } from "./harness/cli.ts";
+import { buildHelm } from "./harness/helm-build.ts";
 
 runCli(async ([command]) => {
   if (command !== "build") throw new HarnessError(`usage: hack/helm.ts build (got '${command ?? ""}')`);

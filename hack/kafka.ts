@@ -4,10 +4,11 @@
 // Environment: KAFKA_BROKERS (1 or 3, default 1), KAFKA_PORT_BASE (default 9092: node i serves clients on
 // base+2i and its controller on base+2i+1), KAFKA_READY_TIMEOUT_MS (default 120000), KAFKA_HEAP_OPTS
 // (default "-Xmx512m -Xms256m" per node).
-import { findKafka, type KafkaCluster, startKafka, stopKafka } from "./lib/kafka-cluster.ts";
-import { kafkaSettingsFromEnv, nodeIds } from "./lib/kafka-config.ts";
-import { ensureKafkaLibs } from "./lib/kafka-fetch.ts";
-import { HarnessError, runCli } from "./lib/proc.ts";
+
+import { HarnessError, runCli } from "./harness/cli.ts";
+import { findKafka, type KafkaCluster, startKafka, stopKafka } from "./harness/kafka-cluster.ts";
+import { kafkaSettingsFromEnv, nodeIds } from "./harness/kafka-config.ts";
+import { ensureKafkaLibs } from "./harness/kafka-fetch.ts";
 
 const name = "dev";
 const usage = "usage: node --import tsx hack/kafka.ts fetch|up|down|status";

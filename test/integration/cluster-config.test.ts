@@ -3,16 +3,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
-import {
-  goBinaryName,
-  goDirective,
-  goModuleDir,
-  requiredVersion,
-  versionAtLeast,
-  versionLdflags,
-} from "../../hack/lib/cluster-build.ts";
-import { apiserverArgs, clusterPorts, etcdArgs, kwokArgs } from "../../hack/lib/cluster-config.ts";
-import { pkiPaths } from "../../hack/lib/cluster-pki.ts";
+import { goModuleDir, versionLdflags } from "../../hack/harness/cluster-build.ts";
+import { apiserverArgs, clusterPorts, etcdArgs, kwokArgs } from "../../hack/harness/cluster-config.ts";
+import { pkiPaths } from "../../hack/harness/cluster-pki.ts";
+import { goBinaryName, goDirective, requiredVersion, versionAtLeast } from "../../hack/harness/go-build.ts";
 
 describe("cluster harness configuration", () => {
   const goMod = readFileSync(join(goModuleDir, "go.mod"), "utf8");

@@ -7,19 +7,23 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { kubernetesVersion } from "../../hack/lib/cluster-build.ts";
-import { fakeNodeName } from "../../hack/lib/cluster-config.ts";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { HarnessError, readPid, repoRoot } from "../../hack/lib/proc.ts";
-import { freePortBase, kubectl, processesMentioning } from "../support/cluster.ts";
+import { HarnessError } from "../../hack/harness/cli.ts";
+import { kubernetesVersion } from "../../hack/harness/cluster-build.ts";
+import { clusterPortCount, fakeNodeName } from "../../hack/harness/cluster-config.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { processesMentioning, readPid } from "../../hack/harness/processes.ts";
 
 describe("local control plane", function () {
   this.timeout(120_000);
   let cluster: Cluster;
   let portBase: number;
+  const kubectl = (args: string[]) => kubectlFor(cluster.kubeconfigPath).result(args);
 
   before(async () => {
-    portBase = await freePortBase();
+    portBase = await freePortBase(clusterPortCount);
     cluster = await startCluster({
       name: "cluster-test",
       portBase,
@@ -35,7 +39,7 @@ describe("local control plane", function () {
   });
 
   it("serves the Kubernetes version it was built from, to the kubectl built with it", () => {
-    const result = kubectl(cluster.kubeconfigPath, ["version", "-o", "json"]);
+    const result = kubectl(["version", "-o", "json"]);
     expect(result.status, result.stderr).to.equal(0);
     const versions = JSON.parse(result.stdout) as {
       clientVersion: { gitVersion: string };
@@ -50,15 +54,15 @@ describe("local control plane", function () {
   });
 
   it("authenticates the admin as a member of system:masters, authorized by RBAC", () => {
-    const result = kubectl(cluster.kubeconfigPath, ["auth", "whoami", "-o", "json"]);
+    const result = kubectl(["auth", "whoami", "-o", "json"]);
     expect(result.status, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout).status.userInfo.groups).to.include("system:masters");
-    const denied = kubectl(cluster.kubeconfigPath, ["auth", "can-i", "list", "secrets", "--as=nobody"]);
+    const denied = kubectl(["auth", "can-i", "list", "secrets", "--as=nobody"]);
     expect(denied.stdout.trim()).to.equal("no");
   });
 
   it("publishes the front-proxy settings extension API servers (the external metrics API) rely on", () => {
-    const result = kubectl(cluster.kubeconfigPath, [
+    const result = kubectl([
       "get",
       "configmap",
       "extension-apiserver-authentication",
@@ -75,7 +79,7 @@ describe("local control plane", function () {
   });
 
   it("runs a Deployment's pods on the kwok node through the controller manager and scheduler", async () => {
-    const created = kubectl(cluster.kubeconfigPath, [
+    const created = kubectl([
       "create",
       "deployment",
       "probe",
@@ -83,14 +87,9 @@ describe("local control plane", function () {
       "--replicas=2",
     ]);
     expect(created.status, created.stderr).to.equal(0);
-    const waited = kubectl(cluster.kubeconfigPath, [
-      "wait",
-      "deployment/probe",
-      "--for=condition=Available",
-      "--timeout=60s",
-    ]);
+    const waited = kubectl(["wait", "deployment/probe", "--for=condition=Available", "--timeout=60s"]);
     expect(waited.status, waited.stderr).to.equal(0);
-    const pods = kubectl(cluster.kubeconfigPath, ["get", "pods", "-l", "app=probe", "-o", "json"]);
+    const pods = kubectl(["get", "pods", "-l", "app=probe", "-o", "json"]);
     const items = JSON.parse(pods.stdout).items as {
       spec: { nodeName: string };
       status: { phase: string };
@@ -156,7 +155,7 @@ describe("cluster harness on bad input", function () {
   }
 
   it("refuses a taken apiserver port, naming it and the variable that moves it", async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(clusterPortCount);
     const blocker = await listen(base);
     try {
       const result = cli(["up"], { KUBESENTIMENT_CLUSTER_PORT: String(base) });
@@ -169,7 +168,7 @@ describe("cluster harness on bad input", function () {
   });
 
   it("refuses a taken etcd port before starting anything", async () => {
-    const base = await freePortBase();
+    const base = await freePortBase(clusterPortCount);
     const blocker = await listen(base + 1);
     try {
       const result = cli(["up"], { KUBESENTIMENT_CLUSTER_PORT: String(base) });
@@ -185,7 +184,7 @@ describe("cluster harness on bad input", function () {
     mkdirSync(join(state, "cluster"), { recursive: true });
     writeFileSync(join(state, "cluster", "etcd"), "not a directory");
     const result = cli(["up", "--minimal"], {
-      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase()),
+      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase(clusterPortCount)),
       KUBESENTIMENT_CLUSTER_READY_TIMEOUT: "20",
     });
     expect(result.status).to.equal(1);
@@ -199,7 +198,7 @@ describe("cluster harness on bad input", function () {
   it("names openssl when it is missing", async () => {
     const result = cli(["up"], {
       PATH: "/nonexistent",
-      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase()),
+      KUBESENTIMENT_CLUSTER_PORT: String(await freePortBase(clusterPortCount)),
     });
     expect(result.status).to.equal(1);
     expect(result.stderr).to.contain("error: 'openssl' was not found on PATH");

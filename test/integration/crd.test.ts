@@ -3,9 +3,11 @@
 // server with a message that names the field.
 import { join } from "node:path";
 import { expect } from "chai";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
-import { freePortBase, kubectl } from "../support/cluster.ts";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
 const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
@@ -23,11 +25,11 @@ function pipeline(name: string, spec: Record<string, unknown> = {}): string {
 describe("SentimentPipeline CRD", function () {
   this.timeout(60_000);
   let cluster: Cluster;
-  const k = (args: string[], input?: string) => kubectl(cluster.kubeconfigPath, args, input);
+  const k = (args: string[], input?: string) => kubectlFor(cluster.kubeconfigPath).result(args, input);
 
   before(async function () {
     this.timeout(120_000);
-    cluster = await startCluster({ name: "crd-test", portBase: await freePortBase() });
+    cluster = await startCluster({ name: "crd-test", portBase: await freePortBase(clusterPortCount) });
     const applied = k(["apply", "-f", crdFile]);
     expect(applied.status, applied.stderr).to.equal(0);
     const waited = k([

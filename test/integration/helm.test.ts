@@ -7,12 +7,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpYaml, loadYaml, type V1Deployment, type V1Secret } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
-import { freePortBase, kubectl } from "../support/cluster.ts";
 import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
-import { conditionOf, kubectlFor, pipelineManifest, runOperator, waitFor } from "../support/operator.ts";
+import { conditionOf, pipelineManifest, runOperator } from "../support/operator.ts";
 
 const release = "kubesentiment";
 const operatorName = "kubesentiment-operator";
@@ -34,7 +37,7 @@ describe("Helm chart on a real control plane", function () {
   let cluster: Cluster;
   let kafka: KafkaCluster;
   let operator: RunningOperator | undefined;
-  let k: ReturnType<typeof kubectlFor>;
+  let k: Kubectl;
   const h = (args: string[]) => {
     const result = helm(args, cluster.kubeconfigPath);
     if (result.status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${result.stderr}`);
@@ -69,7 +72,7 @@ describe("Helm chart on a real control plane", function () {
           ? found
           : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
   const tlsSecret = () =>
     k.getJson<V1Secret>(["secret", `${operatorName}-metrics-api-tls`, "-n", releaseNamespace])?.data;
@@ -77,7 +80,7 @@ describe("Helm chart on a real control plane", function () {
   before(async function () {
     this.timeout(300_000);
     [cluster, kafka] = await Promise.all([
-      freePortBase().then((portBase) =>
+      freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "helm-test", portBase, controllerManager: true, kwok: true }),
       ),
       startKafka({ name: "test-helm", portBase: 29_592, portSetting: "the test's portBase" }),
@@ -127,7 +130,7 @@ describe("Helm chart on a real control plane", function () {
         const found = operatorDeployment();
         return found?.status?.availableReplicas === 1 ? found : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
     expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("false");
@@ -149,23 +152,19 @@ describe("Helm chart on a real control plane", function () {
     const worker = await waitFor(
       "the pipeline's worker Deployment",
       () => k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]),
-      90_000,
-      () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
+      { timeoutMs: 90_000, describe: () => JSON.stringify(k.pipeline("reviews")?.status?.conditions) },
     );
     expect(worker.metadata?.ownerReferences?.[0]).to.include({ kind: "SentimentPipeline", name: "reviews" });
-    await waitFor(
-      "TopicsReady",
-      () => conditionOf(k.pipeline("reviews"), "TopicsReady")?.status === "True",
-      60_000,
-      () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
-    );
+    await waitFor("TopicsReady", () => conditionOf(k.pipeline("reviews"), "TopicsReady")?.status === "True", {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(k.pipeline("reviews")?.status?.conditions),
+    });
     // The status was written, through the status subresource, as the ServiceAccount.
     expect(k.pipeline("reviews")?.status?.observedGeneration).to.equal(1);
   });
 
   it("grants the ServiceAccount each verb the operator uses, and not more", () => {
-    const can = (args: string[]) =>
-      kubectl(cluster.kubeconfigPath, ["auth", "can-i", ...args, `--as=${serviceAccount}`]);
+    const can = (args: string[]) => k.result(["auth", "can-i", ...args, `--as=${serviceAccount}`]);
     const granted = [
       ["watch", "sentimentpipelines.kubesentiment.io", "-A"],
       ["patch", "sentimentpipelines.kubesentiment.io", "-n", "default"],
@@ -234,16 +233,14 @@ describe("Helm chart on a real control plane", function () {
     h(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "120s"]);
 
     const left = (args: string[]) => {
-      const result = kubectl(cluster.kubeconfigPath, ["get", ...args, "-o", "name", "--ignore-not-found"]);
+      const result = k.result(["get", ...args, "-o", "name", "--ignore-not-found"]);
       expect(result.status, result.stderr).to.equal(0);
       return result.stdout.trim().split("\n").filter(Boolean);
     };
-    await waitFor(
-      "the operator's pods gone",
-      () => left(["pods", "-n", releaseNamespace]).length === 0,
-      60_000,
-      () => left(["pods", "-n", releaseNamespace]).join(", "),
-    );
+    await waitFor("the operator's pods gone", () => left(["pods", "-n", releaseNamespace]).length === 0, {
+      timeoutMs: 60_000,
+      describe: () => left(["pods", "-n", releaseNamespace]).join(", "),
+    });
     const namespaced =
       "deployments,replicasets,services,serviceaccounts,secrets,roles,rolebindings,configmaps";
     // What the cluster itself keeps in every namespace stays; nothing of the release does.

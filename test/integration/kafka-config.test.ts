@@ -9,7 +9,7 @@ import {
   renderServerProperties,
   secureListenerProperties,
   withProperties,
-} from "../../hack/lib/kafka-config.ts";
+} from "../../hack/harness/kafka-config.ts";
 
 describe("local Kafka harness: configuration", () => {
   it("gives node i the client port base+2i and the controller port just above", () => {

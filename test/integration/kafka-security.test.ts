@@ -3,76 +3,46 @@
 // saying what to fix, with a wrong password, a CA that did not sign the broker or no client certificate; the
 // operator's topics port creates topics over it and reports a rejected login or certificate as such. No
 // secret's value may appear in anything either prints.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { Kafka, logLevel } from "kafkajs";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { type KafkaCluster, kafkaClientSecurity, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { eventually } from "../../hack/lib/kafka-topics.ts";
-import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import type { Kafka } from "kafkajs";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { runCommandAsync } from "../../hack/harness/commands.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { localWorkerEnv, workerArgs } from "../../hack/harness/local-worker.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import type { SecretReader } from "../../operator/src/kafka/credentials.ts";
 import { topicNames as pipelineTopicNames } from "../../operator/src/kafka/topic-plan.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import { apiVersion, kind, type PipelineSpec, resolvePipeline } from "../../operator/src/pipeline.ts";
 import { KafkaTopicsPort } from "../../operator/src/topics-port.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
-import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
 import { startWorker } from "../../worker/src/worker.ts";
-import { freePortBase } from "../support/cluster.ts";
-import { admin, alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
-import {
-  conditionOf,
-  kubectlFor,
-  pipelineManifest,
-  prepareCluster,
-  runOperator,
-  waitFor,
-} from "../support/operator.ts";
-import { type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
+import { alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
+import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
+import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const portBase = 29_892;
 /** How long a refused start may take: one connection attempt and two quick retries, far from a hang. */
 const refusalBoundMs = 15_000;
 const wrongPassword = "not-alices-password-9Zt";
 
-/** A client of the secured cluster as `user` (default admin), for the test's own set-up and reads. */
-function secureClient(cluster: KafkaCluster, user = admin): Kafka {
+/** A client of the secured cluster as its admin, for the test's own set-up and reads. */
+function secureClient(cluster: KafkaCluster): Kafka {
   if (cluster.security === undefined) throw new Error("cluster is not secured");
-  registerLz4Codec();
-  return new Kafka({
-    clientId: "kubesentiment-test",
-    brokers: cluster.bootstrapServers,
-    logLevel: logLevel.NOTHING,
-    ...kafkaClientSecurity(cluster.security, user),
-  });
+  return kafkaClient(cluster.bootstrapServers, { security: cluster.security });
 }
 
-async function createTopics(kafka: Kafka, partitions = 2): Promise<PipelineTopics> {
-  const run = randomUUID().slice(0, 8);
-  const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
-  const client = kafka.admin();
-  await client.connect();
-  try {
-    await client.createTopics({
-      topics: Object.values(topics).map((topic) => ({
-        topic,
-        numPartitions: partitions,
-        replicationFactor: 1,
-      })),
-    });
-    await eventually("a leader for every partition", async () => {
-      const metadata = await client.fetchTopicMetadata({ topics: Object.values(topics) });
-      return metadata.topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0));
-    });
-  } finally {
-    await client.disconnect();
-  }
-  return topics;
+function createTopics(cluster: KafkaCluster): Promise<PipelineTopics> {
+  return createPipelineTopics(cluster.bootstrapServers, { partitions: 2, security: cluster.security });
 }
 
 async function topicNames(kafka: Kafka): Promise<Set<string>> {
@@ -246,12 +216,12 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
 
   it("lets a worker with alice's SCRAM credentials over TLS answer requests end to end", async () => {
     const kafka = secureClient(broker.cluster);
-    const topics = await createTopics(kafka);
+    const topics = await createTopics(broker.cluster);
     await expectAnswers(kafka, topics, securedWorkerEnv(broker.cluster, broker.pki, topics));
   });
 
   it("stops a worker with a wrong password within seconds, naming the user and the variables, never the password", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const refused = await refusedStart(
       securedWorkerEnv(broker.cluster, broker.pki, topics, { KAFKA_SASL_PASSWORD: wrongPassword }),
     );
@@ -263,32 +233,20 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   });
 
   it("exits the worker process non-zero with that message on stderr", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const env = securedWorkerEnv(broker.cluster, broker.pki, topics, {
       KAFKA_SASL_PASSWORD: wrongPassword,
       LOG_LEVEL: "debug",
     });
     const started = Date.now();
-    const { code, stdout, stderr } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH, ...env },
-        timeout: 60_000,
-      });
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        err += chunk.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+    const {
+      status: code,
+      stdout,
+      stderr,
+    } = await runCommandAsync(process.execPath, workerArgs, {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, ...env },
+      timeoutMs: 60_000,
     });
     expect(code, stderr).to.equal(1);
     expect(stderr).to.include("worker: failed to start: SASL authentication failed for user alice");
@@ -298,7 +256,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   });
 
   it("stops a worker that trusts a CA which did not sign the broker's certificate, naming KAFKA_TLS_CA_FILE", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const refused = await refusedStart(
       securedWorkerEnv(broker.cluster, broker.pki, topics, { KAFKA_TLS_CA_FILE: broker.pki.otherCaCert }),
     );
@@ -341,11 +299,11 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   describe("operator on a real control plane", () => {
     let control: Cluster;
     let operator: RunningOperator | undefined;
-    let k: ReturnType<typeof kubectlFor>;
+    let k: Kubectl;
 
     before(async function () {
       this.timeout(180_000);
-      control = await startCluster({ name: "security-test", portBase: await freePortBase() });
+      control = await startCluster({ name: "security-test", portBase: await freePortBase(clusterPortCount) });
       k = kubectlFor(control.kubeconfigPath);
       prepareCluster(k);
       operator = await runOperator(control.kubeconfigPath);
@@ -395,8 +353,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
             ? current
             : undefined;
         },
-        60_000,
-        () => JSON.stringify(k.pipeline("guarded")?.status?.conditions),
+        { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("guarded")?.status?.conditions) },
       );
       expect(conditionOf(refused, "TopicsReady")?.status).to.equal("False");
       expect(conditionOf(refused, "TopicsReady")?.message).to.include("spec.kafka.sasl.secretRef");
@@ -408,8 +365,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
       await waitFor(
         "guarded's topics ready once the Secret holds the right password",
         () => conditionOf(k.pipeline("guarded"), "TopicsReady")?.status === "True",
-        60_000,
-        () => JSON.stringify(k.pipeline("guarded")?.status?.conditions),
+        { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("guarded")?.status?.conditions) },
       );
     });
   });
@@ -421,7 +377,7 @@ describe("Kafka security: mutual TLS on a real broker", function () {
 
   it("lets a worker with a client certificate signed by the broker's CA answer requests", async () => {
     const kafka = secureClient(broker.cluster);
-    const topics = await createTopics(kafka);
+    const topics = await createTopics(broker.cluster);
     await expectAnswers(
       kafka,
       topics,
@@ -433,7 +389,7 @@ describe("Kafka security: mutual TLS on a real broker", function () {
   });
 
   it("stops a worker without a client certificate, saying the broker requires one", async () => {
-    const topics = await createTopics(secureClient(broker.cluster));
+    const topics = await createTopics(broker.cluster);
     const refused = await refusedStart(securedWorkerEnv(broker.cluster, broker.pki, topics));
     expect(refused.message).to.match(
       /^the broker requires a client certificate: set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE/,

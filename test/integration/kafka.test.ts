@@ -7,19 +7,18 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import type { KafkaCluster } from "../../hack/lib/kafka-cluster.ts";
+import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { processesMentioning } from "../../hack/harness/processes.ts";
 import {
   consume,
-  createTopic,
   exactProducer,
-  freePortBase,
   kafkaCli,
   kcat,
   type Message,
-  processesMentioning,
   produce,
   startTestKafka,
-  testClient,
 } from "../support/kafka.ts";
 
 /** Keyed JSON values with non-ASCII text, as the worker's requests will be. */
@@ -50,7 +49,7 @@ describe("local Kafka harness: three nodes", function () {
 
   it("creates a topic of 8 partitions, each with 3 replicas on distinct nodes", async () => {
     await createTopic(servers, "replicated", 8, 3);
-    const admin = testClient(servers).admin();
+    const admin = kafkaClient(servers).admin();
     await admin.connect();
     try {
       const [topic] = (await admin.fetchTopicMetadata({ topics: ["replicated"] })).topics;
@@ -145,7 +144,7 @@ describe("local Kafka harness: failures", function () {
     blocker = createServer();
     await new Promise<void>((resolve) => blocker?.listen(base + 1, "127.0.0.1", resolve));
     const outcome = await kafkaCli("up", env({ KAFKA_PORT_BASE: String(base) }));
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(new RegExp(`^error: port ${base + 1} \\(Kafka node 0 controller`));
     expect(outcome.stderr).to.include("KAFKA_PORT_BASE");
     expect(processesMentioning(state)).to.deep.equal([]);
@@ -157,14 +156,14 @@ describe("local Kafka harness: failures", function () {
       "up",
       env({ PATH: emptyBin, KAFKA_PORT_BASE: String(await freePortBase(2)) }),
     );
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(/^error: 'java' was not found on PATH/);
     expect(processesMentioning(state)).to.deep.equal([]);
   });
 
   it("says mvn is missing when the jars must be fetched without it", async () => {
     const outcome = await kafkaCli("fetch", env({ PATH: join(state, "bin"), KUBESENTIMENT_CACHE: state }));
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(/^error: 'mvn' was not found on PATH/);
   });
 
@@ -173,7 +172,7 @@ describe("local Kafka harness: failures", function () {
       "up",
       env({ KAFKA_PORT_BASE: String(await freePortBase(2)), KAFKA_READY_TIMEOUT_MS: "1" }),
     );
-    expect(outcome.code, outcome.stderr).to.equal(1);
+    expect(outcome.status, outcome.stderr).to.equal(1);
     expect(outcome.stderr).to.match(
       /^error: Kafka did not become ready .* within 0.001s \(KAFKA_READY_TIMEOUT_MS\)/,
     );
@@ -183,19 +182,19 @@ describe("local Kafka harness: failures", function () {
   it("starts once, reports the same cluster when asked again, and stops it completely", async () => {
     const base = await freePortBase(2);
     const first = await kafkaCli("up", env({ KAFKA_PORT_BASE: String(base) }));
-    expect(first.code, first.stderr).to.equal(0);
+    expect(first.status, first.stderr).to.equal(0);
     expect(first.stdout.trimEnd().split("\n").at(-1)).to.equal(`127.0.0.1:${base}`);
     const pids = processesMentioning(state);
     expect(pids).to.have.length(1);
 
     const second = await kafkaCli("up", env({ KAFKA_PORT_BASE: String(base) }));
-    expect(second.code, second.stderr).to.equal(0);
+    expect(second.status, second.stderr).to.equal(0);
     expect(second.stdout).to.include("already running");
     expect(second.stdout.trimEnd().split("\n").at(-1)).to.equal(`127.0.0.1:${base}`);
     expect(processesMentioning(state)).to.deep.equal(pids);
 
     const down = await kafkaCli("down", env({}));
-    expect(down.code).to.equal(0);
+    expect(down.status).to.equal(0);
     expect(processesMentioning(state)).to.deep.equal([]);
   });
 });

@@ -6,7 +6,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { defaultModelDir, readSst2, sst2Dir } from "../../hack/model/dataset.ts";
 import { type Classifier, loadClassifier } from "../../worker/src/model/classifier.ts";
 import { ModelDirError } from "../../worker/src/model/files.ts";

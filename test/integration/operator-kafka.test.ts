@@ -4,8 +4,9 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { eventually } from "../../hack/lib/kafka-topics.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
 import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
 import { consumerLag } from "../../operator/src/kafka/lag.ts";
@@ -19,7 +20,7 @@ import {
   topicsToAwait,
 } from "../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../operator/src/pipeline.ts";
-import { exactProducer, kcat, testClient } from "../support/kafka.ts";
+import { exactProducer, kcat } from "../support/kafka.ts";
 
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 const portBase = 29_392;
@@ -87,7 +88,7 @@ describe("operator Kafka layer on a real broker", function () {
       portSetting: "the test's portBase",
     });
     servers = cluster.bootstrapServers;
-    direct = testClient(servers).admin();
+    direct = kafkaClient(servers).admin();
     await direct.connect();
   });
 
@@ -176,7 +177,7 @@ describe("operator Kafka layer on a real broker", function () {
     });
 
     // Brokers apply a config change a moment after the controller accepts it.
-    await eventually(
+    await waitFor(
       "the direct change to be visible",
       async () => (await overrides("drift-dlq"))["retention.ms"] === "1000",
     );

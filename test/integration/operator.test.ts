@@ -1,20 +1,22 @@
 import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { type Cluster, startCluster } from "../../hack/lib/cluster-run.ts";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
+import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
+import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { freePortBase } from "../support/cluster.ts";
-import { createTopic, kcat, testClient } from "../support/kafka.ts";
+import { kcat } from "../support/kafka.ts";
 import {
   conditionOf,
-  kubectlFor,
   operatorNamespace,
   pipelineManifest,
   prepareCluster,
   runOperator,
-  waitFor,
 } from "../support/operator.ts";
 
 describe("operator on a real control plane and a real Kafka", function () {
@@ -22,14 +24,14 @@ describe("operator on a real control plane and a real Kafka", function () {
   let cluster: Cluster;
   let kafka: KafkaCluster;
   let operator: RunningOperator | undefined;
-  let k: ReturnType<typeof kubectlFor>;
+  let k: Kubectl;
   const spec = (overrides: Partial<PipelineSpec> = {}): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     topics: { partitions: 4, replicationFactor: 1 },
     ...overrides,
   });
   const topicsOf = async () => {
-    const admin = testClient(kafka.bootstrapServers).admin();
+    const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
     try {
       return new Set(await admin.listTopics());
@@ -38,7 +40,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     }
   };
   const partitionsOf = async (topic: string) => {
-    const admin = testClient(kafka.bootstrapServers).admin();
+    const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -57,14 +59,13 @@ describe("operator on a real control plane and a real Kafka", function () {
           ? pipeline
           : undefined;
       },
-      timeoutMs,
-      () => JSON.stringify(k.pipeline(name)?.status?.conditions),
+      { timeoutMs, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
     );
 
   before(async function () {
     this.timeout(300_000);
     [cluster, kafka] = await Promise.all([
-      freePortBase().then((portBase) =>
+      freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "operator-test", portBase, controllerManager: true, kwok: true }),
       ),
       startKafka({ name: "test-operator", portBase: 29_492, portSetting: "the test's portBase" }),

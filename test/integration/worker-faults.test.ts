@@ -1,40 +1,30 @@
 // At-least-once through failures, on real brokers and real worker processes: a worker SIGKILLed mid-stream,
 // and a broker of three killed mid-stream (under the worker, and under its producer's write alone). Every
 // request must be answered; duplicates are allowed, loss is not.
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { recordCount } from "../../hack/lib/kafka-topics.ts";
-import { localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { createTopic, kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
+import { stopChild } from "../../hack/harness/processes.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
-import { consume, createTopic, testClient } from "../support/kafka.ts";
+import { consume } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
 
 /** A worker as Kubernetes runs it: its own process, configured by environment variables. */
 function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
-    cwd: repoRoot,
-    stdio: ["ignore", "inherit", "inherit"],
-    env: {
-      ...process.env,
+  return startWorkerProcess(
+    {
       ...localWorkerEnv(cluster.bootstrapServers, topics),
       KAFKA_SESSION_TIMEOUT_MS: "6000",
       LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },
-  });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
+    "inherit",
+  );
 }
 
 /** The worker's own producer, which rides out a broker's death without leaving records unsent. */
@@ -93,12 +83,12 @@ describe("worker fault tolerance", function () {
       });
     });
     after(async () => {
-      await Promise.all(workers.map(stopProcess));
+      await Promise.all(workers.map((worker) => stopChild(worker)));
       await cluster?.stop();
     });
 
     it("loses nothing: the surviving worker answers what the killed one had not committed", async () => {
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topics = await createPipelineTopics(cluster.bootstrapServers);
       const reader = await ResultReader.start(kafka, topics);
       workers.push(spawnWorker(cluster, topics), spawnWorker(cluster, topics));
@@ -120,7 +110,7 @@ describe("worker fault tolerance", function () {
       await reader.close();
     });
     it("shuts down cleanly on SIGTERM: exit 0, everything answered is committed, so a successor repeats nothing", async () => {
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topics = await createPipelineTopics(cluster.bootstrapServers);
       const reader = await ResultReader.start(kafka, topics);
       const first = spawnWorker(cluster, topics);
@@ -160,12 +150,12 @@ describe("worker fault tolerance", function () {
       });
     });
     after(async () => {
-      if (worker !== undefined) await stopProcess(worker);
+      if (worker !== undefined) await stopChild(worker);
       await cluster?.stop();
     });
 
     it("loses nothing with replication factor 3 and min.insync.replicas 2", async () => {
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topics = await createPipelineTopics(cluster.bootstrapServers, { replicationFactor: 3 });
       const reader = await ResultReader.start(kafka, topics);
       worker = spawnWorker(cluster, topics);
@@ -184,7 +174,7 @@ describe("worker fault tolerance", function () {
 
     it("writes every record of a write whose partition leader died, which kafkajs alone leaves partly unsent", async () => {
       if (!cluster.isBrokerRunning(1)) await cluster.startBroker(1);
-      const kafka = testClient(cluster.bootstrapServers);
+      const kafka = kafkaClient(cluster.bootstrapServers);
       const topic = `writes-${Date.now()}`;
       await createTopic(cluster.bootstrapServers, topic, 12, 3);
       let resent = 0;

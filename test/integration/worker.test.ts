@@ -2,13 +2,13 @@
 // failures and the circuit breaker. Worker crashes and broker failures are in worker-faults.test.ts.
 import { expect } from "chai";
 import { ConfigResourceTypes, type Kafka } from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/lib/local-worker-env.ts";
-import { waitFor } from "../../hack/lib/proc.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/harness/local-worker.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
-import { testClient } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 function configFor(
@@ -58,7 +58,7 @@ describe("worker on a real broker", function () {
 
   before(async () => {
     cluster = await startKafka({ name: "test-worker", portBase: 29_092, portSetting: "the test's portBase" });
-    kafka = testClient(cluster.bootstrapServers);
+    kafka = kafkaClient(cluster.bootstrapServers);
   });
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

@@ -1,14 +1,13 @@
 // Test helpers around the chart: helm (the one hack/helm.ts builds, not whatever is on PATH) with its own
 // config, cache and data directories so tests never touch a person's ~/.config/helm, and `helm template`
 // output parsed into objects.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KubernetesObject, loadAllYaml } from "@kubernetes/client-node";
-import { helmBinary } from "../../hack/lib/helm-build.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
-import type { CommandResult } from "./cluster.ts";
+import { type CommandResult, runCommand } from "../../hack/harness/commands.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
+import { helmBinary } from "../../hack/harness/helm-build.ts";
 
 export const chartDir = join(repoRoot, "charts", "kubesentiment");
 export const releaseNamespace = "kubesentiment-system";
@@ -22,9 +21,8 @@ function helmHome(): string {
 /** Runs helm; never throws on a non-zero exit (tests assert on it). */
 export function helm(args: string[], kubeconfig?: string): CommandResult {
   const dir = helmHome();
-  const result = spawnSync(helmBinary(), args, {
-    encoding: "utf8",
-    timeout: 300_000,
+  return runCommand(helmBinary(), args, {
+    timeoutMs: 300_000,
     env: {
       ...process.env,
       HELM_CONFIG_HOME: join(dir, "config"),
@@ -33,7 +31,6 @@ export function helm(args: string[], kubeconfig?: string): CommandResult {
       ...(kubeconfig === undefined ? {} : { KUBECONFIG: kubeconfig }),
     },
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** A values file (JSON is YAML) for `-f`. */

@@ -2,9 +2,9 @@
 // second CA that signs nothing the broker knows (what a client with the wrong CA bundle trusts).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { selfSignedCa, signedLeaf } from "../../hack/lib/cluster-pki.ts";
-import type { KafkaSecurity } from "../../hack/lib/kafka-cluster.ts";
-import { requireCommand } from "../../hack/lib/proc.ts";
+import { selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
+import { requireCommand } from "../../hack/harness/commands.ts";
+import type { KafkaSecurity } from "../../hack/harness/kafka-config.ts";
 
 export interface TestPki {
   caCert: string;

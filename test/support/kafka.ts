@@ -1,14 +1,12 @@
-// Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, the
-// harness CLI run as a person would run it, and a check that nothing a test started is still running.
-import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+// Helpers for tests against the real local Kafka: a cluster on test ports, kafkajs and kcat round trips, and the
+// harness CLI run as a person would run it.
 import { join } from "node:path";
-import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import { type KafkaCluster, startKafka } from "../../hack/lib/kafka-cluster.ts";
-import type { BrokerCount } from "../../hack/lib/kafka-config.ts";
-import { isPortFree, repoRoot, requireCommand } from "../../hack/lib/proc.ts";
-import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
+import { Partitioners, type Producer } from "kafkajs";
+import { type CommandResult, requireCommand, runCommandAsync } from "../../hack/harness/commands.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
 
 export interface Message {
   key: string;
@@ -28,17 +26,9 @@ export function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster> {
   });
 }
 
-/** A kafkajs client for tests; it can read the LZ4 batches that worker processes write. */
-export function testClient(servers: string[]): Kafka {
-  registerLz4Codec();
-  return new Kafka({ clientId: "kubesentiment-test", brokers: servers, logLevel: logLevel.NOTHING });
-}
-
-export { createTopic } from "../../hack/lib/kafka-topics.ts";
-
 /** A connected producer that writes each record exactly once, with the patience to ride out a failover. */
 export async function exactProducer(servers: string[]): Promise<Producer> {
-  const producer = testClient(servers).producer({
+  const producer = kafkaClient(servers).producer({
     allowAutoTopicCreation: false,
     // kafkajs retries a whole per-broker request when one of its partitions fails (a broker that has not yet
     // heard of a new topic, a leader that moved), which duplicates the records that had succeeded; an
@@ -64,7 +54,7 @@ export async function produce(servers: string[], topic: string, messages: Messag
 
 /** Reads a topic from the beginning with a fresh consumer group until `count` records have arrived. */
 export async function consume(servers: string[], topic: string, count: number): Promise<Message[]> {
-  const consumer = testClient(servers).consumer({
+  const consumer = kafkaClient(servers).consumer({
     groupId: `test-${topic}-${process.hrtime.bigint()}`,
     // An empty partition's fetch would otherwise hold the others' records back for up to 5 s.
     maxWaitTimeInMs: 250,
@@ -90,85 +80,18 @@ export async function consume(servers: string[], topic: string, count: number): 
 }
 
 /** Runs kcat with a bounded time; its stdout, or an error carrying its stderr. */
-export function kcat(args: string[], input = ""): Promise<string> {
+export async function kcat(args: string[], input = ""): Promise<string> {
   const command = requireCommand("kcat", "the cross-check client; install it with apt-get install kcat");
-  return runProcess(command, args, { input, timeoutMs: 60_000 }).then(({ code, stdout, stderr }) => {
-    if (code !== 0) throw new Error(`kcat ${args.join(" ")} exited with ${code}: ${stderr}`);
-    return stdout;
-  });
-}
-
-export interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+  const { status, stdout, stderr } = await runCommandAsync(command, args, { input, timeoutMs: 60_000 });
+  if (status !== 0) throw new Error(`kcat ${args.join(" ")} exited with ${status}: ${stderr}`);
+  return stdout;
 }
 
 /** Runs `hack/kafka.ts <command>` as a separate process, the way `npm run kafka:*` does. */
-export function kafkaCli(command: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return runProcess(process.execPath, ["--import", "tsx", join(repoRoot, "hack", "kafka.ts"), command], {
+export function kafkaCli(command: string, env: NodeJS.ProcessEnv): Promise<CommandResult> {
+  return runCommandAsync(process.execPath, ["--import", "tsx", join(repoRoot, "hack", "kafka.ts"), command], {
+    cwd: repoRoot,
     env,
     timeoutMs: 180_000,
   });
-}
-
-function runProcess(
-  command: string,
-  args: string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: repoRoot,
-      env: options.env ?? process.env,
-      timeout: options.timeoutMs,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
-  });
-}
-
-/** Pids of live processes whose command line mentions `fragment` (e.g. a test's private state directory). */
-export function processesMentioning(fragment: string): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(fragment);
-      } catch {
-        return false; // exited while we looked
-      }
-    })
-    .map(Number);
-}
-
-/** A base port with `count` free consecutive ports from it, chosen by the OS so parallel runs do not clash. */
-export async function freePortBase(count: number): Promise<number> {
-  for (;;) {
-    const base = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-      });
-    });
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    if (
-      base > 0 &&
-      base + count < 65_000 &&
-      (await Promise.all(ports.map((p) => isPortFree(p)))).every(Boolean)
-    ) {
-      return base;
-    }
-  }
 }

@@ -2,21 +2,27 @@
 // response and dead-letter record so tests can assert on exactly what came back.
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
-import { recordCount } from "../../hack/lib/kafka-topics.ts";
-import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/lib/local-worker-env.ts";
-import { waitFor } from "../../hack/lib/proc.ts";
-import { createTopic } from "./kafka.ts";
+import { createTopic, recordCount } from "../../hack/harness/kafka-client.ts";
+import type { KafkaSecurity } from "../../hack/harness/kafka-config.ts";
+import { defaultWorkerGroupId, type WorkerTopics } from "../../hack/harness/local-worker.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 
 export type PipelineTopics = WorkerTopics;
 
 export async function createPipelineTopics(
   bootstrapServers: string[],
-  options: { partitions?: number; replicationFactor?: number } = {},
+  options: { partitions?: number; replicationFactor?: number; security?: KafkaSecurity | undefined } = {},
 ): Promise<PipelineTopics> {
   const run = randomUUID().slice(0, 8);
   const topics = { requests: `req-${run}`, responses: `res-${run}`, deadLetter: `dlq-${run}` };
   for (const topic of Object.values(topics)) {
-    await createTopic(bootstrapServers, topic, options.partitions ?? 8, options.replicationFactor ?? 1);
+    await createTopic(
+      bootstrapServers,
+      topic,
+      options.partitions ?? 8,
+      options.replicationFactor ?? 1,
+      options.security,
+    );
   }
   return topics;
 }
@@ -76,7 +82,7 @@ export class ResultReader {
    */
   async waitFor(done: () => boolean, describe: () => string, timeoutMs = 90_000): Promise<void> {
     try {
-      await waitFor("the expected records", done, timeoutMs, describe);
+      await waitFor("the expected records", done, { timeoutMs, describe });
     } catch (error) {
       const account = await this.#kafkaAccount().catch(
         (e: Error) => `Kafka could not be asked: ${e.message}`,

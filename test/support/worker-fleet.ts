@@ -1,12 +1,11 @@
 // Real worker processes standing in for a Deployment's pods: kwok makes the pods Running on a fake node, and
 // this keeps as many local worker processes running as the Deployment's spec.replicas asks for, each with the
 // environment the pod template gives it. Scaling down stops the newest with SIGTERM (a clean leave).
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment } from "@kubernetes/client-node";
-import { workerEnvOf } from "../../hack/lib/deployment-env.ts";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { startWorkerProcess, workerEnvOf } from "../../hack/harness/local-worker.ts";
+import { stopChild } from "../../hack/harness/processes.ts";
 
 export class WorkerFleet {
   readonly #workers: ChildProcess[] = [];
@@ -33,36 +32,30 @@ export class WorkerFleet {
         counter += 1;
         this.#workers.push(this.#spawn(deployment, `worker-${counter}`));
       }
-      while (this.#workers.length > wanted) await stop(this.#workers.pop());
+      while (this.#workers.length > wanted) {
+        const newest = this.#workers.pop();
+        if (newest !== undefined) await stopChild(newest);
+      }
       this.peak = Math.max(this.peak, this.#workers.length);
       await sleep(500);
     }
   }
 
   #spawn(deployment: V1Deployment, podName: string): ChildProcess {
-    return spawn(process.execPath, ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")], {
-      cwd: repoRoot,
-      stdio: ["ignore", "ignore", "inherit"],
-      env: {
-        ...process.env,
+    return startWorkerProcess(
+      {
         ...workerEnvOf(deployment, podName),
         HTTP_PORT: "0",
         LOG_LEVEL: "error",
         KAFKA_SESSION_TIMEOUT_MS: "6000",
       },
-    });
+      "ignore",
+    );
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     await this.#loop;
-    await Promise.all(this.#workers.splice(0).map(stop));
+    await Promise.all(this.#workers.splice(0).map((worker) => stopChild(worker)));
   }
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(30_000).then(() => child.kill("SIGKILL"))]);
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { chartDir, findObject, render } from "../support/helm.ts";
 
 const exported = [

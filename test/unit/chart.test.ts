@@ -21,7 +21,7 @@ import {
   type V1Service,
 } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { repoRoot } from "../../hack/lib/proc.ts";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import { chartDir, findObject, helm, releaseNamespace, render, template } from "../support/helm.ts";
 
 const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");

@@ -5,7 +5,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { expect } from "chai";
-import { cacheDir, HarnessError, repoRoot, requireCommand } from "../../hack/lib/proc.ts";
+import { HarnessError } from "../../hack/harness/cli.ts";
+import { requireCommand } from "../../hack/harness/commands.ts";
+import { cacheDir, repoRoot } from "../../hack/harness/dirs.ts";
 
 /** The tool on PATH, else the newest one hack/setup.sh put in the cache, else undefined. */
 function findTool(name: string): string | undefined {

@@ -5,6 +5,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
+import { HarnessError } from "./cli.ts";
 import { buildClusterBinaries, type ClusterBinaries, clusterBinaries } from "./cluster-build.ts";
 import {
   apiserverArgs,
@@ -21,17 +22,10 @@ import {
   schedulerArgs,
 } from "./cluster-config.ts";
 import { ensurePki, type Pki } from "./cluster-pki.ts";
-import {
-  assertPortsFree,
-  type Daemon,
-  HarnessError,
-  isAlive,
-  readPid,
-  startDaemon,
-  stateDir,
-  stopDaemon,
-  waitUntilReady,
-} from "./proc.ts";
+import { stateDir } from "./dirs.ts";
+import { assertPortsFree } from "./ports.ts";
+import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
+import { waitUntilReady } from "./wait.ts";
 
 export const defaultPortBase = 6443;
 const defaultReadyTimeoutMs = 90_000;
@@ -79,35 +73,16 @@ function daemonOf(dir: string, component: Component): Daemon {
     name: component,
     pidFile: join(dir, `${component}.pid`),
     logFile: join(dir, "logs", `${component}.log`),
+    // Every component's command line names a file in the state directory.
+    mark: dir,
   };
-}
-
-/**
- * The pid in a daemon's pid file when that process is still ours: alive and started with this state
- * directory in its arguments (every component's command line names a file in it). A pid file left by a
- * reboot may point at an unrelated process, which must never be signalled.
- */
-function ownedPid(dir: string, daemon: Daemon): number | undefined {
-  const pid = readPid(daemon.pidFile);
-  if (pid === undefined || !isAlive(pid)) return undefined;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function stopComponent(dir: string, component: Component): Promise<void> {
-  const daemon = daemonOf(dir, component);
-  if (ownedPid(dir, daemon) === undefined) rmSync(daemon.pidFile, { force: true });
-  else await stopDaemon(daemon);
 }
 
 /** Stops the apiserver's clients together (each takes a second or two), then the apiserver, then etcd. */
 async function stopComponents(dir: string, components: Component[]): Promise<void> {
   const servers: Component[] = ["kube-apiserver", "etcd"];
-  await Promise.all(components.filter((c) => !servers.includes(c)).map((c) => stopComponent(dir, c)));
-  for (const server of servers) if (components.includes(server)) await stopComponent(dir, server);
+  await Promise.all(components.filter((c) => !servers.includes(c)).map((c) => stopDaemon(daemonOf(dir, c))));
+  for (const server of servers) if (components.includes(server)) await stopDaemon(daemonOf(dir, server));
 }
 
 /** Stops every component of the cluster in `dir` and removes its state; does nothing when none is there. */
@@ -200,9 +175,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   // Restarting the apiserver under a live etcd (or the reverse) is fine, but clients started against the
   // old pair are not worth reasoning about: if either core process is gone, everything starts anew.
   const components = wanted(options);
-  const core = (["etcd", "kube-apiserver"] as const).every(
-    (c) => ownedPid(dir, daemonOf(dir, c)) !== undefined,
-  );
+  const core = (["etcd", "kube-apiserver"] as const).every((c) => runningPid(daemonOf(dir, c)) !== undefined);
   if (core) {
     const running = Number(readFileSync(files.portBase, "utf8"));
     if (running !== settings.portBase) {
@@ -216,7 +189,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   }
   const admin = adminTls(pki);
   writeFileSync(files.kubeconfig, renderKubeconfig(server, admin.ca, admin.cert, admin.key), { mode: 0o600 });
-  const missing = components.filter((c) => ownedPid(dir, daemonOf(dir, c)) === undefined);
+  const missing = components.filter((c) => runningPid(daemonOf(dir, c)) === undefined);
 
   await assertPortsFree(
     missing.flatMap((component) =>
@@ -257,19 +230,19 @@ async function startComponent(
     case "etcd":
       startDaemon(daemon, binaries.etcd, etcdArgs(settings));
       await waitUntilReady(
-        daemon,
+        [daemon],
         `http://127.0.0.1:${ports.etcdClient}/health reports healthy`,
         async () => (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`)).ok,
-        timeoutMs,
+        { timeoutMs },
       );
       return;
     case "kube-apiserver":
       startDaemon(daemon, binaries["kube-apiserver"], apiserverArgs(settings, pki));
       await waitUntilReady(
-        daemon,
+        [daemon],
         `https://127.0.0.1:${ports.apiserver}/readyz returns ok`,
         async () => (await httpsRequest(`https://127.0.0.1:${ports.apiserver}/readyz`, tls)).status === 200,
-        timeoutMs,
+        { timeoutMs },
       );
       return;
     case "kube-controller-manager":
@@ -284,10 +257,10 @@ async function startComponent(
       startDaemon(daemon, binaries.kwok, kwokArgs(settings));
       await createFakeNode(settings, tls);
       await waitUntilReady(
-        daemon,
+        [daemon],
         `node ${fakeNodeName} is Ready`,
         async () => isNodeReady(settings, tls),
-        timeoutMs,
+        { timeoutMs },
       );
       return;
   }
@@ -297,10 +270,10 @@ async function startComponent(
 // on loopback, checking only that it answers "ok" is enough.
 function waitForHealthz(daemon: Daemon, port: number, timeoutMs: number): Promise<void> {
   return waitUntilReady(
-    daemon,
+    [daemon],
     `https://127.0.0.1:${port}/healthz returns ok`,
     async () => (await httpsRequest(`https://127.0.0.1:${port}/healthz`, undefined)).status === 200,
-    timeoutMs,
+    { timeoutMs },
   );
 }
 
@@ -337,10 +310,10 @@ async function waitForApi(
     paths.push("/api/v1/namespaces/default/serviceaccounts/default");
   for (const path of paths) {
     await waitUntilReady(
-      daemonOf(dir, "kube-apiserver"),
+      [daemonOf(dir, "kube-apiserver")],
       `${path} exists`,
       async () => (await httpsRequest(`${server}${path}`, tls)).status === 200,
-      timeoutMs,
+      { timeoutMs },
     );
   }
 }

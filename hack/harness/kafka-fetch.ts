@@ -3,8 +3,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { requireCommand, run } from "./commands.ts";
+import { cacheDir } from "./dirs.ts";
 import { kafkaAssetsDir, kafkaVersionOf } from "./kafka-config.ts";
-import { cacheDir, requireCommand, run } from "./proc.ts";
 
 export interface KafkaLibs {
   version: string;

@@ -2,7 +2,7 @@
 // how the environment variables that shape it are read. No I/O here, so each rule is easy to test and to trust.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HarnessError } from "./proc.ts";
+import { HarnessError } from "./cli.ts";
 
 /** hack/kafka: the pom that resolves the broker, its log4j2 config and the server.properties template. */
 export const kafkaAssetsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "kafka");
@@ -84,6 +84,19 @@ export interface ScramUser {
 }
 
 /** The PEM files of one node's SASL_SSL listener, as Kafka's PEM key and trust stores read them. */
+/** PEM files made by the caller (e.g. with cluster-pki.ts), and the SCRAM-SHA-512 users to create. */
+export interface KafkaSecurity {
+  /** The CA that signed serverCertFile; the node trusts it for client certificates too. */
+  caCertFile: string;
+  /** Must name 127.0.0.1 (IP SAN): clients check it against the address they dialled. */
+  serverCertFile: string;
+  serverKeyFile: string;
+  /** Created at format time; the first one is the node's own login and the harness's, for its probes. */
+  users: [ScramUser, ...ScramUser[]];
+  /** Mutual TLS: every client must present a certificate signed by caCertFile; the harness presents this one. */
+  clientAuth?: { certFile: string; keyFile: string };
+}
+
 export interface ListenerSecurity {
   /** The node's certificate chain followed by its unencrypted PKCS#8 key, in one file. */
   keystoreFile: string;

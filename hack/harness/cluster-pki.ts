@@ -4,7 +4,7 @@
 // service-account signing key pair. Generated once per state directory and reused by later `up`s.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { requireCommand, run } from "./proc.ts";
+import { requireCommand, run } from "./commands.ts";
 
 export interface Pki {
   dir: string;

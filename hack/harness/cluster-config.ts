@@ -2,7 +2,7 @@
 // settings object. Nothing here touches the disk or starts anything, so it is cheap to test and to read.
 import { join } from "node:path";
 import { frontProxyClientName, type Pki } from "./cluster-pki.ts";
-import { repoRoot } from "./proc.ts";
+import { repoRoot } from "./dirs.ts";
 
 /** What kwok does in place of a kubelet: node Ready, pod Running, deleted pod gone. */
 export const kwokStagesFile = join(repoRoot, "hack", "k8s", "kwok-stages.yaml");
@@ -38,6 +38,9 @@ export function clusterPorts(portBase: number) {
     scheduler: portBase + 5,
   };
 }
+
+/** How many ports from its base a cluster uses. */
+export const clusterPortCount = Object.keys(clusterPorts(0)).length;
 
 export function clusterFiles(dir: string) {
   return {
@@ -106,31 +109,30 @@ export function apiserverArgs(settings: ClusterSettings, pki: Pki): string[] {
 export function controllerManagerArgs(settings: ClusterSettings, pki: Pki): string[] {
   const files = clusterFiles(settings.dir);
   return [
-    `--kubeconfig=${files.kubeconfig}`,
-    `--authentication-kubeconfig=${files.kubeconfig}`,
-    `--authorization-kubeconfig=${files.kubeconfig}`,
-    "--bind-address=127.0.0.1",
-    `--secure-port=${clusterPorts(settings.portBase).controllerManager}`,
-    `--cert-dir=${files.kcmCerts}`,
-    // One instance: no leader election, so it starts working at once instead of after a lease wait.
-    "--leader-elect=false",
+    ...apiserverClientArgs(settings, clusterPorts(settings.portBase).controllerManager, files.kcmCerts),
     // Signs service-account tokens and publishes the CA the same way a real cluster does.
     `--service-account-private-key-file=${pki.serviceAccountKey}`,
     `--root-ca-file=${pki.caCert}`,
     `--horizontal-pod-autoscaler-sync-period=${settings.hpaSyncPeriodSeconds}s`,
-    "--profiling=false",
   ];
 }
 
 export function schedulerArgs(settings: ClusterSettings): string[] {
   const files = clusterFiles(settings.dir);
+  return apiserverClientArgs(settings, clusterPorts(settings.portBase).scheduler, files.schedulerCerts);
+}
+
+/** Shared by the controller manager and the scheduler: the admin's kubeconfig, /healthz on `port`, one instance. */
+function apiserverClientArgs(settings: ClusterSettings, port: number, certDir: string): string[] {
+  const { kubeconfig } = clusterFiles(settings.dir);
   return [
-    `--kubeconfig=${files.kubeconfig}`,
-    `--authentication-kubeconfig=${files.kubeconfig}`,
-    `--authorization-kubeconfig=${files.kubeconfig}`,
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
     "--bind-address=127.0.0.1",
-    `--secure-port=${clusterPorts(settings.portBase).scheduler}`,
-    `--cert-dir=${files.schedulerCerts}`,
+    `--secure-port=${port}`,
+    `--cert-dir=${certDir}`,
+    // One instance: no leader election, so it starts working at once instead of after a lease wait.
     "--leader-elect=false",
     "--profiling=false",
   ];

@@ -3,13 +3,14 @@
 // directory, so a later process (`kafka.ts down`, the next test run) can find and stop what an earlier one
 // started. Readiness means what clients need: every node registered, a topic replicated on all of them, and a
 // write acknowledged by all in-sync replicas.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
-import { Kafka, type KafkaConfig, logLevel, Partitioners } from "kafkajs";
+import { type Kafka, Partitioners } from "kafkajs";
+import { HarnessError } from "./cli.ts";
+import { requireCommand, runCommandAsync } from "./commands.ts";
+import { stateDir } from "./dirs.ts";
+import { kafkaClient } from "./kafka-client.ts";
 import {
   addScramArgs,
   type BrokerCount,
@@ -18,27 +19,18 @@ import {
   defaultHeapOpts,
   defaultPortBase,
   defaultReadyTimeoutMs,
+  type KafkaSecurity,
   kafkaAssetsDir,
   nodeIds,
   nodePorts,
   renderServerProperties,
-  type ScramUser,
   secureListenerProperties,
   withProperties,
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
-import {
-  assertPortsFree,
-  type Daemon,
-  HarnessError,
-  isAlive,
-  readPid,
-  requireCommand,
-  startDaemon,
-  stateDir,
-  stopDaemon,
-  tailOf,
-} from "./proc.ts";
+import { assertPortsFree } from "./ports.ts";
+import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
+import { waitUntilReady } from "./wait.ts";
 
 export interface KafkaOptions {
   /** 1 (default) or 3 nodes. */
@@ -57,19 +49,6 @@ export interface KafkaOptions {
   log?: (line: string) => void;
   /** A SASL_SSL client listener instead of PLAINTEXT; one node only. */
   security?: KafkaSecurity;
-}
-
-/** PEM files made by the caller (e.g. with cluster-pki.ts), and the SCRAM-SHA-512 users to create. */
-export interface KafkaSecurity {
-  /** The CA that signed serverCertFile; the node trusts it for client certificates too. */
-  caCertFile: string;
-  /** Must name 127.0.0.1 (IP SAN): clients check it against the address they dialled. */
-  serverCertFile: string;
-  serverKeyFile: string;
-  /** Created at format time; the first one is the node's own login and the harness's, for its probes. */
-  users: [ScramUser, ...ScramUser[]];
-  /** Mutual TLS: every client must present a certificate signed by caCertFile; the harness presents this one. */
-  clientAuth?: { certFile: string; keyFile: string };
 }
 
 export interface KafkaCluster {
@@ -109,7 +88,6 @@ interface ClusterRecord {
 const recordFile = "cluster.json";
 const probeTopic = "kubesentiment-harness-probe";
 const javaHint = "install a Java 17+ JDK (Kafka 4 needs it), e.g. apt-get install openjdk-17-jdk-headless";
-const execFileAsync = promisify(execFile);
 
 export function clusterDir(name: string): string {
   return join(stateDir("kafka"), name);
@@ -183,7 +161,7 @@ export async function stopKafka(name = "dev"): Promise<boolean> {
   // The data is about to go, so a node gets a short grace period only: the last nodes of a quorum can spend
   // many seconds trying to shut down politely with no controller left to answer them.
   await Promise.all(
-    nodeDirs(dir).map((nodeDir) => stopNodeProcess(nodeDaemon(nodeDir, "Kafka node"), { graceMs: 3_000 })),
+    nodeDirs(dir).map((nodeDir) => stopDaemon(nodeDaemon(nodeDir, "Kafka node"), { graceMs: 3_000 })),
   );
   rmSync(dir, { recursive: true, force: true });
   return true;
@@ -212,7 +190,7 @@ class LocalCluster implements KafkaCluster {
   }
 
   async stopBroker(nodeId: number, options: { hard?: boolean } = {}): Promise<void> {
-    await stopNodeProcess(this.daemon(nodeId), options.hard ? { hard: true } : { graceMs: 30_000 });
+    await stopDaemon(this.daemon(nodeId), { graceMs: 30_000, hard: options.hard === true });
   }
 
   async startBroker(nodeId: number): Promise<void> {
@@ -226,25 +204,29 @@ class LocalCluster implements KafkaCluster {
     const daemons = running.map((id) => this.daemon(id));
     const servers = viaNode === undefined ? this.bootstrapServers : [this.address(viaNode)];
     const deadline = Date.now() + this.record.readyTimeoutMs;
-    await pollUntil(
+    const timeoutError = (what: string) => (lastProblem: string) =>
+      new HarnessError(
+        `Kafka did not become ready (${what}) within ${this.record.readyTimeoutMs / 1000}s (KAFKA_READY_TIMEOUT_MS); last probe: ${lastProblem || "no answer yet"}`,
+      );
+    const probed = `every node registered and an acks=all write to ${probeTopic} accepted`;
+    await waitUntilReady(
       daemons,
-      `every node registered and an acks=all write to ${probeTopic} accepted`,
+      probed,
       () => probeWrite(probeClient(servers, this.security), running, this.brokers),
-      deadline,
-      this.record.readyTimeoutMs,
+      { timeoutMs: deadline - Date.now(), intervalMs: 500, timeoutError: timeoutError(probed) },
     );
     // Only with every node up can every replica catch up; then a caller may safely take another node down.
     if (running.length === this.brokers) {
-      await pollUntil(
+      const caughtUp = "every partition's replicas back in sync";
+      await waitUntilReady(
         daemons,
-        "every partition's replicas back in sync",
+        caughtUp,
         async () => {
           const lagging = await underReplicated(probeClient(servers, this.security));
           if (lagging.length > 0) throw new Error(`still catching up: ${lagging.slice(0, 5).join(", ")}`);
           return true;
         },
-        deadline,
-        this.record.readyTimeoutMs,
+        { timeoutMs: deadline - Date.now(), intervalMs: 500, timeoutError: timeoutError(caughtUp) },
       );
     }
   }
@@ -280,22 +262,11 @@ class LocalCluster implements KafkaCluster {
       join(nodeDir, "server.properties"),
       ...(security === undefined ? [] : addScramArgs(security.users)),
     ];
-    try {
-      await execFileAsync(requireCommand("java", javaHint), args, { timeout: 120_000 });
-    } catch (error) {
-      const {
-        code,
-        signal,
-        stdout = "",
-        stderr = "",
-      } = error as NodeJS.ErrnoException & {
-        signal?: string | null;
-        stdout?: string;
-        stderr?: string;
-      };
-      const output = `${stdout}${stderr}`.trim().split("\n").slice(-15).join("\n");
+    const result = await runCommandAsync(requireCommand("java", javaHint), args, { timeoutMs: 120_000 });
+    if (result.status !== 0) {
+      const output = `${result.stdout}${result.stderr}`.trim().split("\n").slice(-15).join("\n");
       throw new HarnessError(
-        `formatting the storage of Kafka node ${nodeId} failed (${signal ?? `exit ${code}`}):\n${output}`,
+        `formatting the storage of Kafka node ${nodeId} failed (${result.signal ?? `exit ${result.status}`}):\n${output}`,
       );
     }
   }
@@ -341,7 +312,7 @@ class LocalCluster implements KafkaCluster {
 
   /** Used when a start fails: nothing of it is worth a graceful shutdown, and nothing may be left running. */
   async killAll(): Promise<void> {
-    await Promise.all(nodeIds(this.brokers).map((id) => stopNodeProcess(this.daemon(id), { hard: true })));
+    await Promise.all(nodeIds(this.brokers).map((id) => stopDaemon(this.daemon(id), { hard: true })));
   }
 
   private jvmLogging(nodeId: number): string[] {
@@ -374,116 +345,22 @@ function nodeDirs(dir: string): string[] {
 }
 
 function nodeDaemon(nodeDir: string, name: string): Daemon {
-  return { name, pidFile: join(nodeDir, "kafka.pid"), logFile: join(nodeDir, "console.log") };
-}
-
-/**
- * The node's pid if that process is alive and really is this node's JVM. A pid file can outlive its process
- * (a reboot, a kill -9 of the harness) and the pid be reused; such a process must never be signalled.
- */
-function runningPid(daemon: Daemon): number | undefined {
-  const pid = readPid(daemon.pidFile);
-  if (pid === undefined || !isAlive(pid)) return undefined;
-  const configFile = join(daemon.pidFile, "..", "server.properties");
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(configFile) ? pid : undefined;
-  } catch {
-    return pid; // no /proc to ask: trust the pid file
-  }
-}
-
-async function stopNodeProcess(daemon: Daemon, how: { hard: true } | { graceMs: number }): Promise<void> {
-  const pid = runningPid(daemon);
-  if (pid === undefined) {
-    rmSync(daemon.pidFile, { force: true });
-  } else if ("hard" in how) {
-    // The JVM leads its own process group (startDaemon detaches it); kill the group as a crash would.
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // exited on its own meanwhile
-    }
-    while (isAlive(pid)) await sleep(50);
-    rmSync(daemon.pidFile, { force: true });
-  } else {
-    await stopDaemon(daemon, how.graceMs);
-  }
-}
-
-/**
- * Polls `ready` until it holds, failing at once when one of the nodes exits and at the deadline otherwise;
- * the error names what was awaited and, for a timeout, the last reason the probe gave.
- */
-async function pollUntil(
-  daemons: Daemon[],
-  what: string,
-  ready: () => Promise<boolean>,
-  deadline: number,
-  timeoutMs: number,
-): Promise<void> {
-  let lastProblem = "no answer yet";
-  for (;;) {
-    const remaining = deadline - Date.now();
-    try {
-      if (await withTimeout(ready(), Math.max(1_000, Math.min(20_000, remaining)))) return;
-      lastProblem = "not yet";
-    } catch (error) {
-      lastProblem = error instanceof Error ? error.message : String(error);
-    }
-    for (const daemon of daemons) {
-      if (runningPid(daemon) === undefined) {
-        throw new HarnessError(
-          `${daemon.name} exited before ${what}; end of ${daemon.logFile}:\n${tailOf(daemon.logFile)}`,
-        );
-      }
-    }
-    if (Date.now() >= deadline) {
-      throw new HarnessError(
-        `Kafka did not become ready (${what}) within ${timeoutMs / 1000}s (KAFKA_READY_TIMEOUT_MS); last probe: ${lastProblem}`,
-      );
-    }
-    await sleep(500);
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`probe took longer than ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** kafkajs's ssl and sasl options for a client of a SASL_SSL cluster, logging in as `user` (default: the first). */
-export function kafkaClientSecurity(
-  security: KafkaSecurity,
-  user: ScramUser = security.users[0],
-): Required<Pick<KafkaConfig, "ssl" | "sasl">> {
-  const client = security.clientAuth;
   return {
-    ssl: {
-      ca: [readFileSync(security.caCertFile)],
-      ...(client === undefined
-        ? {}
-        : { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) }),
-    },
-    sasl: { mechanism: "scram-sha-512", username: user.name, password: user.password },
+    name,
+    pidFile: join(nodeDir, "kafka.pid"),
+    logFile: join(nodeDir, "console.log"),
+    mark: join(nodeDir, "server.properties"),
   };
 }
 
 function probeClient(servers: string[], security: KafkaSecurity | undefined): Kafka {
-  return new Kafka({
-    clientId: "kubesentiment-kafka-harness",
-    brokers: servers,
-    ...(security === undefined ? {} : kafkaClientSecurity(security)),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 2_000,
-    requestTimeout: 10_000,
-    retry: { retries: 2, initialRetryTime: 200 },
+  return kafkaClient(servers, {
+    security,
+    tuning: {
+      connectionTimeout: 2_000,
+      requestTimeout: 10_000,
+      retry: { retries: 2, initialRetryTime: 200 },
+    },
   });
 }
 
