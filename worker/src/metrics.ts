@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DeadLetterCode } from "./contract/dead-letter-codes.ts";
-import type { BreakerState } from "./resilience/circuit-breaker.ts";
+import type { BreakerState } from "./resilience/breaker-transitions.ts";
 
 const breakerStateValue: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 

@@ -26,7 +26,7 @@ import type { WorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import type { Prediction } from "./model/preprocess.ts";
 import { produceRequests } from "./produce-requests.ts";
-import { CircuitBreaker } from "./resilience/breaker.ts";
+import { CircuitBreaker } from "./resilience/circuit-breaker.ts";
 import { type RunOutcome, runWithRetry } from "./resilience/retry.ts";
 
 /** Values per produce request: well under the broker's default 1 MiB message.max.bytes, even uncompressed. */
