@@ -11,8 +11,6 @@ import {
 } from "kafkajs";
 import type winston from "winston";
 import { Batcher } from "./batching/batcher.ts";
-import { CoalescingWriter } from "./coalescing-writer.ts";
-import { CommitTracker, type Ticket } from "./commit-tracker.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import {
   buildDeadLetter,
@@ -25,7 +23,9 @@ import { decodeRequest, isExpired, type SentimentRequest } from "./contract/requ
 import type { WorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import type { Prediction } from "./model/preprocess.ts";
-import { produceRequests } from "./produce-requests.ts";
+import { CommitTracker, type Ticket } from "./offsets/commit-tracker.ts";
+import { CoalescingWriter } from "./output/coalescing-writer.ts";
+import { produceRequests } from "./output/produce-requests.ts";
 import { CircuitBreaker } from "./resilience/circuit-breaker.ts";
 import { type RunOutcome, runWithRetry } from "./resilience/retry.ts";
 

@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from "./contract/records.ts";
+import type { OutgoingRecord } from "../contract/records.ts";
 
 export interface TopicMessages {
   topic: string;
