@@ -1,6 +1,7 @@
 // The circuit breaker around model runs: the pure transitions of breaker-transitions.ts plus a clock, waiting
 // for an open breaker to turn half-open, and listeners (the consume loop pauses fetching while it is open).
-import { setTimeout as sleep } from "node:timers/promises";
+
+import { realTimers, type Timers } from "../timers.ts";
 import {
   afterOutcome,
   atTime,
@@ -19,10 +20,7 @@ export class CircuitBreaker {
   readonly #sleep: (ms: number) => Promise<unknown>;
   readonly #listeners: BreakerListener[] = [];
 
-  constructor(
-    policy: BreakerPolicy,
-    time: { clock: () => number; sleep: (ms: number) => Promise<unknown> } = { clock: Date.now, sleep },
-  ) {
+  constructor(policy: BreakerPolicy, time: Pick<Timers, "clock" | "sleep"> = realTimers) {
     this.#policy = policy;
     this.#clock = time.clock;
     this.#sleep = time.sleep;
