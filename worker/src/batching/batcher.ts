@@ -42,10 +42,6 @@ export class Batcher<T, R> {
     });
   }
 
-  get queued(): number {
-    return this.#queue.length;
-  }
-
   #pump(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
