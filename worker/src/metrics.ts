@@ -1,3 +1,5 @@
+// The worker's Prometheus metrics, served on /metrics: requests by outcome, dead letters by code, retries, batch
+// size, inference and end-to-end latency, lag per partition and the circuit breaker's state.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DeadLetterCode } from "./contract/dead-letter-codes.ts";
 import type { BreakerState } from "./resilience/breaker-transitions.ts";
