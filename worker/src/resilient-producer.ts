@@ -28,7 +28,7 @@ function isProducerStateError(error: unknown): boolean {
 }
 
 /** The messages of `topicMessages` whose partition is not among those `results` acknowledged. */
-export function unacknowledged(
+function unacknowledged(
   topicMessages: readonly TopicMessages[],
   results: readonly RecordMetadata[],
   partitionOf: (message: Message) => number | undefined,
