@@ -61,9 +61,14 @@ export function createWorkerMetrics() {
     recordBreaker(state: BreakerState) {
       metrics.breakerState.set(breakerStateValue[state]);
     },
-    recordDeadLetter(reason: DeadLetterCode) {
-      metrics.deadLettered.inc({ reason });
-      metrics.processed.inc({ outcome: "dead_lettered" });
+    /** A request whose response (no code) or dead letter Kafka acknowledged `latencyMs` after its timestamp. */
+    recordAnswered(deadLetter: DeadLetterCode | undefined, latencyMs: number) {
+      if (deadLetter === undefined) metrics.processed.inc({ outcome: "classified" });
+      else {
+        metrics.deadLettered.inc({ reason: deadLetter });
+        metrics.processed.inc({ outcome: "dead_lettered" });
+      }
+      metrics.endToEndLatency.observe(Math.max(0, latencyMs) / 1000);
     },
   };
   metrics.breakerState.set(0);

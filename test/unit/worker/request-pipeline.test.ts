@@ -159,18 +159,19 @@ async function setUp(env: Record<string, string> = {}, model = fakeModel()) {
   const consumer = new FakeConsumer();
   const producer = new FakeProducer();
   const config = configWith(env);
+  const metrics = createWorkerMetrics();
   const pipeline = new RequestPipeline({
     config,
     consumer: consumer as unknown as RequestConsumer,
     producer,
     classifier: model.classifier,
-    metrics: createWorkerMetrics(),
+    metrics,
     logger: winston.createLogger({ silent: true }),
     timers,
   });
   await pipeline.start();
   consumer.joined({ req: [0, 1] });
-  return { timers, consumer, producer, pipeline, model, config };
+  return { timers, consumer, producer, pipeline, model, config, metrics };
 }
 
 describe("RequestPipeline", () => {
@@ -186,6 +187,25 @@ describe("RequestPipeline", () => {
     producer.release();
     await timers.advance(1_000);
     expect(consumer.commits).to.deep.equal([["req/0@12"]]);
+  });
+
+  it("counts each request by outcome, and times it, only once its record is acknowledged", async () => {
+    const { timers, consumer, producer, metrics } = await setUp();
+    const counted = async () => {
+      const processed = await metrics.processed.get();
+      const latency = await metrics.endToEndLatency.get();
+      return {
+        processed: processed.values.map(({ labels, value }) => `${labels.outcome} ${value}`),
+        timed: latency.values.find((sample) => sample.metricName?.endsWith("_count"))?.value ?? 0,
+      };
+    };
+    producer.hold = true;
+    await consumer.eachBatch(fetched(0, 0, ["not json", request("a"), request("b")]).payload);
+    await timers.advance(1_000);
+    expect(await counted()).to.deep.equal({ processed: [], timed: 0 });
+    producer.release();
+    await timers.advance(1_000);
+    expect(await counted()).to.deep.equal({ processed: ["dead_lettered 1", "classified 2"], timed: 3 });
   });
 
   it("dead-letters an invalid request without running the model, and commits past it", async () => {

@@ -197,10 +197,10 @@ export class RequestPipeline {
     await this.#writer.submit(routed);
     const acknowledgedAt = Date.now();
     for (const [index, message] of batch.messages.entries()) {
-      const outcome = routed[index] as Routed;
-      if (outcome.deadLetter === undefined) metrics.processed.inc({ outcome: "classified" });
-      else metrics.recordDeadLetter(outcome.deadLetter);
-      metrics.endToEndLatency.observe(Math.max(0, acknowledgedAt - Number(message.timestamp)) / 1000);
+      metrics.recordAnswered(
+        (routed[index] as Routed).deadLetter,
+        acknowledgedAt - Number(message.timestamp),
+      );
     }
   }
 
