@@ -1,3 +1,5 @@
+// Connecting the worker's producer at start: kafkajs alone gives up when the broker it asks is down, so a worker
+// starting while a broker dies would exit; here it tries again with a fresh producer.
 import { setTimeout as sleep } from "node:timers/promises";
 import { type BackoffPolicy, backoffDelayMs } from "./resilience/backoff.ts";
 

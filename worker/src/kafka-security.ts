@@ -1,7 +1,7 @@
 // The worker's TLS and SASL for kafkajs, from the files and credentials config.ts checked, and a bounded check
 // at start that the brokers accept them, explaining a failure no retry can cure in the worker's own variables.
 import { readFileSync } from "node:fs";
-import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import { type Admin, Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import type { Logger } from "winston";
 import { type KafkaSecurityFailure, kafkaSecurityFailure } from "../../common/src/kafka-errors.ts";
 import type { WorkerConfig } from "./config.ts";
@@ -34,7 +34,7 @@ export function kafkaSecurityOptions({ tls, sasl }: KafkaSecurityConfig): KafkaS
 }
 
 /** What a person must check, naming the worker's variables; never a secret's value. */
-export function explainForWorker(failure: KafkaSecurityFailure, config: KafkaSecurityConfig): string {
+function explainForWorker(failure: KafkaSecurityFailure, config: KafkaSecurityConfig): string {
   switch (failure.kind) {
     case "authentication":
       return (
@@ -50,7 +50,10 @@ export function explainForWorker(failure: KafkaSecurityFailure, config: KafkaSec
   }
 }
 
-export class KafkaAccessError extends Error {
+/** How long the start-up check waits for an answer before leaving the brokers to the real clients. */
+const accessCheckTimeoutMs = 20_000;
+
+class KafkaAccessError extends Error {
   override readonly name = "KafkaAccessError";
 }
 
@@ -64,23 +67,17 @@ export async function checkKafkaAccess(
   kafka: WorkerConfig["kafka"],
   security: KafkaSecurityOptions,
   logger: Logger,
-  timeoutMs = 20_000,
+  admin: Pick<Admin, "connect" | "disconnect"> = checkingAdmin(kafka, security),
 ): Promise<void> {
-  const admin = new Kafka({
-    clientId: kafka.clientId,
-    brokers: kafka.bootstrapServers,
-    ...security,
-    connectionTimeout: 3_000,
-    authenticationTimeout: 5_000,
-    retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
-    logLevel: logLevel.NOTHING,
-  }).admin();
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       admin.connect(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${accessCheckTimeoutMs / 1000} s`)),
+          accessCheckTimeoutMs,
+        );
       }),
     ]);
   } catch (error) {
@@ -93,4 +90,17 @@ export async function checkKafkaAccess(
     clearTimeout(timer);
     await admin.disconnect().catch(() => {});
   }
+}
+
+/** An admin client with few retries and short timeouts: the check must answer quickly, whatever the brokers do. */
+function checkingAdmin(kafka: WorkerConfig["kafka"], security: KafkaSecurityOptions): Admin {
+  return new Kafka({
+    clientId: kafka.clientId,
+    brokers: kafka.bootstrapServers,
+    ...security,
+    connectionTimeout: 3_000,
+    authenticationTimeout: 5_000,
+    retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
+    logLevel: logLevel.NOTHING,
+  }).admin();
 }

@@ -1,6 +1,8 @@
+// The worker's Prometheus metrics, served on /metrics: requests by outcome, dead letters by code, retries, batch
+// size, inference and end-to-end latency, lag per partition and the circuit breaker's state.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DeadLetterCode } from "./contract/dead-letter-codes.ts";
-import type { BreakerState } from "./resilience/circuit-breaker.ts";
+import type { BreakerState } from "./resilience/breaker-transitions.ts";
 
 const breakerStateValue: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
@@ -59,9 +61,14 @@ export function createWorkerMetrics() {
     recordBreaker(state: BreakerState) {
       metrics.breakerState.set(breakerStateValue[state]);
     },
-    recordDeadLetter(reason: DeadLetterCode) {
-      metrics.deadLettered.inc({ reason });
-      metrics.processed.inc({ outcome: "dead_lettered" });
+    /** A request whose response (no code) or dead letter Kafka acknowledged `latencyMs` after its timestamp. */
+    recordAnswered(deadLetter: DeadLetterCode | undefined, latencyMs: number) {
+      if (deadLetter === undefined) metrics.processed.inc({ outcome: "classified" });
+      else {
+        metrics.deadLettered.inc({ reason: deadLetter });
+        metrics.processed.inc({ outcome: "dead_lettered" });
+      }
+      metrics.endToEndLatency.observe(Math.max(0, latencyMs) / 1000);
     },
   };
   metrics.breakerState.set(0);

@@ -1,3 +1,6 @@
+// The worker's producer: kafkajs's idempotent producer, wrapped so a write resolves only once every record is
+// acknowledged (kafkajs can report a write done with records unsent) and a lost idempotence state replaces the
+// producer instead of failing every later write.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Message,
@@ -25,7 +28,7 @@ function isProducerStateError(error: unknown): boolean {
 }
 
 /** The messages of `topicMessages` whose partition is not among those `results` acknowledged. */
-export function unacknowledged(
+function unacknowledged(
   topicMessages: readonly TopicMessages[],
   results: readonly RecordMetadata[],
   partitionOf: (message: Message) => number | undefined,

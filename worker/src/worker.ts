@@ -1,15 +1,15 @@
-// One worker: the model, Kafka clients, the pipeline and the HTTP endpoints, started and stopped together.
+// One worker: the model, Kafka clients, the consume loop and the HTTP endpoints, started and stopped together.
 import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
 import { createLogger } from "../../common/src/logger.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
+import { RequestPipeline } from "./consume/request-pipeline.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
 import { registerLz4Codec } from "./lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import { loadClassifierPool } from "./model/classifier-pool.ts";
-import { Pipeline } from "./pipeline.ts";
 import { ResilientProducer } from "./resilient-producer.ts";
 
 export interface RunningWorker {
@@ -52,7 +52,8 @@ export async function startWorker(
     logCreator:
       () =>
       ({ log }) => {
-        // kafkajs reports each retried request as an error; what is fatal reaches the CRASH handler below.
+        // kafkajs reports each retried request as an error; what is fatal reaches the consume loop's CRASH
+        // handler.
         const { message, ...rest } = log;
         logger.warn(message, { kafkajs: rest });
       },
@@ -62,24 +63,6 @@ export async function startWorker(
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: heartbeatIntervalMs(config.kafka),
     allowAutoTopicCreation: false,
-  });
-  let inGroup = false;
-  let stopping = false;
-  let crashedForGood = false;
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    inGroup = true;
-    logger.info("joined consumer group", {
-      memberId: payload.memberId,
-      assignment: payload.memberAssignment,
-    });
-  });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    inGroup = false;
-    crashedForGood = !payload.restart;
-    logger.log(payload.restart ? "warn" : "error", "consumer crashed", {
-      error: payload.error.message,
-      restart: payload.restart,
-    });
   });
 
   const producer = await ResilientProducer.start({
@@ -100,13 +83,8 @@ export async function startWorker(
       logger.warn("producer lost its idempotence state; replacing it", { error: error.message }),
   });
   await consumer.connect();
-  const pipeline = new Pipeline({ config, consumer, producer, classifier, metrics, logger });
-  const server = await startHttpServer(config.httpPort, metrics.registry, {
-    // A consumer kafkajs will not restart, or a pipeline whose writes failed for good, can never make progress
-    // again: let the kubelet restart the pod.
-    live: () => !crashedForGood && pipeline.failure === undefined,
-    ready: () => inGroup && !stopping && pipeline.breaker.state !== "open",
-  });
+  const pipeline = new RequestPipeline({ config, consumer, producer, classifier, metrics, logger });
+  const server = await startHttpServer(config.httpPort, metrics.registry, pipeline.health);
   await pipeline.start();
   const address = server.address();
   logger.info("worker started", { topic: config.topics.requests, httpPort: address });
@@ -114,7 +92,6 @@ export async function startWorker(
   return {
     httpPort: typeof address === "object" && address !== null ? address.port : config.httpPort,
     async stop() {
-      stopping = true;
       await pipeline.drain();
       await consumer.disconnect();
       await producer.disconnect();

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { CoalescingWriter } from "../../../worker/src/coalescing-writer.ts";
+import { CoalescingWriter } from "../../../worker/src/output/coalescing-writer.ts";
 
 describe("CoalescingWriter", () => {
   it("writes what is submitted in one turn together, and what arrives during a write in the next", async () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { CommitTracker } from "../../../worker/src/commit-tracker.ts";
+import { CommitTracker } from "../../../worker/src/offsets/commit-tracker.ts";
 
 const offsetsOf = (tracker: CommitTracker) =>
   tracker.due().map(({ topic, partition, offset }) => `${topic}/${partition}@${offset}`);

@@ -1,7 +1,10 @@
+// fetch-model as the init container runs it: the CLI against a local HTTPS server whose self-signed certificate
+// the child process is told to trust.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,31 +12,32 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { builtInModelDir } from "../../../worker/src/config.ts";
-import { FetchModelError, fetchModel, modelArchiveFiles } from "../../../worker/src/model/fetch-model.ts";
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL("../../../worker/src/model/fetch-model.ts", import.meta.url));
+const modelFiles = ["config.json", "model.onnx", "tokenizer.json", "tokenizer_config.json"];
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
-
-describe("fetch-model", () => {
+describe("fetch-model", function () {
+  // Each case starts a Node process under tsx.
+  this.timeout(30_000);
   let work: string;
   let archives: Record<string, Buffer>;
   let server: Server;
   let base: string;
+  let certificate: string;
   const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "fetch-model-test-"));
+    certificate = join(work, "server.crt");
+    const key = join(work, "server.key");
+    await run("openssl", [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1"],
+      ...["-addext", "subjectAltName=IP:127.0.0.1"],
+    ]);
     // The worker's own model as an archive with the files at its top level; and one missing a file.
-    await run("tar", ["-czf", join(work, "model.tar.gz"), "-C", builtInModelDir, ...modelArchiveFiles]);
+    await run("tar", ["-czf", join(work, "model.tar.gz"), "-C", builtInModelDir, ...modelFiles]);
     await run("tar", [
       "-czf",
       join(work, "partial.tar.gz"),
@@ -47,13 +51,16 @@ describe("fetch-model", () => {
       "/partial.tar.gz": await readFile(join(work, "partial.tar.gz")),
       "/not-gzip.tar.gz": Buffer.from("this is not an archive\n"),
     };
-    server = createServer((request, response) => {
-      const body = archives[request.url ?? ""];
-      if (body === undefined) response.writeHead(404).end("no such archive\n");
-      else response.writeHead(200, { "content-type": "application/gzip" }).end(body);
-    });
+    server = createServer(
+      { key: await readFile(key), cert: await readFile(certificate) },
+      (request, response) => {
+        const body = archives[request.url ?? ""];
+        if (body === undefined) response.writeHead(404).end("no such archive\n");
+        else response.writeHead(200, { "content-type": "application/gzip" }).end(body);
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   after(async () => {
@@ -71,11 +78,25 @@ describe("fetch-model", () => {
     return sha256(body);
   }
 
+  /** Runs the CLI, trusting the test server's certificate: its exit code and what it wrote to stderr. */
+  async function fetchModel(...args: string[]): Promise<{ code: number; stderr: string }> {
+    try {
+      await run(process.execPath, ["--import", "tsx", script, ...args], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate },
+      });
+      return { code: 0, stderr: "" };
+    } catch (error) {
+      const failed = error as { code: number; stderr: string };
+      return { code: failed.code, stderr: failed.stderr };
+    }
+  }
+
   it("downloads, verifies and unpacks the model, leaving only its files", async () => {
     const dir = await target();
-    await fetchModel(`${base}/model.tar.gz`, archiveDigest("/model.tar.gz"), dir, { allowHttp: true });
-    expect((await readdir(dir)).sort()).to.deep.equal([...modelArchiveFiles].sort());
-    for (const file of modelArchiveFiles) {
+    const result = await fetchModel(`${base}/model.tar.gz`, archiveDigest("/model.tar.gz"), dir);
+    expect(result).to.deep.equal({ code: 0, stderr: "" });
+    expect((await readdir(dir)).sort()).to.deep.equal(modelFiles);
+    for (const file of modelFiles) {
       const [fetched, original] = await Promise.all([
         readFile(join(dir, file)),
         readFile(join(builtInModelDir, file)),
@@ -87,79 +108,62 @@ describe("fetch-model", () => {
   it("refuses an archive whose digest differs, naming both digests, and unpacks nothing", async () => {
     const dir = await target();
     const wrong = "0".repeat(64);
-    const error = await rejection(fetchModel(`${base}/model.tar.gz`, wrong, dir, { allowHttp: true }));
-    expect(error).to.be.instanceOf(FetchModelError);
-    expect(error.message)
+    const result = await fetchModel(`${base}/model.tar.gz`, wrong, dir);
+    expect(result.code).to.equal(1);
+    expect(result.stderr)
       .to.include(`expected ${wrong}`)
       .and.include(`got ${archiveDigest("/model.tar.gz")}`);
     expect(await readdir(dir)).to.deep.equal([]);
   });
 
   it("names the HTTP status of a failed download", async () => {
-    const error = await rejection(
-      fetchModel(`${base}/missing.tar.gz`, "0".repeat(64), await target(), { allowHttp: true }),
-    );
-    expect(error.message).to.include("missing.tar.gz").and.include("HTTP 404");
+    const result = await fetchModel(`${base}/missing.tar.gz`, "0".repeat(64), await target());
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.include("missing.tar.gz").and.include("HTTP 404");
   });
 
   it("names the unreachable server", async () => {
-    const closed = createServer();
+    const closed = createHttpServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/model.tar.gz`;
+    const url = `https://127.0.0.1:${(closed.address() as AddressInfo).port}/model.tar.gz`;
     await new Promise((resolve) => closed.close(resolve));
-    const error = await rejection(fetchModel(url, "0".repeat(64), await target(), { allowHttp: true }));
-    expect(error.message).to.include(`cannot download ${url}`).and.include("ECONNREFUSED");
+    const result = await fetchModel(url, "0".repeat(64), await target());
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.include(`cannot download ${url}`).and.include("ECONNREFUSED");
   });
 
   it("names the files an archive lacks", async () => {
-    const error = await rejection(
-      fetchModel(`${base}/partial.tar.gz`, archiveDigest("/partial.tar.gz"), await target(), {
-        allowHttp: true,
-      }),
+    const result = await fetchModel(
+      `${base}/partial.tar.gz`,
+      archiveDigest("/partial.tar.gz"),
+      await target(),
     );
-    expect(error.message).to.include("lacks tokenizer.json, tokenizer_config.json");
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.include("lacks tokenizer.json, tokenizer_config.json");
   });
 
   it("reports what tar says about a file that is not an archive", async () => {
     const dir = await target();
-    const error = await rejection(
-      fetchModel(`${base}/not-gzip.tar.gz`, archiveDigest("/not-gzip.tar.gz"), dir, { allowHttp: true }),
-    );
-    expect(error.message).to.match(/^tar could not unpack the archive \(exit \d+\): .+/);
+    const result = await fetchModel(`${base}/not-gzip.tar.gz`, archiveDigest("/not-gzip.tar.gz"), dir);
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.match(/^fetch-model: tar could not unpack the archive \(exit \d+\): .+/);
     expect(await readdir(dir)).to.deep.equal([]);
   });
 
-  it("refuses http:// unless allowed, and a digest that is not one", async () => {
+  it("refuses http:// and a digest that is not one, exiting 1 with the reason", async () => {
     const dir = await target();
-    expect((await rejection(fetchModel(`${base}/model.tar.gz`, "0".repeat(64), dir))).message).to.equal(
-      `'${base}/model.tar.gz' must be an https:// URL`,
-    );
-    expect((await rejection(fetchModel("https://example.invalid/m.tgz", "abc", dir))).message).to.include(
-      "'abc' is not a SHA-256 digest",
-    );
+    const http = "http://127.0.0.1:1/model.tar.gz";
+    const plain = await fetchModel(http, "0".repeat(64), dir);
+    expect(plain.code).to.equal(1);
+    expect(plain.stderr).to.include(`fetch-model: '${http}' must be an https:// URL`);
+    const digest = await fetchModel(`${base}/model.tar.gz`, "abc", dir);
+    expect(digest.code).to.equal(1);
+    expect(digest.stderr).to.include("'abc' is not a SHA-256 digest");
   });
 
-  describe("CLI", () => {
-    async function cli(...args: string[]): Promise<{ code: number; stderr: string }> {
-      try {
-        await run(process.execPath, ["--import", "tsx", script, ...args]);
-        return { code: 0, stderr: "" };
-      } catch (error) {
-        const failed = error as { code: number; stderr: string };
-        return { code: failed.code, stderr: failed.stderr };
-      }
-    }
-
-    it("demands https and exits 1 with the reason", async () => {
-      const result = await cli(`${base}/model.tar.gz`, archiveDigest("/model.tar.gz"), await target());
-      expect(result.code).to.equal(1);
-      expect(result.stderr).to.include(`fetch-model: '${base}/model.tar.gz' must be an https:// URL`);
-    });
-
-    it("exits 2 with its usage on wrong arguments", async () => {
-      const result = await cli("https://example.invalid/m.tgz");
-      expect(result.code).to.equal(2);
-      expect(result.stderr).to.include("usage: fetch-model <https-url> <sha256> <target-dir>");
-    });
+  it("exits 2 with its usage on wrong arguments", async () => {
+    const result = await fetchModel("https://example.invalid/m.tgz");
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.include("usage: fetch-model <https-url> <sha256> <target-dir>");
   });
 });

@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
+import winston from "winston";
 import { kafkaSecurityFailure } from "../../../common/src/kafka-errors.ts";
-import { explainForWorker, kafkaSecurityOptions } from "../../../worker/src/kafka-security.ts";
+import type { WorkerConfig } from "../../../worker/src/config.ts";
+import { checkKafkaAccess, kafkaSecurityOptions } from "../../../worker/src/kafka-security.ts";
 
 // kafkajs is CommonJS: its error classes are not visible to ESM as named exports.
 type ErrorClass = new (...args: unknown[]) => Error;
@@ -71,22 +73,63 @@ describe("worker Kafka security", () => {
     expect(kafkaSecurityFailure(new Error("Closed connection"))).to.equal(undefined);
   });
 
-  it("names the worker's variables to check, and the user but never the password", () => {
+  it("stops the worker with an error naming its variables to check, and the user but never the password", async () => {
     const sasl = { mechanism: "scram-sha-512", username: "alice", password: "s3cr3t" } as const;
-    const login = explainForWorker({ kind: "authentication", detail: "invalid credentials" }, { sasl });
-    expect(login).to.match(
+    const login = await accessCheck(
+      new KafkaJSSASLAuthenticationError("SASL SCRAM SHA512 authentication failed: invalid credentials"),
+      { sasl },
+    );
+    expect(login?.name).to.equal("KafkaAccessError");
+    expect(login?.message).to.match(
       /^SASL authentication failed for user alice: check KAFKA_SASL_USERNAME\/KAFKA_SASL_PASSWORD/,
     );
-    expect(login).not.to.include("s3cr3t");
-    expect(explainForWorker({ kind: "untrusted-broker", detail: "x" }, { tls: {} })).to.match(
+    expect(login?.message).not.to.include("s3cr3t");
+    const untrusted = connectionError(
+      "unable to verify the first certificate",
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    );
+    expect((await accessCheck(untrusted, { tls: {} }))?.message).to.match(
       /^the broker's TLS certificate is not trusted: check KAFKA_TLS_CA_FILE/,
     );
-    const refused = { kind: "client-certificate-refused", detail: "x" } as const;
-    expect(explainForWorker(refused, { tls: {} })).to.match(
+    const refused = connectionError(
+      "80:error:0A000412:SSL routines:…",
+      "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    );
+    expect((await accessCheck(refused, { tls: {} }))?.message).to.match(
       /^the broker requires a client certificate: set KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE/,
     );
-    expect(explainForWorker(refused, { tls: { client: { certFile: "c", keyFile: "k" } } })).to.match(
+    const client = { certFile: "c", keyFile: "k" };
+    expect((await accessCheck(refused, { tls: { client } }))?.message).to.match(
       /^the broker refused the client certificate: check KAFKA_TLS_CERT_FILE/,
     );
   });
+
+  it("lets the worker start when the brokers do not answer the check, for the real clients to retry", async () => {
+    const down = retried(connectionError("connect ECONNREFUSED 127.0.0.1:9092", "ECONNREFUSED"));
+    expect(await accessCheck(down, {})).to.equal(undefined);
+  });
 });
+
+/** The start-up check against brokers that fail the connection with `error`: what it throws, if anything. */
+async function accessCheck(
+  error: Error,
+  security: Pick<WorkerConfig["kafka"], "tls" | "sasl">,
+): Promise<Error | undefined> {
+  const kafka = {
+    bootstrapServers: ["broker:9092"],
+    clientId: "worker",
+    groupId: "group",
+    sessionTimeoutMs: 30_000,
+  };
+  const admin = {
+    connect: async () => {
+      throw error;
+    },
+    disconnect: async () => {},
+  };
+  const logger = winston.createLogger({ silent: true });
+  return checkKafkaAccess({ ...kafka, ...security }, {}, logger, admin).then(
+    () => undefined,
+    (thrown: Error) => thrown,
+  );
+}

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { produceRequests } from "../../../worker/src/produce-requests.ts";
+import { produceRequests } from "../../../worker/src/output/produce-requests.ts";
 
 const record = (topic: string, bytes: number) => ({
   topic,

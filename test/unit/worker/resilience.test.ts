@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { backoffDelayMs } from "../../../worker/src/resilience/backoff.ts";
-import { CircuitBreaker } from "../../../worker/src/resilience/breaker.ts";
-import { afterOutcome, atTime, closedBreaker } from "../../../worker/src/resilience/circuit-breaker.ts";
+import { afterOutcome, atTime, closedBreaker } from "../../../worker/src/resilience/breaker-transitions.ts";
+import { CircuitBreaker } from "../../../worker/src/resilience/circuit-breaker.ts";
 import { runWithRetry } from "../../../worker/src/resilience/retry.ts";
 
 const backoff = { initialBackoffMs: 100, maxBackoffMs: 1000 };

@@ -7,23 +7,24 @@ import type {
   ProducerConfig,
   RecordMetadata,
 } from "kafkajs";
-import { ResilientProducer, unacknowledged } from "../../../worker/src/resilient-producer.ts";
+import { ResilientProducer } from "../../../worker/src/resilient-producer.ts";
 
 const stateError = () =>
   Object.assign(new Error("The broker received an out of order sequence number"), {
     type: "OUT_OF_ORDER_SEQUENCE_NUMBER",
   });
 
-const partitionMetadata = Array.from(
-  { length: 8 },
-  (_, partitionId): PartitionMetadata => ({
-    partitionId,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-    partitionErrorCode: 0,
-  }),
-);
+const partitionMetadata = (partitions: number) =>
+  Array.from(
+    { length: partitions },
+    (_, partitionId): PartitionMetadata => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }),
+  );
 
 const metadata = (topicName: string, partition: number): RecordMetadata => ({
   topicName,
@@ -33,9 +34,14 @@ const metadata = (topicName: string, partition: number): RecordMetadata => ({
 
 /**
  * A producer that places every message with the partitioner its config makes, as kafkajs does on each try, and
- * answers each send with `answer` (the partitions it acknowledges, or an error to throw).
+ * answers each send with `answer` (the partitions of topic "out" it acknowledges, results of its own, or an error
+ * to throw).
  */
-function fakeProducer(config: ProducerConfig, answers: ((sent: Map<number, Message[]>) => number[])[]) {
+function fakeProducer(
+  config: ProducerConfig,
+  answers: ((sent: Map<number, Message[]>) => (number | RecordMetadata)[])[],
+  partitions = 8,
+) {
   const partitioner = (config.createPartitioner as NonNullable<ProducerConfig["createPartitioner"]>)();
   const fake = { sends: [] as Map<number, Message[]>[], disconnected: false };
   const producer = {
@@ -43,13 +49,13 @@ function fakeProducer(config: ProducerConfig, answers: ((sent: Map<number, Messa
       const sent = new Map<number, Message[]>();
       for (const { topic, messages } of topicMessages) {
         for (const message of messages) {
-          const partition = partitioner({ topic, partitionMetadata, message });
+          const partition = partitioner({ topic, partitionMetadata: partitionMetadata(partitions), message });
           sent.set(partition, [...(sent.get(partition) ?? []), message]);
         }
       }
       fake.sends.push(sent);
       const answer = answers.shift() ?? ((all) => [...all.keys()]);
-      return answer(sent).map((partition) => metadata("out", partition));
+      return answer(sent).map((result) => (typeof result === "number" ? metadata("out", result) : result));
     },
     disconnect: async () => {
       fake.disconnected = true;
@@ -60,40 +66,6 @@ function fakeProducer(config: ProducerConfig, answers: ((sent: Map<number, Messa
 
 const quickly = { initialBackoffMs: 1, maxBackoffMs: 1 };
 const ignore = () => {};
-
-describe("unacknowledged", () => {
-  it("keeps the messages whose partition no result acknowledges, topic by topic", () => {
-    const a: Message = { value: "a" };
-    const b: Message = { value: "b" };
-    const c: Message = { value: "c" };
-    const partitions = new Map<Message, number>([
-      [a, 0],
-      [b, 1],
-      [c, 0],
-    ]);
-    const left = unacknowledged(
-      [
-        { topic: "responses", messages: [a, b] },
-        { topic: "dead-letter", messages: [c] },
-      ],
-      [metadata("responses", 0), metadata("dead-letter", 1), { ...metadata("dead-letter", 0), errorCode: 6 }],
-      (message) => partitions.get(message),
-    );
-    expect(left).to.deep.equal([
-      { topic: "responses", messages: [b] },
-      { topic: "dead-letter", messages: [c] },
-    ]);
-  });
-
-  it("keeps a message that was never given a partition", () => {
-    const left = unacknowledged(
-      [{ topic: "t", messages: [{ value: "x" }] }],
-      [metadata("t", 0)],
-      () => undefined,
-    );
-    expect(left).to.have.length(1);
-  });
-});
 
 describe("ResilientProducer", () => {
   it("sends again, on the same partitions, the records of partitions a send did not acknowledge", async () => {
@@ -123,6 +95,65 @@ describe("ResilientProducer", () => {
     expect(resent).to.deep.equal([leftOut.flatMap(([, left]) => left).length]);
     expect(made?.fake.sends).to.have.length(2);
     expect(new Set(results.map((r) => r.partition)).size).to.equal(first?.size);
+  });
+
+  it("counts a partition acknowledged only by a result for its own topic without an error code", async () => {
+    let made: ReturnType<typeof fakeProducer> | undefined;
+    const response: Message = { value: "response" };
+    const deadLetter: Message = { value: "dead letter" };
+    const producer = await ResilientProducer.start({
+      connect: async (config) => {
+        // One partition per topic; the first send's dead-letter partition answers NOT_LEADER_FOR_PARTITION.
+        made = fakeProducer(
+          config,
+          [
+            () => [metadata("responses", 0), { ...metadata("dead-letter", 0), errorCode: 6 }],
+            () => [metadata("dead-letter", 0)],
+          ],
+          1,
+        );
+        return made.producer;
+      },
+      backoff: quickly,
+      onResend: ignore,
+      onReplace: () => expect.fail("replaced"),
+    });
+    await producer.sendBatch({
+      topicMessages: [
+        { topic: "responses", messages: [response] },
+        { topic: "dead-letter", messages: [deadLetter] },
+      ],
+    });
+    expect(made?.fake.sends.map((sent) => sent.get(0))).to.deep.equal([[response, deadLetter], [deadLetter]]);
+  });
+
+  it("sends again a message kafkajs never gave a partition, whatever the results say", async () => {
+    const sends: number[] = [];
+    const resent: number[] = [];
+    const producer = await ResilientProducer.start({
+      connect: async (config) => {
+        const partitioner = (config.createPartitioner as NonNullable<ProducerConfig["createPartitioner"]>)();
+        return {
+          // The first try answers for partition 0 without placing the message; the second places it there.
+          sendBatch: async ({ topicMessages = [] }: ProducerBatch) => {
+            sends.push(sends.length);
+            if (sends.length > 1) {
+              for (const { topic, messages } of topicMessages) {
+                for (const message of messages)
+                  partitioner({ topic, partitionMetadata: partitionMetadata(1), message });
+              }
+            }
+            return [metadata("t", 0)];
+          },
+          disconnect: async () => {},
+        } as unknown as Producer;
+      },
+      backoff: quickly,
+      onResend: (messages) => resent.push(messages),
+      onReplace: () => expect.fail("replaced"),
+    });
+    await producer.sendBatch({ topicMessages: [{ topic: "t", messages: [{ value: "x" }] }] });
+    expect([sends.length, resent]).to.deep.equal([2, [1]]);
   });
 
   it("replaces a producer whose sequence numbers the broker refuses, and resends the batch with the new one", async () => {

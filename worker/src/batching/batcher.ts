@@ -1,3 +1,5 @@
+// The queue the model runs behind: requests from every partition wait here and leave in batches, because a model
+// run costs far more per call than per input. When a batch closes, and how big, is decide-batch.ts's.
 import { type BatchPolicy, decideBatch } from "./decide-batch.ts";
 
 interface Pending<T, R> {
@@ -40,10 +42,6 @@ export class Batcher<T, R> {
       if (this.#queue.length === 1) setImmediate(() => this.#pump());
       else if (this.#queue.length >= this.#policy.maxSize) this.#pump();
     });
-  }
-
-  get queued(): number {
-    return this.#queue.length;
   }
 
   #pump(): void {

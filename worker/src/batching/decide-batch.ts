@@ -1,3 +1,5 @@
+// When the batcher closes a batch and how big, as a pure function of its queue and the time, so every policy
+// (size, wait, model threads) is tested without timers.
 export interface BatchPolicy {
   /** A batch closes at this many inputs. 1 disables batching. */
   maxSize: number;

@@ -2,7 +2,7 @@
  * The fixed set of reasons a request ends in the dead-letter topic. Stable strings: users filter and alert on them.
  * The descriptions are the documentation (README and the dead-letter schema point here).
  */
-export const deadLetterCodes = {
+const deadLetterCodes = {
   MESSAGE_TOO_LARGE: "The record value is larger than the worker's maximum message size; it was not parsed.",
   INVALID_ENCODING: "The record value is not valid UTF-8.",
   INVALID_JSON: "The record value is not JSON.",

@@ -1,3 +1,5 @@
+// An ajv schema error as the sentence a dead letter carries, naming the field and what is wrong with it, so
+// whoever sent the request can fix it without reading the schema.
 import type { ErrorObject } from "ajv";
 
 /** JSON pointer "/metadata/a~1b" → dotted field path "metadata.a/b"; the root is "" . */

@@ -1,3 +1,6 @@
+// The request contract at the worker's door: a Kafka record value becomes a request valid against
+// schemas/request.schema.json, or the dead-letter code and message that say why not; and whether its deadline
+// has passed.
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { DeadLetterCode } from "./dead-letter-codes.ts";

@@ -4,7 +4,7 @@ import type { Classifier, ClassifierOptions } from "./classifier.ts";
 import { loadClassifierInThread } from "./classifier-thread.ts";
 
 /** Index of the thread with the fewest batches handed to it and not yet answered (the first on a tie). */
-export function leastBusy(outstanding: readonly number[]): number {
+function leastBusy(outstanding: readonly number[]): number {
   let best = 0;
   for (const [index, count] of outstanding.entries()) {
     if (count < (outstanding[best] as number)) best = index;
@@ -12,15 +12,17 @@ export function leastBusy(outstanding: readonly number[]): number {
   return best;
 }
 
-/** Loads the model on `threads` threads; close() ends them all. A thread that fails to load fails the pool. */
+/**
+ * Loads the model on `threads` threads; close() ends them all. A thread that fails to load fails the pool.
+ * `loadThread` loads one thread's classifier (a test's fakes stand in for real threads).
+ */
 export async function loadClassifierPool(
   dir: string,
   options: ClassifierOptions,
   threads: number,
+  loadThread: typeof loadClassifierInThread = loadClassifierInThread,
 ): Promise<Classifier> {
-  const loads = await Promise.allSettled(
-    Array.from({ length: threads }, () => loadClassifierInThread(dir, options)),
-  );
+  const loads = await Promise.allSettled(Array.from({ length: threads }, () => loadThread(dir, options)));
   const members = loads.flatMap((load) => (load.status === "fulfilled" ? [load.value] : []));
   const failed = loads.find((load) => load.status === "rejected");
   if (failed !== undefined) {

@@ -11,18 +11,14 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { CONFIG_FILE, MODEL_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./files.ts";
 
-export const modelArchiveFiles = [MODEL_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, CONFIG_FILE] as const;
+const modelArchiveFiles = [MODEL_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, CONFIG_FILE] as const;
 
-export class FetchModelError extends Error {
+class FetchModelError extends Error {
   override name = "FetchModelError";
 }
 
-export interface FetchModelOptions {
-  /** Accept http:// as well as https://; only for tests against a local server. */
-  allowHttp?: boolean;
-  /** Give up on a download that takes longer than this (default 10 minutes), instead of hanging the pod. */
-  timeoutMs?: number;
-}
+/** A download that takes longer is given up, instead of hanging the pod. */
+const downloadTimeoutMs = 600_000;
 
 function reason(error: unknown): string {
   if (error instanceof Error) {
@@ -33,26 +29,25 @@ function reason(error: unknown): string {
   return String(error);
 }
 
-function checkedUrl(url: string, allowHttp: boolean): URL {
+function checkedUrl(url: string): URL {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new FetchModelError(`'${url}' is not a URL`);
   }
-  const allowed = allowHttp ? ["https:", "http:"] : ["https:"];
-  if (!allowed.includes(parsed.protocol)) {
+  if (parsed.protocol !== "https:") {
     throw new FetchModelError(`'${url}' must be an https:// URL`);
   }
   return parsed;
 }
 
 /** Streams the body to `file` and returns the SHA-256 (hex) of what was written. */
-async function download(url: URL, file: string, timeoutMs: number): Promise<string> {
+async function download(url: URL, file: string): Promise<string> {
   const hash = createHash("sha256");
   const handle = await open(file, "w");
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, { signal: AbortSignal.timeout(downloadTimeoutMs) });
     if (!response.ok || response.body === null) {
       throw new FetchModelError(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
     }
@@ -103,13 +98,8 @@ async function missingFiles(dir: string): Promise<string[]> {
  * Downloads `url`, checks its SHA-256 against `sha256`, and unpacks it into `targetDir`, which must then hold
  * the model files at its top level. Throws a FetchModelError whose message says what failed.
  */
-export async function fetchModel(
-  url: string,
-  sha256: string,
-  targetDir: string,
-  options: FetchModelOptions = {},
-): Promise<void> {
-  const source = checkedUrl(url, options.allowHttp ?? false);
+async function fetchModel(url: string, sha256: string, targetDir: string): Promise<void> {
+  const source = checkedUrl(url);
   const expected = sha256.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(expected)) {
     throw new FetchModelError(`'${sha256}' is not a SHA-256 digest (64 hexadecimal digits)`);
@@ -118,7 +108,7 @@ export async function fetchModel(
   // Inside the target directory: in the pod it is the only writable volume besides a small /tmp.
   const archive = join(targetDir, `.fetch-model-${randomBytes(6).toString("hex")}.tar.gz`);
   try {
-    const actual = await download(source, archive, options.timeoutMs ?? 600_000);
+    const actual = await download(source, archive);
     if (actual !== expected) {
       throw new FetchModelError(
         `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual}; the archive was not unpacked`,

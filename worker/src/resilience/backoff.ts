@@ -1,3 +1,5 @@
+// The delay between tries, shared by inference retries and the producers' reconnects and resends, so every retry
+// loop in the worker backs off the same way.
 export interface BackoffPolicy {
   initialBackoffMs: number;
   maxBackoffMs: number;

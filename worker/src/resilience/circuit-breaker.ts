@@ -1,38 +1,53 @@
-export type BreakerState = "closed" | "open" | "half-open";
+// The circuit breaker around model runs: the pure transitions of breaker-transitions.ts plus a clock, waiting
+// for an open breaker to turn half-open, and listeners (the consume loop pauses fetching while it is open).
 
-export interface BreakerPolicy {
-  /** Consecutive failures that open the breaker. */
-  failureThreshold: number;
-  /** How long the breaker stays open before one trial is let through. */
-  resetTimeoutMs: number;
-}
+import { realTimers, type Timers } from "../timers.ts";
+import {
+  afterOutcome,
+  atTime,
+  type BreakerPolicy,
+  type BreakerSnapshot,
+  type BreakerState,
+  closedBreaker,
+} from "./breaker-transitions.ts";
 
-export interface BreakerSnapshot {
-  state: BreakerState;
-  consecutiveFailures: number;
-  /** When an open breaker lets a trial through (epoch ms); meaningful only while open. */
-  retryAt: number;
-}
+export type BreakerListener = (from: BreakerState, to: BreakerState) => void;
 
-export const closedBreaker: BreakerSnapshot = { state: "closed", consecutiveFailures: 0, retryAt: 0 };
+export class CircuitBreaker {
+  #snapshot: BreakerSnapshot = closedBreaker;
+  readonly #policy: BreakerPolicy;
+  readonly #clock: () => number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
+  readonly #listeners: BreakerListener[] = [];
 
-/** The breaker after an outcome at time `now`: pure, so every transition is tested without timers. */
-export function afterOutcome(
-  breaker: BreakerSnapshot,
-  outcome: "success" | "failure",
-  now: number,
-  policy: BreakerPolicy,
-): BreakerSnapshot {
-  if (outcome === "success") return closedBreaker;
-  const consecutiveFailures = breaker.consecutiveFailures + 1;
-  // A failed trial reopens at once; a closed breaker opens at the threshold.
-  if (breaker.state === "half-open" || consecutiveFailures >= policy.failureThreshold) {
-    return { state: "open", consecutiveFailures, retryAt: now + policy.resetTimeoutMs };
+  constructor(policy: BreakerPolicy, time: Pick<Timers, "clock" | "sleep"> = realTimers) {
+    this.#policy = policy;
+    this.#clock = time.clock;
+    this.#sleep = time.sleep;
   }
-  return { state: "closed", consecutiveFailures, retryAt: 0 };
-}
 
-/** An open breaker whose timeout has passed becomes half-open: the next run is the trial. */
-export function atTime(breaker: BreakerSnapshot, now: number): BreakerSnapshot {
-  return breaker.state === "open" && now >= breaker.retryAt ? { ...breaker, state: "half-open" } : breaker;
+  onChange(listener: BreakerListener): void {
+    this.#listeners.push(listener);
+  }
+
+  get state(): BreakerState {
+    this.#advance(atTime(this.#snapshot, this.#clock()));
+    return this.#snapshot.state;
+  }
+
+  /** Resolves when a run may start: at once unless the breaker is open, else when it turns half-open. */
+  async permit(): Promise<void> {
+    while (this.state === "open") await this.#sleep(Math.max(1, this.#snapshot.retryAt - this.#clock()));
+  }
+
+  record(outcome: "success" | "failure"): void {
+    const now = this.#clock();
+    this.#advance(afterOutcome(atTime(this.#snapshot, now), outcome, now, this.#policy));
+  }
+
+  #advance(next: BreakerSnapshot): void {
+    const from = this.#snapshot.state;
+    this.#snapshot = next;
+    if (next.state !== from) for (const listener of this.#listeners) listener(from, next.state);
+  }
 }

@@ -1,5 +1,7 @@
+// Inference with retries: which inputs of a batch to run again, how long to wait, and when a failure is the
+// model's (counted by the breaker) rather than one input's (counted against its attempts).
 import { type BackoffPolicy, backoffDelayMs } from "./backoff.ts";
-import type { CircuitBreaker } from "./breaker.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
 
 export interface RetryPolicy extends BackoffPolicy {
   /** Attempts per input before it is given up on (1 = no retry). */

@@ -1,7 +1,8 @@
 /**
  * Which offsets the worker may commit. Batches are handed off as they are fetched and finish out of order;
  * an offset becomes committable only when every batch fetched before it on its partition has had all its
- * responses and dead letters acknowledged (at-least-once). Pure bookkeeping: the pipeline does the I/O.
+ * responses and dead letters acknowledged (at-least-once). Pure bookkeeping: commit-scheduler.ts decides
+ * when to commit, and the consume loop does the I/O.
  */
 
 export interface OffsetToCommit {

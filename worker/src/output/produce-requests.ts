@@ -1,4 +1,6 @@
-import type { OutgoingRecord } from "./contract/records.ts";
+// One coalesced write split into produce requests the broker accepts: a single request over its
+// message.max.bytes would be refused whole.
+import type { OutgoingRecord } from "../contract/records.ts";
 
 export interface TopicMessages {
   topic: string;

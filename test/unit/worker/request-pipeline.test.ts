@@ -1,0 +1,319 @@
+// The consume loop with fakes for kafkajs and the model: which records are written, when offsets are committed,
+// when fetching pauses and what the health probes say, in an order each test sets by hand.
+import { expect } from "chai";
+import type { ProducerBatch, RecordMetadata } from "kafkajs";
+import winston from "winston";
+import { parseWorkerConfig, type WorkerConfig } from "../../../worker/src/config.ts";
+import { type RequestConsumer, RequestPipeline } from "../../../worker/src/consume/request-pipeline.ts";
+import { createWorkerMetrics } from "../../../worker/src/metrics.ts";
+import type { OffsetToCommit } from "../../../worker/src/offsets/commit-tracker.ts";
+import { ManualTimers, settle } from "./manual-timers.ts";
+
+function configWith(env: Record<string, string>): WorkerConfig {
+  const parsed = parseWorkerConfig({
+    KAFKA_BOOTSTRAP_SERVERS: "broker:9092",
+    KAFKA_GROUP_ID: "group",
+    TOPIC_REQUESTS: "req",
+    TOPIC_RESPONSES: "res",
+    TOPIC_DEAD_LETTER: "dlq",
+    ...env,
+  });
+  if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+  return parsed.config;
+}
+
+type Listener = (event: { payload: unknown }) => void;
+type EachBatch = (payload: object) => Promise<void>;
+
+/** The kafkajs consumer as the pipeline sees it: events the test emits, and a log of what it was asked. */
+class FakeConsumer {
+  readonly events = { GROUP_JOIN: "consumer.group_join", CRASH: "consumer.crash" };
+  /** Pauses and resumes, in order. */
+  readonly fetching: string[] = [];
+  /** Each commit request, as topic/partition@offset. */
+  readonly commits: string[][] = [];
+  readonly #listeners = new Map<string, Listener[]>();
+  #eachBatch: EachBatch | undefined;
+
+  on(name: string, listener: Listener): () => void {
+    this.#listeners.set(name, [...(this.#listeners.get(name) ?? []), listener]);
+    return () => {};
+  }
+
+  async subscribe(): Promise<void> {}
+
+  async run(config: { eachBatch: EachBatch }): Promise<void> {
+    this.#eachBatch = config.eachBatch;
+  }
+
+  pause(topics: { topic: string }[]): void {
+    this.fetching.push(`pause ${topics.map((t) => t.topic).join()}`);
+  }
+
+  resume(topics: { topic: string }[]): void {
+    this.fetching.push(`resume ${topics.map((t) => t.topic).join()}`);
+  }
+
+  async commitOffsets(offsets: OffsetToCommit[]): Promise<void> {
+    this.commits.push(offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`));
+  }
+
+  joined(assignment: Record<string, number[]>): void {
+    this.#emit(this.events.GROUP_JOIN, { memberId: "member", memberAssignment: assignment });
+  }
+
+  crashed(restart: boolean): void {
+    this.#emit(this.events.CRASH, { error: new Error("crash"), restart });
+  }
+
+  eachBatch(payload: object): Promise<void> {
+    if (this.#eachBatch === undefined) throw new Error("the pipeline has not started");
+    return this.#eachBatch(payload);
+  }
+
+  #emit(name: string, payload: unknown): void {
+    for (const listener of this.#listeners.get(name) ?? []) listener({ payload });
+  }
+}
+
+/** A producer whose writes succeed at once, wait for release(), or fail. */
+class FakeProducer {
+  /** Every record written, as "topic key" or "topic key code" for a dead letter. */
+  readonly records: string[] = [];
+  hold = false;
+  failure: Error | undefined;
+  readonly #held: (() => void)[] = [];
+
+  async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    for (const { topic, messages } of batch.topicMessages ?? []) {
+      for (const message of messages) {
+        const code = message.headers?.["kubesentiment-error-code"];
+        this.records.push(
+          [topic, String(message.key), ...(code === undefined ? [] : [String(code)])].join(" "),
+        );
+      }
+    }
+    if (this.failure !== undefined) throw this.failure;
+    if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
+    return [];
+  }
+
+  release(): void {
+    this.hold = false;
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+}
+
+/** A model that fails every run containing a text `fails` picks; `runs` lists the texts of each run. */
+function fakeModel(fails: (text: string) => boolean = () => false) {
+  const runs: string[][] = [];
+  const prediction = { label: "positive", score: 0.9, scores: { positive: 0.9, negative: 0.1 } };
+  return {
+    runs,
+    classifier: {
+      name: "model",
+      version: "1",
+      async classify(texts: readonly string[]) {
+        runs.push([...texts]);
+        if (texts.some(fails)) throw new Error("model failed");
+        return texts.map(() => prediction);
+      },
+    },
+  };
+}
+
+const request = (id: string, text = "good") => JSON.stringify({ id, text });
+
+/** One fetched batch of partition `partition` starting at `firstOffset`, and what the pipeline did with it. */
+function fetched(partition: number, firstOffset: number, values: (string | null)[]) {
+  const messages = values.map((value, index) => ({
+    key: Buffer.from(`k${firstOffset + index}`),
+    value: value === null ? null : Buffer.from(value),
+    offset: String(firstOffset + index),
+    timestamp: "0",
+    attributes: 0,
+    headers: {},
+  }));
+  const seen = { heartbeats: 0, resolved: [] as string[] };
+  const payload = {
+    batch: {
+      topic: "req",
+      partition,
+      messages,
+      isEmpty: () => messages.length === 0,
+      offsetLag: () => "0",
+      lastOffset: () => messages.at(-1)?.offset ?? String(firstOffset - 1),
+    },
+    resolveOffset: (offset: string) => seen.resolved.push(offset),
+    heartbeat: async () => {
+      seen.heartbeats++;
+    },
+    isRunning: () => true,
+    isStale: () => false,
+  };
+  return { payload, seen };
+}
+
+async function setUp(env: Record<string, string> = {}, model = fakeModel()) {
+  const timers = new ManualTimers();
+  const consumer = new FakeConsumer();
+  const producer = new FakeProducer();
+  const config = configWith(env);
+  const metrics = createWorkerMetrics();
+  const pipeline = new RequestPipeline({
+    config,
+    consumer: consumer as unknown as RequestConsumer,
+    producer,
+    classifier: model.classifier,
+    metrics,
+    logger: winston.createLogger({ silent: true }),
+    timers,
+  });
+  await pipeline.start();
+  consumer.joined({ req: [0, 1] });
+  return { timers, consumer, producer, pipeline, model, config, metrics };
+}
+
+describe("RequestPipeline", () => {
+  it("commits a batch's offsets only after the producer acknowledged its responses", async () => {
+    const { timers, consumer, producer } = await setUp();
+    producer.hold = true;
+    const { payload, seen } = fetched(0, 10, [request("a"), request("b")]);
+    await consumer.eachBatch(payload);
+    expect(seen.resolved).to.deep.equal(["11"], "kafkajs fetches on from the batch's end at once");
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["res a", "res b"]);
+    expect(consumer.commits).to.deep.equal([], "nothing is committed before the write is acknowledged");
+    producer.release();
+    await timers.advance(1_000);
+    expect(consumer.commits).to.deep.equal([["req/0@12"]]);
+  });
+
+  it("counts each request by outcome, and times it, only once its record is acknowledged", async () => {
+    const { timers, consumer, producer, metrics } = await setUp();
+    const counted = async () => {
+      const processed = await metrics.processed.get();
+      const latency = await metrics.endToEndLatency.get();
+      return {
+        processed: processed.values.map(({ labels, value }) => `${labels.outcome} ${value}`),
+        timed: latency.values.find((sample) => sample.metricName?.endsWith("_count"))?.value ?? 0,
+      };
+    };
+    producer.hold = true;
+    await consumer.eachBatch(fetched(0, 0, ["not json", request("a"), request("b")]).payload);
+    await timers.advance(1_000);
+    expect(await counted()).to.deep.equal({ processed: [], timed: 0 });
+    producer.release();
+    await timers.advance(1_000);
+    expect(await counted()).to.deep.equal({ processed: ["dead_lettered 1", "classified 2"], timed: 3 });
+  });
+
+  it("dead-letters an invalid request without running the model, and commits past it", async () => {
+    const { timers, consumer, producer, model } = await setUp();
+    await consumer.eachBatch(fetched(1, 0, ["not json", request("a")]).payload);
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["dlq k0 INVALID_JSON", "res a"]);
+    expect(model.runs).to.deep.equal([["good"]]);
+    expect(consumer.commits).to.deep.equal([["req/1@2"]]);
+  });
+
+  it("retries an input the model fails on, then dead-letters it; its batchmate is answered", async () => {
+    const model = fakeModel((text) => text === "poison");
+    const { timers, consumer, producer } = await setUp({ RETRY_MAX_ATTEMPTS: "3" }, model);
+    await consumer.eachBatch(fetched(0, 0, [request("a"), request("p", "poison")]).payload);
+    await timers.advance(60_000);
+    expect(model.runs).to.deep.equal([["good", "poison"], ["good"], ["poison"], ["poison"], ["poison"]]);
+    expect(producer.records).to.deep.equal(["res a", "dlq k1 INFERENCE_FAILED"]);
+    expect(consumer.commits).to.deep.equal([["req/0@2"]]);
+  });
+
+  it("pauses fetching and leaves readiness while the breaker is open; a good trial resumes both", async () => {
+    let down = true;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer, pipeline } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000" },
+      model,
+    );
+    await consumer.eachBatch(fetched(0, 0, [request("a"), request("b")]).payload);
+    await settle();
+    expect(consumer.fetching).to.deep.equal(["pause req"]);
+    expect(pipeline.health.ready()).to.equal(false);
+    expect(pipeline.health.live()).to.equal(true);
+    down = false;
+    await timers.advance(1_000);
+    expect(consumer.fetching).to.deep.equal(["pause req", "resume req"]);
+    expect(pipeline.health.ready()).to.equal(true);
+    expect(producer.records).to.deep.equal(["res a", "res b"], "an outage dead-letters nothing");
+  });
+
+  it("heartbeats while it waits for room, and returns once a write makes room", async () => {
+    const { timers, consumer, producer, config } = await setUp();
+    producer.hold = true;
+    const values = Array.from({ length: 1025 }, (_, index) => request(`r${index}`));
+    const { payload, seen } = fetched(0, 0, values);
+    let returned = false;
+    const handOff = consumer.eachBatch(payload).then(() => {
+      returned = true;
+    });
+    const heartbeatIntervalMs = config.kafka.sessionTimeoutMs / 10;
+    await timers.advance(2 * heartbeatIntervalMs);
+    expect([seen.heartbeats, returned]).to.deep.equal([3, false]);
+    producer.release();
+    await handOff;
+    expect(seen.heartbeats).to.equal(4);
+  });
+
+  it("stops fetching and fails liveness when a write fails for good; nothing after it is taken or committed", async () => {
+    const { timers, consumer, producer, pipeline } = await setUp();
+    producer.failure = new Error("refused");
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await timers.advance(1_000);
+    expect(consumer.fetching).to.deep.equal(["pause req"]);
+    expect(pipeline.health.live()).to.equal(false);
+    const later = fetched(0, 1, [request("b")]);
+    await consumer.eachBatch(later.payload);
+    await timers.advance(1_000);
+    expect(later.seen.resolved).to.deep.equal([]);
+    expect(producer.records).to.deep.equal(["res a"]);
+    expect(consumer.commits).to.deep.equal([]);
+  });
+
+  it("drains: leaves readiness, stops fetching, lets the batch in flight finish and commits it at once", async () => {
+    const { timers, consumer, producer, pipeline } = await setUp();
+    producer.hold = true;
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await settle();
+    let drained = false;
+    const draining = pipeline.drain().then(() => {
+      drained = true;
+    });
+    expect(pipeline.health.ready()).to.equal(false);
+    expect(consumer.fetching).to.deep.equal(["pause req"]);
+    await settle();
+    expect(drained).to.equal(false);
+    producer.release();
+    await draining;
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+    expect(timers.pending).to.deep.equal([], "the drain commits without waiting for the timer");
+  });
+
+  it("writes nothing for a batch whose partition was revoked while it was classified", async () => {
+    const { timers, consumer, producer } = await setUp();
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    consumer.joined({ req: [1] });
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal([]);
+    expect(consumer.commits).to.deep.equal([]);
+  });
+
+  it("answers the health probes from the consumer's group membership and crashes", async () => {
+    const { consumer, pipeline } = await setUp();
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, true]);
+    consumer.crashed(true);
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, false]);
+    consumer.joined({ req: [0] });
+    expect(pipeline.health.ready()).to.equal(true);
+    consumer.crashed(false);
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([false, false]);
+  });
+});
