@@ -1,5 +1,5 @@
 // The Kafka client settings of a pipeline's spec.kafka.tls and .sasl, from the Secrets they reference: CA
-// bundle (key from caSecretRef, default ca.crt), client certificate (kubernetes.io/tls: tls.crt, tls.key) and
+// bundle (the key caSecretRef names), client certificate (kubernetes.io/tls: tls.crt, tls.key) and
 // SCRAM credentials (username, password). A missing Secret or key is a result naming the field, the Secret and
 // the key — never its contents — so the reconcile can put it in a condition.
 import type { KafkaConfig, SASLOptions } from "kafkajs";
@@ -48,13 +48,11 @@ export async function resolveKafkaCredentials(
   };
   try {
     const credentials: KafkaCredentials = {};
-    if (tls !== undefined && tls.enabled !== false) {
+    if (tls !== undefined) {
       const ca = tls.caSecretRef;
       const cert = tls.certSecretRef;
       credentials.ssl = {
-        ...(ca === undefined
-          ? {}
-          : { ca: [await value("spec.kafka.tls.caSecretRef", ca.name, ca.key ?? "ca.crt")] }),
+        ...(ca === undefined ? {} : { ca: [await value("spec.kafka.tls.caSecretRef", ca.name, ca.key)] }),
         ...(cert === undefined
           ? {}
           : {
@@ -67,10 +65,7 @@ export async function resolveKafkaCredentials(
       const field = "spec.kafka.sasl.secretRef";
       const username = (await value(field, sasl.secretRef.name, "username")).toString("utf8");
       const password = (await value(field, sasl.secretRef.name, "password")).toString("utf8");
-      credentials.sasl =
-        sasl.mechanism === "scram-sha-256"
-          ? { mechanism: "scram-sha-256", username, password }
-          : { mechanism: "scram-sha-512", username, password };
+      credentials.sasl = { mechanism: sasl.mechanism, username, password };
     }
     return { ok: true, credentials };
   } catch (error) {

@@ -28,17 +28,6 @@ function fromSecret(name: string, secretName: string, key: string): V1EnvVar {
 export const kafkaCaMountPath = "/etc/kubesentiment/kafka/ca";
 export const kafkaClientCertMountPath = "/etc/kubesentiment/kafka/client";
 
-/** spec.kafka.tls when TLS is on (its `enabled` defaults to true). */
-function enabledTls(pipeline: ResolvedPipeline): NonNullable<ResolvedPipeline["kafka"]["tls"]> | undefined {
-  const tls = pipeline.kafka.tls;
-  return tls === undefined || tls.enabled === false ? undefined : tls;
-}
-
-/** The CA bundle's key in its Secret (the CRD's default, for a pipeline read before defaulting). */
-function caKey(ref: { key?: string }): string {
-  return ref.key ?? "ca.crt";
-}
-
 /**
  * The pod side of spec.kafka.tls: the CA Secret and the client certificate Secret (kubernetes.io/tls) as
  * read-only volumes, each projecting only the keys the worker reads.
@@ -47,7 +36,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
   volumes: V1Volume[];
   workerMounts: V1VolumeMount[];
 } {
-  const tls = enabledTls(pipeline);
+  const tls = pipeline.kafka.tls;
   const secrets = [
     ...(tls?.caSecretRef === undefined
       ? []
@@ -56,7 +45,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
             volume: "kafka-ca",
             path: kafkaCaMountPath,
             ref: tls.caSecretRef,
-            keys: [caKey(tls.caSecretRef)],
+            keys: [tls.caSecretRef.key],
           },
         ]),
     ...(tls?.certSecretRef === undefined
@@ -84,8 +73,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
  * secretKeyRef entries rather than values, so they never appear in the Deployment or its checksum input.
  */
 function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
-  const tls = enabledTls(pipeline);
-  const sasl = pipeline.kafka.sasl;
+  const { tls, sasl } = pipeline.kafka;
   return [
     value("KAFKA_BOOTSTRAP_SERVERS", pipeline.kafka.bootstrapServers.join(",")),
     value("KAFKA_GROUP_ID", pipeline.consumerGroup),
@@ -94,7 +82,7 @@ function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
     ...(tls === undefined ? [] : [value("KAFKA_TLS_ENABLED", "true")]),
     ...(tls?.caSecretRef === undefined
       ? []
-      : [value("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${caKey(tls.caSecretRef)}`)]),
+      : [value("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${tls.caSecretRef.key}`)]),
     ...(tls?.certSecretRef === undefined
       ? []
       : [
@@ -104,7 +92,7 @@ function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
     ...(sasl === undefined
       ? []
       : [
-          value("KAFKA_SASL_MECHANISM", sasl.mechanism ?? "scram-sha-512"),
+          value("KAFKA_SASL_MECHANISM", sasl.mechanism),
           fromSecret("KAFKA_SASL_USERNAME", sasl.secretRef.name, "username"),
           fromSecret("KAFKA_SASL_PASSWORD", sasl.secretRef.name, "password"),
         ]),
