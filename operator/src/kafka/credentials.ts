@@ -32,7 +32,7 @@ export async function resolveKafkaCredentials(
 ): Promise<ResolvedCredentials> {
   const { tls, sasl } = pipeline.kafka;
   const namespace = pipeline.namespace;
-  const value = async (field: string, name: string, key: string): Promise<Buffer> => {
+  const secretValue = async (field: string, name: string, key: string): Promise<Buffer> => {
     const data = await readSecret(namespace, name);
     if (data === undefined) {
       throw new MissingSecret(
@@ -52,19 +52,21 @@ export async function resolveKafkaCredentials(
       const ca = tls.caSecretRef;
       const cert = tls.certSecretRef;
       credentials.ssl = {
-        ...(ca === undefined ? {} : { ca: [await value("spec.kafka.tls.caSecretRef", ca.name, ca.key)] }),
+        ...(ca === undefined
+          ? {}
+          : { ca: [await secretValue("spec.kafka.tls.caSecretRef", ca.name, ca.key)] }),
         ...(cert === undefined
           ? {}
           : {
-              cert: await value("spec.kafka.tls.certSecretRef", cert.name, "tls.crt"),
-              key: await value("spec.kafka.tls.certSecretRef", cert.name, "tls.key"),
+              cert: await secretValue("spec.kafka.tls.certSecretRef", cert.name, "tls.crt"),
+              key: await secretValue("spec.kafka.tls.certSecretRef", cert.name, "tls.key"),
             }),
       };
     }
     if (sasl !== undefined) {
       const field = "spec.kafka.sasl.secretRef";
-      const username = (await value(field, sasl.secretRef.name, "username")).toString("utf8");
-      const password = (await value(field, sasl.secretRef.name, "password")).toString("utf8");
+      const username = (await secretValue(field, sasl.secretRef.name, "username")).toString("utf8");
+      const password = (await secretValue(field, sasl.secretRef.name, "password")).toString("utf8");
       credentials.sasl = { mechanism: sasl.mechanism, username, password };
     }
     return { ok: true, credentials };

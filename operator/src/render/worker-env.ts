@@ -12,7 +12,7 @@ export const workerHttpPortName = "http";
 /** Bound on the worker's graceful shutdown; the pod's termination grace period is derived from it. */
 export const workerShutdownTimeoutMs = 25_000;
 
-function value(name: string, setting: string | number): V1EnvVar {
+function literal(name: string, setting: string | number): V1EnvVar {
   return { name, value: String(setting) };
 }
 
@@ -75,24 +75,24 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
 function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
   const { tls, sasl } = pipeline.kafka;
   return [
-    value("KAFKA_BOOTSTRAP_SERVERS", pipeline.kafka.bootstrapServers.join(",")),
-    value("KAFKA_GROUP_ID", pipeline.consumerGroup),
+    literal("KAFKA_BOOTSTRAP_SERVERS", pipeline.kafka.bootstrapServers.join(",")),
+    literal("KAFKA_GROUP_ID", pipeline.consumerGroup),
     // The pod name: unique per member, so broker logs and group descriptions name the pod.
     fromPodField("KAFKA_CLIENT_ID", "metadata.name"),
-    ...(tls === undefined ? [] : [value("KAFKA_TLS_ENABLED", "true")]),
+    ...(tls === undefined ? [] : [literal("KAFKA_TLS_ENABLED", "true")]),
     ...(tls?.caSecretRef === undefined
       ? []
-      : [value("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${tls.caSecretRef.key}`)]),
+      : [literal("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${tls.caSecretRef.key}`)]),
     ...(tls?.certSecretRef === undefined
       ? []
       : [
-          value("KAFKA_TLS_CERT_FILE", `${kafkaClientCertMountPath}/tls.crt`),
-          value("KAFKA_TLS_KEY_FILE", `${kafkaClientCertMountPath}/tls.key`),
+          literal("KAFKA_TLS_CERT_FILE", `${kafkaClientCertMountPath}/tls.crt`),
+          literal("KAFKA_TLS_KEY_FILE", `${kafkaClientCertMountPath}/tls.key`),
         ]),
     ...(sasl === undefined
       ? []
       : [
-          value("KAFKA_SASL_MECHANISM", sasl.mechanism),
+          literal("KAFKA_SASL_MECHANISM", sasl.mechanism),
           fromSecret("KAFKA_SASL_USERNAME", sasl.secretRef.name, "username"),
           fromSecret("KAFKA_SASL_PASSWORD", sasl.secretRef.name, "password"),
         ]),
@@ -102,10 +102,10 @@ function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
 function modelEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
   const dir = modelDir(pipeline.model.source);
   return [
-    ...(dir === undefined ? [] : [value("MODEL_DIR", dir)]),
-    value("MODEL_MAX_SEQUENCE_LENGTH", pipeline.model.maxSequenceLength),
-    value("MODEL_THREADS", pipeline.model.threads),
-    value("MODEL_INTRA_OP_THREADS", pipeline.model.intraOpThreads),
+    ...(dir === undefined ? [] : [literal("MODEL_DIR", dir)]),
+    literal("MODEL_MAX_SEQUENCE_LENGTH", pipeline.model.maxSequenceLength),
+    literal("MODEL_THREADS", pipeline.model.threads),
+    literal("MODEL_INTRA_OP_THREADS", pipeline.model.intraOpThreads),
   ];
 }
 
@@ -113,18 +113,18 @@ export function renderWorkerEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
   const { topics, worker } = pipeline;
   return [
     ...kafkaEnv(pipeline),
-    value("TOPIC_REQUESTS", topics.requests),
-    value("TOPIC_RESPONSES", topics.responses),
-    value("TOPIC_DEAD_LETTER", topics.deadLetter),
+    literal("TOPIC_REQUESTS", topics.requests),
+    literal("TOPIC_RESPONSES", topics.responses),
+    literal("TOPIC_DEAD_LETTER", topics.deadLetter),
     ...modelEnv(pipeline),
-    value("BATCH_MAX_SIZE", worker.batch.maxSize),
-    value("BATCH_MAX_WAIT_MS", worker.batch.maxWaitMs),
-    value("RETRY_MAX_ATTEMPTS", worker.retry.maxAttempts),
-    value("RETRY_INITIAL_BACKOFF_MS", worker.retry.initialBackoffMs),
-    value("RETRY_MAX_BACKOFF_MS", worker.retry.maxBackoffMs),
-    value("BREAKER_FAILURE_THRESHOLD", worker.circuitBreaker.failureThreshold),
-    value("BREAKER_RESET_TIMEOUT_MS", worker.circuitBreaker.resetTimeoutMs),
-    value("HTTP_PORT", workerHttpPort),
-    value("SHUTDOWN_TIMEOUT_MS", workerShutdownTimeoutMs),
+    literal("BATCH_MAX_SIZE", worker.batch.maxSize),
+    literal("BATCH_MAX_WAIT_MS", worker.batch.maxWaitMs),
+    literal("RETRY_MAX_ATTEMPTS", worker.retry.maxAttempts),
+    literal("RETRY_INITIAL_BACKOFF_MS", worker.retry.initialBackoffMs),
+    literal("RETRY_MAX_BACKOFF_MS", worker.retry.maxBackoffMs),
+    literal("BREAKER_FAILURE_THRESHOLD", worker.circuitBreaker.failureThreshold),
+    literal("BREAKER_RESET_TIMEOUT_MS", worker.circuitBreaker.resetTimeoutMs),
+    literal("HTTP_PORT", workerHttpPort),
+    literal("SHUTDOWN_TIMEOUT_MS", workerShutdownTimeoutMs),
   ];
 }
