@@ -17,7 +17,6 @@ import {
 import type winston from "winston";
 import { createLogger } from "../../common/src/logger.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
-import { lagAnswerer } from "./autoscaling/lag-answer.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
@@ -25,6 +24,7 @@ import type { SecretReader } from "./kafka/credentials.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { createOperatorMetrics } from "./metrics.ts";
+import { lagAnswerer } from "./metrics-api/lag-answer.ts";
 import {
   authenticationConfigMap,
   type RequestHeaderConfig,
@@ -165,7 +165,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
       : await serveMetricsApi(
           config.metricsApi,
           kubeConfig,
-          lagAnswerer(caches.pipelines.cache, topics),
+          lagAnswerer(caches.pipelines.cache, (pipeline) => topics.lag(pipeline)),
           log,
         );
 

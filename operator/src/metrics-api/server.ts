@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
-import { lagMetricName } from "../render/hpa.ts";
+import { lagMetricName } from "../autoscaling/lag-metric.ts";
 import { parseEqualitySelector } from "./label-selector.ts";
 import { authenticate, type RequestHeaderConfig, type User } from "./request-header.ts";
 
