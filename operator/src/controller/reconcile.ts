@@ -49,14 +49,15 @@ export interface TopicsPort {
   lag(pipeline: ResolvedPipeline): Promise<ConsumerLag>;
 }
 
+/** Each dependency narrowed to the calls a reconcile makes, so a test can stand in for the cluster. */
 export interface ReconcilerDeps {
-  apps: AppsV1Api;
-  pipelines: ObjectCache<SentimentPipeline>;
-  deployments: ObjectCache<V1Deployment>;
-  hpas: ObjectCache<V2HorizontalPodAutoscaler>;
-  objects: KubernetesObjectApi;
-  customObjects: CustomObjectsApi;
-  events: EventRecorder;
+  apps: Pick<AppsV1Api, "patchNamespacedDeploymentScale">;
+  pipelines: Pick<ObjectCache<SentimentPipeline>, "get">;
+  deployments: Pick<ObjectCache<V1Deployment>, "get">;
+  hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
+  objects: Pick<KubernetesObjectApi, "patch">;
+  customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">;
+  events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
   defaultWorkerImage: string;
   /** Told each pipeline's lag as it is read (the operator's own Prometheus gauge). */
