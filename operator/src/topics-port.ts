@@ -56,23 +56,14 @@ async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<C
   return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
 }
 
-/** A pipeline's Kafka credentials could not be read from its Secrets. */
-export class CredentialsError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export class KafkaTopicsPort implements TopicsPort {
   constructor(private readonly readSecret: SecretReader) {}
 
   /** Runs `use` with an admin client for the pipeline's Kafka, credentials and all, and closes it. */
   async #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
     const resolved = await resolveKafkaCredentials(pipeline, this.readSecret);
-    if (!resolved.ok) throw new CredentialsError(resolved.reason, resolved.message);
+    // Not retriable: reading the same Secrets again gives the same answer until one of them changes.
+    if (!resolved.ok) throw new KafkaAdminError(resolved.reason, resolved.message, false);
     const admin = new TopicAdmin({
       bootstrapServers: pipeline.kafka.bootstrapServers,
       ...resolved.credentials,
@@ -100,11 +91,12 @@ export class KafkaTopicsPort implements TopicsPort {
           outcome.state === "ready" || outcome.exist
             ? await readLag(admin, pipeline).catch(() => undefined)
             : undefined;
-        return { outcome, changes: describeChanges(plan), lag };
+        // A refusal waits for a person (the spec, the topic, the brokers): asking again changes nothing.
+        return { outcome, changes: describeChanges(plan), lag, terminal: outcome.state === "failed" };
       });
     } catch (error) {
       const failure =
-        error instanceof KafkaAdminError || error instanceof CredentialsError
+        error instanceof KafkaAdminError
           ? error
           : new KafkaAdminError("TopicOperationFailed", String(error), true, { cause: error });
       const exist = observed !== undefined && names.every((name) => observed?.topics[name] !== undefined);
@@ -112,6 +104,7 @@ export class KafkaTopicsPort implements TopicsPort {
         outcome: { state: "failed", reason: failure.reason, message: failure.message, exist },
         changes: [],
         lag: undefined,
+        terminal: !failure.retriable,
       };
     }
   }

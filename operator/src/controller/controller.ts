@@ -1,6 +1,6 @@
 // The controller loop: takes pipeline keys from the work queue (watches.ts fills it) and runs reconciles, a few
 // at a time, never two for one key, and does with each key what its reconcile's result says: look again after
-// the resync period, retry with backoff, or forget it.
+// the resync period, retry with backoff, stop retrying until something changes, or forget it.
 import type { ObjectCache } from "@kubernetes/client-node";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { SentimentPipeline } from "../pipeline.ts";
@@ -74,6 +74,16 @@ export class Controller {
         log("warn", "reconcile will be retried", { pipeline: key, reason: result.reason, retryInMs: delay });
         return;
       }
+      case "terminal":
+        // The backoff ends here: a later transient failure starts it afresh.
+        queue.forget(key);
+        queue.addAfter(key, result.afterMs);
+        log("warn", "reconcile stopped retrying", {
+          pipeline: key,
+          reason: result.reason,
+          lookAgainInMs: result.afterMs,
+        });
+        return;
     }
   }
 

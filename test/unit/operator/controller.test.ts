@@ -192,6 +192,34 @@ describe("operator controller loop", function () {
     expect((await reconciler.calls.next()).key).to.equal("shop/reviews");
   });
 
+  it("retries nothing after a terminal result: the key waits for a change, or the resync period", async () => {
+    start();
+    (await reconciler.calls.next()).answer({ kind: "retry", reason: "KafkaUnreachable" });
+    (await clock.timers.next()).fire();
+    (await reconciler.calls.next()).answer({
+      kind: "terminal",
+      reason: "KafkaAuthenticationFailed",
+      afterMs: 30_000,
+    });
+    const recheck = await clock.timers.next();
+    expect(recheck.delayMs).to.equal(30_000);
+    await settled();
+    expect(clock.timers.size, "nothing scheduled but the resync").to.equal(0);
+    expect(queue.failures("shop/reviews")).to.equal(0);
+    expect(logged.at(-1)).to.deep.include({ level: "warn", message: "reconcile stopped retrying" });
+
+    // A change (a watch event: the spec, or an object the pipeline owns) is looked at at once...
+    queue.add("shop/reviews");
+    const changed = await reconciler.calls.next();
+    expect(changed.key).to.equal("shop/reviews");
+    changed.answer({ kind: "terminal", reason: "KafkaAuthenticationFailed", afterMs: 30_000 });
+    await settled();
+    expect(clock.timers.size, "the pending look stands, and no retry joins it").to.equal(0);
+    // ...and the periodic look still comes, for what no watch sees (a Secret fixed, Kafka changed).
+    recheck.fire();
+    expect((await reconciler.calls.next()).key).to.equal("shop/reviews");
+  });
+
   it("retries a reconcile that threw while its pipeline exists, and forgets one whose pipeline is gone", async () => {
     start();
     (await reconciler.calls.next()).fail(new Error("connection reset"));

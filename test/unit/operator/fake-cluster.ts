@@ -49,7 +49,7 @@ export function pipelineObject(
 
 /** Kafka as the reconcile sees it: `ensured` is what the next ensure answers; `deleteFailure` what delete throws. */
 export class FakeKafka implements TopicsPort {
-  ensured: EnsuredTopics = { outcome: { state: "ready" }, changes: [], lag: undefined };
+  ensured: EnsuredTopics = { outcome: { state: "ready" }, changes: [], lag: undefined, terminal: false };
   deleteFailure: Error | undefined;
 
   constructor(private readonly did: string[]) {}

@@ -27,6 +27,7 @@ describe("operator reconcile", () => {
       outcome: { state: "ready" },
       changes: ["created topic reviews-requests with 4 partitions and replication factor 1"],
       lag: undefined,
+      terminal: false,
     };
 
     expect(await reconcile(key)).to.deep.equal({ kind: "resync", afterMs: resyncPeriodMs });
@@ -66,7 +67,7 @@ describe("operator reconcile", () => {
 
   it("says Kafka is unreachable in TopicsReady and Ready, applies nothing without topics, and retries", async () => {
     const key = cluster.add(pipelineObject());
-    cluster.kafka.ensured = { outcome: unreachable, changes: [], lag: undefined };
+    cluster.kafka.ensured = { outcome: unreachable, changes: [], lag: undefined, terminal: false };
 
     expect(await reconcile(key)).to.deep.equal({ kind: "retry", reason: "KafkaUnreachable" });
     expect(cluster.did).to.deep.equal([
@@ -84,12 +85,40 @@ describe("operator reconcile", () => {
     }
   });
 
+  it("stops retrying a rejected SASL login: terminal until something changes, and the condition says why", async () => {
+    const key = cluster.add(pipelineObject());
+    const message =
+      "Kafka at k:9092 (spec.kafka.bootstrapServers) rejected the SASL login while connecting: check the " +
+      "username and password in the Secret named by spec.kafka.sasl.secretRef";
+    cluster.kafka.ensured = {
+      outcome: { state: "failed", reason: "KafkaAuthenticationFailed", message, exist: false },
+      changes: [],
+      lag: undefined,
+      terminal: true,
+    };
+
+    expect(await reconcile(key)).to.deep.equal({
+      kind: "terminal",
+      reason: "KafkaAuthenticationFailed",
+      afterMs: resyncPeriodMs,
+    });
+    for (const type of ["TopicsReady", "Ready"]) {
+      expect(conditionOf(cluster.statuses[0], type), type).to.include({
+        status: "False",
+        reason: "KafkaAuthenticationFailed",
+        message,
+      });
+    }
+    expect(cluster.events).to.deep.equal([`Warning KafkaAuthenticationFailed: ${message}`]);
+  });
+
   it("keeps the workers running on topics that exist while a change to them is refused", async () => {
     const key = cluster.add(pipelineObject());
     cluster.kafka.ensured = {
       outcome: { state: "failed", reason: "PartitionDecreaseRefused", message: "refused", exist: true },
       changes: [],
       lag: undefined,
+      terminal: true,
     };
 
     await reconcile(key);
@@ -128,6 +157,7 @@ describe("operator reconcile", () => {
       outcome: { state: "ready" },
       changes: [],
       lag: { total: 0, partitions: [], partitionsWithoutCommit: [] },
+      terminal: false,
     };
 
     await reconcile(key);
@@ -184,6 +214,18 @@ describe("operator reconcile", () => {
       expect(conditionOf(cluster.statuses[0], "Ready")?.message)
         .to.include("no Kafka broker answered")
         .and.include(`${skipTopicDeletionAnnotation}=true`);
+    });
+
+    it("waits for a change when the topics cannot be deleted for a reason no retry cures", async () => {
+      const key = cluster.add(deleting());
+      cluster.kafka.deleteFailure = new KafkaAdminError("KafkaAuthenticationFailed", "login rejected", false);
+
+      expect(await reconcile(key)).to.deep.equal({
+        kind: "terminal",
+        reason: "TopicDeletionFailed",
+        afterMs: resyncPeriodMs,
+      });
+      expect(conditionOf(cluster.statuses[0], "Ready")).to.include({ reason: "TopicDeletionFailed" });
     });
 
     it("releases a pipeline annotated to skip topic deletion without touching Kafka", async () => {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
-import { describeChanges, outcomeOf } from "../../../operator/src/topics-port.ts";
+import { resolvePipeline } from "../../../operator/src/pipeline.ts";
+import { describeChanges, KafkaTopicsPort, outcomeOf } from "../../../operator/src/topics-port.ts";
 
 const empty: TopicPlan = { create: [], raisePartitions: [], restoreConfigs: [], refusals: [] };
 const names = ["a-requests", "a-responses", "a-dlq"];
@@ -64,5 +65,30 @@ describe("operator topics outcome", () => {
       exist: true,
     });
     expect(outcomeOf(plan, { brokers: 1, topics: {} }, names)).to.include({ exist: false });
+  });
+});
+
+describe("operator topics port: failures no retry cures", () => {
+  const pipeline = resolvePipeline({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name: "a", namespace: "team" },
+    // Nothing listens here; the Secret is missing, so nothing tries to.
+    spec: { kafka: { bootstrapServers: ["127.0.0.1:1"], sasl: { secretRef: { name: "kafka-user" } } } },
+  });
+
+  it("reports a missing Secret as terminal: the same Secrets give the same answer until one changes", async () => {
+    const port = new KafkaTopicsPort(async () => undefined);
+    expect(await port.ensure(pipeline)).to.deep.equal({
+      outcome: {
+        state: "failed",
+        reason: "SecretNotFound",
+        message: "spec.kafka.sasl.secretRef names Secret team/kafka-user, which does not exist",
+        exist: false,
+      },
+      changes: [],
+      lag: undefined,
+      terminal: true,
+    });
   });
 });
