@@ -162,7 +162,11 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     await controller.stop();
     await caches.stop();
   };
-  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core));
+  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), (entry, pipeline) =>
+    // Warnings, not errors: kafkajs logs every request it retries as an error, and what does fail for good
+    // reaches the pipeline's condition and the reconcile's own log line.
+    log("warn", entry.message, { pipeline, kafkajs: { level: entry.level, namespace: entry.namespace } }),
+  );
   let leading = false;
   let stopping = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { KafkaLogEntry } from "../../../operator/src/kafka/admin.ts";
 import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../../operator/src/pipeline.ts";
 import { describeChanges, KafkaTopicsPort, outcomeOf } from "../../../operator/src/topics-port.ts";
@@ -90,5 +91,28 @@ describe("operator topics port: failures no retry cures", () => {
       lag: undefined,
       terminal: true,
     });
+  });
+});
+
+describe("operator topics port: kafkajs's own log", () => {
+  it("hands kafkajs's errors and warnings on, with the pipeline whose Kafka they come from", async () => {
+    const lines: [KafkaLogEntry, string][] = [];
+    const port = new KafkaTopicsPort(
+      async () => undefined,
+      (entry, pipeline) => lines.push([entry, pipeline]),
+    );
+    const unreachable = resolvePipeline({
+      apiVersion: "kubesentiment.io/v1alpha1",
+      kind: "SentimentPipeline",
+      metadata: { name: "a", namespace: "team" },
+      // Port 1: nothing listens, so the connection is refused at once and kafkajs logs why.
+      spec: { kafka: { bootstrapServers: ["127.0.0.1:1"] } },
+    });
+    const { outcome, terminal } = await port.ensure(unreachable);
+    expect(outcome).to.include({ state: "failed", reason: "KafkaUnreachable" });
+    expect(terminal).to.equal(false);
+    expect(lines.length).to.be.above(0);
+    expect(lines.every(([, pipeline]) => pipeline === "team/a")).to.equal(true);
+    expect(lines.map(([entry]) => entry.message).join("\n")).to.include("ECONNREFUSED");
   });
 });
