@@ -56,7 +56,7 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export function loadKubeConfig(path: string | undefined): KubeConfig {
+function loadKubeConfig(path: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (path === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(path);

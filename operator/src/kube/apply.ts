@@ -10,7 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import { apiVersion, group, kind, type PipelineStatus, plural, version } from "../pipeline.ts";
 
-export const fieldManager = "kubesentiment-operator";
+const fieldManager = "kubesentiment-operator";
 
 export async function applyObject<T extends KubernetesObject>(
   api: Pick<KubernetesObjectApi, "patch">,

@@ -11,7 +11,7 @@ import { parseEqualitySelector } from "./label-selector.ts";
 import { authenticate, type RequestHeaderConfig, type User } from "./request-header.ts";
 
 export const metricsGroup = "external.metrics.k8s.io";
-export const metricsVersion = "v1beta1";
+const metricsVersion = "v1beta1";
 const basePath = `/apis/${metricsGroup}/${metricsVersion}`;
 
 export type LagAnswer =

@@ -4,7 +4,7 @@
 import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { ModelSource } from "../pipeline.ts";
 
-export const modelMountPath = "/models";
+const modelMountPath = "/models";
 const modelVolume = "model";
 
 /**
