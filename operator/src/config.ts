@@ -35,9 +35,10 @@ export type ParsedOperatorConfig = { ok: true; config: OperatorConfig } | { ok: 
 
 export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
   const problems: string[] = [];
-  const value = (name: string) => (env[name]?.trim() === "" ? undefined : env[name]?.trim());
+  // A variable's value, trimmed; undefined when unset or blank.
+  const variable = (name: string) => (env[name]?.trim() === "" ? undefined : env[name]?.trim());
   const integer = (name: string, fallback: number, min: number, max: number) => {
-    const raw = value(name);
+    const raw = variable(name);
     if (raw === undefined) return fallback;
     const parsed = Number(raw);
     if (!/^\d+$/.test(raw) || parsed < min || parsed > max) {
@@ -47,28 +48,28 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
     return parsed;
   };
   const boolean = (name: string, fallback: boolean) => {
-    const raw = value(name);
+    const raw = variable(name);
     if (raw === undefined) return fallback;
     if (raw !== "true" && raw !== "false") problems.push(`${name} must be true or false, got '${raw}'`);
     return raw === "true";
   };
-  const logLevel = value("LOG_LEVEL") ?? "info";
+  const logLevel = variable("LOG_LEVEL") ?? "info";
   if (!["error", "warn", "info", "debug"].includes(logLevel)) {
     problems.push(`LOG_LEVEL must be one of error, warn, info, debug, got '${logLevel}'`);
   }
   const config: OperatorConfig = {
-    namespace: value("OPERATOR_NAMESPACE") ?? inClusterNamespace() ?? "kubesentiment-system",
-    identity: value("POD_NAME") ?? `${hostname()}-${process.pid}`,
+    namespace: variable("OPERATOR_NAMESPACE") ?? inClusterNamespace() ?? "kubesentiment-system",
+    identity: variable("POD_NAME") ?? `${hostname()}-${process.pid}`,
     leaderElection: boolean("LEADER_ELECTION", true),
-    defaultWorkerImage: value("WORKER_IMAGE") ?? defaultWorkerImage,
+    defaultWorkerImage: variable("WORKER_IMAGE") ?? defaultWorkerImage,
     httpPort: integer("HTTP_PORT", 8081, 0, 65535),
     resyncPeriodMs: integer("RESYNC_PERIOD_MS", 30_000, 1000, 3_600_000),
     concurrency: integer("RECONCILE_CONCURRENCY", 4, 1, 64),
     logLevel: logLevel as OperatorConfig["logLevel"],
     metricsApi: undefined,
   };
-  const certFile = value("METRICS_TLS_CERT_FILE");
-  const keyFile = value("METRICS_TLS_KEY_FILE");
+  const certFile = variable("METRICS_TLS_CERT_FILE");
+  const keyFile = variable("METRICS_TLS_KEY_FILE");
   const metricsPort = integer("METRICS_API_PORT", 6443, 0, 65535);
   if ((certFile === undefined) !== (keyFile === undefined)) {
     problems.push(

@@ -17,7 +17,7 @@ export function createOperatorMetrics(): OperatorMetrics {
     registry,
     reconciles: new Counter({
       name: "kubesentiment_operator_reconciles_total",
-      help: "Reconciles of SentimentPipelines by result: resync (healthy), retry (will back off), forget (gone), error",
+      help: "Reconciles of SentimentPipelines by result: resync (healthy), retry (will back off), terminal (waits for a change), forget (gone), error",
       labelNames: ["result"],
       registers: [registry],
     }),

@@ -17,14 +17,16 @@ import {
 import type winston from "winston";
 import { createLogger } from "../../common/src/logger.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
-import { lagAnswerer } from "./autoscaling/lag-answer.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
+import { startWatches } from "./controller/watches.ts";
+import { WorkQueue } from "./controller/work-queue.ts";
 import type { SecretReader } from "./kafka/credentials.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { LeaderElector } from "./kube/leader-election.ts";
 import { createOperatorMetrics } from "./metrics.ts";
+import { lagAnswerer } from "./metrics-api/lag-answer.ts";
 import {
   authenticationConfigMap,
   type RequestHeaderConfig,
@@ -54,7 +56,7 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export function loadKubeConfig(path: string | undefined): KubeConfig {
+function loadKubeConfig(path: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (path === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(path);
@@ -140,24 +142,36 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   const kubeConfig = loadKubeConfig(options.kubeconfigPath);
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
   const metrics = createOperatorMetrics();
+  // Filled by the watches in every replica, so a standby that takes over starts with every key.
+  const queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 300_000 });
+  const caches = await startWatches(
+    { kubeConfig, customObjects, apps, core, autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api) },
+    (key) => queue.add(key),
+    (message, fields) => log("warn", message, fields),
+  );
   const controller = new Controller({
-    kubeConfig,
-    customObjects,
-    apps,
-    core: kubeConfig.makeApiClient(CoreV1Api),
-    autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
+    queue,
+    pipelines: caches.pipelines.cache,
     concurrency: config.concurrency,
     metrics,
     log,
   });
-  const topics: TopicsPort = new KafkaTopicsPort(secretReader(kubeConfig.makeApiClient(CoreV1Api)));
+  const stopReconciling = async () => {
+    await controller.stop();
+    await caches.stop();
+  };
+  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), (entry, pipeline) =>
+    // Warnings, not errors: kafkajs logs every request it retries as an error, and what does fail for good
+    // reaches the pipeline's condition and the reconcile's own log line.
+    log("warn", entry.message, { pipeline, kafkajs: { level: entry.level, namespace: entry.namespace } }),
+  );
   let leading = false;
   let stopping = false;
-  const caches = await controller.startWatches();
   const server = await startHttpServer(config.httpPort, metrics.registry, {
     live: () => true,
-    ready: () => !stopping && controller.synced(),
+    ready: () => !stopping && caches.synced(),
   });
   const metricsApi =
     config.metricsApi === undefined
@@ -165,7 +179,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
       : await serveMetricsApi(
           config.metricsApi,
           kubeConfig,
-          lagAnswerer(caches.pipelines.cache, topics),
+          lagAnswerer(caches.pipelines.cache, (pipeline) => topics.lag(pipeline)),
           log,
         );
 
@@ -180,7 +194,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         hpas: caches.hpas.cache,
         objects: KubernetesObjectApi.makeApiClient(kubeConfig),
         customObjects,
-        events: new EventRecorder(kubeConfig.makeApiClient(CoreV1Api), config.identity),
+        events: new EventRecorder(core, config.identity),
         topics,
         defaultWorkerImage: config.defaultWorkerImage,
         resyncPeriodMs: config.resyncPeriodMs,
@@ -207,7 +221,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         onStoppedLeading: () => {
           leading = false;
           metrics.leader.set(0);
-          void controller.stop();
+          void stopReconciling();
           options.onLostLeadership?.();
         },
         log: (message, fields) => log("info", message, fields),
@@ -224,7 +238,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     stop: async () => {
       stopping = true;
       metricsApi?.stopRefresh();
-      await controller.stop();
+      await stopReconciling();
       await elector?.stop();
       await campaign;
       await metricsApi?.server.close();

@@ -1,7 +1,8 @@
 // The SentimentPipeline resource as the operator sees it: the stored object's shape, and the pipeline with
 // every default resolved, which is what every pure renderer and planner takes. crds/ holds the schema; the
 // API server applies its defaults, and `resolvePipeline` applies them again so an object written before a
-// default existed (or read from a test fixture) renders the same.
+// default existed (or read from a test fixture) renders the same. Every default is decided here and nowhere
+// else: readers of a ResolvedPipeline never fall back to one of their own.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 
 export const group = "kubesentiment.io";
@@ -10,16 +11,17 @@ export const plural = "sentimentpipelines";
 export const kind = "SentimentPipeline";
 export const apiVersion = `${group}/${version}`;
 
-export interface SecretKeyRef {
-  name: string;
-  key?: string;
-}
+type SaslMechanism = "scram-sha-512" | "scram-sha-256";
 
 export interface PipelineSpec {
   kafka: {
     bootstrapServers: string[];
-    tls?: { enabled?: boolean; caSecretRef?: SecretKeyRef; certSecretRef?: { name: string } };
-    sasl?: { mechanism?: "scram-sha-512" | "scram-sha-256"; secretRef: { name: string } };
+    tls?: {
+      enabled?: boolean;
+      caSecretRef?: { name: string; key?: string };
+      certSecretRef?: { name: string };
+    };
+    sasl?: { mechanism?: SaslMechanism; secretRef: { name: string } };
   };
   topics?: {
     requests?: string;
@@ -98,7 +100,19 @@ export interface ResolvedPipeline {
   namespace: string;
   uid: string;
   generation: number;
-  kafka: PipelineSpec["kafka"];
+  kafka: {
+    bootstrapServers: string[];
+    /** Undefined when TLS is off: no spec.kafka.tls, or tls.enabled false. */
+    tls:
+      | {
+          /** Undefined: the system's CAs. */
+          caSecretRef: { name: string; key: string } | undefined;
+          /** A kubernetes.io/tls Secret (tls.crt, tls.key); undefined: no client certificate. */
+          certSecretRef: { name: string } | undefined;
+        }
+      | undefined;
+    sasl: { mechanism: SaslMechanism; secretRef: { name: string } } | undefined;
+  };
   topics: {
     requests: string;
     responses: string;
@@ -128,6 +142,27 @@ export interface ResolvedPipeline {
   };
 }
 
+function kafkaSettings(kafka: PipelineSpec["kafka"]): ResolvedPipeline["kafka"] {
+  const { tls, sasl } = kafka;
+  return {
+    bootstrapServers: kafka.bootstrapServers,
+    tls:
+      tls === undefined || tls.enabled === false
+        ? undefined
+        : {
+            caSecretRef:
+              tls.caSecretRef === undefined
+                ? undefined
+                : { name: tls.caSecretRef.name, key: tls.caSecretRef.key ?? "ca.crt" },
+            certSecretRef: tls.certSecretRef,
+          },
+    sasl:
+      sasl === undefined
+        ? undefined
+        : { mechanism: sasl.mechanism ?? "scram-sha-512", secretRef: sasl.secretRef },
+  };
+}
+
 function modelSource(source: NonNullable<PipelineSpec["model"]>["source"]): ModelSource {
   if (source?.volume !== undefined) {
     return { kind: "volume", claimName: source.volume.claimName, subPath: source.volume.subPath };
@@ -148,7 +183,7 @@ export function resolvePipeline(pipeline: SentimentPipeline): ResolvedPipeline {
     namespace,
     uid: metadata.uid ?? "",
     generation: metadata.generation ?? 0,
-    kafka: spec.kafka,
+    kafka: kafkaSettings(spec.kafka),
     topics: {
       requests: topics.requests ?? `${name}-requests`,
       responses: topics.responses ?? `${name}-responses`,

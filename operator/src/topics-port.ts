@@ -4,7 +4,7 @@
 
 import type { EnsuredTopics, TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
-import { TopicAdmin } from "./kafka/admin.ts";
+import { type KafkaLogEntry, TopicAdmin } from "./kafka/admin.ts";
 import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
 import { type ConsumerLag, consumerLag } from "./kafka/lag.ts";
@@ -56,26 +56,26 @@ async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<C
   return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
 }
 
-/** A pipeline's Kafka credentials could not be read from its Secrets. */
-export class CredentialsError extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** kafkajs's own errors and warnings, with the pipeline ("namespace/name") whose Kafka they come from. */
+export type KafkaLog = (entry: KafkaLogEntry, pipeline: string) => void;
 
 export class KafkaTopicsPort implements TopicsPort {
-  constructor(private readonly readSecret: SecretReader) {}
+  constructor(
+    private readonly readSecret: SecretReader,
+    private readonly onLog?: KafkaLog,
+  ) {}
 
   /** Runs `use` with an admin client for the pipeline's Kafka, credentials and all, and closes it. */
   async #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
     const resolved = await resolveKafkaCredentials(pipeline, this.readSecret);
-    if (!resolved.ok) throw new CredentialsError(resolved.reason, resolved.message);
+    // Not retriable: reading the same Secrets again gives the same answer until one of them changes.
+    if (!resolved.ok) throw new KafkaAdminError(resolved.reason, resolved.message, false);
+    const onLog = this.onLog;
+    const key = `${pipeline.namespace}/${pipeline.name}`;
     const admin = new TopicAdmin({
       bootstrapServers: pipeline.kafka.bootstrapServers,
       ...resolved.credentials,
+      ...(onLog === undefined ? {} : { onLog: (entry: KafkaLogEntry) => onLog(entry, key) }),
     });
     try {
       return await use(admin);
@@ -100,11 +100,12 @@ export class KafkaTopicsPort implements TopicsPort {
           outcome.state === "ready" || outcome.exist
             ? await readLag(admin, pipeline).catch(() => undefined)
             : undefined;
-        return { outcome, changes: describeChanges(plan), lag };
+        // A refusal waits for a person (the spec, the topic, the brokers): asking again changes nothing.
+        return { outcome, changes: describeChanges(plan), lag, terminal: outcome.state === "failed" };
       });
     } catch (error) {
       const failure =
-        error instanceof KafkaAdminError || error instanceof CredentialsError
+        error instanceof KafkaAdminError
           ? error
           : new KafkaAdminError("TopicOperationFailed", String(error), true, { cause: error });
       const exist = observed !== undefined && names.every((name) => observed?.topics[name] !== undefined);
@@ -112,6 +113,7 @@ export class KafkaTopicsPort implements TopicsPort {
         outcome: { state: "failed", reason: failure.reason, message: failure.message, exist },
         changes: [],
         lag: undefined,
+        terminal: !failure.retriable,
       };
     }
   }

@@ -3,7 +3,13 @@
 // more than one worker however far behind it is. Counting it whole is how KEDA users see one hot or stuck
 // (poison) partition pin the replicas at max while the extra workers sit idle; capped, a skewed or stuck
 // partition asks for at most the one worker it can use, and N lagging partitions for at most N workers.
+// Its name and selector labels live here too: the HPA asks for it by them, and the metrics API answers to them.
 import type { ConsumerLag } from "../kafka/lag.ts";
+
+/** The External metric's name. */
+export const lagMetricName = "kubesentiment_consumer_lag";
+/** With pipelineLabel, selects one pipeline's lag; the namespace makes the selector explicit on its own. */
+export const namespaceLabel = "kubesentiment.io/namespace";
 
 export interface LagMetric {
   /** What the HPA sees: sum over partitions of min(lag, lagThreshold). */

@@ -1,6 +1,8 @@
 // One reconcile of one pipeline, level-triggered: read the pipeline and what it owns, bring the topics to
 // the spec, apply the Deployment, Service and HPA rendered from the spec, and write the status once. It
 // returns when to look again; a failure the user must see becomes a condition and an Event, never a crash.
+// A failure no retry can cure (a rejected login, a missing Secret, a refused topic change) is terminal, as
+// controller-runtime's reconcile.TerminalError: no backoff, only the periodic look and any change.
 import { isDeepStrictEqual } from "node:util";
 import type {
   AppsV1Api,
@@ -12,6 +14,7 @@ import type {
 } from "@kubernetes/client-node";
 import { lagMetric } from "../autoscaling/lag-metric.ts";
 import { decideScaleToZero } from "../autoscaling/scale-to-zero.ts";
+import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -37,6 +40,8 @@ export interface EnsuredTopics {
   changes: string[];
   /** Undefined when the topics are not there or the lag could not be read. */
   lag: ConsumerLag | undefined;
+  /** The outcome is a failure that asking Kafka again cannot change; something must change first. */
+  terminal: boolean;
 }
 
 /** The Kafka side of a reconcile; implementations never throw for Kafka trouble, they describe it. */
@@ -49,14 +54,15 @@ export interface TopicsPort {
   lag(pipeline: ResolvedPipeline): Promise<ConsumerLag>;
 }
 
+/** Each dependency narrowed to the calls a reconcile makes, so a test can stand in for the cluster. */
 export interface ReconcilerDeps {
-  apps: AppsV1Api;
-  pipelines: ObjectCache<SentimentPipeline>;
-  deployments: ObjectCache<V1Deployment>;
-  hpas: ObjectCache<V2HorizontalPodAutoscaler>;
-  objects: KubernetesObjectApi;
-  customObjects: CustomObjectsApi;
-  events: EventRecorder;
+  apps: Pick<AppsV1Api, "patchNamespacedDeploymentScale">;
+  pipelines: Pick<ObjectCache<SentimentPipeline>, "get">;
+  deployments: Pick<ObjectCache<V1Deployment>, "get">;
+  hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
+  objects: Pick<KubernetesObjectApi, "patch">;
+  customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">;
+  events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
   defaultWorkerImage: string;
   /** Told each pipeline's lag as it is read (the operator's own Prometheus gauge). */
@@ -73,6 +79,13 @@ export type ReconcileResult =
   | { kind: "resync"; afterMs: number }
   /** Something the operator will retry with backoff (Kafka unreachable, an apply refused). */
   | { kind: "retry"; reason: string }
+  /**
+   * Something no retry can cure until the spec, a referenced Secret or Kafka changes: no backoff. A spec change
+   * is seen at once (the pipeline watch). Secrets are not watched (the operator would cache every Secret in
+   * the cluster to see a few) and Kafka cannot be, so the pipeline is still looked at again after `afterMs`,
+   * the resync period.
+   */
+  | { kind: "terminal"; reason: string; afterMs: number }
   /** The pipeline is gone. */
   | { kind: "forget" };
 
@@ -106,7 +119,7 @@ export class Reconciler {
       await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, wantsFinalizer);
     }
 
-    const { outcome: topics, changes, lag } = await this.deps.topics.ensure(pipeline);
+    const { outcome: topics, changes, lag, terminal } = await this.deps.topics.ensure(pipeline);
     for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
     if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
 
@@ -142,9 +155,15 @@ export class Reconciler {
         status.conditions?.find((c) => c.type === "Ready"),
       );
     }
-    if (topics.state === "failed") return { kind: "retry", reason: topics.reason };
-    if (workloads.error !== undefined) return { kind: "retry", reason: workloads.error.reason };
+    if (topics.state === "failed") return this.#failed(topics.reason, terminal);
+    if (workloads.error !== undefined) return this.#failed(workloads.error.reason, false);
     return { kind: "resync", afterMs: this.deps.resyncPeriodMs };
+  }
+
+  #failed(reason: string, terminal: boolean): ReconcileResult {
+    return terminal
+      ? { kind: "terminal", reason, afterMs: this.deps.resyncPeriodMs }
+      : { kind: "retry", reason };
   }
 
   /**
@@ -243,7 +262,7 @@ export class Reconciler {
         await applyStatus(this.deps.customObjects, namespace, name, { ...object.status, conditions }).catch(
           () => undefined,
         );
-        return { kind: "retry", reason: "TopicDeletionFailed" };
+        return this.#failed("TopicDeletionFailed", error instanceof KafkaAdminError && !error.retriable);
       }
     }
     await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, false);

@@ -4,18 +4,30 @@
 // backoff that resets on success; and `addAfter` schedules the periodic look that keeps reconcile
 // level-triggered even when no event arrives.
 
+/** Runs `run` after `delayMs`; returns a function that cancels it. */
+export type Schedule = (run: () => void, delayMs: number) => () => void;
+
 export interface WorkQueueOptions {
   /** First retry delay after a failure; doubled per consecutive failure of the same key. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Where delayed adds wait; a test passes its own to decide when they come due. */
+  schedule?: Schedule;
 }
+
+/** A timer that keeps no process alive: a pending look must not hold up an exit. */
+const unrefTimer: Schedule = (run, delayMs) => {
+  const timer = setTimeout(run, delayMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+};
 
 export class WorkQueue {
   readonly #queue: string[] = [];
   readonly #dirty = new Set<string>();
   readonly #processing = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #scheduled = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
+  readonly #scheduled = new Map<string, { cancel: () => void; dueAt: number }>();
   readonly #waiters: ((key: string | undefined) => void)[] = [];
   #shuttingDown = false;
 
@@ -40,13 +52,13 @@ export class WorkQueue {
     const dueAt = Date.now() + delayMs;
     const pending = this.#scheduled.get(key);
     if (pending !== undefined && pending.dueAt <= dueAt) return;
-    if (pending !== undefined) clearTimeout(pending.timer);
-    const timer = setTimeout(() => {
+    pending?.cancel();
+    const schedule = this.options.schedule ?? unrefTimer;
+    const cancel = schedule(() => {
       this.#scheduled.delete(key);
       this.add(key);
     }, delayMs);
-    timer.unref();
-    this.#scheduled.set(key, { timer, dueAt });
+    this.#scheduled.set(key, { cancel, dueAt });
   }
 
   /** Schedules a retry of `key` after its backoff; returns the delay chosen. */
@@ -90,7 +102,7 @@ export class WorkQueue {
   /** Stops handing out keys; waiting `get` calls resolve to undefined. */
   shutDown(): void {
     this.#shuttingDown = true;
-    for (const { timer } of this.#scheduled.values()) clearTimeout(timer);
+    for (const { cancel } of this.#scheduled.values()) cancel();
     this.#scheduled.clear();
     this.#queue.length = 0;
     for (const waiter of this.#waiters.splice(0)) waiter(undefined);

@@ -1,5 +1,5 @@
 // The Kafka client settings of a pipeline's spec.kafka.tls and .sasl, from the Secrets they reference: CA
-// bundle (key from caSecretRef, default ca.crt), client certificate (kubernetes.io/tls: tls.crt, tls.key) and
+// bundle (the key caSecretRef names), client certificate (kubernetes.io/tls: tls.crt, tls.key) and
 // SCRAM credentials (username, password). A missing Secret or key is a result naming the field, the Secret and
 // the key — never its contents — so the reconcile can put it in a condition.
 import type { KafkaConfig, SASLOptions } from "kafkajs";
@@ -32,7 +32,7 @@ export async function resolveKafkaCredentials(
 ): Promise<ResolvedCredentials> {
   const { tls, sasl } = pipeline.kafka;
   const namespace = pipeline.namespace;
-  const value = async (field: string, name: string, key: string): Promise<Buffer> => {
+  const secretValue = async (field: string, name: string, key: string): Promise<Buffer> => {
     const data = await readSecret(namespace, name);
     if (data === undefined) {
       throw new MissingSecret(
@@ -48,29 +48,26 @@ export async function resolveKafkaCredentials(
   };
   try {
     const credentials: KafkaCredentials = {};
-    if (tls !== undefined && tls.enabled !== false) {
+    if (tls !== undefined) {
       const ca = tls.caSecretRef;
       const cert = tls.certSecretRef;
       credentials.ssl = {
         ...(ca === undefined
           ? {}
-          : { ca: [await value("spec.kafka.tls.caSecretRef", ca.name, ca.key ?? "ca.crt")] }),
+          : { ca: [await secretValue("spec.kafka.tls.caSecretRef", ca.name, ca.key)] }),
         ...(cert === undefined
           ? {}
           : {
-              cert: await value("spec.kafka.tls.certSecretRef", cert.name, "tls.crt"),
-              key: await value("spec.kafka.tls.certSecretRef", cert.name, "tls.key"),
+              cert: await secretValue("spec.kafka.tls.certSecretRef", cert.name, "tls.crt"),
+              key: await secretValue("spec.kafka.tls.certSecretRef", cert.name, "tls.key"),
             }),
       };
     }
     if (sasl !== undefined) {
       const field = "spec.kafka.sasl.secretRef";
-      const username = (await value(field, sasl.secretRef.name, "username")).toString("utf8");
-      const password = (await value(field, sasl.secretRef.name, "password")).toString("utf8");
-      credentials.sasl =
-        sasl.mechanism === "scram-sha-256"
-          ? { mechanism: "scram-sha-256", username, password }
-          : { mechanism: "scram-sha-512", username, password };
+      const username = (await secretValue(field, sasl.secretRef.name, "username")).toString("utf8");
+      const password = (await secretValue(field, sasl.secretRef.name, "password")).toString("utf8");
+      credentials.sasl = { mechanism: sasl.mechanism, username, password };
     }
     return { ok: true, credentials };
   } catch (error) {

@@ -17,7 +17,10 @@ export type KafkaAdminReason =
   /** A broker answered and refused or failed an operation. */
   | "TopicOperationFailed"
   /** Topics exist but some partition has no leader or too few in-sync replicas yet. */
-  | "TopicNotReady";
+  | "TopicNotReady"
+  /** A Secret named by spec.kafka.tls or .sasl does not exist, or lacks a key (see credentials.ts). */
+  | "SecretNotFound"
+  | "SecretKeyMissing";
 
 export class KafkaAdminError extends Error {
   override readonly name = "KafkaAdminError";

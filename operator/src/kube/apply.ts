@@ -10,10 +10,10 @@ import {
 } from "@kubernetes/client-node";
 import { apiVersion, group, kind, type PipelineStatus, plural, version } from "../pipeline.ts";
 
-export const fieldManager = "kubesentiment-operator";
+const fieldManager = "kubesentiment-operator";
 
 export async function applyObject<T extends KubernetesObject>(
-  api: KubernetesObjectApi,
+  api: Pick<KubernetesObjectApi, "patch">,
   object: T,
 ): Promise<T> {
   return api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
@@ -21,7 +21,7 @@ export async function applyObject<T extends KubernetesObject>(
 
 /** Applies the status subresource; status is written once per reconcile. */
 export async function applyStatus(
-  api: CustomObjectsApi,
+  api: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">,
   namespace: string,
   name: string,
   status: PipelineStatus,
@@ -46,7 +46,7 @@ export async function applyStatus(
  * the operator owns just that entry: dropping it from a later apply removes it, others' finalizers stay.
  */
 export async function applyFinalizer(
-  api: KubernetesObjectApi,
+  api: Pick<KubernetesObjectApi, "patch">,
   namespace: string,
   name: string,
   finalizer: string,

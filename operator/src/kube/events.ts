@@ -4,7 +4,7 @@
 import { ApiException, type CoreV1Api, type CoreV1Event } from "@kubernetes/client-node";
 import type { SentimentPipeline } from "../pipeline.ts";
 
-export const reportingComponent = "kubesentiment-operator";
+const reportingComponent = "kubesentiment-operator";
 
 export type EventType = "Normal" | "Warning";
 

@@ -6,12 +6,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { TLSSocket } from "node:tls";
-import { lagMetricName } from "../render/hpa.ts";
+import { lagMetricName } from "../autoscaling/lag-metric.ts";
 import { parseEqualitySelector } from "./label-selector.ts";
 import { authenticate, type RequestHeaderConfig, type User } from "./request-header.ts";
 
 export const metricsGroup = "external.metrics.k8s.io";
-export const metricsVersion = "v1beta1";
+const metricsVersion = "v1beta1";
 const basePath = `/apis/${metricsGroup}/${metricsVersion}`;
 
 export type LagAnswer =

@@ -21,7 +21,7 @@ import {
 } from "./worker-env.ts";
 
 export const configChecksumAnnotation = "kubesentiment.io/config-checksum";
-export const workerContainerName = "worker";
+const workerContainerName = "worker";
 
 /** The worker image's unprivileged user and group (Dockerfile: USER 1000:1000). */
 const workerUid = 1000;

@@ -2,13 +2,9 @@
 // through external.metrics.k8s.io. Target type AverageValue: the HPA divides the pipeline's total lag by the
 // current replicas and aims for lagThreshold messages per worker.
 import type { V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerBehavior } from "@kubernetes/client-node";
+import { lagMetricName, namespaceLabel } from "../autoscaling/lag-metric.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { pipelineLabel, workerName, workerObjectMeta } from "./labels.ts";
-
-/** The External metric: the consumer group's lag on the requests topic, summed over partitions. */
-export const lagMetricName = "kubesentiment_consumer_lag";
-/** With pipelineLabel, selects one pipeline's lag; the namespace makes the selector explicit on its own. */
-export const namespaceLabel = "kubesentiment.io/namespace";
 
 export interface ReplicaBounds {
   minReplicas: number;

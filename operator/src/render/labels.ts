@@ -4,7 +4,7 @@
 import type { V1ObjectMeta, V1OwnerReference } from "@kubernetes/client-node";
 import { apiVersion, kind, type ResolvedPipeline } from "../pipeline.ts";
 
-export const workerAppName = "kubesentiment-worker";
+const workerAppName = "kubesentiment-worker";
 export const managedBy = "kubesentiment-operator";
 export const pipelineLabel = "kubesentiment.io/pipeline";
 

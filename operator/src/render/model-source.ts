@@ -5,7 +5,7 @@ import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-no
 import { fetchModelScript } from "../../../common/src/worker-env.ts";
 import type { ModelSource } from "../pipeline.ts";
 
-export const modelMountPath = "/models";
+const modelMountPath = "/models";
 const modelVolume = "model";
 
 /** MODEL_DIR for the worker; undefined leaves the worker's default, the image's built-in model. */

@@ -13,7 +13,7 @@ export const workerHttpPortName = "http";
 /** Bound on the worker's graceful shutdown; the pod's termination grace period is derived from it. */
 export const workerShutdownTimeoutMs = 25_000;
 
-function value(name: WorkerEnvVariable, setting: string | number): V1EnvVar {
+function literal(name: WorkerEnvVariable, setting: string | number): V1EnvVar {
   return { name, value: String(setting) };
 }
 
@@ -29,17 +29,6 @@ function fromSecret(name: WorkerEnvVariable, secretName: string, key: string): V
 export const kafkaCaMountPath = "/etc/kubesentiment/kafka/ca";
 export const kafkaClientCertMountPath = "/etc/kubesentiment/kafka/client";
 
-/** spec.kafka.tls when TLS is on (its `enabled` defaults to true). */
-function enabledTls(pipeline: ResolvedPipeline): NonNullable<ResolvedPipeline["kafka"]["tls"]> | undefined {
-  const tls = pipeline.kafka.tls;
-  return tls === undefined || tls.enabled === false ? undefined : tls;
-}
-
-/** The CA bundle's key in its Secret (the CRD's default, for a pipeline read before defaulting). */
-function caKey(ref: { key?: string }): string {
-  return ref.key ?? "ca.crt";
-}
-
 /**
  * The pod side of spec.kafka.tls: the CA Secret and the client certificate Secret (kubernetes.io/tls) as
  * read-only volumes, each projecting only the keys the worker reads.
@@ -48,7 +37,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
   volumes: V1Volume[];
   workerMounts: V1VolumeMount[];
 } {
-  const tls = enabledTls(pipeline);
+  const tls = pipeline.kafka.tls;
   const secrets = [
     ...(tls?.caSecretRef === undefined
       ? []
@@ -57,7 +46,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
             volume: "kafka-ca",
             path: kafkaCaMountPath,
             ref: tls.caSecretRef,
-            keys: [caKey(tls.caSecretRef)],
+            keys: [tls.caSecretRef.key],
           },
         ]),
     ...(tls?.certSecretRef === undefined
@@ -85,27 +74,26 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
  * secretKeyRef entries rather than values, so they never appear in the Deployment or its checksum input.
  */
 function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
-  const tls = enabledTls(pipeline);
-  const sasl = pipeline.kafka.sasl;
+  const { tls, sasl } = pipeline.kafka;
   return [
-    value("KAFKA_BOOTSTRAP_SERVERS", pipeline.kafka.bootstrapServers.join(",")),
-    value("KAFKA_GROUP_ID", pipeline.consumerGroup),
+    literal("KAFKA_BOOTSTRAP_SERVERS", pipeline.kafka.bootstrapServers.join(",")),
+    literal("KAFKA_GROUP_ID", pipeline.consumerGroup),
     // The pod name: unique per member, so broker logs and group descriptions name the pod.
     fromPodField("KAFKA_CLIENT_ID", "metadata.name"),
-    ...(tls === undefined ? [] : [value("KAFKA_TLS_ENABLED", "true")]),
+    ...(tls === undefined ? [] : [literal("KAFKA_TLS_ENABLED", "true")]),
     ...(tls?.caSecretRef === undefined
       ? []
-      : [value("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${caKey(tls.caSecretRef)}`)]),
+      : [literal("KAFKA_TLS_CA_FILE", `${kafkaCaMountPath}/${tls.caSecretRef.key}`)]),
     ...(tls?.certSecretRef === undefined
       ? []
       : [
-          value("KAFKA_TLS_CERT_FILE", `${kafkaClientCertMountPath}/tls.crt`),
-          value("KAFKA_TLS_KEY_FILE", `${kafkaClientCertMountPath}/tls.key`),
+          literal("KAFKA_TLS_CERT_FILE", `${kafkaClientCertMountPath}/tls.crt`),
+          literal("KAFKA_TLS_KEY_FILE", `${kafkaClientCertMountPath}/tls.key`),
         ]),
     ...(sasl === undefined
       ? []
       : [
-          value("KAFKA_SASL_MECHANISM", sasl.mechanism ?? "scram-sha-512"),
+          literal("KAFKA_SASL_MECHANISM", sasl.mechanism),
           fromSecret("KAFKA_SASL_USERNAME", sasl.secretRef.name, "username"),
           fromSecret("KAFKA_SASL_PASSWORD", sasl.secretRef.name, "password"),
         ]),
@@ -115,10 +103,10 @@ function kafkaEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
 function modelEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
   const dir = modelDir(pipeline.model.source);
   return [
-    ...(dir === undefined ? [] : [value("MODEL_DIR", dir)]),
-    value("MODEL_MAX_SEQUENCE_LENGTH", pipeline.model.maxSequenceLength),
-    value("MODEL_THREADS", pipeline.model.threads),
-    value("MODEL_INTRA_OP_THREADS", pipeline.model.intraOpThreads),
+    ...(dir === undefined ? [] : [literal("MODEL_DIR", dir)]),
+    literal("MODEL_MAX_SEQUENCE_LENGTH", pipeline.model.maxSequenceLength),
+    literal("MODEL_THREADS", pipeline.model.threads),
+    literal("MODEL_INTRA_OP_THREADS", pipeline.model.intraOpThreads),
   ];
 }
 
@@ -126,18 +114,18 @@ export function renderWorkerEnv(pipeline: ResolvedPipeline): V1EnvVar[] {
   const { topics, worker } = pipeline;
   return [
     ...kafkaEnv(pipeline),
-    value("TOPIC_REQUESTS", topics.requests),
-    value("TOPIC_RESPONSES", topics.responses),
-    value("TOPIC_DEAD_LETTER", topics.deadLetter),
+    literal("TOPIC_REQUESTS", topics.requests),
+    literal("TOPIC_RESPONSES", topics.responses),
+    literal("TOPIC_DEAD_LETTER", topics.deadLetter),
     ...modelEnv(pipeline),
-    value("BATCH_MAX_SIZE", worker.batch.maxSize),
-    value("BATCH_MAX_WAIT_MS", worker.batch.maxWaitMs),
-    value("RETRY_MAX_ATTEMPTS", worker.retry.maxAttempts),
-    value("RETRY_INITIAL_BACKOFF_MS", worker.retry.initialBackoffMs),
-    value("RETRY_MAX_BACKOFF_MS", worker.retry.maxBackoffMs),
-    value("BREAKER_FAILURE_THRESHOLD", worker.circuitBreaker.failureThreshold),
-    value("BREAKER_RESET_TIMEOUT_MS", worker.circuitBreaker.resetTimeoutMs),
-    value("HTTP_PORT", workerHttpPort),
-    value("SHUTDOWN_TIMEOUT_MS", workerShutdownTimeoutMs),
+    literal("BATCH_MAX_SIZE", worker.batch.maxSize),
+    literal("BATCH_MAX_WAIT_MS", worker.batch.maxWaitMs),
+    literal("RETRY_MAX_ATTEMPTS", worker.retry.maxAttempts),
+    literal("RETRY_INITIAL_BACKOFF_MS", worker.retry.initialBackoffMs),
+    literal("RETRY_MAX_BACKOFF_MS", worker.retry.maxBackoffMs),
+    literal("BREAKER_FAILURE_THRESHOLD", worker.circuitBreaker.failureThreshold),
+    literal("BREAKER_RESET_TIMEOUT_MS", worker.circuitBreaker.resetTimeoutMs),
+    literal("HTTP_PORT", workerHttpPort),
+    literal("SHUTDOWN_TIMEOUT_MS", workerShutdownTimeoutMs),
   ];
 }

@@ -1,6 +1,7 @@
 import { expect } from "chai";
+import { lagMetricName } from "../../../operator/src/autoscaling/lag-metric.ts";
 import type { PipelineSpec } from "../../../operator/src/pipeline.ts";
-import { lagMetricName, renderWorkerHpa, replicaBounds } from "../../../operator/src/render/hpa.ts";
+import { renderWorkerHpa, replicaBounds } from "../../../operator/src/render/hpa.ts";
 import { workerObjectMeta } from "../../../operator/src/render/labels.ts";
 import { customSpec, defaultSpec, pipelineOf } from "./render-fixtures.ts";
 

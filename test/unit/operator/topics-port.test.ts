@@ -1,6 +1,8 @@
 import { expect } from "chai";
+import type { KafkaLogEntry } from "../../../operator/src/kafka/admin.ts";
 import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
-import { describeChanges, outcomeOf } from "../../../operator/src/topics-port.ts";
+import { resolvePipeline } from "../../../operator/src/pipeline.ts";
+import { describeChanges, KafkaTopicsPort, outcomeOf } from "../../../operator/src/topics-port.ts";
 
 const empty: TopicPlan = { create: [], raisePartitions: [], restoreConfigs: [], refusals: [] };
 const names = ["a-requests", "a-responses", "a-dlq"];
@@ -64,5 +66,53 @@ describe("operator topics outcome", () => {
       exist: true,
     });
     expect(outcomeOf(plan, { brokers: 1, topics: {} }, names)).to.include({ exist: false });
+  });
+});
+
+describe("operator topics port: failures no retry cures", () => {
+  const pipeline = resolvePipeline({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name: "a", namespace: "team" },
+    // Nothing listens here; the Secret is missing, so nothing tries to.
+    spec: { kafka: { bootstrapServers: ["127.0.0.1:1"], sasl: { secretRef: { name: "kafka-user" } } } },
+  });
+
+  it("reports a missing Secret as terminal: the same Secrets give the same answer until one changes", async () => {
+    const port = new KafkaTopicsPort(async () => undefined);
+    expect(await port.ensure(pipeline)).to.deep.equal({
+      outcome: {
+        state: "failed",
+        reason: "SecretNotFound",
+        message: "spec.kafka.sasl.secretRef names Secret team/kafka-user, which does not exist",
+        exist: false,
+      },
+      changes: [],
+      lag: undefined,
+      terminal: true,
+    });
+  });
+});
+
+describe("operator topics port: kafkajs's own log", () => {
+  it("hands kafkajs's errors and warnings on, with the pipeline whose Kafka they come from", async () => {
+    const lines: [KafkaLogEntry, string][] = [];
+    const port = new KafkaTopicsPort(
+      async () => undefined,
+      (entry, pipeline) => lines.push([entry, pipeline]),
+    );
+    const unreachable = resolvePipeline({
+      apiVersion: "kubesentiment.io/v1alpha1",
+      kind: "SentimentPipeline",
+      metadata: { name: "a", namespace: "team" },
+      // Port 1: nothing listens, so the connection is refused at once and kafkajs logs why.
+      spec: { kafka: { bootstrapServers: ["127.0.0.1:1"] } },
+    });
+    const { outcome, terminal } = await port.ensure(unreachable);
+    expect(outcome).to.include({ state: "failed", reason: "KafkaUnreachable" });
+    expect(terminal).to.equal(false);
+    expect(lines.length).to.be.above(0);
+    expect(lines.every(([, pipeline]) => pipeline === "team/a")).to.equal(true);
+    expect(lines.map(([entry]) => entry.message).join("\n")).to.include("ECONNREFUSED");
   });
 });

@@ -1,16 +1,18 @@
 // Answers the HPA's question "what is this pipeline's lag?" for the metrics API: find the pipeline the label
-// selector names in the cache, read its group's offsets, and give the capped metric (lag-metric.ts). A
-// pipeline that does not exist is 404; Kafka that cannot be read is 503 with the reason, so the HPA keeps
-// the current scale rather than acting on a guess.
+// selector names in the cache, read its group's offsets, and give the capped metric
+// (autoscaling/lag-metric.ts). A pipeline that does not exist is 404; Kafka that cannot be read is 503 with the
+// reason, so the HPA keeps the current scale rather than acting on a guess.
 import type { ObjectCache } from "@kubernetes/client-node";
-import type { TopicsPort } from "../controller/reconcile.ts";
-import type { LagAnswer } from "../metrics-api/server.ts";
-import { resolvePipeline, type SentimentPipeline } from "../pipeline.ts";
-import { namespaceLabel } from "../render/hpa.ts";
+import { lagMetric, namespaceLabel } from "../autoscaling/lag-metric.ts";
+import type { ConsumerLag } from "../kafka/lag.ts";
+import { type ResolvedPipeline, resolvePipeline, type SentimentPipeline } from "../pipeline.ts";
 import { pipelineLabel } from "../render/labels.ts";
-import { lagMetric } from "./lag-metric.ts";
+import type { LagAnswer } from "./server.ts";
 
-export function lagAnswerer(pipelines: ObjectCache<SentimentPipeline>, topics: Pick<TopicsPort, "lag">) {
+/** Reads a pipeline's consumer lag from Kafka; throws, saying why, when it cannot. */
+export type ReadLag = (pipeline: ResolvedPipeline) => Promise<ConsumerLag>;
+
+export function lagAnswerer(pipelines: Pick<ObjectCache<SentimentPipeline>, "get">, readLag: ReadLag) {
   return async (namespace: string, labels: Record<string, string>): Promise<LagAnswer> => {
     const name = labels[pipelineLabel];
     if (name === undefined) {
@@ -33,7 +35,7 @@ export function lagAnswerer(pipelines: ObjectCache<SentimentPipeline>, topics: P
       return { ok: false, code: 404, message: `no SentimentPipeline ${namespace}/${name}` };
     const pipeline = resolvePipeline(object);
     try {
-      const lag = await topics.lag(pipeline);
+      const lag = await readLag(pipeline);
       return {
         ok: true,
         value: lagMetric(lag, pipeline.autoscaling.lagThreshold).value,

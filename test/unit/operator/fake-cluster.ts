@@ -1,0 +1,159 @@
+// Stand-ins for what a Reconciler talks to: the API server (caches, server-side apply, the status subresource,
+// the scale subresource, Events) and Kafka (the TopicsPort). Every call is written to one list, `did`, in the
+// order it happened, so a test can say what a reconcile did and in which order; nothing waits or sleeps.
+import type {
+  AppsV1ApiPatchNamespacedDeploymentScaleRequest,
+  CustomObjectsApiPatchNamespacedCustomObjectStatusRequest,
+  KubernetesObject,
+  V1Deployment,
+  V1DeploymentStatus,
+  V1Scale,
+  V2HorizontalPodAutoscaler,
+} from "@kubernetes/client-node";
+import type {
+  EnsuredTopics,
+  ReconcilerDeps,
+  TopicsPort,
+} from "../../../operator/src/controller/reconcile.ts";
+import type { ConsumerLag } from "../../../operator/src/kafka/lag.ts";
+import {
+  apiVersion,
+  kind,
+  type PipelineSpec,
+  type PipelineStatus,
+  type ResolvedPipeline,
+  type SentimentPipeline,
+} from "../../../operator/src/pipeline.ts";
+
+export const resyncPeriodMs = 30_000;
+export const now = new Date("2026-12-01T08:00:00Z");
+
+/** The pipeline shop/reviews at generation 1, with `spec` over a small default one. */
+export function pipelineObject(
+  spec: Partial<PipelineSpec> = {},
+  metadata: Partial<SentimentPipeline["metadata"]> = {},
+  status?: PipelineStatus,
+): SentimentPipeline {
+  return {
+    apiVersion,
+    kind,
+    metadata: { name: "reviews", namespace: "shop", uid: "uid-1", generation: 1, ...metadata },
+    spec: {
+      kafka: { bootstrapServers: ["k:9092"] },
+      topics: { partitions: 4, replicationFactor: 1 },
+      ...spec,
+    },
+    ...(status === undefined ? {} : { status }),
+  };
+}
+
+/** Kafka as the reconcile sees it: `ensured` is what the next ensure answers; `deleteFailure` what delete throws. */
+export class FakeKafka implements TopicsPort {
+  ensured: EnsuredTopics = { outcome: { state: "ready" }, changes: [], lag: undefined, terminal: false };
+  deleteFailure: Error | undefined;
+
+  constructor(private readonly did: string[]) {}
+
+  async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {
+    this.did.push(`ensure topics of ${pipeline.name}`);
+    return this.ensured;
+  }
+
+  async delete(pipeline: ResolvedPipeline): Promise<void> {
+    this.did.push(`delete topics of ${pipeline.name}`);
+    if (this.deleteFailure !== undefined) throw this.deleteFailure;
+  }
+
+  async lag(): Promise<ConsumerLag> {
+    throw new Error("a reconcile reads the lag through ensure");
+  }
+}
+
+/** The API server: caches keyed "namespace/name", and every write recorded in `did`. */
+export class FakeCluster {
+  readonly did: string[] = [];
+  readonly kafka = new FakeKafka(this.did);
+  readonly pipelines = new Map<string, SentimentPipeline>();
+  readonly deployments = new Map<string, V1Deployment>();
+  readonly hpas = new Map<string, V2HorizontalPodAutoscaler>();
+  /** Every status written, in order. */
+  readonly statuses: PipelineStatus[] = [];
+  /** Every Event recorded, as "Type Reason: message". */
+  readonly events: string[] = [];
+  /** What the Deployment controller reports for an applied Deployment. */
+  deploymentStatus: V1DeploymentStatus = {
+    replicas: 1,
+    readyReplicas: 1,
+    availableReplicas: 1,
+    updatedReplicas: 1,
+  };
+
+  add(pipeline: SentimentPipeline): string {
+    const key = `${pipeline.metadata.namespace}/${pipeline.metadata.name}`;
+    this.pipelines.set(key, pipeline);
+    return key;
+  }
+
+  deps(overrides: Partial<ReconcilerDeps> = {}): ReconcilerDeps {
+    const cache = <T>(objects: Map<string, T>) => ({
+      get: (name: string, namespace?: string) => objects.get(`${namespace}/${name}`),
+    });
+    return {
+      apps: { patchNamespacedDeploymentScale: (request) => this.#scale(request) },
+      pipelines: cache(this.pipelines),
+      deployments: cache(this.deployments),
+      hpas: cache(this.hpas),
+      objects: { patch: (object) => this.#apply(object) },
+      customObjects: { patchNamespacedCustomObjectStatus: (request) => this.#writeStatus(request) },
+      events: {
+        record: async (_pipeline, type, reason, message) => {
+          this.did.push(`event ${type} ${reason}`);
+          this.events.push(`${type} ${reason}: ${message}`);
+        },
+        forget: () => {},
+      },
+      topics: this.kafka,
+      defaultWorkerImage: "example/worker:1",
+      resyncPeriodMs,
+      log: () => {},
+      now: () => now,
+      ...overrides,
+    };
+  }
+
+  /** Server-side apply: answers with the object as stored, a Deployment with its defaults and status. */
+  async #apply<T extends KubernetesObject>(object: T): Promise<T> {
+    const { namespace, name, finalizers } = object.metadata ?? {};
+    if (object.kind === kind) {
+      this.did.push(`apply finalizers [${(finalizers ?? []).join(", ")}] to ${name}`);
+      return object;
+    }
+    this.did.push(`apply ${object.kind} ${namespace}/${name}`);
+    if (object.kind !== "Deployment") return object;
+    const deployment = object as V1Deployment;
+    const stored: V1Deployment = {
+      ...deployment,
+      spec: { ...(deployment.spec ?? { selector: {}, template: {} }), replicas: 1 },
+      status: this.deploymentStatus,
+    };
+    this.deployments.set(`${namespace}/${name}`, stored);
+    return stored as T;
+  }
+
+  async #writeStatus(request: CustomObjectsApiPatchNamespacedCustomObjectStatusRequest): Promise<unknown> {
+    this.did.push(`write status of ${request.name}`);
+    const status = (request.body as { status: PipelineStatus }).status;
+    this.statuses.push(status);
+    return request.body;
+  }
+
+  async #scale(request: AppsV1ApiPatchNamespacedDeploymentScaleRequest): Promise<V1Scale> {
+    const [patch] = request.body as { value: number }[];
+    this.did.push(`scale ${request.namespace}/${request.name} to ${patch?.value}`);
+    return {};
+  }
+}
+
+export function conditionOf(status: PipelineStatus | undefined, type: string) {
+  return status?.conditions?.find((condition) => condition.type === type);
+}
