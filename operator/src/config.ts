@@ -2,6 +2,7 @@
 // bad value stops it with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { type LogLevel, logLevels } from "../../common/src/logger.ts";
 
 export interface OperatorConfig {
   /** Where the leader Lease lives: the operator's own namespace. */
@@ -13,7 +14,7 @@ export interface OperatorConfig {
   httpPort: number;
   resyncPeriodMs: number;
   concurrency: number;
-  logLevel: "error" | "warn" | "info" | "debug";
+  logLevel: LogLevel;
   /** external.metrics.k8s.io over TLS; off unless a serving certificate is given. */
   metricsApi: { port: number; certFile: string; keyFile: string } | undefined;
 }
@@ -54,8 +55,9 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
     return raw === "true";
   };
   const logLevel = variable("LOG_LEVEL") ?? "info";
-  if (!["error", "warn", "info", "debug"].includes(logLevel)) {
-    problems.push(`LOG_LEVEL must be one of error, warn, info, debug, got '${logLevel}'`);
+  const isLogLevel = (level: string): level is LogLevel => (logLevels as readonly string[]).includes(level);
+  if (!isLogLevel(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${logLevels.join(", ")}, got '${logLevel}'`);
   }
   const config: OperatorConfig = {
     namespace: variable("OPERATOR_NAMESPACE") ?? inClusterNamespace() ?? "kubesentiment-system",
@@ -65,7 +67,7 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
     httpPort: integer("HTTP_PORT", 8081, 0, 65535),
     resyncPeriodMs: integer("RESYNC_PERIOD_MS", 30_000, 1000, 3_600_000),
     concurrency: integer("RECONCILE_CONCURRENCY", 4, 1, 64),
-    logLevel: logLevel as OperatorConfig["logLevel"],
+    logLevel: isLogLevel(logLevel) ? logLevel : "info",
     metricsApi: undefined,
   };
   const certFile = variable("METRICS_TLS_CERT_FILE");
