@@ -14,6 +14,8 @@ export type Kubectl = ReturnType<typeof kubectlFor>;
  * finalizer, `get --raw` of its metrics API) must use `runAsync`.
  */
 export function kubectlFor(kubeconfig: string) {
+  // Found once: checking the build's stamp hashes go.mod and go.sum, and tests poll through kubectl.
+  const kubectl = clusterBinaries().kubectl;
   const options = (input?: string): CommandOptions => ({
     env: { ...process.env, KUBECONFIG: kubeconfig },
     timeoutMs: 60_000,
@@ -23,7 +25,7 @@ export function kubectlFor(kubeconfig: string) {
     new HarnessError(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
   /** How kubectl ended, whatever its exit status. */
   const result = (args: string[], input?: string): CommandResult =>
-    runCommand(clusterBinaries().kubectl, args, options(input));
+    runCommand(kubectl, args, options(input));
   /** kubectl's stdout; a non-zero exit throws with its stderr. */
   const run = (args: string[], input?: string): string => {
     const outcome = result(args, input);
@@ -31,7 +33,7 @@ export function kubectlFor(kubeconfig: string) {
     return outcome.stdout;
   };
   const runAsync = async (args: string[]): Promise<string> => {
-    const outcome = await runCommandAsync(clusterBinaries().kubectl, args, options());
+    const outcome = await runCommandAsync(kubectl, args, options());
     if (outcome.status !== 0) throw failure(args, outcome);
     return outcome.stdout;
   };
