@@ -83,7 +83,9 @@ describe("Helm chart on a real control plane", function () {
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "helm-test", portBase, controllerManager: true, kwok: true }),
       ),
-      startKafka({ name: "test-helm", portBase: 29_592, portSetting: "the test's portBase" }),
+      freePortBase(2).then((portBase) =>
+        startKafka({ name: "test-helm", portBase, portSetting: "the test's portBase" }),
+      ),
     ]);
     k = kubectlFor(cluster.kubeconfigPath);
   });

@@ -30,7 +30,6 @@ import { alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kaf
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
-const portBase = 29_892;
 /** How long a refused start may take: one connection attempt and two quick retries, far from a hang. */
 const refusalBoundMs = 15_000;
 const wrongPassword = "not-alices-password-9Zt";
@@ -198,7 +197,7 @@ function useSecureBroker(options: { mutualTls: boolean }): { pki: TestPki; clust
     broker.pki = makeTestPki(join(dir, "pki"));
     broker.cluster = await startKafka({
       name: "test-security",
-      portBase,
+      portBase: await freePortBase(2),
       portSetting: "the test's portBase",
       security: brokerSecurity(broker.pki, options),
     });

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import kafkajs from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
 import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
@@ -23,11 +24,12 @@ import { resolvePipeline } from "../../operator/src/pipeline.ts";
 import { exactProducer, kcat } from "../support/kafka.ts";
 
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
-const portBase = 29_392;
-/** In this test's port range (29392..29399) and never listened on: a Kafka that is not there. */
-const closedPort = 29_398;
-/** In this test's port range: a server that accepts connections and never answers. */
-const silentPort = 29_399;
+/** The test's block of free ports: the broker's two, then `closedPort` and `silentPort`. */
+let portBase = 0;
+/** In this test's port block and never listened on: a Kafka that is not there. */
+let closedPort = 0;
+/** In this test's port block: a server that accepts connections and never answers. */
+let silentPort = 0;
 /** Generous bound on a call against a Kafka that does not answer; the point is that it ends at all. */
 const hangBoundMs = 15_000;
 
@@ -82,6 +84,9 @@ describe("operator Kafka layer on a real broker", function () {
   }
 
   before(async () => {
+    portBase = await freePortBase(4);
+    closedPort = portBase + 2;
+    silentPort = portBase + 3;
     cluster = await startKafka({
       name: "test-operator-kafka",
       portBase,

@@ -8,6 +8,7 @@ import type { Kafka } from "kafkajs";
 import { createTopic, kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
 import { consume } from "../support/kafka.ts";
@@ -78,7 +79,7 @@ describe("worker fault tolerance", function () {
     before(async () => {
       cluster = await startKafka({
         name: "test-worker-kill",
-        portBase: 29_192,
+        portBase: await freePortBase(6),
         portSetting: "the test's portBase",
       });
     });
@@ -145,7 +146,7 @@ describe("worker fault tolerance", function () {
       cluster = await startKafka({
         name: "test-worker-brokers",
         brokers: 3,
-        portBase: 29_292,
+        portBase: await freePortBase(6),
         portSetting: "the test's portBase",
       });
     });

@@ -5,6 +5,7 @@ import { ConfigResourceTypes, type Kafka } from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/harness/local-worker.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
@@ -57,7 +58,11 @@ describe("worker on a real broker", function () {
   const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
-    cluster = await startKafka({ name: "test-worker", portBase: 29_092, portSetting: "the test's portBase" });
+    cluster = await startKafka({
+      name: "test-worker",
+      portBase: await freePortBase(2),
+      portSetting: "the test's portBase",
+    });
     kafka = kafkaClient(cluster.bootstrapServers);
   });
   afterEach(async () => {

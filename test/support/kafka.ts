@@ -7,6 +7,7 @@ import { repoRoot } from "../../hack/harness/dirs.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 
 export interface Message {
   key: string;
@@ -14,14 +15,15 @@ export interface Message {
 }
 
 /**
- * Tests use their own ports (KAFKA_TEST_PORT_BASE, default 19092) and state name, so `npm test` neither
- * collides with nor disturbs a developer's `npm run kafka:up`.
+ * Tests use their own ports (KAFKA_TEST_PORT_BASE, or a free block the OS picks) and state name, so `npm test`
+ * neither collides with nor disturbs a developer's `npm run kafka:up`, nor another checkout's test run.
  */
-export function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster> {
+export async function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster> {
+  const fixed = process.env.KAFKA_TEST_PORT_BASE;
   return startKafka({
     brokers,
     name: `test-${brokers}`,
-    portBase: Number(process.env.KAFKA_TEST_PORT_BASE ?? 19_092),
+    portBase: fixed === undefined ? await freePortBase(2 * brokers) : Number(fixed),
     portSetting: "KAFKA_TEST_PORT_BASE",
   });
 }
