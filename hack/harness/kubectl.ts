@@ -24,8 +24,7 @@ export function kubectlFor(kubeconfig: string) {
   const failure = (args: string[], result: CommandResult) =>
     new HarnessError(`kubectl ${args.join(" ")} failed: ${result.stderr}`);
   /** How kubectl ended, whatever its exit status. */
-  const result = (args: string[], input?: string): CommandResult =>
-    runCommand(kubectl, args, options(input));
+  const result = (args: string[], input?: string): CommandResult => runCommand(kubectl, args, options(input));
   /** kubectl's stdout; a non-zero exit throws with its stderr. */
   const run = (args: string[], input?: string): string => {
     const outcome = result(args, input);
