@@ -350,7 +350,7 @@ describe("Helm chart", function () {
       render({ networkPolicy: { enabled: true, metricsFrom: [peer] } }),
       "NetworkPolicy",
     );
-    expect(policy.spec?.podSelector.matchLabels).to.deep.equal(
+    expect(policy.spec?.podSelector?.matchLabels).to.deep.equal(
       operatorOf(defaults).spec?.selector.matchLabels,
     );
     expect(policy.spec?.policyTypes).to.deep.equal(["Ingress"]);
