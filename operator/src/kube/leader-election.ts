@@ -4,12 +4,13 @@
 // onStoppedLeading (the operator then exits, as controller-runtime's managers do, so nothing acts on a
 // Lease it no longer holds). Writes carry the resourceVersion read, so two candidates racing for the same
 // free Lease cannot both win: the API server rejects the second write with 409.
-import { setTimeout as sleep } from "node:timers/promises";
-import { ApiException, type CoordinationV1Api, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import { type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import { type ElectionClock, realElectionClock } from "./election-clock.ts";
+import type { LeaseApi } from "./lease-api.ts";
 
 export interface LeaderElectionOptions {
-  api: CoordinationV1Api;
-  namespace: string;
+  lease: LeaseApi;
+  /** The Lease's name, for the log. */
   name: string;
   identity: string;
   leaseDurationSeconds: number;
@@ -18,6 +19,7 @@ export interface LeaderElectionOptions {
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  clock?: ElectionClock;
 }
 
 function timeOf(value: Date | string | undefined): number {
@@ -37,8 +39,12 @@ export function canAcquire(lease: V1Lease | undefined, identity: string, now: nu
 export class LeaderElector {
   #leading = false;
   #stopped = false;
+  readonly #clock: ElectionClock;
+  readonly #never = new AbortController().signal;
 
-  constructor(private readonly options: LeaderElectionOptions) {}
+  constructor(private readonly options: LeaderElectionOptions) {
+    this.#clock = options.clock ?? realElectionClock;
+  }
 
   get isLeader(): boolean {
     return this.#leading;
@@ -53,7 +59,7 @@ export class LeaderElector {
         this.options.log("lease update failed", { error: error.message });
         return false;
       });
-      const now = Date.now();
+      const now = this.#clock.wall();
       if (held) {
         lastRenewal = now;
         if (!this.#leading) {
@@ -67,7 +73,7 @@ export class LeaderElector {
         this.options.onStoppedLeading();
       }
       if (this.#stopped) break;
-      await sleep(retryPeriodMs);
+      await this.#clock.sleep(retryPeriodMs, this.#never);
     }
   }
 
@@ -76,22 +82,17 @@ export class LeaderElector {
     this.#stopped = true;
     if (!this.#leading) return;
     this.#leading = false;
-    const { api, namespace, name, identity } = this.options;
-    const lease = await api.readNamespacedLease({ name, namespace }).catch(() => undefined);
+    const { lease: api, identity } = this.options;
+    const lease = await api.read(this.#never).catch(() => undefined);
     if (lease?.spec?.holderIdentity !== identity) return;
     lease.spec = { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1 };
-    await api.replaceNamespacedLease({ name, namespace, body: lease }).catch(() => undefined);
+    await api.replace(lease, this.#never).catch(() => undefined);
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {
-    const { api, namespace, name, identity, leaseDurationSeconds } = this.options;
-    const now = new V1MicroTime();
-    let lease: V1Lease | undefined;
-    try {
-      lease = await api.readNamespacedLease({ name, namespace });
-    } catch (error) {
-      if (!(error instanceof ApiException) || error.code !== 404) throw error;
-    }
+    const { lease: api, name, identity, leaseDurationSeconds } = this.options;
+    const now = new V1MicroTime(this.#clock.wall());
+    const lease = await api.read(this.#never);
     if (!canAcquire(lease, identity, now.getTime())) return false;
     const taking = lease?.spec?.holderIdentity !== identity;
     const spec = {
@@ -106,20 +107,12 @@ export class LeaderElector {
           }
         : {}),
     };
-    try {
-      if (lease === undefined) {
-        await api.createNamespacedLease({
-          namespace,
-          body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace }, spec },
-        });
-      } else {
-        await api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
-      }
-      return true;
-    } catch (error) {
-      // Someone else wrote the Lease between our read and write: they hold it for now.
-      if (error instanceof ApiException && (error.code === 409 || error.code === 422)) return false;
-      throw error;
-    }
+    // false: someone else wrote the Lease between our read and write; they hold it for now.
+    return lease === undefined
+      ? api.create(
+          { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name }, spec },
+          this.#never,
+        )
+      : api.replace({ ...lease, spec }, this.#never);
   }
 }
