@@ -355,7 +355,7 @@ describe("Helm chart", function () {
     );
     expect(policy.spec?.policyTypes).to.deep.equal(["Ingress"]);
     expect(policy.spec?.ingress).to.deep.equal([
-      { ports: [{ port: "http", protocol: "TCP" }], from: [{ podSelector: {} }, peer] },
+      { ports: [{ port: "http", protocol: "TCP" }], _from: [{ podSelector: {} }, peer] },
       { ports: [{ port: "metrics-api", protocol: "TCP" }] },
     ]);
   });
