@@ -125,7 +125,7 @@ export class LeaderElector {
     while (!this.#ended.signal.aborted) {
       const began = this.#clock.monotonic();
       const written = await this.#tryAcquireOrRenew().catch((error: Error) => {
-        this.options.log("lease update failed", { error: error.message });
+        if (!this.#ended.signal.aborted) this.options.log("lease update failed", { error: error.message });
         return false;
       });
       if (this.#ended.signal.aborted) return;

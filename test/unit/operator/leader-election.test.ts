@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { LeaderElector } from "../../../operator/src/kube/leader-election.ts";
+import { mayTake, observe } from "../../../operator/src/kube/lease-observation.ts";
 import { LeadershipLog } from "../../support/leadership.ts";
 import { ManualTimers } from "../worker/manual-timers.ts";
 import { FakeLeaseServer, manualElectionClock } from "./fake-lease.ts";
@@ -147,6 +148,19 @@ describe("operator leader election", () => {
     expect(log.of("a")).to.deep.equal([{ leading: true, at: 0 }]);
   });
 
+  it("steps down at once when it reads that another holds the Lease", async () => {
+    const a = campaign("a");
+    await timers.advance(timings.retryPeriodMs / 2);
+    const lease = server.lease;
+    server.lease = { ...lease, spec: { ...lease?.spec, holderIdentity: "intruder" } };
+    await timers.advance(timings.retryPeriodMs);
+    expect(a.isLeader).to.equal(false);
+    expect(log.of("a")).to.deep.equal([
+      { leading: true, at: 0 },
+      { leading: false, at: timings.retryPeriodMs },
+    ]);
+  });
+
   it("refuses timings that could let two replicas lead at once, naming the setting", () => {
     const elect = (overrides: Partial<typeof timings>) =>
       new LeaderElector({
@@ -171,5 +185,28 @@ describe("operator leader election", () => {
     expect(() => elect({ leaseDurationSeconds: 1.5 })).to.throw(
       /leaseDurationSeconds must be a whole number/,
     );
+  });
+
+  describe("observing the Lease", () => {
+    const lease = (resourceVersion: string, holderIdentity = "a") => ({
+      metadata: { resourceVersion },
+      spec: { holderIdentity, leaseDurationSeconds: 15, renewTime: new Date(0) },
+    });
+
+    it("keeps the first sighting of an unchanged record and starts again on any change", () => {
+      const first = observe(undefined, lease("1"), 100);
+      expect(observe(first, lease("1"), 9_000).since).to.equal(100);
+      expect(observe(first, lease("2"), 9_000).since, "only the resourceVersion changed").to.equal(9_000);
+      expect(observe(first, lease("1", "b"), 9_000)).to.include({ holder: "b", since: 9_000 });
+    });
+
+    it("waits out the longer of the holder's lease duration and its own", () => {
+      const seen = observe(undefined, lease("1"), 0);
+      expect(mayTake(seen, "me", 5_000, 15_000)).to.equal(false);
+      expect(mayTake(seen, "me", 20_000, 15_001)).to.equal(false);
+      expect(mayTake(seen, "me", 20_000, 20_001)).to.equal(true);
+      expect(mayTake(seen, "a", 20_000, 0), "its own Lease").to.equal(true);
+      expect(mayTake(observe(undefined, lease("1", ""), 0), "me", 20_000, 0), "a free Lease").to.equal(true);
+    });
   });
 });
