@@ -16,10 +16,10 @@ import { LeadershipLog } from "../support/leadership.ts";
 
 // Short, so a test takes seconds; the request timeout stays inside the slack, as the elector requires.
 const timings = {
-  leaseDurationSeconds: 3,
-  renewDeadlineMs: 2_000,
+  leaseDurationSeconds: 4,
+  renewDeadlineMs: 3_000,
   retryPeriodMs: 300,
-  requestTimeoutMs: 800,
+  requestTimeoutMs: 900,
 };
 const leaseDurationMs = timings.leaseDurationSeconds * 1000;
 const hours = 3_600_000;
@@ -98,11 +98,11 @@ describe("operator leader election on a real API server", function () {
     await waitFor("the first candidate to lead", () => leader.isLeader);
     const candidateReads: number[] = [];
     campaign("ahead", noteReads(leaseApi("skewed"), candidateReads), 3 * hours);
-    // The candidate has looked at the Lease over three lease durations of its own: long enough for any
+    // The candidate has looked at the Lease over two lease durations of its own: long enough for any
     // expiry it could have judged, and what it saw was the holder renewing.
-    await waitFor("the candidate to watch the Lease for three lease durations", () => {
+    await waitFor("the candidate to watch the Lease for two lease durations", () => {
       const [first, last] = [candidateReads[0], candidateReads.at(-1)];
-      return first !== undefined && last !== undefined && last - first > 3 * leaseDurationMs;
+      return first !== undefined && last !== undefined && last - first > 2 * leaseDurationMs;
     });
     expect(log.of("ahead")).to.deep.equal([]);
     expect(log.of("behind").map((change) => change.leading)).to.deep.equal([true]);
