@@ -7,7 +7,7 @@
 //
 // The leader renews every retryPeriod. Each renewal that succeeds keeps it leading until renewDeadline after the
 // moment that renewal BEGAN: the write it made can only have reached the API server after that moment, so any
-// candidate starts its wait later still, and the leader steps down (onStoppedLeading) leaseDuration −
+// candidate starts its wait later still, and the leader steps down (onStoppedLeading) at least leaseDuration −
 // renewDeadline before anyone may take the Lease. The step-down runs on a timer of its own, so a call that hangs
 // cannot hold it back, and every call is given up after requestTimeoutMs anyway. Once stepped down the elector is
 // done (run() returns): the operator exits and a fresh process campaigns, as controller-runtime's managers do.
