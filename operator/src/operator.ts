@@ -24,7 +24,8 @@ import { startWatches } from "./controller/watches.ts";
 import { WorkQueue } from "./controller/work-queue.ts";
 import type { SecretReader } from "./kafka/credentials.ts";
 import { EventRecorder } from "./kube/events.ts";
-import { LeaderElector } from "./kube/leader-election.ts";
+import { defaultElectionTimings, LeaderElector } from "./kube/leader-election.ts";
+import { kubeLeaseApi } from "./kube/lease-api.ts";
 import { createOperatorMetrics } from "./metrics.ts";
 import { lagAnswerer } from "./metrics-api/lag-answer.ts";
 import {
@@ -210,13 +211,10 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
 
   const elector = config.leaderElection
     ? new LeaderElector({
-        api: kubeConfig.makeApiClient(CoordinationV1Api),
-        namespace: config.namespace,
+        lease: kubeLeaseApi(kubeConfig.makeApiClient(CoordinationV1Api), config.namespace, leaseName),
         name: leaseName,
         identity: config.identity,
-        leaseDurationSeconds: 15,
-        renewDeadlineMs: 10_000,
-        retryPeriodMs: 2_000,
+        ...defaultElectionTimings,
         onStartedLeading: lead,
         onStoppedLeading: () => {
           leading = false;

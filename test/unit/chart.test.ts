@@ -350,12 +350,12 @@ describe("Helm chart", function () {
       render({ networkPolicy: { enabled: true, metricsFrom: [peer] } }),
       "NetworkPolicy",
     );
-    expect(policy.spec?.podSelector.matchLabels).to.deep.equal(
+    expect(policy.spec?.podSelector?.matchLabels).to.deep.equal(
       operatorOf(defaults).spec?.selector.matchLabels,
     );
     expect(policy.spec?.policyTypes).to.deep.equal(["Ingress"]);
     expect(policy.spec?.ingress).to.deep.equal([
-      { ports: [{ port: "http", protocol: "TCP" }], from: [{ podSelector: {} }, peer] },
+      { ports: [{ port: "http", protocol: "TCP" }], _from: [{ podSelector: {} }, peer] },
       { ports: [{ port: "metrics-api", protocol: "TCP" }] },
     ]);
   });
