@@ -13,6 +13,7 @@ describe("consumer lag", () => {
         { partition: 0, lag: 0 },
         { partition: 1, lag: 60 },
       ],
+      logEndOffset: 110,
       partitionsWithoutCommit: [],
     });
   });
@@ -48,6 +49,11 @@ describe("consumer lag", () => {
     expect(
       consumerLag([{ partition: 0, logStartOffset: 0, logEndOffset: 0, committedOffset: null }]).total,
     ).to.equal(0);
-    expect(consumerLag([])).to.deep.equal({ total: 0, partitions: [], partitionsWithoutCommit: [] });
+    expect(consumerLag([])).to.deep.equal({
+      total: 0,
+      partitions: [],
+      logEndOffset: 0,
+      partitionsWithoutCommit: [],
+    });
   });
 });
