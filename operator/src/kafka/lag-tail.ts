@@ -57,6 +57,11 @@ const Batch = require("kafkajs/src/consumer/batch.js") as BatchConstructor;
 const readCommitted = 1;
 /** Enough for a few markers and small aborted records; a longer tail is left counted as lag. */
 const tailBytes = 64 * 1024;
+/**
+ * Only tails this short are looked at: a marker tail is one record per transaction, and a longer lag is nearly
+ * always real work, whose first batch the fetch would read for nothing on every look.
+ */
+const maxTailRecords = 100;
 
 function clusterOf(kafka: Kafka): FetchingCluster {
   const symbol = Object.getOwnPropertySymbols(kafka).find(
@@ -118,7 +123,8 @@ async function unreadTails(
 
 /**
  * The offsets with the committed offset moved to the log end on partitions whose records past it are only
- * transaction markers and aborted records: the next record the group will read is past the end.
+ * transaction markers and aborted records: the next record the group will read is past the end. When the tails
+ * cannot be read, the offsets are returned as they are: the tail then counts as lag, as it did without this.
  */
 export async function skippingUnreadTails(
   kafka: Kafka,
@@ -126,12 +132,15 @@ export async function skippingUnreadTails(
   offsets: readonly PartitionOffsets[],
 ): Promise<PartitionOffsets[]> {
   const tails = offsets.flatMap(({ partition, logStartOffset, logEndOffset, committedOffset }) =>
-    committedOffset !== null && committedOffset >= logStartOffset && committedOffset < logEndOffset
+    committedOffset !== null &&
+    committedOffset >= logStartOffset &&
+    committedOffset < logEndOffset &&
+    logEndOffset - committedOffset <= maxTailRecords
       ? [{ partition, from: committedOffset, to: logEndOffset }]
       : [],
   );
   if (tails.length === 0) return [...offsets];
-  const unread = await unreadTails(kafka, topic, tails);
+  const unread = await unreadTails(kafka, topic, tails).catch(() => new Set<number>());
   return offsets.map((offset) =>
     unread.has(offset.partition) ? { ...offset, committedOffset: offset.logEndOffset } : offset,
   );
