@@ -122,6 +122,23 @@ async function unreadTails(
 }
 
 /**
+ * The partitions worth a look: committed inside the log, behind its end by at most maxTailRecords. Pure, for the
+ * rule to be tested alone.
+ */
+export function tailsToCheck(
+  offsets: readonly PartitionOffsets[],
+): { partition: number; from: number; to: number }[] {
+  return offsets.flatMap(({ partition, logStartOffset, logEndOffset, committedOffset }) =>
+    committedOffset !== null &&
+    committedOffset >= logStartOffset &&
+    committedOffset < logEndOffset &&
+    logEndOffset - committedOffset <= maxTailRecords
+      ? [{ partition, from: committedOffset, to: logEndOffset }]
+      : [],
+  );
+}
+
+/**
  * The offsets with the committed offset moved to the log end on partitions whose records past it are only
  * transaction markers and aborted records: the next record the group will read is past the end. When the tails
  * cannot be read, the offsets are returned as they are: the tail then counts as lag, as it did without this.
@@ -131,14 +148,7 @@ export async function skippingUnreadTails(
   topic: string,
   offsets: readonly PartitionOffsets[],
 ): Promise<PartitionOffsets[]> {
-  const tails = offsets.flatMap(({ partition, logStartOffset, logEndOffset, committedOffset }) =>
-    committedOffset !== null &&
-    committedOffset >= logStartOffset &&
-    committedOffset < logEndOffset &&
-    logEndOffset - committedOffset <= maxTailRecords
-      ? [{ partition, from: committedOffset, to: logEndOffset }]
-      : [],
-  );
+  const tails = tailsToCheck(offsets);
   if (tails.length === 0) return [...offsets];
   const unread = await unreadTails(kafka, topic, tails).catch(() => new Set<number>());
   return offsets.map((offset) =>
