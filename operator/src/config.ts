@@ -15,6 +15,8 @@ export interface OperatorConfig {
   resyncPeriodMs: number;
   concurrency: number;
   logLevel: LogLevel;
+  /** The namespaces whose pipelines it watches and reconciles; empty: every namespace. */
+  watchNamespaces: string[];
   /** external.metrics.k8s.io over TLS; off unless a serving certificate is given. */
   metricsApi: { port: number; certFile: string; keyFile: string } | undefined;
 }
@@ -22,6 +24,8 @@ export interface OperatorConfig {
 type Env = Readonly<Record<string, string | undefined>>;
 
 export const defaultWorkerImage = "kubesentiment/worker:0.1.0";
+/** What a namespace's name must be (RFC 1123 label). */
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 function inClusterNamespace(): string | undefined {
@@ -59,6 +63,15 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
   if (!isLogLevel(logLevel)) {
     problems.push(`LOG_LEVEL must be one of ${logLevels.join(", ")}, got '${logLevel}'`);
   }
+  const watchNamespaces = (variable("WATCH_NAMESPACES") ?? "")
+    .split(",")
+    .map((namespace) => namespace.trim())
+    .filter((namespace) => namespace !== "");
+  for (const namespace of watchNamespaces) {
+    if (!dnsLabel.test(namespace)) {
+      problems.push(`WATCH_NAMESPACES must list namespace names (DNS labels), got '${namespace}'`);
+    }
+  }
   const config: OperatorConfig = {
     namespace: variable("OPERATOR_NAMESPACE") ?? inClusterNamespace() ?? "kubesentiment-system",
     identity: variable("POD_NAME") ?? `${hostname()}-${process.pid}`,
@@ -68,6 +81,7 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
     resyncPeriodMs: integer("RESYNC_PERIOD_MS", 30_000, 1000, 3_600_000),
     concurrency: integer("RECONCILE_CONCURRENCY", 4, 1, 64),
     logLevel: isLogLevel(logLevel) ? logLevel : "info",
+    watchNamespaces: [...new Set(watchNamespaces)],
     metricsApi: undefined,
   };
   const certFile = variable("METRICS_TLS_CERT_FILE");

@@ -149,6 +149,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   const queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 300_000 });
   const caches = await startWatches(
     { kubeConfig, customObjects, apps, core, autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api) },
+    config.watchNamespaces,
     (key) => queue.add(key),
     (message, fields) => log("warn", message, fields),
   );

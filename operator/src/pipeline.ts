@@ -79,6 +79,8 @@ export interface PipelineStatus {
   desiredReplicas?: number;
   consumerLag?: number;
   lastActiveTime?: string;
+  /** The requests topic's log end offsets summed, as last read; kept with lastActiveTime for scale to zero. */
+  requestsLogEndOffset?: number;
 }
 
 export interface SentimentPipeline {

@@ -14,6 +14,7 @@ import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
+import type { SentimentPipeline } from "../../operator/src/pipeline.ts";
 import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
 import { conditionOf, pipelineManifest, runOperator } from "../support/operator.ts";
 
@@ -195,6 +196,10 @@ describe("Helm chart on a real control plane", function () {
       ["create", "leases.coordination.k8s.io", "-n", "default"],
       ["get", "configmaps", "-n", "default"],
       ["delete", "customresourcedefinitions.apiextensions.k8s.io"],
+      // Secrets only by the name a pipeline gives: never listed or watched, in any namespace.
+      ["list", "secrets", "-A"],
+      ["watch", "secrets", "-A"],
+      ["list", "secrets", "-n", "default"],
     ];
     for (const args of refused) expect(can(args).stdout.trim(), `can-i ${args.join(" ")}`).to.equal("no");
   });
@@ -229,6 +234,62 @@ describe("Helm chart on a real control plane", function () {
     expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("false");
   });
 
+  it("installed for some namespaces, grants Roles only there and reconciles only their pipelines", async () => {
+    await operator?.stop();
+    operator = undefined;
+    for (const namespace of ["team-a", "team-b"]) k.run(["create", "namespace", namespace]);
+    upgrade("watchNamespaces={team-a}");
+    const after = await rolledOut(1);
+    const env = after.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === "WATCH_NAMESPACES")?.value).to.equal("team-a");
+
+    const can = (args: string[]) =>
+      k.result(["auth", "can-i", ...args, `--as=${serviceAccount}`]).stdout.trim();
+    for (const args of [
+      ["get", "secrets", "-n", "team-a"],
+      ["watch", "sentimentpipelines.kubesentiment.io", "-n", "team-a"],
+      ["patch", "deployments.apps", "-n", "team-a"],
+      ["create", "tokenreviews.authentication.k8s.io"],
+    ]) {
+      expect(can(args), `can-i ${args.join(" ")}`).to.equal("yes");
+    }
+    for (const args of [
+      ["list", "secrets", "-A"],
+      ["get", "secrets", "-n", "team-b"],
+      ["list", "sentimentpipelines.kubesentiment.io", "-A"],
+      ["patch", "deployments.apps", "-n", "team-b"],
+      ["patch", "deployments.apps", "-n", "default"],
+    ]) {
+      expect(can(args), `can-i ${args.join(" ")}`).to.equal("no");
+    }
+
+    const spec = {
+      kafka: { bootstrapServers: kafka.bootstrapServers },
+      topics: { partitions: 1, replicationFactor: 1 },
+      autoscaling: { minReplicas: 1, maxReplicas: 1 },
+    };
+    const inNamespace = (namespace: string) => {
+      const manifest = JSON.parse(pipelineManifest("orders", spec));
+      manifest.metadata.namespace = namespace;
+      return JSON.stringify(manifest);
+    };
+    // The unwatched namespace's pipeline first: an operator that saw it would take it up no later.
+    k.apply(inNamespace("team-b"));
+    k.apply(inNamespace("team-a"));
+    operator = await runOperator(impersonatingKubeconfig(cluster, serviceAccount), {
+      watchNamespaces: ["team-a"],
+    });
+    const orders = (namespace: string) =>
+      k.getJson<SentimentPipeline>(["sentimentpipeline", "orders", "-n", namespace]);
+    await waitFor("team-a's pipeline reconciled", () => orders("team-a")?.status?.observedGeneration === 1, {
+      timeoutMs: 60_000,
+      describe: () => JSON.stringify(orders("team-a")?.status?.conditions),
+    });
+    expect(k.getJson<V1Deployment>(["deployment", "orders-worker", "-n", "team-a"])).not.to.equal(undefined);
+    expect(orders("team-b")?.status).to.equal(undefined);
+    expect(k.getJson<V1Deployment>(["deployment", "orders-worker", "-n", "team-b"])).to.equal(undefined);
+  });
+
   it("uninstalls everything but the CRD and the user's pipelines", async () => {
     await operator?.stop();
     operator = undefined;
@@ -253,8 +314,9 @@ describe("Helm chart on a real control plane", function () {
     expect(
       left(["rolebindings", "-n", "kube-system", "-l", `app.kubernetes.io/instance=${release}`]),
     ).to.deep.equal([]);
-    expect(left([`clusterrole/${operatorName}`])).to.deep.equal([]);
-    expect(left([`clusterrolebinding/${operatorName}`])).to.deep.equal([]);
+    const ofRelease = ["-l", `app.kubernetes.io/instance=${release}`];
+    expect(left(["clusterroles,clusterrolebindings", ...ofRelease])).to.deep.equal([]);
+    expect(left(["roles,rolebindings", "-n", "team-a", ...ofRelease])).to.deep.equal([]);
     expect(left(["apiservice/v1beta1.external.metrics.k8s.io"])).to.deep.equal([]);
 
     expect(left(["crd/sentimentpipelines.kubesentiment.io"])).to.deep.equal([

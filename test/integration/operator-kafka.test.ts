@@ -287,6 +287,71 @@ describe("operator Kafka layer on a real broker", function () {
     expect(trimmed.total).to.equal(31);
   });
 
+  it("counts no lag for transaction markers and aborted records a consumer group is never given", async () => {
+    const topics = pipelineTopics("lag-transactions", { partitions: 2 });
+    await converge(admin, topics);
+    const kafka = kafkaClient(servers);
+    const producer = kafka.producer({
+      transactionalId: "lag-transactions",
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    try {
+      // Each transaction ends in a commit marker on both partitions; the last, aborted one leaves its record and
+      // an abort marker on partition 0, which read_committed consumers skip as well.
+      for (const outcome of ["commit", "commit", "abort"] as const) {
+        const transaction = await producer.transaction();
+        await transaction.send({
+          topic: topics.requests,
+          messages:
+            outcome === "commit"
+              ? [
+                  { partition: 0, value: "{}" },
+                  { partition: 1, value: "{}" },
+                ]
+              : [{ partition: 0, value: "{}" }],
+        });
+        await (outcome === "commit" ? transaction.commit() : transaction.abort());
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    // A group that commits as the worker does: the offset after the last record of each batch it was given.
+    // Fetching one record batch at a time, the markers come alone and kafkajs never hands them over.
+    const consumer = kafka.consumer({ groupId: "lag-transactions", maxBytesPerPartition: 1 });
+    let answered = 0;
+    const allAnswered = new Promise<void>((resolve) => {
+      void consumer.connect().then(async () => {
+        await consumer.subscribe({ topic: topics.requests, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, resolveOffset }) => {
+            if (batch.isEmpty()) return;
+            resolveOffset(batch.lastOffset());
+            const next = String(BigInt(batch.lastOffset()) + 1n);
+            await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+            answered += batch.messages.length;
+            if (answered === 4) resolve();
+          },
+        });
+      });
+    });
+    try {
+      await allAnswered;
+    } finally {
+      await consumer.disconnect();
+    }
+
+    const lag = consumerLag(await admin.partitionOffsets("lag-transactions", topics.requests));
+    expect(lag.partitions).to.deep.equal([
+      { partition: 0, lag: 0 },
+      { partition: 1, lag: 0 },
+    ]);
+    expect(lag.total).to.equal(0);
+  });
+
   it("deletes the topics that exist and reports which", async () => {
     const topics = pipelineTopics("gone");
     await converge(admin, topics);

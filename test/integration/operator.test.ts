@@ -10,7 +10,7 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { kcat } from "../support/kafka.ts";
+import { exactProducer, kcat } from "../support/kafka.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -68,7 +68,9 @@ describe("operator on a real control plane and a real Kafka", function () {
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "operator-test", portBase, controllerManager: true, kwok: true }),
       ),
-      startKafka({ name: "test-operator", portBase: 29_492, portSetting: "the test's portBase" }),
+      freePortBase(2).then((portBase) =>
+        startKafka({ name: "test-operator", portBase, portSetting: "the test's portBase" }),
+      ),
     ]);
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
@@ -334,6 +336,56 @@ describe("operator on a real control plane and a real Kafka", function () {
     const pipeline = await readyPipeline("restarted");
     expect(pipeline.status?.topics?.partitions).to.equal(3);
     expect(await partitionsOf("restarted-requests")).to.equal(3);
+  });
+
+  it("keeps a trickled minReplicas 0 pipeline at one worker, scales it to zero when idle, wakes it on a request", async () => {
+    const cooldownMs = 6_000;
+    k.apply(
+      pipelineManifest(
+        "trickle",
+        spec({
+          topics: { partitions: 1, replicationFactor: 1 },
+          autoscaling: { minReplicas: 0, maxReplicas: 1, scaleToZeroAfterSeconds: cooldownMs / 1000 },
+        }),
+      ),
+    );
+    const ready = await readyPipeline("trickle");
+    const topic = ready.status?.topics?.requests ?? "";
+    const worker = () => k.getJson<V1Deployment>(["deployment", "trickle-worker", "-n", "default"]);
+    const groupId = worker()?.spec?.template.spec?.containers[0]?.env?.find(
+      (variable) => variable.name === "KAFKA_GROUP_ID",
+    )?.value;
+    // Stands in for the worker (kwok runs no containers): answers each request at once and commits it.
+    const consumer = kafkaClient(kafka.bootstrapServers).consumer({ groupId: groupId ?? "" });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ autoCommitThreshold: 1, eachMessage: async () => {} });
+    const producer = await exactProducer(kafka.bootstrapServers);
+    try {
+      // One request per look of the operator, each consumed before the next: lag 0 at nearly every look. The
+      // trickle goes on until the operator's own timestamps span more than the cooldown.
+      let firstActive: number | undefined;
+      let lastActive = 0;
+      for (let sent = 1; firstActive === undefined || lastActive - firstActive <= cooldownMs; sent++) {
+        await producer.send({ topic, acks: -1, messages: [{ value: `{"id":"${sent}","text":"ok"}` }] });
+        // Seen by a look, or scaled to zero meanwhile, which the expectation below reports.
+        const seen = await waitFor(`the operator sees request ${sent}`, () => {
+          const status = k.pipeline("trickle")?.status;
+          return status?.requestsLogEndOffset === sent || worker()?.spec?.replicas === 0 ? status : undefined;
+        });
+        expect(worker()?.spec?.replicas, `replicas after request ${sent}`).to.equal(1);
+        lastActive = Date.parse(seen?.lastActiveTime ?? "");
+        firstActive ??= lastActive;
+      }
+      await waitFor("scaled to zero once no request comes", () => worker()?.spec?.replicas === 0, {
+        timeoutMs: 60_000,
+      });
+      await consumer.stop();
+      await producer.send({ topic, acks: -1, messages: [{ value: '{"id":"wake","text":"ok"}' }] });
+      await waitFor("woken by a request", () => worker()?.spec?.replicas === 1, { timeoutMs: 30_000 });
+    } finally {
+      await Promise.all([consumer.disconnect(), producer.disconnect()]);
+    }
   });
 
   it("runs two replicas of which exactly one acts, and hands over when the leader stops", async () => {

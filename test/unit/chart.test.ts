@@ -72,7 +72,9 @@ describe("Helm chart", function () {
     ).to.deep.equal([
       "APIService -/v1beta1.external.metrics.k8s.io",
       "ClusterRole -/kubesentiment-operator",
+      "ClusterRole -/kubesentiment-operator-metrics-api",
       "ClusterRoleBinding -/kubesentiment-operator",
+      "ClusterRoleBinding -/kubesentiment-operator-metrics-api",
       "Deployment kubesentiment-system/kubesentiment-operator",
       "Pod kubesentiment-system/kubesentiment-operator-test-readyz",
       "Role kubesentiment-system/kubesentiment-operator-leader-election",
@@ -215,17 +217,22 @@ describe("Helm chart", function () {
 
   it("grants exactly the rules of operator/deploy/rbac.yaml, bound to its ServiceAccount", () => {
     const reviewed = loadAllYaml(readFileSync(rbacFile, "utf8")) as KubernetesObject[];
-    const clusterRole = findObject<V1ClusterRole>(defaults, "ClusterRole");
+    for (const name of ["kubesentiment-operator", "kubesentiment-operator-metrics-api"]) {
+      expect(findObject<V1ClusterRole>(defaults, "ClusterRole", name).rules, name).to.deep.equal(
+        findObject<V1ClusterRole>(reviewed, "ClusterRole", name).rules,
+      );
+    }
     const role = findObject<V1Role>(defaults, "Role");
-    expect(clusterRole.rules).to.deep.equal(findObject<V1ClusterRole>(reviewed, "ClusterRole").rules);
     expect(role.rules).to.deep.equal(findObject<V1Role>(reviewed, "Role").rules);
 
     // Bindings and subjects follow the release namespace.
     const elsewhere = render({}, "sentiment");
     const subject = { kind: "ServiceAccount", name: "kubesentiment-operator", namespace: "sentiment" };
-    const clusterBinding = findObject<V1ClusterRoleBinding>(elsewhere, "ClusterRoleBinding");
-    expect(clusterBinding.roleRef).to.deep.include({ kind: "ClusterRole", name: "kubesentiment-operator" });
-    expect(clusterBinding.subjects).to.deep.equal([subject]);
+    for (const name of ["kubesentiment-operator", "kubesentiment-operator-metrics-api"]) {
+      const clusterBinding = findObject<V1ClusterRoleBinding>(elsewhere, "ClusterRoleBinding", name);
+      expect(clusterBinding.roleRef).to.deep.include({ kind: "ClusterRole", name });
+      expect(clusterBinding.subjects).to.deep.equal([subject]);
+    }
     const bindings = elsewhere.filter((o): o is V1RoleBinding => o.kind === "RoleBinding");
     expect(bindings.map((b) => [b.metadata?.namespace, b.roleRef.name])).to.have.deep.members([
       ["sentiment", "kubesentiment-operator-leader-election"],
@@ -233,6 +240,58 @@ describe("Helm chart", function () {
     ]);
     for (const binding of bindings) expect(binding.subjects).to.deep.equal([subject]);
     expect(findObject<V1Role>(elsewhere, "Role").metadata?.namespace).to.equal("sentiment");
+  });
+
+  it("grants Secrets by name only (get): never list or watch them", () => {
+    const secretRules = findObject<V1ClusterRole>(
+      defaults,
+      "ClusterRole",
+      "kubesentiment-operator",
+    ).rules?.filter((rule) => rule.resources?.includes("secrets"));
+    expect(secretRules?.map((rule) => rule.verbs)).to.deep.equal([["get"]]);
+  });
+
+  describe("namespaced install (watchNamespaces)", () => {
+    let namespaced: KubernetesObject[];
+    before(() => {
+      namespaced = render({ watchNamespaces: ["team-a", "team-b"] });
+    });
+
+    it("grants the pipeline rules in a Role per watched namespace, and no ClusterRole over namespaced resources", () => {
+      const reviewed = loadAllYaml(readFileSync(rbacFile, "utf8")) as KubernetesObject[];
+      const rules = findObject<V1ClusterRole>(reviewed, "ClusterRole", "kubesentiment-operator").rules;
+      const subject = { kind: "ServiceAccount", name: "kubesentiment-operator", namespace: releaseNamespace };
+      for (const namespace of ["team-a", "team-b"]) {
+        const inNamespace = namespaced.filter((o) => o.metadata?.namespace === namespace);
+        expect(inNamespace.map((o) => `${o.kind} ${o.metadata?.name}`)).to.deep.equal([
+          "Role kubesentiment-operator",
+          "RoleBinding kubesentiment-operator",
+        ]);
+        expect(findObject<V1Role>(inNamespace, "Role").rules).to.deep.equal(rules);
+        const binding = findObject<V1RoleBinding>(inNamespace, "RoleBinding");
+        expect(binding.roleRef).to.deep.include({ kind: "Role", name: "kubesentiment-operator" });
+        expect(binding.subjects).to.deep.equal([subject]);
+      }
+      // Cluster-wide only what no Role can grant: the metrics API's token and access reviews.
+      const clusterRoles = namespaced.filter((o): o is V1ClusterRole => o.kind === "ClusterRole");
+      expect(clusterRoles.map((role) => role.metadata?.name)).to.deep.equal([
+        "kubesentiment-operator-metrics-api",
+      ]);
+      expect(clusterRoles.flatMap((role) => role.rules?.flatMap((rule) => rule.resources))).to.deep.equal([
+        "tokenreviews",
+        "subjectaccessreviews",
+      ]);
+    });
+
+    it("tells the operator which namespaces to watch", () => {
+      expect(envOf(containerOf(operatorOf(namespaced)))).to.include({ WATCH_NAMESPACES: "team-a,team-b" });
+      expect(envOf(containerOf(operatorOf(defaults)))).not.to.have.property("WATCH_NAMESPACES");
+    });
+
+    it("refuses a namespace that is not a DNS label", () => {
+      const rendered = template({ watchNamespaces: ["Team_A"] });
+      expect("error" in rendered ? rendered.error : "").to.contain("/watchNamespaces/0");
+    });
   });
 
   it("ships crds/ byte for byte", () => {

@@ -13,12 +13,17 @@ import type {
   V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import { lagMetric } from "../autoscaling/lag-metric.ts";
-import { decideScaleToZero } from "../autoscaling/scale-to-zero.ts";
+import { type Activity, decideScaleToZero, observeActivity } from "../autoscaling/scale-to-zero.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import { type ResolvedPipeline, resolvePipeline, type SentimentPipeline } from "../pipeline.ts";
+import {
+  type PipelineStatus,
+  type ResolvedPipeline,
+  resolvePipeline,
+  type SentimentPipeline,
+} from "../pipeline.ts";
 import { renderWorkerDeployment } from "../render/deployment.ts";
 import { renderWorkerHpa, replicaBounds } from "../render/hpa.ts";
 import { workerName } from "../render/labels.ts";
@@ -101,6 +106,15 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The scale-to-zero activity a previous reconcile kept in status; none when either half is missing. */
+function previousActivity(status: PipelineStatus | undefined): Activity | undefined {
+  const lastActiveAt = status?.lastActiveTime === undefined ? Number.NaN : Date.parse(status.lastActiveTime);
+  const logEndOffset = status?.requestsLogEndOffset;
+  return Number.isNaN(lastActiveAt) || logEndOffset === undefined
+    ? undefined
+    : { lastActiveAt, logEndOffset };
+}
+
 export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -128,7 +142,7 @@ export class Reconciler {
     if (lag !== undefined) this.deps.observeLag?.(namespace, name, lag.total);
     const now = this.deps.now?.() ?? new Date();
     const current = workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace);
-    const scaled = await this.#scaleToZero(object, pipeline, current, lag?.total, now);
+    const scaled = await this.#scaleToZero(object, pipeline, current, lag, now);
     const deployment =
       current?.spec === undefined || scaled.replicas === undefined
         ? current
@@ -143,7 +157,7 @@ export class Reconciler {
         cappedByPartitions: replicaBounds(pipeline).cappedByPartitions,
         workloadError: workloads.error,
         lag: lag === undefined ? undefined : lagMetric(lag, pipeline.autoscaling.lagThreshold),
-        lastActiveTime: scaled.lastActiveTime,
+        activity: scaled.activity,
       },
       object.status?.conditions ?? [],
       now,
@@ -167,27 +181,32 @@ export class Reconciler {
   }
 
   /**
-   * With minReplicas 0, sets the Deployment's scale to 0 after the cooldown without lag and back to 1 on lag
-   * (see decideScaleToZero); returns the replicas it set, if any, and the lastActiveTime to keep in status.
+   * With minReplicas 0, folds this reconcile's lag sample into the activity kept in status, and sets the
+   * Deployment's scale to 0 after the cooldown without new requests, and back to 1 on lag (see
+   * scale-to-zero.ts); returns the replicas it set, if any, and the activity to keep in status.
    */
   async #scaleToZero(
     object: SentimentPipeline,
     pipeline: ResolvedPipeline,
     deployment: V1Deployment | undefined,
-    lag: number | undefined,
+    lag: ConsumerLag | undefined,
     now: Date,
-  ): Promise<{ replicas?: number; lastActiveTime?: string }> {
+  ): Promise<{ replicas?: number; activity?: Activity }> {
     const { minReplicas } = pipeline.autoscaling;
     const replicas = deployment?.spec?.replicas;
     if (replicas === undefined || (minReplicas > 0 && replicas > 0)) return {};
-    const previous = object.status?.lastActiveTime;
+    const activity = observeActivity(
+      previousActivity(object.status),
+      lag === undefined ? undefined : { lag: lag.total, logEndOffset: lag.logEndOffset },
+      now.getTime(),
+    );
     const decision = decideScaleToZero({
       minReplicas,
       activationLagThreshold: pipeline.autoscaling.activationLagThreshold,
       cooldownMs: pipeline.autoscaling.scaleToZeroAfterSeconds * 1000,
       replicas,
-      lag,
-      lastActiveAt: previous === undefined ? undefined : Date.parse(previous),
+      lag: lag?.total,
+      activity,
       now: now.getTime(),
     });
     if (decision.replicas !== undefined) {
@@ -206,9 +225,7 @@ export class Reconciler {
     }
     return {
       ...(decision.replicas === undefined ? {} : { replicas: decision.replicas }),
-      ...(minReplicas === 0 && decision.lastActiveAt !== undefined
-        ? { lastActiveTime: new Date(decision.lastActiveAt).toISOString() }
-        : {}),
+      ...(minReplicas === 0 && activity !== undefined ? { activity } : {}),
     };
   }
 

@@ -2,6 +2,7 @@
 // Deployment and HPA as the cluster reports them, and the consumer lag. Reconcile writes it once.
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import type { LagMetric } from "../autoscaling/lag-metric.ts";
+import type { Activity } from "../autoscaling/scale-to-zero.ts";
 import type { Condition, PipelineStatus, ResolvedPipeline } from "../pipeline.ts";
 import { type ConditionInput, mergeConditions } from "./conditions.ts";
 
@@ -24,7 +25,7 @@ export interface Observation {
   /** Undefined when the lag could not be read. */
   lag: LagMetric | undefined;
   /** Kept only while scale to zero is on (minReplicas 0). */
-  lastActiveTime: string | undefined;
+  activity: Activity | undefined;
 }
 
 function topicsCondition({ pipeline, topics }: Observation): ConditionInput {
@@ -170,6 +171,9 @@ export function computeStatus(
   const desired = hpa?.status?.desiredReplicas ?? deployment?.spec?.replicas;
   if (desired !== undefined) status.desiredReplicas = desired;
   if (observation.lag !== undefined) status.consumerLag = observation.lag.total;
-  if (observation.lastActiveTime !== undefined) status.lastActiveTime = observation.lastActiveTime;
+  if (observation.activity !== undefined) {
+    status.lastActiveTime = new Date(observation.activity.lastActiveAt).toISOString();
+    status.requestsLogEndOffset = observation.activity.logEndOffset;
+  }
   return status;
 }

@@ -1,6 +1,9 @@
 // What the controller watches: the SentimentPipelines, and the Deployments, Services and HPAs it owns (by their
 // managed-by label), so a change made behind its back is put back. Every change becomes the key
 // ("namespace/name") of the pipeline it concerns; the caches are what reconciles read instead of the API server.
+// Either across all namespaces, or (a namespaced install, WATCH_NAMESPACES) one watch per listed namespace, so
+// the operator needs rights only there and never sees a pipeline elsewhere. Secrets are not watched: a reconcile
+// reads the few a pipeline names, by name, and the periodic resync picks up a rotated one.
 import type {
   AppsV1Api,
   AutoscalingV2Api,
@@ -47,9 +50,46 @@ function ownerKeyOf(object: KubernetesObject): string | undefined {
   return pipeline === undefined ? undefined : `${object.metadata?.namespace ?? ""}/${pipeline}`;
 }
 
-/** Starts the watches; resolves once each has listed, so reconciles see a filled cache. */
+/** One resource's watch: across all namespaces (namespace undefined), or in one. */
+type WatchIn<T> = (namespace: string | undefined) => Promise<WatchedResource<T>>;
+
+/** A watch per namespace, or one across all when `namespaces` is empty, seen as one cache. */
+async function watchEach<T>(namespaces: readonly string[], watch: WatchIn<T>): Promise<WatchedResource<T>> {
+  if (namespaces.length === 0) return watch(undefined);
+  const watched = new Map(
+    await Promise.all(namespaces.map(async (namespace) => [namespace, await watch(namespace)] as const)),
+  );
+  const all = [...watched.values()];
+  return {
+    cache: {
+      get: (name, namespace) =>
+        namespace === undefined
+          ? all.map((one) => one.cache.get(name)).find((found) => found !== undefined)
+          : watched.get(namespace)?.cache.get(name, namespace),
+      list: (namespace) =>
+        namespace === undefined
+          ? all.flatMap((one) => one.cache.list())
+          : (watched.get(namespace)?.cache.list(namespace) ?? []),
+    },
+    synced: () => all.every((one) => one.synced()),
+    stop: async () => {
+      await Promise.all(all.map((one) => one.stop()));
+    },
+  };
+}
+
+/** The API path of a resource across all namespaces (`in` undefined) or in one. */
+function pathIn(prefix: string, resource: string, namespace: string | undefined): string {
+  return namespace === undefined ? `${prefix}/${resource}` : `${prefix}/namespaces/${namespace}/${resource}`;
+}
+
+/**
+ * Starts the watches, in every namespace or only in `namespaces`; resolves once each has listed, so
+ * reconciles see a filled cache.
+ */
 export async function startWatches(
   clients: WatchClients,
+  namespaces: readonly string[],
   enqueue: (key: string) => void,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<Watches> {
@@ -60,42 +100,62 @@ export async function startWatches(
     const key = ownerKeyOf(object);
     if (key !== undefined) enqueue(key);
   };
+  const labelSelector = ownedSelector;
   const [pipelines, deployments, services, hpas] = await Promise.all([
-    watchResource<SentimentPipeline>({
-      kubeConfig,
-      path: `/apis/${group}/${version}/${plural}`,
-      list: () =>
-        customObjects.listClusterCustomObject({ group, version, plural }) as Promise<
-          KubernetesListObject<SentimentPipeline>
-        >,
-      onChange: (pipeline) => enqueue(keyOf(pipeline)),
-      onError: onError("SentimentPipelines"),
-    }),
-    watchResource<V1Deployment>({
-      kubeConfig,
-      path: "/apis/apps/v1/deployments",
-      labelSelector: ownedSelector,
-      list: () => apps.listDeploymentForAllNamespaces({ labelSelector: ownedSelector }),
-      onChange: enqueueOwner,
-      onError: onError("Deployments"),
-    }),
+    watchEach<SentimentPipeline>(namespaces, (namespace) =>
+      watchResource({
+        kubeConfig,
+        path: pathIn(`/apis/${group}/${version}`, plural, namespace),
+        list: () =>
+          (namespace === undefined
+            ? customObjects.listClusterCustomObject({ group, version, plural })
+            : customObjects.listNamespacedCustomObject({ group, version, namespace, plural })) as Promise<
+            KubernetesListObject<SentimentPipeline>
+          >,
+        onChange: (pipeline) => enqueue(keyOf(pipeline)),
+        onError: onError("SentimentPipelines"),
+      }),
+    ),
+    watchEach<V1Deployment>(namespaces, (namespace) =>
+      watchResource({
+        kubeConfig,
+        path: pathIn("/apis/apps/v1", "deployments", namespace),
+        labelSelector,
+        list: () =>
+          namespace === undefined
+            ? apps.listDeploymentForAllNamespaces({ labelSelector })
+            : apps.listNamespacedDeployment({ namespace, labelSelector }),
+        onChange: enqueueOwner,
+        onError: onError("Deployments"),
+      }),
+    ),
     // Only to notice a Service changed or deleted behind the operator's back: reconcile re-applies it.
-    watchResource<V1Service>({
-      kubeConfig,
-      path: "/api/v1/services",
-      labelSelector: ownedSelector,
-      list: () => core.listServiceForAllNamespaces({ labelSelector: ownedSelector }),
-      onChange: enqueueOwner,
-      onError: onError("Services"),
-    }),
-    watchResource<V2HorizontalPodAutoscaler>({
-      kubeConfig,
-      path: "/apis/autoscaling/v2/horizontalpodautoscalers",
-      labelSelector: ownedSelector,
-      list: () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector: ownedSelector }),
-      onChange: enqueueOwner,
-      onError: onError("HorizontalPodAutoscalers"),
-    }),
+    watchEach<V1Service>(namespaces, (namespace) =>
+      watchResource({
+        kubeConfig,
+        path: pathIn("/api/v1", "services", namespace),
+        labelSelector,
+        list: () =>
+          namespace === undefined
+            ? core.listServiceForAllNamespaces({ labelSelector })
+            : core.listNamespacedService({ namespace, labelSelector }),
+        onChange: enqueueOwner,
+        onError: onError("Services"),
+      }),
+    ),
+    watchEach<V2HorizontalPodAutoscaler>(namespaces, (namespace) =>
+      watchResource({
+        kubeConfig,
+        path: pathIn("/apis/autoscaling/v2", "horizontalpodautoscalers", namespace),
+        labelSelector,
+        list: () =>
+          namespace === undefined
+            ? autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector })
+            : autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, labelSelector }),
+        onChange: enqueueOwner,
+        onError: onError("HorizontalPodAutoscalers"),
+      }),
+    ),
   ]);
   const all = [pipelines, deployments, services, hpas];
   return {

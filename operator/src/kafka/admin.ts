@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs, { type Admin, Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { KafkaAdminError, toKafkaAdminError } from "./errors.ts";
 import type { PartitionOffsets } from "./lag.ts";
+import { skippingUnreadTails } from "./lag-tail.ts";
 import { unusableBecause } from "./readiness.ts";
 import type { KafkaObservation, TopicPlan, TopicState } from "./topic-plan.ts";
 
@@ -217,19 +218,23 @@ export class TopicAdmin {
     });
   }
 
-  /** Per partition of `topic`: the log's start and end, and the group's committed offset (null when none). */
+  /**
+   * Per partition of `topic`: the log's start and end, and the group's committed offset (null when none), past
+   * any tail of transaction markers and aborted records (see lag-tail.ts).
+   */
   async partitionOffsets(groupId: string, topic: string): Promise<PartitionOffsets[]> {
     return this.run(`reading the offsets of group "${groupId}" on topic "${topic}"`, async (admin) => {
       const [log, committed] = await Promise.all([
         admin.fetchTopicOffsets(topic),
         committedOffsets(admin, groupId, topic),
       ]);
-      return log.map(({ partition, low, high }) => ({
+      const offsets = log.map(({ partition, low, high }) => ({
         partition,
         logStartOffset: Number(low),
         logEndOffset: Number(high),
         committedOffset: committed.get(partition) ?? null,
       }));
+      return skippingUnreadTails(this.kafka, topic, offsets);
     });
   }
 

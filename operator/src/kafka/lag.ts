@@ -19,6 +19,8 @@ export interface ConsumerLag {
   /** Records the group has yet to process, over all partitions. */
   total: number;
   partitions: { partition: number; lag: number }[];
+  /** Sum of the partitions' log end offsets: it moves whenever a record is written (see scale-to-zero.ts). */
+  logEndOffset: number;
   /** Partitions without a committed offset, counted as wholly unread: worth showing, not hiding. */
   partitionsWithoutCommit: number[];
 }
@@ -40,6 +42,7 @@ export function consumerLag(offsets: readonly PartitionOffsets[]): ConsumerLag {
   return {
     total: partitions.reduce((sum, { lag }) => sum + lag, 0),
     partitions,
+    logEndOffset: offsets.reduce((sum, offset) => sum + offset.logEndOffset, 0),
     partitionsWithoutCommit: offsets
       .filter((offset) => !hasCommit(offset))
       .map((offset) => offset.partition)

@@ -131,9 +131,11 @@ export class FakeCluster {
     this.did.push(`apply ${object.kind} ${namespace}/${name}`);
     if (object.kind !== "Deployment") return object;
     const deployment = object as V1Deployment;
+    // The rendered Deployment leaves replicas out, so an apply keeps what the scale subresource set (1 at first).
+    const replicas = this.deployments.get(`${namespace}/${name}`)?.spec?.replicas ?? 1;
     const stored: V1Deployment = {
       ...deployment,
-      spec: { ...(deployment.spec ?? { selector: {}, template: {} }), replicas: 1 },
+      spec: { ...(deployment.spec ?? { selector: {}, template: {} }), replicas },
       status: this.deploymentStatus,
     };
     this.deployments.set(`${namespace}/${name}`, stored);
@@ -150,6 +152,11 @@ export class FakeCluster {
   async #scale(request: AppsV1ApiPatchNamespacedDeploymentScaleRequest): Promise<V1Scale> {
     const [patch] = request.body as { value: number }[];
     this.did.push(`scale ${request.namespace}/${request.name} to ${patch?.value}`);
+    const key = `${request.namespace}/${request.name}`;
+    const deployment = this.deployments.get(key);
+    if (deployment?.spec !== undefined && patch !== undefined) {
+      this.deployments.set(key, { ...deployment, spec: { ...deployment.spec, replicas: patch.value } });
+    }
     return {};
   }
 }

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { consumerLag } from "../../../operator/src/kafka/lag.ts";
+import { tailsToCheck } from "../../../operator/src/kafka/lag-tail.ts";
 
 describe("consumer lag", () => {
   it("is the log end minus the committed offset, per partition and in total", () => {
@@ -13,6 +14,7 @@ describe("consumer lag", () => {
         { partition: 0, lag: 0 },
         { partition: 1, lag: 60 },
       ],
+      logEndOffset: 110,
       partitionsWithoutCommit: [],
     });
   });
@@ -48,6 +50,29 @@ describe("consumer lag", () => {
     expect(
       consumerLag([{ partition: 0, logStartOffset: 0, logEndOffset: 0, committedOffset: null }]).total,
     ).to.equal(0);
-    expect(consumerLag([])).to.deep.equal({ total: 0, partitions: [], partitionsWithoutCommit: [] });
+    expect(consumerLag([])).to.deep.equal({
+      total: 0,
+      partitions: [],
+      logEndOffset: 0,
+      partitionsWithoutCommit: [],
+    });
+  });
+});
+
+describe("lag tails looked at for transaction markers", () => {
+  it("are the short tails behind a commit inside the log, and nothing else", () => {
+    expect(
+      tailsToCheck([
+        { partition: 0, logStartOffset: 0, logEndOffset: 10, committedOffset: 9 },
+        { partition: 1, logStartOffset: 0, logEndOffset: 10, committedOffset: 10 },
+        { partition: 2, logStartOffset: 0, logEndOffset: 10, committedOffset: null },
+        { partition: 3, logStartOffset: 5, logEndOffset: 10, committedOffset: 2 },
+        { partition: 4, logStartOffset: 0, logEndOffset: 1000, committedOffset: 899 },
+        { partition: 5, logStartOffset: 0, logEndOffset: 1000, committedOffset: 900 },
+      ]),
+    ).to.deep.equal([
+      { partition: 0, from: 9, to: 10 },
+      { partition: 5, from: 900, to: 1000 },
+    ]);
   });
 });

@@ -13,6 +13,16 @@ describe("operator configuration", () => {
       httpPort: 8081,
       resyncPeriodMs: 30_000,
     });
+    expect(parsed.config.watchNamespaces).to.deep.equal([]);
+  });
+
+  it("watches the namespaces WATCH_NAMESPACES lists, once each, and refuses a name that is not a DNS label", () => {
+    const parsed = parseOperatorConfig({ WATCH_NAMESPACES: " team-a, team-b,,team-a " });
+    expect(parsed.ok && parsed.config.watchNamespaces).to.deep.equal(["team-a", "team-b"]);
+    expect(parseOperatorConfig({ WATCH_NAMESPACES: "team-a,Team_B" })).to.deep.equal({
+      ok: false,
+      problems: ["WATCH_NAMESPACES must list namespace names (DNS labels), got 'Team_B'"],
+    });
   });
 
   it("names every bad variable and the problem", () => {

@@ -5,6 +5,7 @@ import {
   topicsFinalizer,
 } from "../../../operator/src/controller/reconcile.ts";
 import { KafkaAdminError } from "../../../operator/src/kafka/errors.ts";
+import type { PipelineStatus } from "../../../operator/src/pipeline.ts";
 import { conditionOf, FakeCluster, now, pipelineObject, resyncPeriodMs } from "./fake-cluster.ts";
 
 const unreachable = {
@@ -148,12 +149,16 @@ describe("operator reconcile", () => {
     const cooldownMs = 300_000;
     const lastActiveTime = new Date(now.getTime() - cooldownMs).toISOString();
     const key = cluster.add(
-      pipelineObject({ autoscaling: { minReplicas: 0 } }, {}, { lastActiveTime, conditions: [] }),
+      pipelineObject(
+        { autoscaling: { minReplicas: 0 } },
+        {},
+        { lastActiveTime, requestsLogEndOffset: 40, conditions: [] },
+      ),
     );
     cluster.kafka.ensured = {
       outcome: { state: "ready" },
       changes: [],
-      lag: { total: 0, partitions: [], partitionsWithoutCommit: [] },
+      lag: { total: 0, logEndOffset: 40, partitions: [], partitionsWithoutCommit: [] },
       terminal: false,
     };
 
@@ -167,6 +172,44 @@ describe("operator reconcile", () => {
     ]);
     expect(conditionOf(cluster.statuses[0], "WorkersAvailable")).to.include({ reason: "ScaledToZero" });
     expect(cluster.statuses[0]?.lastActiveTime).to.equal(lastActiveTime);
+  });
+
+  describe("scale to zero over successive reconciles", () => {
+    /**
+     * Reconciles a pipeline with minReplicas 0 once per resync period, each time with the status the previous
+     * one wrote (as the cache would show it) and the Kafka sample `sample(i)` gives; returns the scale changes.
+     */
+    async function resyncs(
+      count: number,
+      sample: (i: number) => { lag: number; logEndOffset: number },
+    ): Promise<string[]> {
+      let status: PipelineStatus | undefined;
+      for (let i = 0; i < count; i++) {
+        const key = cluster.add(pipelineObject({ autoscaling: { minReplicas: 0 } }, {}, status));
+        const { lag, logEndOffset } = sample(i);
+        cluster.kafka.ensured = {
+          outcome: { state: "ready" },
+          changes: [],
+          lag: { total: lag, logEndOffset, partitions: [], partitionsWithoutCommit: [] },
+          terminal: false,
+        };
+        const at = new Date(now.getTime() + i * resyncPeriodMs);
+        await new Reconciler(cluster.deps({ now: () => at })).reconcile(key);
+        status = cluster.statuses.at(-1) ?? status;
+      }
+      return cluster.did.filter((line) => line.startsWith("scale "));
+    }
+
+    it("never scales a steady trickle to zero, though every sample sees no lag", async () => {
+      // One request between each pair of samples, each consumed before the next sample: lag 0 throughout.
+      expect(await resyncs(40, (i) => ({ lag: 0, logEndOffset: 100 + i }))).to.deep.equal([]);
+    });
+
+    it("scales to zero once no record has arrived for the cooldown", async () => {
+      // Requests arrive during the first 5 samples, then none: the cooldown (300 s) counts from the last one.
+      const scaled = await resyncs(20, (i) => ({ lag: 0, logEndOffset: 100 + Math.min(i, 4) }));
+      expect(scaled).to.deep.equal(["scale shop/reviews-worker to 0"]);
+    });
   });
 
   describe("deletion", () => {

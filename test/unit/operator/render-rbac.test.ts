@@ -26,20 +26,35 @@ describe("operator RBAC manifest", () => {
       "ServiceAccount kubesentiment-system/kubesentiment-operator",
       "ClusterRole -/kubesentiment-operator",
       "ClusterRoleBinding -/kubesentiment-operator",
+      "ClusterRole -/kubesentiment-operator-metrics-api",
+      "ClusterRoleBinding -/kubesentiment-operator-metrics-api",
       "Role kubesentiment-system/kubesentiment-operator-leader-election",
       "RoleBinding kubesentiment-system/kubesentiment-operator-leader-election",
       "RoleBinding kube-system/kubesentiment-operator-auth-reader",
     ]);
   });
 
-  it("grants no wildcard and keeps leases out of the cluster-wide role", () => {
-    const clusterRole = find<V1ClusterRole>("ClusterRole", "kubesentiment-operator");
-    for (const rule of clusterRole.rules ?? []) {
-      expect([...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs]).not.to.include("*");
-      expect(rule.resources).not.to.include("leases");
+  it("grants no wildcard and keeps leases out of the cluster-wide roles", () => {
+    for (const name of ["kubesentiment-operator", "kubesentiment-operator-metrics-api"]) {
+      for (const rule of find<V1ClusterRole>("ClusterRole", name).rules ?? []) {
+        expect([...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs]).not.to.include("*");
+        expect(rule.resources).not.to.include("leases");
+      }
     }
     const role = find<V1Role>("Role", "kubesentiment-operator-leader-election");
     expect(role.rules?.flatMap((rule) => rule.resources)).to.deep.equal(["leases", "leases"]);
+  });
+
+  it("reads Secrets by name only: get, never list or watch", () => {
+    const rules = find<V1ClusterRole>("ClusterRole", "kubesentiment-operator").rules ?? [];
+    expect(
+      rules.filter((rule) => rule.resources?.includes("secrets")).map((rule) => rule.verbs),
+    ).to.deep.equal([["get"]]);
+  });
+
+  it("keeps only cluster-scoped resources in the role a namespaced install keeps cluster-wide", () => {
+    const rules = find<V1ClusterRole>("ClusterRole", "kubesentiment-operator-metrics-api").rules ?? [];
+    expect(rules.flatMap((rule) => rule.resources)).to.deep.equal(["tokenreviews", "subjectaccessreviews"]);
   });
 
   it("binds every role to the operator's ServiceAccount", () => {

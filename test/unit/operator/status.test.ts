@@ -46,7 +46,7 @@ const healthy: Observation = {
   cappedByPartitions: false,
   workloadError: undefined,
   lag: { value: 17, total: 17, saturatedPartitions: [] },
-  lastActiveTime: undefined,
+  activity: undefined,
 };
 const now = new Date("2026-11-29T05:00:00Z");
 const byType = (observation: Observation) =>
