@@ -85,17 +85,23 @@ describe("operator on a real control plane and a real Kafka", function () {
     const pipeline = await readyPipeline("reviews");
 
     expect(pipeline.status?.topics).to.deep.equal({
-      requests: "reviews-requests",
-      responses: "reviews-responses",
-      deadLetter: "reviews-dlq",
+      requests: "default.reviews-requests",
+      responses: "default.reviews-responses",
+      deadLetter: "default.reviews-dlq",
       partitions: 4,
     });
-    for (const topic of ["reviews-requests", "reviews-responses", "reviews-dlq"]) {
+    for (const topic of ["default.reviews-requests", "default.reviews-responses", "default.reviews-dlq"]) {
       expect(await partitionsOf(topic), topic).to.equal(4);
     }
     // The same, seen by a Kafka client nobody here wrote.
-    const listing = await kcat(["-L", "-b", kafka.bootstrapServers.join(","), "-t", "reviews-requests"]);
-    expect(listing).to.match(/topic "reviews-requests" with 4 partitions/);
+    const listing = await kcat([
+      "-L",
+      "-b",
+      kafka.bootstrapServers.join(","),
+      "-t",
+      "default.reviews-requests",
+    ]);
+    expect(listing).to.match(/topic "default.reviews-requests" with 4 partitions/);
 
     const deployment = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
     const container = deployment?.spec?.template.spec?.containers[0];
@@ -103,9 +109,9 @@ describe("operator on a real control plane and a real Kafka", function () {
     const env = Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable.value]));
     expect(env).to.include({
       KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers.join(","),
-      TOPIC_REQUESTS: "reviews-requests",
-      TOPIC_RESPONSES: "reviews-responses",
-      TOPIC_DEAD_LETTER: "reviews-dlq",
+      TOPIC_REQUESTS: "default.reviews-requests",
+      TOPIC_RESPONSES: "default.reviews-responses",
+      TOPIC_DEAD_LETTER: "default.reviews-dlq",
       BATCH_MAX_SIZE: "64",
     });
     expect(container?.securityContext).to.include({
@@ -146,7 +152,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       "--field-selector",
       "involvedObject.name=reviews",
     ]);
-    expect(events).to.match(/TopicsReconciled.*created topic reviews-requests with 4 partitions/);
+    expect(events).to.match(/TopicsReconciled.*created topic default.reviews-requests with 4 partitions/);
   });
 
   it("reconciles an update: more partitions, a new batch size and image roll the pods", async () => {
@@ -162,8 +168,8 @@ describe("operator on a real control plane and a real Kafka", function () {
       ),
     );
     await waitFor(
-      "6 partitions on reviews-requests",
-      async () => (await partitionsOf("reviews-requests")) === 6,
+      "6 partitions on default.reviews-requests",
+      async () => (await partitionsOf("default.reviews-requests")) === 6,
     );
     const rolled = await waitFor("the Deployment rolled out with the new image on every pod", () => {
       const deployment = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
@@ -218,19 +224,19 @@ describe("operator on a real control plane and a real Kafka", function () {
     ).to.throw(/partitions may not be decreased/);
 
     // A topic made behind the operator's back with more partitions than the pipeline asks for.
-    await createTopic(kafka.bootstrapServers, "wide-requests", 8, 1);
+    await createTopic(kafka.bootstrapServers, "default.wide-requests", 8, 1);
     k.apply(pipelineManifest("wide", spec()));
     const pipeline = await waitFor("wide refused", () => {
       const current = k.pipeline("wide");
       return conditionOf(current, "TopicsReady")?.reason === "PartitionDecreaseRefused" ? current : undefined;
     });
     expect(conditionOf(pipeline, "TopicsReady")?.status).to.equal("False");
-    expect(conditionOf(pipeline, "TopicsReady")?.message).to.match(/wide-requests/);
+    expect(conditionOf(pipeline, "TopicsReady")?.message).to.match(/default.wide-requests/);
     expect(conditionOf(pipeline, "Ready")).to.include({
       status: "False",
       reason: "PartitionDecreaseRefused",
     });
-    expect(await partitionsOf("wide-requests")).to.equal(8);
+    expect(await partitionsOf("default.wide-requests")).to.equal(8);
     const events = k.run(["get", "events", "-n", "default", "--field-selector", "involvedObject.name=wide"]);
     expect(events).to.match(/Warning\s+PartitionDecreaseRefused/);
     await k.runAsync(["delete", "sp", "wide", "-n", "default", "--wait=true", "--timeout=60s"]);
@@ -240,7 +246,11 @@ describe("operator on a real control plane and a real Kafka", function () {
     k.apply(pipelineManifest("kept", spec({ topics: { partitions: 2, replicationFactor: 1 } })));
     await readyPipeline("kept");
     await k.runAsync(["delete", "sp", "kept", "-n", "default", "--wait=true", "--timeout=60s"]);
-    expect([...(await topicsOf())]).to.include.members(["kept-requests", "kept-responses", "kept-dlq"]);
+    expect([...(await topicsOf())]).to.include.members([
+      "default.kept-requests",
+      "default.kept-responses",
+      "default.kept-dlq",
+    ]);
 
     k.apply(
       pipelineManifest(
@@ -254,8 +264,8 @@ describe("operator on a real control plane and a real Kafka", function () {
     expect(k.pipeline("shortlived")).to.equal(undefined);
     await waitFor("shortlived topics deleted", async () => {
       const topics = await topicsOf();
-      return !["shortlived-requests", "shortlived-responses", "shortlived-dlq"].some((topic) =>
-        topics.has(topic),
+      return !["default.shortlived-requests", "default.shortlived-responses", "default.shortlived-dlq"].some(
+        (topic) => topics.has(topic),
       );
     });
   });
@@ -333,7 +343,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     operator = await runOperator(cluster.kubeconfigPath);
     const pipeline = await readyPipeline("restarted");
     expect(pipeline.status?.topics?.partitions).to.equal(3);
-    expect(await partitionsOf("restarted-requests")).to.equal(3);
+    expect(await partitionsOf("default.restarted-requests")).to.equal(3);
   });
 
   it("runs two replicas of which exactly one acts, and hands over when the leader stops", async () => {
@@ -364,7 +374,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       k.apply(pipelineManifest("elected", spec({ topics: { partitions: 5, replicationFactor: 1 } })));
       await waitFor(
         "the new leader raises the partitions",
-        async () => (await partitionsOf("elected-requests")) === 5,
+        async () => (await partitionsOf("default.elected-requests")) === 5,
       );
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));
