@@ -16,7 +16,9 @@ import {
   operatorNamespace,
   pipelineManifest,
   prepareCluster,
+  readyPipeline as readyPipelineIn,
   runOperator,
+  topicsOn,
 } from "../support/operator.ts";
 
 describe("operator on a real control plane and a real Kafka", function () {
@@ -30,15 +32,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     topics: { partitions: 4, replicationFactor: 1 },
     ...overrides,
   });
-  const topicsOf = async () => {
-    const admin = kafkaClient(kafka.bootstrapServers).admin();
-    await admin.connect();
-    try {
-      return new Set(await admin.listTopics());
-    } finally {
-      await admin.disconnect();
-    }
-  };
+  const topicsOf = () => topicsOn(kafka.bootstrapServers);
   const partitionsOf = async (topic: string) => {
     const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
@@ -49,18 +43,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       await admin.disconnect();
     }
   };
-  const readyPipeline = (name: string, timeoutMs = 90_000) =>
-    waitFor(
-      `pipeline ${name} Ready`,
-      () => {
-        const pipeline = k.pipeline(name);
-        return conditionOf(pipeline, "Ready")?.status === "True" &&
-          pipeline?.status?.observedGeneration === pipeline?.metadata.generation
-          ? pipeline
-          : undefined;
-      },
-      { timeoutMs, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
-    );
+  const readyPipeline = (name: string, timeoutMs = 90_000) => readyPipelineIn(k, name, "default", timeoutMs);
 
   before(async function () {
     this.timeout(300_000);

@@ -142,6 +142,13 @@ function listed(topics: readonly string[]): string {
 }
 
 export class Reconciler {
+  /**
+   * The topics this process last recorded as created, by pipeline key, with the uid they belong to. The cache can still hold the status
+   * from before that write when the next reconcile starts (a watch event of the Deployment queued it first),
+   * and a record rebuilt from it alone would drop a topic just created, which would then be kept, not deleted.
+   */
+  readonly #recordedCreated = new Map<string, { uid: string; topics: string[] }>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -149,6 +156,7 @@ export class Reconciler {
     const object = this.deps.pipelines.get(name, namespace);
     if (object === undefined) {
       this.deps.forgetLag?.(namespace, name);
+      this.#recordedCreated.delete(key);
       return { kind: "forget" };
     }
     if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(namespace, name);
@@ -180,6 +188,13 @@ export class Reconciler {
         ? current
         : { ...current, spec: { ...current.spec, replicas: scaled.replicas } };
 
+    const uid = object.metadata.uid ?? "";
+    const recorded = this.#recordedCreated.get(key);
+    const createdTopics = ownTopics(object, pipeline, [
+      ...created,
+      ...(recorded?.uid === uid ? recorded.topics : []),
+    ]);
+    this.#recordedCreated.set(key, { uid, topics: createdTopics });
     const status = computeStatus(
       {
         pipeline,
@@ -190,7 +205,7 @@ export class Reconciler {
         workloadError: workloads.error,
         lag: lag === undefined ? undefined : lagMetric(lag, pipeline.autoscaling.lagThreshold),
         lastActiveTime: scaled.lastActiveTime,
-        createdTopics: ownTopics(object, pipeline, created),
+        createdTopics,
       },
       object.status?.conditions ?? [],
       now,

@@ -197,6 +197,20 @@ describe("operator reconcile", () => {
     expect(cluster.statuses[0]?.topics?.created).to.deep.equal(["shop.reviews-requests", "shop.reviews-dlq"]);
   });
 
+  it("keeps the record of a topic it created when the next reconcile still reads the status from before", async () => {
+    const key = cluster.add(pipelineObject());
+    const reconciler = new Reconciler(cluster.deps());
+    cluster.kafka.ensured = { ...cluster.kafka.ensured, created: ["shop.reviews-requests"] };
+    await reconciler.reconcile(key);
+    // The cache has not seen that status yet; this reconcile finds the topic there and creates nothing.
+    cluster.kafka.ensured = { ...cluster.kafka.ensured, created: [] };
+    await reconciler.reconcile(key);
+    expect(cluster.statuses.map((status) => status.topics?.created)).to.deep.equal([
+      ["shop.reviews-requests"],
+      ["shop.reviews-requests"],
+    ]);
+  });
+
   it("refuses a topic another pipeline on the same Kafka holds, without touching Kafka or the workers", async () => {
     cluster.add(
       pipelineObject(
