@@ -143,9 +143,10 @@ function listed(topics: readonly string[]): string {
 
 export class Reconciler {
   /**
-   * The topics this process last recorded as created, by pipeline key, with the uid they belong to. The cache can still hold the status
-   * from before that write when the next reconcile starts (a watch event of the Deployment queued it first),
-   * and a record rebuilt from it alone would drop a topic just created, which would then be kept, not deleted.
+   * The topics this process last recorded as created, by pipeline key, with the uid they belong to. The cache
+   * can still hold the status from before that write when the next reconcile starts (a watch event of the
+   * Deployment queued it first), and a record rebuilt from it alone would drop a topic just created, which
+   * would then be kept, not deleted.
    */
   readonly #recordedCreated = new Map<string, { uid: string; topics: string[] }>();
 
