@@ -72,6 +72,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       responses: "default.reviews-responses",
       deadLetter: "default.reviews-dlq",
       partitions: 4,
+      created: ["default.reviews-requests", "default.reviews-responses", "default.reviews-dlq"],
     });
     for (const topic of ["default.reviews-requests", "default.reviews-responses", "default.reviews-dlq"]) {
       expect(await partitionsOf(topic), topic).to.equal(4);
@@ -283,24 +284,40 @@ describe("operator on a real control plane and a real Kafka", function () {
     const nowhere = { bootstrapServers: ["127.0.0.1:1"] };
     k.apply(
       pipelineManifest(
-        "stranded",
+        "unreached",
         spec({ kafka: nowhere, topics: { partitions: 2, replicationFactor: 1, deletionPolicy: "Delete" } }),
       ),
     );
-    const unreachable = await waitFor("stranded reported unreachable", () => {
-      const current = k.pipeline("stranded");
+    const unreachable = await waitFor("unreached reported unreachable", () => {
+      const current = k.pipeline("unreached");
       return conditionOf(current, "TopicsReady")?.reason === "KafkaUnreachable" ? current : undefined;
     });
     expect(conditionOf(unreachable, "Ready")?.status).to.equal("False");
     expect(conditionOf(unreachable, "TopicsReady")?.message).to.include("127.0.0.1:1");
-    k.run(["delete", "sp", "stranded", "-n", "default", "--wait=false"]);
-    const stuck = await waitFor("stranded deletion reported as failed", () => {
-      const current = k.pipeline("stranded");
-      return conditionOf(current, "Ready")?.reason === "TopicDeletionFailed" ? current : undefined;
-    });
-    expect(conditionOf(stuck, "Ready")?.message).to.include(skipTopicDeletionAnnotation);
-    k.run(["annotate", "sp", "stranded", "-n", "default", `${skipTopicDeletionAnnotation}=true`]);
-    await waitFor("stranded released", () => k.pipeline("stranded") === undefined);
+    // It created no topic, so there is none to delete: it goes at once.
+    await k.runAsync(["delete", "sp", "unreached", "-n", "default", "--wait=true", "--timeout=60s"]);
+
+    k.apply(
+      pipelineManifest(
+        "stranded",
+        spec({ topics: { partitions: 2, replicationFactor: 1, deletionPolicy: "Delete" } }),
+      ),
+    );
+    await readyPipeline("stranded");
+    await kafka.stopBroker(0);
+    try {
+      k.run(["delete", "sp", "stranded", "-n", "default", "--wait=false"]);
+      const stuck = await waitFor("stranded deletion reported as failed", () => {
+        const current = k.pipeline("stranded");
+        return conditionOf(current, "Ready")?.reason === "TopicDeletionFailed" ? current : undefined;
+      });
+      expect(conditionOf(stuck, "Ready")?.message).to.include(skipTopicDeletionAnnotation);
+      k.run(["annotate", "sp", "stranded", "-n", "default", `${skipTopicDeletionAnnotation}=true`]);
+      await waitFor("stranded released", () => k.pipeline("stranded") === undefined);
+    } finally {
+      await kafka.startBroker(0);
+    }
+    expect([...(await topicsOf())]).to.include.members(["default.stranded-requests", "default.stranded-dlq"]);
   });
 
   it("says Kafka is unreachable while the broker is down and converges when it is back, without a restart", async () => {
