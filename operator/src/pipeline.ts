@@ -73,7 +73,17 @@ export type ConditionType = "Ready" | "TopicsReady" | "WorkersAvailable" | "Auto
 export interface PipelineStatus {
   observedGeneration?: number;
   conditions?: Condition[];
-  topics?: { requests: string; responses: string; deadLetter: string; partitions: number };
+  topics?: {
+    requests: string;
+    responses: string;
+    deadLetter: string;
+    partitions: number;
+    /**
+     * Those of the topics the operator created for this pipeline: the only ones deletionPolicy Delete deletes.
+     * A topic that was there before (adopted) is never deleted. Absent in a status an older version wrote.
+     */
+    created?: string[];
+  };
   replicas?: number;
   readyReplicas?: number;
   desiredReplicas?: number;
@@ -165,6 +175,80 @@ function kafkaSettings(kafka: PipelineSpec["kafka"]): ResolvedPipeline["kafka"] 
   };
 }
 
+type TopicRole = "requests" | "responses" | "deadLetter";
+
+const topicSuffixes: Record<TopicRole, string> = {
+  requests: "-requests",
+  responses: "-responses",
+  deadLetter: "-dlq",
+};
+
+/**
+ * A role's default topic name, "<namespace>.<name>-requests": unique per pipeline on a shared Kafka. The '.' is
+ * unambiguous because neither part can contain one (a namespace is a DNS label; the CRD holds the name to
+ * lowercase letters, digits and dashes), which a '-' would not be ("a-b" + "c" and "a" + "b-c"). Kafka warns
+ * that '.' and '_' collide in metric names; neither part can contain a '_' either, so a default name can meet
+ * only a topic someone named with a '_' on purpose, and Kafka refuses to create that collision rather than
+ * mixing the two. At most 63 + 1 + 56 + 10 characters: within Kafka's 249.
+ */
+function defaultTopicName(namespace: string, name: string, role: TopicRole): string {
+  return `${namespace}.${name}${topicSuffixes[role]}`;
+}
+
+/**
+ * Versions before namespaced defaults named a pipeline's topics "<name>-requests" and so on. A pipeline whose
+ * status records such a name for a role its spec leaves unset keeps it: an upgrade never moves a running
+ * pipeline to new, empty topics.
+ */
+function topicName(pipeline: SentimentPipeline, namespace: string, name: string, role: TopicRole): string {
+  const chosen = pipeline.spec.topics?.[role];
+  if (chosen !== undefined) return chosen;
+  const legacy = `${name}${topicSuffixes[role]}`;
+  return pipeline.status?.topics?.[role] === legacy ? legacy : defaultTopicName(namespace, name, role);
+}
+
+/** A spec the operator refuses; `pipeline` is what it resolves to all the same (deletion still needs it). */
+export class InvalidPipelineError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly pipeline: ResolvedPipeline,
+  ) {
+    super(message);
+    this.name = "InvalidPipelineError";
+  }
+}
+
+const roleFields: Record<TopicRole, string> = {
+  requests: "spec.topics.requests",
+  responses: "spec.topics.responses",
+  deadLetter: "spec.topics.deadLetter",
+};
+
+/**
+ * One topic in two roles would feed the worker's own output back in as requests. The CRD refuses two equal
+ * names in the spec; this also catches a name equal to another role's default, which admission cannot always
+ * see (the namespace, an old default kept in status).
+ */
+function topicRolesProblem(pipeline: SentimentPipeline, resolved: ResolvedPipeline): string | undefined {
+  const roles: TopicRole[] = ["requests", "responses", "deadLetter"];
+  const field = (role: TopicRole) =>
+    pipeline.spec.topics?.[role] === undefined
+      ? `${roleFields[role]} (unset, so "${resolved.topics[role]}")`
+      : roleFields[role];
+  for (const [index, role] of roles.entries()) {
+    const other = roles.slice(index + 1).find((later) => resolved.topics[later] === resolved.topics[role]);
+    if (other !== undefined) {
+      return (
+        `${field(role)} and ${field(other)} name the same topic "${resolved.topics[role]}": the worker reads ` +
+        "the requests topic and writes the other two, so each role needs a topic of its own; set the " +
+        "explicit one to another name"
+      );
+    }
+  }
+  return undefined;
+}
+
 function modelSource(source: NonNullable<PipelineSpec["model"]>["source"]): ModelSource {
   if (source?.volume !== undefined) {
     return { kind: "volume", claimName: source.volume.claimName, subPath: source.volume.subPath };
@@ -173,7 +257,34 @@ function modelSource(source: NonNullable<PipelineSpec["model"]>["source"]): Mode
   return { kind: "builtin" };
 }
 
+/**
+ * The pipeline with every default applied. Throws an InvalidPipelineError for a spec the operator refuses
+ * (one topic in two roles).
+ */
 export function resolvePipeline(pipeline: SentimentPipeline): ResolvedPipeline {
+  const resolved = resolveDefaults(pipeline);
+  const problem = topicRolesProblem(pipeline, resolved);
+  if (problem !== undefined) throw new InvalidPipelineError("TopicRolesOverlap", problem, resolved);
+  return resolved;
+}
+
+/**
+ * resolvePipeline, with a refused spec given back beside what it resolves to instead of thrown: deletion and
+ * other pipelines' claims go by the names a pipeline uses, refused or not.
+ */
+export function resolvePipelineOrRefusal(pipeline: SentimentPipeline): {
+  pipeline: ResolvedPipeline;
+  refusal: InvalidPipelineError | undefined;
+} {
+  try {
+    return { pipeline: resolvePipeline(pipeline), refusal: undefined };
+  } catch (error) {
+    if (error instanceof InvalidPipelineError) return { pipeline: error.pipeline, refusal: error };
+    throw error;
+  }
+}
+
+function resolveDefaults(pipeline: SentimentPipeline): ResolvedPipeline {
   const { metadata, spec } = pipeline;
   const name = metadata.name ?? "";
   const namespace = metadata.namespace ?? "default";
@@ -187,9 +298,9 @@ export function resolvePipeline(pipeline: SentimentPipeline): ResolvedPipeline {
     generation: metadata.generation ?? 0,
     kafka: kafkaSettings(spec.kafka),
     topics: {
-      requests: topics.requests ?? `${name}-requests`,
-      responses: topics.responses ?? `${name}-responses`,
-      deadLetter: topics.deadLetter ?? `${name}-dlq`,
+      requests: topicName(pipeline, namespace, name, "requests"),
+      responses: topicName(pipeline, namespace, name, "responses"),
+      deadLetter: topicName(pipeline, namespace, name, "deadLetter"),
       partitions: topics.partitions ?? 8,
       replicationFactor: topics.replicationFactor ?? 3,
       config: topics.config ?? {},

@@ -86,13 +86,14 @@ export class KafkaTopicsPort implements TopicsPort {
 
   async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {
     const names = topicNames(pipeline.topics);
+    const created: string[] = [];
     let observed: KafkaObservation | undefined;
     try {
       return await this.#withAdmin(pipeline, async (admin) => {
         const seen = await admin.describeTopics(names);
         observed = seen;
         const plan = planTopics(pipeline.topics, seen);
-        await admin.applyPlan(plan);
+        await admin.applyPlan(plan, (topic) => created.push(topic));
         await admin.waitUntilUsable(topicsToAwait(plan));
         const outcome = outcomeOf(plan, seen, names);
         // On the same connection: a reconcile reads the lag whenever the topics are there to read it from.
@@ -101,7 +102,13 @@ export class KafkaTopicsPort implements TopicsPort {
             ? await readLag(admin, pipeline).catch(() => undefined)
             : undefined;
         // A refusal waits for a person (the spec, the topic, the brokers): asking again changes nothing.
-        return { outcome, changes: describeChanges(plan), lag, terminal: outcome.state === "failed" };
+        return {
+          outcome,
+          changes: describeChanges(plan),
+          lag,
+          terminal: outcome.state === "failed",
+          created,
+        };
       });
     } catch (error) {
       const failure =
@@ -114,12 +121,14 @@ export class KafkaTopicsPort implements TopicsPort {
         changes: [],
         lag: undefined,
         terminal: !failure.retriable,
+        created,
       };
     }
   }
 
-  async delete(pipeline: ResolvedPipeline): Promise<void> {
-    await this.#withAdmin(pipeline, (admin) => admin.deleteTopics(topicNames(pipeline.topics)));
+  async delete(pipeline: ResolvedPipeline, topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return;
+    await this.#withAdmin(pipeline, (admin) => admin.deleteTopics(topics));
   }
 
   async lag(pipeline: ResolvedPipeline): Promise<ConsumerLag> {

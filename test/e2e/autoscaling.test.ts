@@ -194,7 +194,7 @@ describe("lag-driven autoscaling, end to end", function () {
       ),
     );
     await waitFor("surge's worker Deployment", () => deployment("surge"));
-    await produce("surge-requests", 2000, "surge");
+    await produce("default.surge-requests", 2000, "surge");
 
     // No worker runs yet: the backlog waits, each of the 4 partitions counting one worker's worth (50).
     const raw = await waitFor("the metric through the API server", async () => {
@@ -260,18 +260,18 @@ describe("lag-driven autoscaling, end to end", function () {
     await waitFor("the fleet stopping its worker", () => fleet.size === 0);
 
     const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), {
-      requests: "idle-requests",
-      responses: "idle-responses",
-      deadLetter: "idle-dlq",
+      requests: "default.idle-requests",
+      responses: "default.idle-responses",
+      deadLetter: "default.idle-dlq",
     });
     try {
-      await produce("idle-requests", 10, "wake");
+      await produce("default.idle-requests", 10, "wake");
       await waitFor("idle woken to one replica", () => deployment("idle")?.spec?.replicas === 1, {
         timeoutMs: 60_000,
       });
       await reader.waitFor(
-        () => reader.idsOn("idle-responses").size === 10,
-        () => `${reader.idsOn("idle-responses").size} of 10 answered after waking`,
+        () => reader.idsOn("default.idle-responses").size === 10,
+        () => `${reader.idsOn("default.idle-responses").size} of 10 answered after waking`,
       );
       const events = k.run([
         "get",

@@ -125,6 +125,18 @@ describe("SentimentPipeline CRD", function () {
       expected: ["topics.requests, topics.responses and topics.deadLetter must be three different topics"],
     },
     {
+      title: "a topic named as the default of a role left unset",
+      spec: { topics: { responses: "default.refused-requests" } },
+      expected: [
+        "a topic set in spec.topics must not be the default name of a role left unset (<namespace>.<metadata.name>-requests, -responses or -dlq)",
+      ],
+    },
+    {
+      title: "a dead-letter topic named as the default responses topic in any namespace",
+      spec: { topics: { requests: "in", deadLetter: "elsewhere.refused-responses" } },
+      expected: ["a topic set in spec.topics must not be the default name of a role left unset"],
+    },
+    {
       title: "an unknown deletion policy",
       spec: { topics: { deletionPolicy: "Forever" } },
       expected: [
@@ -189,6 +201,17 @@ describe("SentimentPipeline CRD", function () {
       for (const text of expected) expect(result.stderr).to.contain(text);
     });
   }
+
+  it("accepts a topic that only looks like another role's default: that role is set, or the name differs", () => {
+    for (const [name, topics] of [
+      ["explicit", { requests: "default.explicit-responses", responses: "out" }],
+      ["other", { responses: "default.someone-requests" }],
+    ] as const) {
+      const result = k(["create", "-f", "-"], pipeline(name, { topics }));
+      expect(result.status, result.stderr).to.equal(0);
+      k(["delete", "sentimentpipeline", name]);
+    }
+  });
 
   it("refuses a name the worker Service could not carry, naming the field", () => {
     for (const name of ["x".repeat(57), "9lives", "dotted.name"]) {

@@ -114,29 +114,29 @@ describe("operator Kafka layer on a real broker", function () {
     const topics = pipelineTopics("create");
     const plan = await converge(admin, topics);
     expect(plan.create.map(({ topic }) => topic)).to.deep.equal([
-      "create-requests",
-      "create-responses",
-      "create-dlq",
+      "test.create-requests",
+      "test.create-responses",
+      "test.create-dlq",
     ]);
 
-    for (const topic of ["create-requests", "create-responses"]) {
+    for (const topic of ["test.create-requests", "test.create-responses"]) {
       expect(await kcatPartitions(topic), topic).to.equal(8);
       expect(await overrides(topic), topic).to.deep.equal({ "retention.ms": "86400000" });
     }
-    expect(await kcatPartitions("create-dlq")).to.equal(8);
-    expect(await overrides("create-dlq")).to.deep.equal({
+    expect(await kcatPartitions("test.create-dlq")).to.equal(8);
+    expect(await overrides("test.create-dlq")).to.deep.equal({
       "retention.ms": "86400000",
       "max.message.bytes": String(deadLetterMaxMessageBytes({})),
     });
     const described = await admin.describeTopics(topicNames(topics));
     expect(described.brokers).to.equal(1);
-    expect(described.topics["create-requests"]).to.include({ partitions: 8, replicationFactor: 1 });
+    expect(described.topics["test.create-requests"]).to.include({ partitions: 8, replicationFactor: 1 });
 
     // Usable means an acks=all write succeeds on every partition right away.
     const producer = await exactProducer(servers);
     try {
       await producer.send({
-        topic: "create-requests",
+        topic: "test.create-requests",
         acks: -1,
         messages: Array.from({ length: 8 }, (_, partition) => ({ partition, value: "{}" })),
       });
@@ -156,9 +156,9 @@ describe("operator Kafka layer on a real broker", function () {
     await converge(admin, pipelineTopics("grow", { partitions: 2 }));
     const plan = await converge(admin, pipelineTopics("grow", { partitions: 8 }));
     expect(plan.raisePartitions).to.deep.equal([
-      { topic: "grow-requests", from: 2, to: 8 },
-      { topic: "grow-responses", from: 2, to: 8 },
-      { topic: "grow-dlq", from: 2, to: 8 },
+      { topic: "test.grow-requests", from: 2, to: 8 },
+      { topic: "test.grow-responses", from: 2, to: 8 },
+      { topic: "test.grow-dlq", from: 2, to: 8 },
     ]);
     for (const topic of topicNames(pipelineTopics("grow")))
       expect(await kcatPartitions(topic), topic).to.equal(8);
@@ -171,7 +171,7 @@ describe("operator Kafka layer on a real broker", function () {
     // tool would.
     await direct.alterConfigs({
       validateOnly: false,
-      resources: ["drift-requests", "drift-dlq"].map((name) => ({
+      resources: ["test.drift-requests", "test.drift-dlq"].map((name) => ({
         type: ConfigResourceTypes.TOPIC,
         name,
         configEntries: [
@@ -184,30 +184,33 @@ describe("operator Kafka layer on a real broker", function () {
     // Brokers apply a config change a moment after the controller accepts it.
     await waitFor(
       "the direct change to be visible",
-      async () => (await overrides("drift-dlq"))["retention.ms"] === "1000",
+      async () => (await overrides("test.drift-dlq"))["retention.ms"] === "1000",
     );
 
     const plan = await converge(admin, topics);
     expect(plan.restoreConfigs).to.deep.equal([
-      { topic: "drift-requests", drift: [{ key: "retention.ms", current: "1000", desired: "86400000" }] },
       {
-        topic: "drift-dlq",
+        topic: "test.drift-requests",
+        drift: [{ key: "retention.ms", current: "1000", desired: "86400000" }],
+      },
+      {
+        topic: "test.drift-dlq",
         drift: [
           { key: "retention.ms", current: "1000", desired: "86400000" },
           { key: "max.message.bytes", current: undefined, desired: String(deadLetterMaxMessageBytes({})) },
         ],
       },
     ]);
-    expect(await overrides("drift-requests")).to.deep.equal({
+    expect(await overrides("test.drift-requests")).to.deep.equal({
       "retention.ms": "86400000",
       "segment.ms": "600000",
     });
-    expect(await overrides("drift-dlq")).to.deep.equal({
+    expect(await overrides("test.drift-dlq")).to.deep.equal({
       "retention.ms": "86400000",
       "segment.ms": "600000",
       "max.message.bytes": String(deadLetterMaxMessageBytes({})),
     });
-    expect(await overrides("drift-responses")).to.deep.equal({ "retention.ms": "86400000" });
+    expect(await overrides("test.drift-responses")).to.deep.equal({ "retention.ms": "86400000" });
     expect(isEmptyPlan(planTopics(topics, await admin.describeTopics(topicNames(topics))))).to.equal(true);
   });
 

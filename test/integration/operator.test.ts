@@ -16,7 +16,9 @@ import {
   operatorNamespace,
   pipelineManifest,
   prepareCluster,
+  readyPipeline as readyPipelineIn,
   runOperator,
+  topicsOn,
 } from "../support/operator.ts";
 
 describe("operator on a real control plane and a real Kafka", function () {
@@ -30,15 +32,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     topics: { partitions: 4, replicationFactor: 1 },
     ...overrides,
   });
-  const topicsOf = async () => {
-    const admin = kafkaClient(kafka.bootstrapServers).admin();
-    await admin.connect();
-    try {
-      return new Set(await admin.listTopics());
-    } finally {
-      await admin.disconnect();
-    }
-  };
+  const topicsOf = () => topicsOn(kafka.bootstrapServers);
   const partitionsOf = async (topic: string) => {
     const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
@@ -49,18 +43,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       await admin.disconnect();
     }
   };
-  const readyPipeline = (name: string, timeoutMs = 90_000) =>
-    waitFor(
-      `pipeline ${name} Ready`,
-      () => {
-        const pipeline = k.pipeline(name);
-        return conditionOf(pipeline, "Ready")?.status === "True" &&
-          pipeline?.status?.observedGeneration === pipeline?.metadata.generation
-          ? pipeline
-          : undefined;
-      },
-      { timeoutMs, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
-    );
+  const readyPipeline = (name: string, timeoutMs = 90_000) => readyPipelineIn(k, name, "default", timeoutMs);
 
   before(async function () {
     this.timeout(300_000);
@@ -87,17 +70,24 @@ describe("operator on a real control plane and a real Kafka", function () {
     const pipeline = await readyPipeline("reviews");
 
     expect(pipeline.status?.topics).to.deep.equal({
-      requests: "reviews-requests",
-      responses: "reviews-responses",
-      deadLetter: "reviews-dlq",
+      requests: "default.reviews-requests",
+      responses: "default.reviews-responses",
+      deadLetter: "default.reviews-dlq",
       partitions: 4,
+      created: ["default.reviews-requests", "default.reviews-responses", "default.reviews-dlq"],
     });
-    for (const topic of ["reviews-requests", "reviews-responses", "reviews-dlq"]) {
+    for (const topic of ["default.reviews-requests", "default.reviews-responses", "default.reviews-dlq"]) {
       expect(await partitionsOf(topic), topic).to.equal(4);
     }
     // The same, seen by a Kafka client nobody here wrote.
-    const listing = await kcat(["-L", "-b", kafka.bootstrapServers.join(","), "-t", "reviews-requests"]);
-    expect(listing).to.match(/topic "reviews-requests" with 4 partitions/);
+    const listing = await kcat([
+      "-L",
+      "-b",
+      kafka.bootstrapServers.join(","),
+      "-t",
+      "default.reviews-requests",
+    ]);
+    expect(listing).to.match(/topic "default.reviews-requests" with 4 partitions/);
 
     const deployment = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
     const container = deployment?.spec?.template.spec?.containers[0];
@@ -105,9 +95,9 @@ describe("operator on a real control plane and a real Kafka", function () {
     const env = Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable.value]));
     expect(env).to.include({
       KAFKA_BOOTSTRAP_SERVERS: kafka.bootstrapServers.join(","),
-      TOPIC_REQUESTS: "reviews-requests",
-      TOPIC_RESPONSES: "reviews-responses",
-      TOPIC_DEAD_LETTER: "reviews-dlq",
+      TOPIC_REQUESTS: "default.reviews-requests",
+      TOPIC_RESPONSES: "default.reviews-responses",
+      TOPIC_DEAD_LETTER: "default.reviews-dlq",
       BATCH_MAX_SIZE: "64",
     });
     expect(container?.securityContext).to.include({
@@ -148,7 +138,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       "--field-selector",
       "involvedObject.name=reviews",
     ]);
-    expect(events).to.match(/TopicsReconciled.*created topic reviews-requests with 4 partitions/);
+    expect(events).to.match(/TopicsReconciled.*created topic default.reviews-requests with 4 partitions/);
   });
 
   it("reconciles an update: more partitions, a new batch size and image roll the pods", async () => {
@@ -164,8 +154,8 @@ describe("operator on a real control plane and a real Kafka", function () {
       ),
     );
     await waitFor(
-      "6 partitions on reviews-requests",
-      async () => (await partitionsOf("reviews-requests")) === 6,
+      "6 partitions on default.reviews-requests",
+      async () => (await partitionsOf("default.reviews-requests")) === 6,
     );
     const rolled = await waitFor("the Deployment rolled out with the new image on every pod", () => {
       const deployment = k.getJson<V1Deployment>(["deployment", "reviews-worker", "-n", "default"]);
@@ -220,19 +210,19 @@ describe("operator on a real control plane and a real Kafka", function () {
     ).to.throw(/partitions may not be decreased/);
 
     // A topic made behind the operator's back with more partitions than the pipeline asks for.
-    await createTopic(kafka.bootstrapServers, "wide-requests", 8, 1);
+    await createTopic(kafka.bootstrapServers, "default.wide-requests", 8, 1);
     k.apply(pipelineManifest("wide", spec()));
     const pipeline = await waitFor("wide refused", () => {
       const current = k.pipeline("wide");
       return conditionOf(current, "TopicsReady")?.reason === "PartitionDecreaseRefused" ? current : undefined;
     });
     expect(conditionOf(pipeline, "TopicsReady")?.status).to.equal("False");
-    expect(conditionOf(pipeline, "TopicsReady")?.message).to.match(/wide-requests/);
+    expect(conditionOf(pipeline, "TopicsReady")?.message).to.match(/default.wide-requests/);
     expect(conditionOf(pipeline, "Ready")).to.include({
       status: "False",
       reason: "PartitionDecreaseRefused",
     });
-    expect(await partitionsOf("wide-requests")).to.equal(8);
+    expect(await partitionsOf("default.wide-requests")).to.equal(8);
     const events = k.run(["get", "events", "-n", "default", "--field-selector", "involvedObject.name=wide"]);
     expect(events).to.match(/Warning\s+PartitionDecreaseRefused/);
     await k.runAsync(["delete", "sp", "wide", "-n", "default", "--wait=true", "--timeout=60s"]);
@@ -242,7 +232,11 @@ describe("operator on a real control plane and a real Kafka", function () {
     k.apply(pipelineManifest("kept", spec({ topics: { partitions: 2, replicationFactor: 1 } })));
     await readyPipeline("kept");
     await k.runAsync(["delete", "sp", "kept", "-n", "default", "--wait=true", "--timeout=60s"]);
-    expect([...(await topicsOf())]).to.include.members(["kept-requests", "kept-responses", "kept-dlq"]);
+    expect([...(await topicsOf())]).to.include.members([
+      "default.kept-requests",
+      "default.kept-responses",
+      "default.kept-dlq",
+    ]);
 
     k.apply(
       pipelineManifest(
@@ -256,8 +250,8 @@ describe("operator on a real control plane and a real Kafka", function () {
     expect(k.pipeline("shortlived")).to.equal(undefined);
     await waitFor("shortlived topics deleted", async () => {
       const topics = await topicsOf();
-      return !["shortlived-requests", "shortlived-responses", "shortlived-dlq"].some((topic) =>
-        topics.has(topic),
+      return !["default.shortlived-requests", "default.shortlived-responses", "default.shortlived-dlq"].some(
+        (topic) => topics.has(topic),
       );
     });
   });
@@ -292,24 +286,40 @@ describe("operator on a real control plane and a real Kafka", function () {
     const nowhere = { bootstrapServers: ["127.0.0.1:1"] };
     k.apply(
       pipelineManifest(
-        "stranded",
+        "unreached",
         spec({ kafka: nowhere, topics: { partitions: 2, replicationFactor: 1, deletionPolicy: "Delete" } }),
       ),
     );
-    const unreachable = await waitFor("stranded reported unreachable", () => {
-      const current = k.pipeline("stranded");
+    const unreachable = await waitFor("unreached reported unreachable", () => {
+      const current = k.pipeline("unreached");
       return conditionOf(current, "TopicsReady")?.reason === "KafkaUnreachable" ? current : undefined;
     });
     expect(conditionOf(unreachable, "Ready")?.status).to.equal("False");
     expect(conditionOf(unreachable, "TopicsReady")?.message).to.include("127.0.0.1:1");
-    k.run(["delete", "sp", "stranded", "-n", "default", "--wait=false"]);
-    const stuck = await waitFor("stranded deletion reported as failed", () => {
-      const current = k.pipeline("stranded");
-      return conditionOf(current, "Ready")?.reason === "TopicDeletionFailed" ? current : undefined;
-    });
-    expect(conditionOf(stuck, "Ready")?.message).to.include(skipTopicDeletionAnnotation);
-    k.run(["annotate", "sp", "stranded", "-n", "default", `${skipTopicDeletionAnnotation}=true`]);
-    await waitFor("stranded released", () => k.pipeline("stranded") === undefined);
+    // It created no topic, so there is none to delete: it goes at once.
+    await k.runAsync(["delete", "sp", "unreached", "-n", "default", "--wait=true", "--timeout=60s"]);
+
+    k.apply(
+      pipelineManifest(
+        "stranded",
+        spec({ topics: { partitions: 2, replicationFactor: 1, deletionPolicy: "Delete" } }),
+      ),
+    );
+    await readyPipeline("stranded");
+    await kafka.stopBroker(0);
+    try {
+      k.run(["delete", "sp", "stranded", "-n", "default", "--wait=false"]);
+      const stuck = await waitFor("stranded deletion reported as failed", () => {
+        const current = k.pipeline("stranded");
+        return conditionOf(current, "Ready")?.reason === "TopicDeletionFailed" ? current : undefined;
+      });
+      expect(conditionOf(stuck, "Ready")?.message).to.include(skipTopicDeletionAnnotation);
+      k.run(["annotate", "sp", "stranded", "-n", "default", `${skipTopicDeletionAnnotation}=true`]);
+      await waitFor("stranded released", () => k.pipeline("stranded") === undefined);
+    } finally {
+      await kafka.startBroker(0);
+    }
+    expect([...(await topicsOf())]).to.include.members(["default.stranded-requests", "default.stranded-dlq"]);
   });
 
   it("says Kafka is unreachable while the broker is down and converges when it is back, without a restart", async () => {
@@ -335,7 +345,7 @@ describe("operator on a real control plane and a real Kafka", function () {
     operator = await runOperator(cluster.kubeconfigPath);
     const pipeline = await readyPipeline("restarted");
     expect(pipeline.status?.topics?.partitions).to.equal(3);
-    expect(await partitionsOf("restarted-requests")).to.equal(3);
+    expect(await partitionsOf("default.restarted-requests")).to.equal(3);
   });
 
   it("keeps a trickled minReplicas 0 pipeline at one worker, scales it to zero when idle, wakes it on a request", async () => {
@@ -416,7 +426,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       k.apply(pipelineManifest("elected", spec({ topics: { partitions: 5, replicationFactor: 1 } })));
       await waitFor(
         "the new leader raises the partitions",
-        async () => (await partitionsOf("elected-requests")) === 5,
+        async () => (await partitionsOf("default.elected-requests")) === 5,
       );
     } finally {
       await Promise.all(replicas.map((replica) => replica.stop()));

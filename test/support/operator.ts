@@ -3,7 +3,9 @@
 import { join } from "node:path";
 import { createLogger } from "../../common/src/logger.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { Kubectl } from "../../hack/harness/kubectl.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { type OperatorConfig, parseOperatorConfig } from "../../operator/src/config.ts";
 import { type RunningOperator, startOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec, SentimentPipeline } from "../../operator/src/pipeline.ts";
@@ -43,15 +45,43 @@ export function pipelineManifest(
   name: string,
   spec: PipelineSpec,
   annotations: Record<string, string> = {},
+  namespace = "default",
 ): string {
   return JSON.stringify({
     apiVersion: "kubesentiment.io/v1alpha1",
     kind: "SentimentPipeline",
-    metadata: { name, namespace: "default", annotations },
+    metadata: { name, namespace, annotations },
     spec,
   });
 }
 
 export function conditionOf(pipeline: SentimentPipeline | undefined, type: string) {
   return pipeline?.status?.conditions?.find((condition) => condition.type === type);
+}
+
+/** The pipeline once Ready for its current generation; fails after `timeoutMs` with its conditions. */
+export function readyPipeline(k: Kubectl, name: string, namespace = "default", timeoutMs = 90_000) {
+  const get = () => k.getJson<SentimentPipeline>(["sentimentpipeline", name, "-n", namespace]);
+  return waitFor(
+    `pipeline ${namespace}/${name} Ready`,
+    () => {
+      const pipeline = get();
+      return conditionOf(pipeline, "Ready")?.status === "True" &&
+        pipeline?.status?.observedGeneration === pipeline?.metadata.generation
+        ? pipeline
+        : undefined;
+    },
+    { timeoutMs, describe: () => JSON.stringify(get()?.status?.conditions) },
+  );
+}
+
+/** The topics a Kafka lists. */
+export async function topicsOn(bootstrapServers: string[]): Promise<Set<string>> {
+  const admin = kafkaClient(bootstrapServers).admin();
+  await admin.connect();
+  try {
+    return new Set(await admin.listTopics());
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -4,25 +4,31 @@
 // A failure no retry can cure (a rejected login, a missing Secret, a refused topic change) is terminal, as
 // controller-runtime's reconcile.TerminalError: no backoff, only the periodic look and any change.
 import { isDeepStrictEqual } from "node:util";
-import type {
-  AppsV1Api,
-  CustomObjectsApi,
-  KubernetesObjectApi,
-  ObjectCache,
-  V1Deployment,
-  V2HorizontalPodAutoscaler,
+import {
+  ApiException,
+  type AppsV1Api,
+  type CustomObjectsApi,
+  type KubernetesObjectApi,
+  type ObjectCache,
+  type V1Deployment,
+  type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import { lagMetric } from "../autoscaling/lag-metric.ts";
 import { type Activity, decideScaleToZero, observeActivity } from "../autoscaling/scale-to-zero.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
+import { topicNames } from "../kafka/topic-plan.ts";
 import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import {
+  group,
+  type InvalidPipelineError,
   type PipelineStatus,
+  plural,
   type ResolvedPipeline,
-  resolvePipeline,
+  resolvePipelineOrRefusal,
   type SentimentPipeline,
+  version,
 } from "../pipeline.ts";
 import { renderWorkerDeployment } from "../render/deployment.ts";
 import { renderWorkerHpa, replicaBounds } from "../render/hpa.ts";
@@ -30,6 +36,7 @@ import { workerName } from "../render/labels.ts";
 import { renderWorkerService } from "../render/service.ts";
 import { mergeConditions } from "./conditions.ts";
 import { computeStatus, type TopicsOutcome } from "./status.ts";
+import { claimedTopics, describeClaims } from "./topic-claims.ts";
 
 /** Held while topics must be deleted with the pipeline (deletionPolicy Delete). */
 export const topicsFinalizer = "kubesentiment.io/topics";
@@ -38,6 +45,12 @@ export const topicsFinalizer = "kubesentiment.io/topics";
  * is gone for good, so a namespace is never wedged behind the finalizer.
  */
 export const skipTopicDeletionAnnotation = "kubesentiment.io/skip-topic-deletion";
+/**
+ * How long topic deletion waits for the worker Deployment to go, counted from its deletionTimestamp. The wait
+ * keeps a write in flight from landing on a topic being deleted; past it (pods stuck on a lost node, which can
+ * write nothing) the topics are deleted all the same, since the worker never creates topics itself.
+ */
+export const workerStopTimeoutMs = 120_000;
 
 export interface EnsuredTopics {
   outcome: TopicsOutcome;
@@ -47,26 +60,32 @@ export interface EnsuredTopics {
   lag: ConsumerLag | undefined;
   /** The outcome is a failure that asking Kafka again cannot change; something must change first. */
   terminal: boolean;
+  /** The topics this call created (also when it failed later): the pipeline's own, to delete under Delete. */
+  created: string[];
 }
 
 /** The Kafka side of a reconcile; implementations never throw for Kafka trouble, they describe it. */
 export interface TopicsPort {
   /** Creates, raises and repairs the topics, and reads the group's lag while connected. */
   ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics>;
-  /** Deletes the topics; throws with a message a person can act on when it cannot. */
-  delete(pipeline: ResolvedPipeline): Promise<void>;
+  /** Deletes those of `topics` that exist; throws with a message a person can act on when it cannot. */
+  delete(pipeline: ResolvedPipeline, topics: readonly string[]): Promise<void>;
   /** The consumer group's lag on the requests topic; throws a KafkaAdminError when it cannot be read. */
   lag(pipeline: ResolvedPipeline): Promise<ConsumerLag>;
 }
 
 /** Each dependency narrowed to the calls a reconcile makes, so a test can stand in for the cluster. */
 export interface ReconcilerDeps {
-  apps: Pick<AppsV1Api, "patchNamespacedDeploymentScale">;
-  pipelines: Pick<ObjectCache<SentimentPipeline>, "get">;
+  apps: Pick<
+    AppsV1Api,
+    "patchNamespacedDeploymentScale" | "readNamespacedDeployment" | "deleteNamespacedDeployment"
+  >;
+  /** Every pipeline the operator serves: a topic another of them holds is refused. */
+  pipelines: Pick<ObjectCache<SentimentPipeline>, "get" | "list">;
   deployments: Pick<ObjectCache<V1Deployment>, "get">;
   hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
   objects: Pick<KubernetesObjectApi, "patch">;
-  customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">;
+  customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus" | "getNamespacedCustomObject">;
   events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
   defaultWorkerImage: string;
@@ -115,7 +134,32 @@ function previousActivity(status: PipelineStatus | undefined): Activity | undefi
     : { lastActiveAt, logEndOffset };
 }
 
+/**
+ * The pipeline's topics the operator created for it: those its status already records and those just created,
+ * of the names it uses now. A topic it stops using is forgotten, and so kept.
+ */
+function ownTopics(
+  object: SentimentPipeline,
+  pipeline: ResolvedPipeline,
+  created: readonly string[],
+): string[] {
+  const recorded = new Set([...(object.status?.topics?.created ?? []), ...created]);
+  return topicNames(pipeline.topics).filter((topic) => recorded.has(topic));
+}
+
+function listed(topics: readonly string[]): string {
+  return topics.length === 0 ? "(none)" : topics.join(", ");
+}
+
 export class Reconciler {
+  /**
+   * The topics this process last recorded as created, by pipeline key, with the uid they belong to. The cache
+   * can still hold the status from before that write when the next reconcile starts (a watch event of the
+   * Deployment queued it first), and a record rebuilt from it alone would drop a topic just created, which
+   * would then be kept, not deleted.
+   */
+  readonly #recordedCreated = new Map<string, { uid: string; topics: string[] }>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -123,17 +167,24 @@ export class Reconciler {
     const object = this.deps.pipelines.get(name, namespace);
     if (object === undefined) {
       this.deps.forgetLag?.(namespace, name);
+      this.#recordedCreated.delete(key);
       return { kind: "forget" };
     }
-    const pipeline = resolvePipeline(object);
-    if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(object, pipeline);
+    if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(namespace, name);
+    const { pipeline, refusal } = resolvePipelineOrRefusal(object);
 
     const wantsFinalizer = pipeline.topics.deletionPolicy === "Delete";
     if (wantsFinalizer !== (object.metadata.finalizers ?? []).includes(topicsFinalizer)) {
       await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, wantsFinalizer);
     }
 
-    const { outcome: topics, changes, lag, terminal } = await this.deps.topics.ensure(pipeline);
+    const {
+      outcome: topics,
+      changes,
+      lag,
+      terminal,
+      created,
+    } = await this.#ensureTopics(object, pipeline, refusal);
     for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
     if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
 
@@ -148,6 +199,13 @@ export class Reconciler {
         ? current
         : { ...current, spec: { ...current.spec, replicas: scaled.replicas } };
 
+    const uid = object.metadata.uid ?? "";
+    const recorded = this.#recordedCreated.get(key);
+    const createdTopics = ownTopics(object, pipeline, [
+      ...created,
+      ...(recorded?.uid === uid ? recorded.topics : []),
+    ]);
+    this.#recordedCreated.set(key, { uid, topics: createdTopics });
     const status = computeStatus(
       {
         pipeline,
@@ -158,6 +216,7 @@ export class Reconciler {
         workloadError: workloads.error,
         lag: lag === undefined ? undefined : lagMetric(lag, pipeline.autoscaling.lagThreshold),
         activity: scaled.activity,
+        createdTopics,
       },
       object.status?.conditions ?? [],
       now,
@@ -172,6 +231,28 @@ export class Reconciler {
     if (topics.state === "failed") return this.#failed(topics.reason, terminal);
     if (workloads.error !== undefined) return this.#failed(workloads.error.reason, false);
     return { kind: "resync", afterMs: this.deps.resyncPeriodMs };
+  }
+
+  /**
+   * The topics brought to the spec, unless the spec is refused or another pipeline holds one of them: then
+   * Kafka is not touched at all, and the refusal waits for a change.
+   */
+  async #ensureTopics(
+    object: SentimentPipeline,
+    pipeline: ResolvedPipeline,
+    refusal: InvalidPipelineError | undefined,
+  ): Promise<EnsuredTopics> {
+    const refused = (reason: string, message: string): EnsuredTopics => ({
+      outcome: { state: "failed", reason, message, exist: false },
+      changes: [],
+      lag: undefined,
+      terminal: true,
+      created: [],
+    });
+    if (refusal !== undefined) return refused(refusal.reason, refusal.message);
+    const claims = claimedTopics(object, pipeline, this.deps.pipelines.list());
+    if (claims.length > 0) return refused("TopicClaimed", describeClaims(claims));
+    return this.deps.topics.ensure(pipeline);
   }
 
   #failed(reason: string, terminal: boolean): ReconcileResult {
@@ -252,39 +333,132 @@ export class Reconciler {
     }
   }
 
-  async #finalize(object: SentimentPipeline, pipeline: ResolvedPipeline): Promise<ReconcileResult> {
-    const { name = "", namespace = "" } = object.metadata;
-    if (!(object.metadata.finalizers ?? []).includes(topicsFinalizer)) return { kind: "forget" };
-    const topicNames = `${pipeline.topics.requests}, ${pipeline.topics.responses} and ${pipeline.topics.deadLetter}`;
-    if (object.metadata.annotations?.[skipTopicDeletionAnnotation] === "true") {
+  /**
+   * The pipeline is being deleted. Decided on the object as it is now, read from the API server rather than the
+   * cache, so the deletionPolicy in force at deletion is the one obeyed: Retain (or the skip annotation) keeps
+   * every topic; Delete first stops the workers (deletes their Deployment and waits until it and its pods are
+   * gone, so no write in flight lands on a topic being deleted), then deletes only the topics this operator
+   * created for the pipeline (status.topics.created), never one it found already there.
+   */
+  async #finalize(namespace: string, name: string): Promise<ReconcileResult> {
+    const object = await this.#latest(namespace, name);
+    if (object === undefined || !(object.metadata.finalizers ?? []).includes(topicsFinalizer)) {
+      return { kind: "forget" };
+    }
+    const { pipeline } = resolvePipelineOrRefusal(object);
+    const names = topicNames(pipeline.topics);
+    const own = ownTopics(object, pipeline, []);
+    const kept = names.filter((topic) => !own.includes(topic));
+    if (pipeline.topics.deletionPolicy !== "Delete") {
+      await this.#event(
+        object,
+        "Normal",
+        "TopicsRetained",
+        `kept topics ${listed(names)}: spec.topics.deletionPolicy is ${pipeline.topics.deletionPolicy}`,
+      );
+    } else if (object.metadata.annotations?.[skipTopicDeletionAnnotation] === "true") {
       await this.#event(
         object,
         "Warning",
         "TopicDeletionSkipped",
-        `released without deleting topics ${topicNames}`,
+        `released without deleting topics ${listed(names)}`,
       );
     } else {
+      const workers = await this.#stopWorkers(object, pipeline);
+      if (workers !== undefined) return workers;
       try {
-        await this.deps.topics.delete(pipeline);
-        await this.#event(object, "Normal", "TopicsDeleted", `deleted topics ${topicNames}`);
+        await this.deps.topics.delete(pipeline, own);
+        const deleted = own.length === 0 ? "deleted no topic" : `deleted topics ${listed(own)}`;
+        const left =
+          kept.length === 0 ? "" : `; kept ${listed(kept)}, which the operator did not create for it`;
+        await this.#event(object, "Normal", "TopicsDeleted", `${deleted}${left}`);
       } catch (error) {
         const message = `${errorMessage(error)}; the pipeline stays until its topics are deleted, or until it is annotated ${skipTopicDeletionAnnotation}=true to release it and keep the topics`;
         await this.#event(object, "Warning", "TopicDeletionFailed", message);
-        const conditions = mergeConditions(
-          object.status?.conditions ?? [],
-          [{ type: "Ready", status: "False", reason: "TopicDeletionFailed", message }],
-          pipeline.generation,
-          this.deps.now?.() ?? new Date(),
-        );
-        await applyStatus(this.deps.customObjects, namespace, name, { ...object.status, conditions }).catch(
-          () => undefined,
-        );
+        await this.#deletionStatus(object, pipeline, "TopicDeletionFailed", message);
         return this.#failed("TopicDeletionFailed", error instanceof KafkaAdminError && !error.retriable);
       }
     }
     await applyFinalizer(this.deps.objects, namespace, name, topicsFinalizer, false);
     this.deps.events.forget(object.metadata.uid ?? "");
     return { kind: "forget" };
+  }
+
+  /** The pipeline as the API server has it now; undefined once it is gone. */
+  async #latest(namespace: string, name: string): Promise<SentimentPipeline | undefined> {
+    try {
+      return (await this.deps.customObjects.getNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        name,
+      })) as SentimentPipeline;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes the worker Deployment (foreground: it goes only after its ReplicaSets and pods) and says to look
+   * again while it is there, up to workerStopTimeoutMs after its deletion began; undefined once the workers
+   * are gone (or the wait is over). The Deployment watch brings the pipeline back as soon as it goes.
+   */
+  async #stopWorkers(
+    object: SentimentPipeline,
+    pipeline: ResolvedPipeline,
+  ): Promise<ReconcileResult | undefined> {
+    const name = workerName(pipeline);
+    const { namespace } = pipeline;
+    let deployment: V1Deployment;
+    try {
+      deployment = await this.deps.apps.readNamespacedDeployment({ name, namespace });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+    const stopping = deployment.metadata?.deletionTimestamp;
+    if (stopping === undefined) {
+      await this.deps.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: "Foreground" });
+      await this.#event(object, "Normal", "WorkersStopping", `deleting Deployment ${name} before the topics`);
+    }
+    const now = this.deps.now?.() ?? new Date();
+    if (stopping !== undefined && now.getTime() - new Date(stopping).getTime() >= workerStopTimeoutMs) {
+      await this.#event(
+        object,
+        "Warning",
+        "WorkersStillStopping",
+        `Deployment ${name} or its pods still exist ${workerStopTimeoutMs / 1000} s after their deletion began; deleting the topics all the same (workers never create topics)`,
+      );
+      return undefined;
+    }
+    await this.#deletionStatus(
+      object,
+      pipeline,
+      "WorkersStopping",
+      `waiting for Deployment ${name} and its pods to be gone before deleting the topics`,
+    );
+    return { kind: "resync", afterMs: Math.min(this.deps.resyncPeriodMs, workerStopTimeoutMs) };
+  }
+
+  /** Ready False with why a deletion waits; best effort, as the pipeline is on its way out. */
+  async #deletionStatus(
+    object: SentimentPipeline,
+    pipeline: ResolvedPipeline,
+    reason: string,
+    message: string,
+  ) {
+    const { name = "", namespace = "" } = object.metadata;
+    const conditions = mergeConditions(
+      object.status?.conditions ?? [],
+      [{ type: "Ready", status: "False", reason, message }],
+      pipeline.generation,
+      this.deps.now?.() ?? new Date(),
+    );
+    await applyStatus(this.deps.customObjects, namespace, name, { ...object.status, conditions }).catch(
+      () => undefined,
+    );
   }
 
   async #announceReadiness(object: SentimentPipeline, ready: { status: string; reason: string } | undefined) {

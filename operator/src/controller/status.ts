@@ -26,6 +26,8 @@ export interface Observation {
   lag: LagMetric | undefined;
   /** Kept only while scale to zero is on (minReplicas 0). */
   activity: Activity | undefined;
+  /** Those of the pipeline's topics the operator created for it (the only ones it may delete). */
+  createdTopics: string[];
 }
 
 function topicsCondition({ pipeline, topics }: Observation): ConditionInput {
@@ -164,6 +166,7 @@ export function computeStatus(
       responses: pipeline.topics.responses,
       deadLetter: pipeline.topics.deadLetter,
       partitions: pipeline.topics.partitions,
+      created: observation.createdTopics,
     },
     replicas: deployment?.status?.replicas ?? 0,
     readyReplicas: deployment?.status?.readyReplicas ?? 0,

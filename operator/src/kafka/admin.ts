@@ -108,13 +108,14 @@ export class TopicAdmin {
   /**
    * Carries out a plan's creations, partition raises and config restores; refusals are the caller's to report.
    * Kafka applies a config change to its brokers a moment after it answers, so a describe right after may still
-   * show the old values: the next plan then restores them once more, which changes nothing.
+   * show the old values: the next plan then restores them once more, which changes nothing. `onCreated` is told
+   * each topic this call created, as it is created, so a failure later in the plan loses none of them.
    */
-  async applyPlan(plan: TopicPlan): Promise<void> {
+  async applyPlan(plan: TopicPlan, onCreated: (topic: string) => void = () => {}): Promise<void> {
     // One request per topic: if another client creates one of them meanwhile, kafkajs reports that topic as
-    // already existing (false) instead of failing the others; the next plan compares what exists.
+    // already existing (false) instead of failing the others, and that topic is not this call's creation.
     for (const { topic, partitions, replicationFactor, configs } of plan.create) {
-      await this.run(
+      const created = await this.run(
         `creating topic "${topic}" (${partitions} partitions, replication factor ${replicationFactor})`,
         (admin) =>
           admin.createTopics({
@@ -125,6 +126,7 @@ export class TopicAdmin {
             ],
           }),
       );
+      if (created) onCreated(topic);
     }
     if (plan.raisePartitions.length > 0) {
       const what = plan.raisePartitions.map(({ topic, from, to }) => `"${topic}" from ${from} to ${to}`);

@@ -33,8 +33,9 @@ export function lagAnswerer(pipelines: Pick<ObjectCache<SentimentPipeline>, "get
     const object = pipelines.get(name, namespace);
     if (object === undefined)
       return { ok: false, code: 404, message: `no SentimentPipeline ${namespace}/${name}` };
-    const pipeline = resolvePipeline(object);
     try {
+      // Inside: a spec the operator refuses (InvalidPipelineError) has no lag to read either.
+      const pipeline = resolvePipeline(object);
       const lag = await readLag(pipeline);
       return {
         ok: true,

@@ -1,14 +1,17 @@
 // Stand-ins for what a Reconciler talks to: the API server (caches, server-side apply, the status subresource,
 // the scale subresource, Events) and Kafka (the TopicsPort). Every call is written to one list, `did`, in the
 // order it happened, so a test can say what a reconcile did and in which order; nothing waits or sleeps.
-import type {
-  AppsV1ApiPatchNamespacedDeploymentScaleRequest,
-  CustomObjectsApiPatchNamespacedCustomObjectStatusRequest,
-  KubernetesObject,
-  V1Deployment,
-  V1DeploymentStatus,
-  V1Scale,
-  V2HorizontalPodAutoscaler,
+import {
+  ApiException,
+  type AppsV1ApiDeleteNamespacedDeploymentRequest,
+  type AppsV1ApiPatchNamespacedDeploymentScaleRequest,
+  type CustomObjectsApiPatchNamespacedCustomObjectStatusRequest,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1DeploymentStatus,
+  type V1Scale,
+  type V1Status,
+  type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import type {
   EnsuredTopics,
@@ -49,7 +52,13 @@ export function pipelineObject(
 
 /** Kafka as the reconcile sees it: `ensured` is what the next ensure answers; `deleteFailure` what delete throws. */
 export class FakeKafka implements TopicsPort {
-  ensured: EnsuredTopics = { outcome: { state: "ready" }, changes: [], lag: undefined, terminal: false };
+  ensured: EnsuredTopics = {
+    outcome: { state: "ready" },
+    changes: [],
+    lag: undefined,
+    terminal: false,
+    created: [],
+  };
   deleteFailure: Error | undefined;
 
   constructor(private readonly did: string[]) {}
@@ -59,8 +68,8 @@ export class FakeKafka implements TopicsPort {
     return this.ensured;
   }
 
-  async delete(pipeline: ResolvedPipeline): Promise<void> {
-    this.did.push(`delete topics of ${pipeline.name}`);
+  async delete(pipeline: ResolvedPipeline, topics: readonly string[]): Promise<void> {
+    this.did.push(`delete topics [${topics.join(", ")}] of ${pipeline.name}`);
     if (this.deleteFailure !== undefined) throw this.deleteFailure;
   }
 
@@ -73,7 +82,10 @@ export class FakeKafka implements TopicsPort {
 export class FakeCluster {
   readonly did: string[] = [];
   readonly kafka = new FakeKafka(this.did);
+  /** The informer cache of pipelines. */
   readonly pipelines = new Map<string, SentimentPipeline>();
+  /** The API server's own copy where it is ahead of the cache; otherwise a read answers from `pipelines`. */
+  readonly latest = new Map<string, SentimentPipeline>();
   readonly deployments = new Map<string, V1Deployment>();
   readonly hpas = new Map<string, V2HorizontalPodAutoscaler>();
   /** Every status written, in order. */
@@ -97,14 +109,26 @@ export class FakeCluster {
   deps(overrides: Partial<ReconcilerDeps> = {}): ReconcilerDeps {
     const cache = <T>(objects: Map<string, T>) => ({
       get: (name: string, namespace?: string) => objects.get(`${namespace}/${name}`),
+      list: () => [...objects.values()],
     });
     return {
-      apps: { patchNamespacedDeploymentScale: (request) => this.#scale(request) },
+      apps: {
+        patchNamespacedDeploymentScale: (request) => this.#scale(request),
+        readNamespacedDeployment: async ({ name, namespace }) =>
+          found(this.deployments.get(`${namespace}/${name}`)),
+        deleteNamespacedDeployment: (request) => this.#deleteDeployment(request),
+      },
       pipelines: cache(this.pipelines),
       deployments: cache(this.deployments),
       hpas: cache(this.hpas),
       objects: { patch: (object) => this.#apply(object) },
-      customObjects: { patchNamespacedCustomObjectStatus: (request) => this.#writeStatus(request) },
+      customObjects: {
+        patchNamespacedCustomObjectStatus: (request) => this.#writeStatus(request),
+        getNamespacedCustomObject: async ({ name, namespace }) => {
+          const key = `${namespace}/${name}`;
+          return found(this.latest.get(key) ?? this.pipelines.get(key));
+        },
+      },
       events: {
         record: async (_pipeline, type, reason, message) => {
           this.did.push(`event ${type} ${reason}`);
@@ -149,6 +173,18 @@ export class FakeCluster {
     return request.body;
   }
 
+  /** Marks the Deployment as being deleted; a test removes it to say its pods are gone. */
+  async #deleteDeployment(request: AppsV1ApiDeleteNamespacedDeploymentRequest): Promise<V1Status> {
+    const key = `${request.namespace}/${request.name}`;
+    this.did.push(`delete Deployment ${key} (${request.propagationPolicy})`);
+    const deployment = found(this.deployments.get(key));
+    this.deployments.set(key, {
+      ...deployment,
+      metadata: { ...deployment.metadata, deletionTimestamp: now },
+    });
+    return {};
+  }
+
   async #scale(request: AppsV1ApiPatchNamespacedDeploymentScaleRequest): Promise<V1Scale> {
     const [patch] = request.body as { value: number }[];
     this.did.push(`scale ${request.namespace}/${request.name} to ${patch?.value}`);
@@ -159,6 +195,12 @@ export class FakeCluster {
     }
     return {};
   }
+}
+
+/** What the API server answers for an object: the object, or a 404. */
+function found<T>(object: T | undefined): T {
+  if (object === undefined) throw new ApiException(404, "not found", {}, {});
+  return object;
 }
 
 export function conditionOf(status: PipelineStatus | undefined, type: string) {

@@ -1,5 +1,10 @@
 import { expect } from "chai";
-import { type PipelineSpec, resolvePipeline } from "../../../operator/src/pipeline.ts";
+import {
+  InvalidPipelineError,
+  type PipelineSpec,
+  type PipelineStatus,
+  resolvePipeline,
+} from "../../../operator/src/pipeline.ts";
 
 const kafkaOf = (kafka: Omit<PipelineSpec["kafka"], "bootstrapServers">) =>
   resolvePipeline({
@@ -38,5 +43,105 @@ describe("operator pipeline resolution: spec.kafka", () => {
       tls: { caSecretRef: { name: "ca", key: "bundle.pem" }, certSecretRef: undefined },
       sasl: { mechanism: "scram-sha-256", secretRef: { name: "user" } },
     });
+  });
+});
+
+const topicsOf = (
+  namespace: string,
+  name: string,
+  topics: PipelineSpec["topics"] = {},
+  status: PipelineStatus | undefined = undefined,
+) =>
+  resolvePipeline({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name, namespace },
+    spec: { kafka: { bootstrapServers: ["k:9093"] }, topics },
+    ...(status === undefined ? {} : { status }),
+  }).topics;
+
+const names = ({
+  requests,
+  responses,
+  deadLetter,
+}: {
+  requests: string;
+  responses: string;
+  deadLetter: string;
+}) => [requests, responses, deadLetter];
+
+describe("operator pipeline resolution: topic names", () => {
+  it("gives two pipelines of one name in two namespaces topics of their own", () => {
+    expect(names(topicsOf("team-a", "foo"))).to.deep.equal([
+      "team-a.foo-requests",
+      "team-a.foo-responses",
+      "team-a.foo-dlq",
+    ]);
+    expect(names(topicsOf("team-b", "foo"))).to.deep.equal([
+      "team-b.foo-requests",
+      "team-b.foo-responses",
+      "team-b.foo-dlq",
+    ]);
+  });
+
+  it("never gives two namespace and name pairs that differ the same default names", () => {
+    // With '-' as the separator both would be "a-b-c-requests".
+    expect(topicsOf("a-b", "c").requests).to.not.equal(topicsOf("a", "b-c").requests);
+  });
+
+  it("keeps what the spec names", () => {
+    expect(
+      names(topicsOf("team-a", "foo", { requests: "in", responses: "out", deadLetter: "bad" })),
+    ).to.deep.equal(["in", "out", "bad"]);
+  });
+
+  it("keeps the old default names a pipeline made before this version has in its status (an upgrade)", () => {
+    const legacy = {
+      requests: "foo-requests",
+      responses: "foo-responses",
+      deadLetter: "foo-dlq",
+      partitions: 8,
+    };
+    expect(names(topicsOf("team-a", "foo", {}, { topics: legacy }))).to.deep.equal([
+      "foo-requests",
+      "foo-responses",
+      "foo-dlq",
+    ]);
+    // The spec still decides; a status name that is not the old default is no reason to keep it.
+    expect(
+      names(
+        topicsOf("team-a", "foo", { responses: "out" }, { topics: { ...legacy, deadLetter: "elsewhere" } }),
+      ),
+    ).to.deep.equal(["foo-requests", "out", "team-a.foo-dlq"]);
+  });
+
+  it("refuses one topic in two roles when one of the names is a default, naming both fields", () => {
+    const overlap = () => topicsOf("team-a", "foo", { responses: "team-a.foo-requests" });
+    expect(overlap).to.throw(InvalidPipelineError).with.property("reason", "TopicRolesOverlap");
+    expect(overlap).to.throw(
+      'spec.topics.requests (unset, so "team-a.foo-requests") and spec.topics.responses name the same topic "team-a.foo-requests"',
+    );
+  });
+
+  it("refuses one topic in two roles when the name is an old default kept from the status", () => {
+    const status = {
+      topics: { requests: "foo-requests", responses: "foo-responses", deadLetter: "foo-dlq", partitions: 8 },
+    };
+    expect(() => topicsOf("team-a", "foo", { deadLetter: "foo-responses" }, status)).to.throw(
+      'spec.topics.responses (unset, so "foo-responses") and spec.topics.deadLetter name the same topic',
+    );
+  });
+
+  it("still says what a refused pipeline resolves to, so it can be deleted", () => {
+    try {
+      topicsOf("team-a", "foo", { deadLetter: "team-a.foo-requests", deletionPolicy: "Delete" });
+      expect.fail("resolved a pipeline with one topic in two roles");
+    } catch (error) {
+      expect((error as InvalidPipelineError).pipeline.topics).to.include({
+        requests: "team-a.foo-requests",
+        deadLetter: "team-a.foo-requests",
+        deletionPolicy: "Delete",
+      });
+    }
   });
 });

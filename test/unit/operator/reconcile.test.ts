@@ -3,6 +3,7 @@ import {
   Reconciler,
   skipTopicDeletionAnnotation,
   topicsFinalizer,
+  workerStopTimeoutMs,
 } from "../../../operator/src/controller/reconcile.ts";
 import { KafkaAdminError } from "../../../operator/src/kafka/errors.ts";
 import type { PipelineStatus } from "../../../operator/src/pipeline.ts";
@@ -14,6 +15,14 @@ const unreachable = {
   message: "no Kafka broker answered at k:9092 (spec.kafka.bootstrapServers) while connecting",
   exist: false,
 } as const;
+
+/** What a previous reconcile recorded of the pipeline shop/reviews's topics. */
+const recorded = {
+  requests: "shop.reviews-requests",
+  responses: "shop.reviews-responses",
+  deadLetter: "shop.reviews-dlq",
+  partitions: 4,
+};
 
 /** The worker's objects, applied in this order by every reconcile that has topics to run on. */
 const workloadsApplied = [
@@ -36,6 +45,7 @@ describe("operator reconcile", () => {
       changes: ["created topic reviews-requests with 4 partitions and replication factor 1"],
       lag: undefined,
       terminal: false,
+      created: [],
     };
 
     expect(await reconcile(key)).to.deep.equal({ kind: "resync", afterMs: resyncPeriodMs });
@@ -68,7 +78,13 @@ describe("operator reconcile", () => {
 
   it("says Kafka is unreachable in TopicsReady and Ready, applies nothing without topics, and retries", async () => {
     const key = cluster.add(pipelineObject());
-    cluster.kafka.ensured = { outcome: unreachable, changes: [], lag: undefined, terminal: false };
+    cluster.kafka.ensured = {
+      outcome: unreachable,
+      changes: [],
+      lag: undefined,
+      terminal: false,
+      created: [],
+    };
 
     expect(await reconcile(key)).to.deep.equal({ kind: "retry", reason: "KafkaUnreachable" });
     expect(cluster.did).to.deep.equal([
@@ -96,6 +112,7 @@ describe("operator reconcile", () => {
       changes: [],
       lag: undefined,
       terminal: true,
+      created: [],
     };
 
     expect(await reconcile(key)).to.deep.equal({
@@ -120,6 +137,7 @@ describe("operator reconcile", () => {
       changes: [],
       lag: undefined,
       terminal: true,
+      created: [],
     };
 
     await reconcile(key);
@@ -160,6 +178,7 @@ describe("operator reconcile", () => {
       changes: [],
       lag: { total: 0, logEndOffset: 40, partitions: [], partitionsWithoutCommit: [] },
       terminal: false,
+      created: [],
     };
 
     await reconcile(key);
@@ -172,6 +191,63 @@ describe("operator reconcile", () => {
     ]);
     expect(conditionOf(cluster.statuses[0], "WorkersAvailable")).to.include({ reason: "ScaledToZero" });
     expect(cluster.statuses[0]?.lastActiveTime).to.equal(lastActiveTime);
+  });
+
+  it("records in status the topics it created, beside those it had created before", async () => {
+    const key = cluster.add(
+      pipelineObject({}, {}, { topics: { ...recorded, created: ["shop.reviews-requests"] } }),
+    );
+    cluster.kafka.ensured = { ...cluster.kafka.ensured, created: ["shop.reviews-dlq"] };
+    await reconcile(key);
+    expect(cluster.statuses[0]?.topics?.created).to.deep.equal(["shop.reviews-requests", "shop.reviews-dlq"]);
+  });
+
+  it("keeps the record of a topic it created when the next reconcile still reads the status from before", async () => {
+    const key = cluster.add(pipelineObject());
+    const reconciler = new Reconciler(cluster.deps());
+    cluster.kafka.ensured = { ...cluster.kafka.ensured, created: ["shop.reviews-requests"] };
+    await reconciler.reconcile(key);
+    // The cache has not seen that status yet; this reconcile finds the topic there and creates nothing.
+    cluster.kafka.ensured = { ...cluster.kafka.ensured, created: [] };
+    await reconciler.reconcile(key);
+    expect(cluster.statuses.map((status) => status.topics?.created)).to.deep.equal([
+      ["shop.reviews-requests"],
+      ["shop.reviews-requests"],
+    ]);
+  });
+
+  it("refuses a topic another pipeline on the same Kafka holds, without touching Kafka or the workers", async () => {
+    cluster.add(
+      pipelineObject(
+        { topics: { partitions: 4, replicationFactor: 1, responses: "shop.reviews-requests" } },
+        { namespace: "other", name: "first", uid: "uid-0" },
+        { topics: { ...recorded, created: ["shop.reviews-requests"] } },
+      ),
+    );
+    const key = cluster.add(pipelineObject());
+
+    expect(await reconcile(key)).to.deep.equal({
+      kind: "terminal",
+      reason: "TopicClaimed",
+      afterMs: resyncPeriodMs,
+    });
+    expect(cluster.did).to.deep.equal(["event Warning TopicClaimed", "write status of reviews"]);
+    expect(conditionOf(cluster.statuses[0], "TopicsReady")?.message).to.include(
+      'topic "shop.reviews-requests" belongs to pipeline other/first',
+    );
+  });
+
+  it("refuses one topic in two roles when one name is a default, naming the fields", async () => {
+    const key = cluster.add(
+      pipelineObject({
+        topics: { partitions: 4, replicationFactor: 1, deadLetter: "shop.reviews-responses" },
+      }),
+    );
+    expect(await reconcile(key)).to.deep.include({ kind: "terminal", reason: "TopicRolesOverlap" });
+    expect(cluster.did).to.not.include("ensure topics of reviews");
+    expect(conditionOf(cluster.statuses[0], "TopicsReady")?.message).to.include(
+      'spec.topics.responses (unset, so "shop.reviews-responses") and spec.topics.deadLetter name the same topic',
+    );
   });
 
   describe("scale to zero over successive reconciles", () => {
@@ -192,6 +268,7 @@ describe("operator reconcile", () => {
           changes: [],
           lag: { total: lag, logEndOffset, partitions: [], partitionsWithoutCommit: [] },
           terminal: false,
+          created: [],
         };
         const at = new Date(now.getTime() + i * resyncPeriodMs);
         await new Reconciler(cluster.deps({ now: () => at })).reconcile(key);
@@ -213,11 +290,18 @@ describe("operator reconcile", () => {
   });
 
   describe("deletion", () => {
-    const deleting = (annotations: Record<string, string> = {}) =>
+    const deleting = (
+      annotations: Record<string, string> = {},
+      deletionPolicy: "Delete" | "Retain" = "Delete",
+      created = ["shop.reviews-requests", "shop.reviews-responses", "shop.reviews-dlq"],
+    ) =>
       pipelineObject(
-        { topics: { partitions: 4, replicationFactor: 1, deletionPolicy: "Delete" } },
+        { topics: { partitions: 4, replicationFactor: 1, deletionPolicy } },
         { deletionTimestamp: now, finalizers: [topicsFinalizer], annotations },
+        { topics: { ...recorded, created } },
       );
+    const allTopics =
+      "delete topics [shop.reviews-requests, shop.reviews-responses, shop.reviews-dlq] of reviews";
 
     it("holds the finalizer only under deletionPolicy Delete, before it touches Kafka", async () => {
       const key = cluster.add(
@@ -239,10 +323,69 @@ describe("operator reconcile", () => {
       const key = cluster.add(deleting());
       expect(await reconcile(key)).to.deep.equal({ kind: "forget" });
       expect(cluster.did).to.deep.equal([
-        "delete topics of reviews",
+        allTopics,
         "event Normal TopicsDeleted",
         "apply finalizers [] to reviews",
       ]);
+    });
+
+    it("obeys the deletionPolicy the pipeline has when deleted, not the one the cache last saw", async () => {
+      const key = cluster.add(deleting());
+      cluster.latest.set(key, deleting({}, "Retain"));
+      expect(await reconcile(key)).to.deep.equal({ kind: "forget" });
+      expect(cluster.did).to.deep.equal(["event Normal TopicsRetained", "apply finalizers [] to reviews"]);
+    });
+
+    it("deletes only the topics it created, never one it found already there", async () => {
+      const key = cluster.add(deleting({}, "Delete", ["shop.reviews-responses", "shop.reviews-dlq"]));
+      await reconcile(key);
+      expect(cluster.did[0]).to.equal("delete topics [shop.reviews-responses, shop.reviews-dlq] of reviews");
+      expect(cluster.events[0]).to.equal(
+        "Normal TopicsDeleted: deleted topics shop.reviews-responses, shop.reviews-dlq; kept shop.reviews-requests, which the operator did not create for it",
+      );
+    });
+
+    it("deletes no topic of a pipeline whose status records none as created (made by an older version)", async () => {
+      const key = cluster.add(deleting({}, "Delete", []));
+      await reconcile(key);
+      expect(cluster.did[0]).to.equal("delete topics [] of reviews");
+    });
+
+    it("stops the workers first and deletes the topics only once their Deployment is gone", async () => {
+      const key = cluster.add(deleting());
+      cluster.deployments.set("shop/reviews-worker", {
+        metadata: { name: "reviews-worker", namespace: "shop" },
+      });
+
+      expect(await reconcile(key)).to.deep.equal({ kind: "resync", afterMs: resyncPeriodMs });
+      expect(cluster.did).to.deep.equal([
+        "delete Deployment shop/reviews-worker (Foreground)",
+        "event Normal WorkersStopping",
+        "write status of reviews",
+      ]);
+      expect(conditionOf(cluster.statuses[0], "Ready")).to.include({
+        status: "False",
+        reason: "WorkersStopping",
+      });
+
+      cluster.did.length = 0;
+      await reconcile(key);
+      expect(cluster.did).to.deep.equal(["write status of reviews"]);
+
+      cluster.deployments.delete("shop/reviews-worker");
+      cluster.did.length = 0;
+      expect(await reconcile(key)).to.deep.equal({ kind: "forget" });
+      expect(cluster.did[0]).to.equal(allTopics);
+    });
+
+    it("deletes the topics all the same once the workers have taken too long to stop", async () => {
+      const key = cluster.add(deleting());
+      const began = new Date(now.getTime() - workerStopTimeoutMs);
+      cluster.deployments.set("shop/reviews-worker", {
+        metadata: { name: "reviews-worker", namespace: "shop", deletionTimestamp: began },
+      });
+      expect(await reconcile(key)).to.deep.equal({ kind: "forget" });
+      expect(cluster.did.slice(0, 2)).to.deep.equal(["event Warning WorkersStillStopping", allTopics]);
     });
 
     it("keeps a pipeline whose topics cannot be deleted, says how to release it, and retries", async () => {

@@ -63,7 +63,11 @@ describe("render: worker environment", () => {
         groupId: "kubesentiment.shop.reviews",
         sessionTimeoutMs: 30_000,
       },
-      topics: { requests: "reviews-requests", responses: "reviews-responses", deadLetter: "reviews-dlq" },
+      topics: {
+        requests: "shop.reviews-requests",
+        responses: "shop.reviews-responses",
+        deadLetter: "shop.reviews-dlq",
+      },
       model: { dir: builtInModelDir, maxSequenceLength: 128, threads: 1, intraOpThreads: 1 },
       batch: { maxSize: 64, maxWaitMs: 0 },
       // The pipeline's default (10 s), not the worker's own (5 s): the rendered env decides.

@@ -47,6 +47,7 @@ const healthy: Observation = {
   workloadError: undefined,
   lag: { value: 17, total: 17, saturatedPartitions: [] },
   activity: undefined,
+  createdTopics: ["default.reviews-requests"],
 };
 const now = new Date("2026-11-29T05:00:00Z");
 const byType = (observation: Observation) =>
@@ -62,15 +63,16 @@ describe("operator status", () => {
       desiredReplicas: 4,
       consumerLag: 17,
       topics: {
-        requests: "reviews-requests",
-        responses: "reviews-responses",
-        deadLetter: "reviews-dlq",
+        requests: "default.reviews-requests",
+        responses: "default.reviews-responses",
+        deadLetter: "default.reviews-dlq",
         partitions: 4,
+        created: ["default.reviews-requests"],
       },
     });
     const conditions = byType(healthy);
     expect(conditions.Ready).to.include({ status: "True", reason: "PipelineReady", observedGeneration: 3 });
-    expect(conditions.TopicsReady?.message).to.include("reviews-requests");
+    expect(conditions.TopicsReady?.message).to.include("default.reviews-requests");
     expect(conditions.WorkersAvailable?.message).to.equal("2 of 2 workers available");
     expect(conditions.AutoscalingActive).to.include({ status: "True", reason: "ValidMetricFound" });
   });

@@ -90,6 +90,7 @@ describe("operator topics port: failures no retry cures", () => {
       changes: [],
       lag: undefined,
       terminal: true,
+      created: [],
     });
   });
 });
