@@ -28,6 +28,7 @@ import {
   withProperties,
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
+import { cutPorts, cutTableName, removeCut } from "./network-cut.ts";
 import { assertPortsFree } from "./ports.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
 import { waitUntilReady } from "./wait.ts";
@@ -66,6 +67,14 @@ export interface KafkaCluster {
   startBroker(nodeId: number): Promise<void>;
   /** Waits until every running node is registered, an acks=all write succeeds and, if all run, all is in sync. */
   waitUntilReady(): Promise<void>;
+  /**
+   * Cuts one node off the network (nftables, as root), replacing any earlier cut: its client port only (it stays
+   * a registered broker and keeps leading partitions nobody can reach), or its controller port too. Rules are
+   * on loopback ports, so the node's own outgoing connections to other nodes' ports still pass.
+   */
+  cutNode(nodeId: number, ports: "client" | "client and controller"): Promise<void>;
+  /** Removes the cut, if any. */
+  healCut(): Promise<void>;
   /** Stops every node and removes the state directory. */
   stop(): Promise<void>;
   /** What the cluster was started with, when its listener is SASL_SSL. */
@@ -152,10 +161,12 @@ export function findKafka(name = "dev"): KafkaCluster | undefined {
 }
 
 /**
- * Stops every node recorded under this name and removes its state; true if there was anything to remove.
- * Works from pid files alone, so it also cleans up after a start that died before writing its record.
+ * Stops every node recorded under this name and removes its state and any network cut of it; true if there was
+ * anything to remove. Works from pid files alone, so it also cleans up after a start that died before writing
+ * its record.
  */
 export async function stopKafka(name = "dev"): Promise<boolean> {
+  await removeCut(cutTableName(name));
   const dir = clusterDir(name);
   if (!existsSync(dir)) return false;
   // The data is about to go, so a node gets a short grace period only: the last nodes of a quorum can spend
@@ -229,6 +240,16 @@ class LocalCluster implements KafkaCluster {
         { timeoutMs: deadline - Date.now(), intervalMs: 500, timeoutError: timeoutError(caughtUp) },
       );
     }
+  }
+
+  async cutNode(nodeId: number, ports: "client" | "client and controller"): Promise<void> {
+    this.nodeDir(nodeId); // names the valid nodes when nodeId is not one
+    const { client, controller } = nodePorts(this.portBase, nodeId);
+    await cutPorts(cutTableName(this.name), ports === "client" ? [client] : [client, controller]);
+  }
+
+  async healCut(): Promise<void> {
+    await removeCut(cutTableName(this.name));
   }
 
   async stop(): Promise<void> {
