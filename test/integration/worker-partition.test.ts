@@ -5,7 +5,14 @@ import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
-import { type Admin, type Consumer, type Kafka, Partitioners, type PartitionMetadata } from "kafkajs";
+import {
+  type Admin,
+  type Consumer,
+  type Kafka,
+  Partitioners,
+  type PartitionMetadata,
+  type Producer,
+} from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { defaultWorkerGroupId, localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
@@ -95,8 +102,8 @@ describe("a broker of three cut off from the network under a worker", function (
     await cluster?.stop();
   });
 
-  for (const cut of ["client", "client and controller"] as const) {
-    it(`answers requests on reachable partitions while one node's ${cut} port${cut === "client" ? " is" : "s are"} cut, and the rest once it heals`, async () => {
+  for (const cut of ["client port", "whole node"] as const) {
+    it(`answers requests on reachable partitions while one node's ${cut} is cut, and the rest once it heals`, async () => {
       const kafka = kafkaClient(cluster.bootstrapServers);
       const admin = kafka.admin();
       await admin.connect();
@@ -122,8 +129,8 @@ describe("a broker of three cut off from the network under a worker", function (
           partitionMetadata: responsePartitions,
           message: { key: id, value: "" },
         });
-      const send = (requests: { id: string; partition: number }[]) =>
-        producer.send({
+      const send = (through: Producer, requests: { id: string; partition: number }[]) =>
+        through.send({
           topic: topics.requests,
           acks: -1,
           messages: requests.map(({ id, partition }) => ({
@@ -138,7 +145,7 @@ describe("a broker of three cut off from the network under a worker", function (
         id: `warm-${partitionId}`,
         partition: partitionId,
       }));
-      await send(warmUp);
+      await send(producer, warmUp);
       await waitFor("the warm-up requests answered", () => reader.arrivals.length >= warmUp.length, {
         timeoutMs: 120_000,
         describe: () => `${reader.arrivals.length} of ${warmUp.length} answered`,
@@ -161,19 +168,29 @@ describe("a broker of three cut off from the network under a worker", function (
         .map((p) => p.partitionId)
         .filter((partition) => !cutRequests.has(partition));
 
+      // This producer never connects to the cut node, so none of its requests (a metadata refresh) waits on it.
+      const cutProducer = kafkaClient(cluster.bootstrapServers.filter((_, node) => node !== victim)).producer(
+        { createPartitioner: Partitioners.DefaultPartitioner },
+      );
+      await cutProducer.connect();
+
       await cluster.cutNode(victim, cut);
       const cutAt = performance.now();
       // Requests on reachable partitions only (the test's producer could not write the others): most answered
-      // on a reachable response partition, the rest on one the cut node leads.
+      // on a reachable response partition, the rest on one the cut node leads. Until the controllers fence a node
+      // cut whole, acks=all writes wait for it as an in-sync replica: the gap counts from the first request the
+      // cut let through.
       const flowing: string[] = [];
       const held: string[] = [];
+      let firstSentAt: number | undefined;
       for (let round = 0; round < 20; round++) {
         const requests = Array.from({ length: 10 }, (_, i) => {
           const id = `cut-${round}-${i}`;
           (cutResponses.has(responsePartitionOf(id)) ? held : flowing).push(id);
           return { id, partition: reachableRequests[i % reachableRequests.length] as number };
         });
-        await send(requests);
+        await send(cutProducer, requests);
+        firstSentAt ??= performance.now();
         await sleep(200);
       }
       const flowingIds = new Set(flowing);
@@ -188,15 +205,23 @@ describe("a broker of three cut off from the network under a worker", function (
         },
       );
       const heldIds = new Set(held);
-      expect(
-        reader.arrivals.filter((a) => heldIds.has(a.id)),
-        "responses on the cut node's partitions cannot have been written while it was cut",
-      ).to.deep.equal([]);
+      const heldAnswered = () =>
+        new Set(reader.arrivals.filter((a) => heldIds.has(a.id)).map((a) => a.id)).size;
       console.log(
-        `      longest gap in responses on reachable partitions during the ${cut} cut: ${Math.round(longestGapMs(cutAt, answeredDuringCut()))} ms`,
+        `      longest gap in responses on reachable partitions during the ${cut} cut: ${Math.round(longestGapMs(firstSentAt ?? cutAt, answeredDuringCut()))} ms`,
+      );
+      if (cut === "client port") {
+        expect(heldAnswered(), "responses for the cut node's partitions, which it still leads").to.equal(0);
+      }
+      // Cut whole, the node is fenced and loses its leaderships within seconds, but kafkajs goes on sending to it
+      // until its metadata expires (a request timeout neither closes the connection nor refreshes metadata): what
+      // waits on it is asserted written once the cut heals.
+      console.log(
+        `      ${heldAnswered()} of ${held.length} responses bound for the cut node read during the cut`,
       );
 
       await cluster.healCut();
+      const healedAt = performance.now();
       const all = [...warmUp.map((r) => r.id), ...flowing, ...held];
       await waitFor(
         "every request answered once the cut healed",
@@ -209,8 +234,11 @@ describe("a broker of three cut off from the network under a worker", function (
           describe: () => `${new Set(reader.arrivals.map((a) => a.id)).size} of ${all.length} answered`,
         },
       );
+      console.log(
+        `      everything answered ${Math.round(performance.now() - healedAt)} ms after the cut healed`,
+      );
       expect(reader.deadLetters).to.deep.equal([]);
-      await producer.disconnect();
+      await Promise.all([producer.disconnect(), cutProducer.disconnect()]);
       await admin.disconnect();
     });
   }
