@@ -9,7 +9,7 @@
 #   kafka        Java, Maven and the Kafka jars
 #   cluster      Go, openssl and the control plane built from source (kube-apiserver, etcd, kubectl, kwok, ...)
 #   helm         Go and helm built from source, for the chart's tests
-#   test-tools   kcat, shellcheck and hadolint, which only tests use
+#   test-tools   kcat, nftables, shellcheck and hadolint, which only tests use
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -67,6 +67,18 @@ if wants test-tools && ! command -v kcat >/dev/null 2>&1; then
       fail "could not install kcat with apt-get"
   else
     echo "setup: note: kcat is not installed; the tests that cross-check with it need it (apt-get install kcat)" >&2
+  fi
+fi
+
+# The network-partition test cuts a Kafka node off with nftables rules on loopback ports (root only).
+if wants test-tools && ! command -v nft >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing nftables (Debian package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null; } ||
+      fail "could not install nftables with apt-get"
+  else
+    echo "setup: note: nft is not installed; the network-partition test needs it as root (apt-get install nftables)" >&2
   fi
 fi
 

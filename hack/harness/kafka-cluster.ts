@@ -28,6 +28,14 @@ import {
   withProperties,
 } from "./kafka-config.ts";
 import { ensureKafkaLibs } from "./kafka-fetch.ts";
+import {
+  cutPorts,
+  cutTableName,
+  inCgroup,
+  nodeCgroupName,
+  removeCut,
+  removeNodeCgroups,
+} from "./network-cut.ts";
 import { assertPortsFree } from "./ports.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
 import { waitUntilReady } from "./wait.ts";
@@ -66,6 +74,15 @@ export interface KafkaCluster {
   startBroker(nodeId: number): Promise<void>;
   /** Waits until every running node is registered, an acks=all write succeeds and, if all run, all is in sync. */
   waitUntilReady(): Promise<void>;
+  /**
+   * Cuts one node off the network (nftables, as root), replacing any earlier cut: its client port only (it still
+   * reaches the controllers, so it stays a registered broker leading partitions nobody can reach), or all of it
+   * (both its ports and everything it sends, so the controllers fence it; needs the nodes of a several-node
+   * cluster started in cgroups of their own, which the harness does where cgroup v2 is writable).
+   */
+  cutNode(nodeId: number, scope: "client port" | "whole node"): Promise<void>;
+  /** Removes the cut, if any. */
+  healCut(): Promise<void>;
   /** Stops every node and removes the state directory. */
   stop(): Promise<void>;
   /** What the cluster was started with, when its listener is SASL_SSL. */
@@ -152,10 +169,12 @@ export function findKafka(name = "dev"): KafkaCluster | undefined {
 }
 
 /**
- * Stops every node recorded under this name and removes its state; true if there was anything to remove.
- * Works from pid files alone, so it also cleans up after a start that died before writing its record.
+ * Stops every node recorded under this name and removes its state and any network cut of it; true if there was
+ * anything to remove. Works from pid files alone, so it also cleans up after a start that died before writing
+ * its record.
  */
 export async function stopKafka(name = "dev"): Promise<boolean> {
+  await removeCut(cutTableName(name));
   const dir = clusterDir(name);
   if (!existsSync(dir)) return false;
   // The data is about to go, so a node gets a short grace period only: the last nodes of a quorum can spend
@@ -163,6 +182,7 @@ export async function stopKafka(name = "dev"): Promise<boolean> {
   await Promise.all(
     nodeDirs(dir).map((nodeDir) => stopDaemon(nodeDaemon(nodeDir, "Kafka node"), { graceMs: 3_000 })),
   );
+  removeNodeCgroups(name);
   rmSync(dir, { recursive: true, force: true });
   return true;
 }
@@ -231,6 +251,18 @@ class LocalCluster implements KafkaCluster {
     }
   }
 
+  async cutNode(nodeId: number, scope: "client port" | "whole node"): Promise<void> {
+    this.nodeDir(nodeId); // names the valid nodes when nodeId is not one
+    const { client, controller } = nodePorts(this.portBase, nodeId);
+    const table = cutTableName(this.name);
+    if (scope === "client port") await cutPorts(table, [client]);
+    else await cutPorts(table, [client, controller], nodeCgroupName(this.name, nodeId));
+  }
+
+  async healCut(): Promise<void> {
+    await removeCut(cutTableName(this.name));
+  }
+
   async stop(): Promise<void> {
     await stopKafka(this.name);
   }
@@ -293,21 +325,21 @@ class LocalCluster implements KafkaCluster {
 
   launchNode(nodeId: number): void {
     const nodeDir = this.nodeDir(nodeId);
-    startDaemon(
-      this.daemon(nodeId),
-      requireCommand("java", javaHint),
-      [
-        ...this.record.heapOpts,
-        // As Kafka's own start script does: a node out of memory should die visibly, not limp on.
-        "-XX:+ExitOnOutOfMemoryError",
-        ...this.jvmLogging(nodeId),
-        "-cp",
-        join(this.record.libsDir, "*"),
-        "kafka.Kafka",
-        join(nodeDir, "server.properties"),
-      ],
-      { cwd: nodeDir },
-    );
+    const java = requireCommand("java", javaHint);
+    const args = [
+      ...this.record.heapOpts,
+      // As Kafka's own start script does: a node out of memory should die visibly, not limp on.
+      "-XX:+ExitOnOutOfMemoryError",
+      ...this.jvmLogging(nodeId),
+      "-cp",
+      join(this.record.libsDir, "*"),
+      "kafka.Kafka",
+      join(nodeDir, "server.properties"),
+    ];
+    // A node of several may be cut off the network whole (cutNode): its own cgroup tells its traffic apart.
+    const launch =
+      this.brokers > 1 ? inCgroup(nodeCgroupName(this.name, nodeId), java, args) : { command: java, args };
+    startDaemon(this.daemon(nodeId), launch.command, launch.args, { cwd: nodeDir });
   }
 
   /** Used when a start fails: nothing of it is worth a graceful shutdown, and nothing may be left running. */

@@ -1,10 +1,11 @@
 // The worker's producer: kafkajs's idempotent producer, wrapped so a write resolves only once every record is
-// acknowledged (kafkajs can report a write done with records unsent) and a lost idempotence state replaces the
-// producer instead of failing every later write.
+// acknowledged (kafkajs can report a write done with records unsent), a lost idempotence state replaces the
+// producer instead of failing every later write, and a writer can learn where a record goes before sending it.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type Message,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
   type ProducerBatch,
   type ProducerConfig,
@@ -44,6 +45,13 @@ function unacknowledged(
     .filter(({ messages }) => messages.length > 0);
 }
 
+/** Where a record goes: the partition it keeps for good, and that partition's leader as last known. */
+export interface Placement {
+  partition: number;
+  /** The leader's node id; -1 while the partition has none. */
+  leader: number;
+}
+
 export interface ResilientProducerOptions {
   /** Connects a new kafkajs producer made with `config`. */
   connect: (config: ProducerConfig) => Promise<Producer>;
@@ -70,27 +78,41 @@ export interface ResilientProducerOptions {
 export class ResilientProducer {
   readonly #options: ResilientProducerOptions;
   readonly #partitions: WeakMap<Message, number>;
+  /** Each topic's partitions as kafkajs last saw them when it placed a message. */
+  readonly #topics: Map<string, PartitionMetadata[]>;
   readonly #config: ProducerConfig;
+  readonly #place: ReturnType<typeof Partitioners.DefaultPartitioner>;
   #current: Producer;
+  /** The replacement under way: sends that fail meanwhile wait for it instead of replacing again. */
+  #replacing: Promise<Producer> | undefined;
 
-  private constructor(
-    current: Producer,
-    options: ResilientProducerOptions,
-    partitions: WeakMap<Message, number>,
-    config: ProducerConfig,
-  ) {
+  private constructor(current: Producer, options: ResilientProducerOptions, shared: SharedPlacement) {
     this.#current = current;
     this.#options = options;
-    this.#partitions = partitions;
-    this.#config = config;
+    this.#partitions = shared.partitions;
+    this.#topics = shared.topics;
+    this.#config = producerConfig(shared);
+    this.#place = stablePartitioner(shared);
   }
 
   static async start(options: ResilientProducerOptions): Promise<ResilientProducer> {
-    const partitions = new WeakMap<Message, number>();
-    const config = producerConfig(partitions);
-    return new ResilientProducer(await options.connect(config), options, partitions, config);
+    const shared: SharedPlacement = { partitions: new WeakMap(), topics: new Map() };
+    return new ResilientProducer(await options.connect(producerConfig(shared)), options, shared);
   }
 
+  /**
+   * Gives `message` its partition now, as sendBatch would (it keeps it), and says which broker leads it; undefined
+   * until a send to `topic` has shown kafkajs's metadata of it.
+   */
+  place(topic: string, message: Message): Placement | undefined {
+    const partitionMetadata = this.#topics.get(topic);
+    if (partitionMetadata === undefined) return undefined;
+    const partition = this.#place({ topic, partitionMetadata, message });
+    const leader = partitionMetadata.find((p) => p.partitionId === partition)?.leader ?? -1;
+    return { partition, leader };
+  }
+
+  /** Safe to call concurrently for different partitions: kafkajs serialises each broker's requests. */
   async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     const acknowledged: RecordMetadata[] = [];
     let pending = batch.topicMessages ?? [];
@@ -107,31 +129,56 @@ export class ResilientProducer {
     }
   }
 
-  disconnect(): Promise<void> {
-    return this.#current.disconnect();
+  async disconnect(): Promise<void> {
+    await this.#replacing?.catch(() => {});
+    await this.#current.disconnect();
   }
 
   async #sendOrReplace(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    const producer = await (this.#replacing ?? this.#current);
     try {
-      return await this.#current.sendBatch(batch);
+      return await producer.sendBatch(batch);
     } catch (error) {
+      // Another send replaced the producer under this one (whose failure may be that disconnect): send again
+      // with the new one.
+      if (this.#replacing !== undefined || producer !== this.#current) {
+        return (await (this.#replacing ?? this.#current)).sendBatch(batch);
+      }
       if (!isProducerStateError(error)) throw error;
-      this.#options.onReplace(error as Error);
-      const stale = this.#current;
-      this.#current = await this.#options.connect(this.#config);
-      await stale.disconnect().catch(() => {});
       // A second state error, from a brand-new producer, is not this failure: it propagates.
-      return this.#current.sendBatch(batch);
+      return (await this.#replace(producer, error as Error)).sendBatch(batch);
     }
+  }
+
+  #replace(stale: Producer, error: Error): Promise<Producer> {
+    this.#options.onReplace(error);
+    this.#replacing = (async () => {
+      try {
+        this.#current = await this.#options.connect(this.#config);
+      } finally {
+        this.#replacing = undefined;
+      }
+      await stale.disconnect().catch(() => {});
+      return this.#current;
+    })();
+    return this.#replacing;
   }
 }
 
-/** The kafkajs producer a ResilientProducer drives; `partitions` records each message's partition. */
-function producerConfig(partitions: WeakMap<Message, number>): ProducerConfig {
+/** What a ResilientProducer and the partitioners of its kafkajs producers share. */
+interface SharedPlacement {
+  /** Each message's partition, once chosen. */
+  partitions: WeakMap<Message, number>;
+  /** Each topic's partitions, as last seen. */
+  topics: Map<string, PartitionMetadata[]>;
+}
+
+/** The kafkajs producer a ResilientProducer drives; its partitioner records into `shared`. */
+function producerConfig(shared: SharedPlacement): ProducerConfig {
   return {
     idempotent: true,
     maxInFlightRequests: 1,
-    createPartitioner: () => stablePartitioner(partitions),
+    createPartitioner: () => stablePartitioner(shared),
     // Retries for ever: while Kafka is away the batch waits uncommitted and nothing is lost. At most a second
     // between tries: after a leader dies, the tries that still find it in the metadata fail until the
     // controller fences it, and a longer backoff would idle up to 10 s past the new leader's election.
@@ -141,13 +188,16 @@ function producerConfig(partitions: WeakMap<Message, number>): ProducerConfig {
 
 /**
  * kafkajs's default partitioner, except that a message keeps the partition it was first given (an unkeyed one
- * would move round-robin on every try), so an acknowledged partition covers every message sent to it.
+ * would move round-robin on every try), so an acknowledged partition covers every message sent to it. It also
+ * keeps the topic's partitions as kafkajs last saw them, for place().
  */
-function stablePartitioner(
-  partitions: WeakMap<Message, number>,
-): ReturnType<typeof Partitioners.DefaultPartitioner> {
+function stablePartitioner({
+  partitions,
+  topics,
+}: SharedPlacement): ReturnType<typeof Partitioners.DefaultPartitioner> {
   const choose = Partitioners.DefaultPartitioner();
   return (args) => {
+    topics.set(args.topic, args.partitionMetadata);
     const kept = partitions.get(args.message);
     if (kept !== undefined && kept < args.partitionMetadata.length) return kept;
     const partition = choose(args);

@@ -98,6 +98,11 @@ class FakeProducer {
     return [];
   }
 
+  /** Knows no partitions: every record takes the one lane of records not yet placed. */
+  place(): undefined {
+    return undefined;
+  }
+
   release(): void {
     this.hold = false;
     for (const resolve of this.#held.splice(0)) resolve();

@@ -14,12 +14,13 @@ const stateError = () =>
     type: "OUT_OF_ORDER_SEQUENCE_NUMBER",
   });
 
+/** `partitions` partitions, partition i led by node i % 3. */
 const partitionMetadata = (partitions: number) =>
   Array.from(
     { length: partitions },
     (_, partitionId): PartitionMetadata => ({
       partitionId,
-      leader: 0,
+      leader: partitionId % 3,
       replicas: [0],
       isr: [0],
       partitionErrorCode: 0,
@@ -208,5 +209,98 @@ describe("ResilientProducer", () => {
       (error: Error) => expect(error.message).to.equal("too large"),
     );
     expect(connects).to.equal(1);
+  });
+
+  it("places a message where its send then puts it, with that partition's leader, once a send showed the topic", async () => {
+    let made: ReturnType<typeof fakeProducer> | undefined;
+    const producer = await ResilientProducer.start({
+      connect: async (config) => {
+        made = fakeProducer(config, []);
+        return made.producer;
+      },
+      backoff: quickly,
+      onResend: ignore,
+      onReplace: () => expect.fail("replaced"),
+    });
+    const message = { value: "unkeyed" };
+    expect(producer.place("out", message), "before any send to the topic").to.equal(undefined);
+    await producer.sendBatch({ topicMessages: [{ topic: "out", messages: [{ value: "first" }] }] });
+
+    const placement = producer.place("out", message);
+    await producer.sendBatch({ topicMessages: [{ topic: "out", messages: [message] }] });
+    const [partition] = made?.fake.sends.at(-1)?.keys() ?? [];
+    expect(placement).to.deep.equal({ partition, leader: (partition ?? 0) % 3 });
+  });
+
+  it("replaces the producer once when concurrent sends lose its state together, and every send goes on with the new one", async () => {
+    const made: ReturnType<typeof fakeProducer>[] = [];
+    const replaced: string[] = [];
+    const producer = await ResilientProducer.start({
+      connect: async (config) => {
+        const fail = () => {
+          throw stateError();
+        };
+        made.push(fakeProducer(config, made.length === 0 ? [fail, fail] : []));
+        return (made.at(-1) as (typeof made)[0]).producer;
+      },
+      backoff: quickly,
+      onResend: ignore,
+      onReplace: (error) => replaced.push(error.message),
+    });
+    await Promise.all([
+      producer.sendBatch({ topicMessages: [{ topic: "out", messages: [{ key: "a", value: "x" }] }] }),
+      producer.sendBatch({ topicMessages: [{ topic: "out", messages: [{ key: "b", value: "y" }] }] }),
+    ]);
+    expect(replaced).to.have.length(1);
+    expect(made.map(({ fake }) => [fake.sends.length, fake.disconnected])).to.deep.equal([
+      [2, true],
+      [2, false],
+    ]);
+  });
+
+  it("sends again with the new producer what failed on the one another send replaced meanwhile", async () => {
+    const made: ReturnType<typeof fakeProducer>[] = [];
+    let failInFlight: (error: Error) => void = () => {};
+    const producer = await ResilientProducer.start({
+      connect: async (config) => {
+        if (made.length > 0) {
+          made.push(fakeProducer(config, []));
+          return (made.at(-1) as (typeof made)[0]).producer;
+        }
+        // The first producer: one send stays in flight until its producer is disconnected, the other loses
+        // the producer's state.
+        const first = fakeProducer(config, [
+          () => {
+            throw stateError();
+          },
+        ]);
+        const { sendBatch, disconnect } = first.producer;
+        let sends = 0;
+        first.producer.sendBatch = (batch) =>
+          ++sends === 1
+            ? new Promise((_, reject) => {
+                failInFlight = reject;
+              })
+            : sendBatch(batch);
+        first.producer.disconnect = async () => {
+          failInFlight(new Error("the producer is disconnected"));
+          await disconnect();
+        };
+        made.push(first);
+        return first.producer;
+      },
+      backoff: quickly,
+      onResend: ignore,
+      onReplace: ignore,
+    });
+    const inFlight = producer.sendBatch({
+      topicMessages: [{ topic: "out", messages: [{ key: "a", value: "x" }] }],
+    });
+    await producer.sendBatch({ topicMessages: [{ topic: "out", messages: [{ key: "b", value: "y" }] }] });
+    await inFlight;
+    expect(made).to.have.length(2);
+    expect(
+      [...(made[1]?.fake.sends ?? [])].flatMap((sent) => [...sent.values()].flat().map((m) => m.key)),
+    ).to.have.members(["a", "b"]);
   });
 });

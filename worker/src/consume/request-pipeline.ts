@@ -6,9 +6,9 @@
 //   breaker-pause.ts       fetching pauses while the circuit breaker is open
 //   ../offsets/            which offsets may be committed, and when
 //   ../routing/            one message → a response or a dead letter, through batched, retried inference
-//   ../output/             coalesced writes to Kafka
+//   ../output/             coalesced writes to Kafka, independent per destination leader
 //   ../health/             liveness and readiness, from the facts reported here
-import type { Batch, Consumer, EachBatchPayload, Producer } from "kafkajs";
+import type { Batch, Consumer, EachBatchPayload } from "kafkajs";
 import type winston from "winston";
 import { heartbeatIntervalMs, type WorkerConfig } from "../config.ts";
 import { WorkerHealth } from "../health/worker-health.ts";
@@ -16,8 +16,7 @@ import type { WorkerMetrics } from "../metrics.ts";
 import type { Classifier } from "../model/classifier.ts";
 import { CommitScheduler } from "../offsets/commit-scheduler.ts";
 import { CommitTracker, type Ticket } from "../offsets/commit-tracker.ts";
-import type { CoalescingWriter } from "../output/coalescing-writer.ts";
-import { resultWriter } from "../output/write-results.ts";
+import { type ResultProducer, type ResultWriter, resultWriter } from "../output/write-results.ts";
 import { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 import { batchedInference } from "../routing/batched-inference.ts";
 import { type RouteDependencies, type Routed, routeMessage } from "../routing/route-message.ts";
@@ -34,7 +33,7 @@ export type RequestConsumer = Pick<
 export interface RequestPipelineDependencies {
   config: WorkerConfig;
   consumer: RequestConsumer;
-  producer: Pick<Producer, "sendBatch">;
+  producer: ResultProducer;
   classifier: Pick<Classifier, "name" | "version" | "classify">;
   metrics: WorkerMetrics;
   logger: winston.Logger;
@@ -57,7 +56,7 @@ export class RequestPipeline {
   readonly #commits: CommitScheduler;
   readonly #backPressure: BackPressure;
   readonly #routing: RouteDependencies;
-  readonly #writer: CoalescingWriter<Routed>;
+  readonly #writer: ResultWriter;
   /** Handed-off batches still being classified and written. */
   readonly #inFlight = new Set<Promise<void>>();
 
