@@ -107,6 +107,11 @@ export class ResilientProducer {
     }
   }
 
+  /** The partition `message` was given when first sent (undefined before): where a resend of it goes. */
+  partitionOf(message: Message): number | undefined {
+    return this.#partitions.get(message);
+  }
+
   disconnect(): Promise<void> {
     return this.#current.disconnect();
   }

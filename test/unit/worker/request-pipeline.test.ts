@@ -98,6 +98,10 @@ class FakeProducer {
     return [];
   }
 
+  partitionOf(): number | undefined {
+    return 0;
+  }
+
   release(): void {
     this.hold = false;
     for (const resolve of this.#held.splice(0)) resolve();

@@ -8,7 +8,7 @@
 //   ../routing/            one message → a response or a dead letter, through batched, retried inference
 //   ../output/             coalesced writes to Kafka
 //   ../health/             liveness and readiness, from the facts reported here
-import type { Batch, Consumer, EachBatchPayload, Producer } from "kafkajs";
+import type { Batch, Consumer, EachBatchPayload } from "kafkajs";
 import type winston from "winston";
 import { heartbeatIntervalMs, type WorkerConfig } from "../config.ts";
 import { WorkerHealth } from "../health/worker-health.ts";
@@ -19,6 +19,7 @@ import { CommitTracker, type Ticket } from "../offsets/commit-tracker.ts";
 import type { CoalescingWriter } from "../output/coalescing-writer.ts";
 import { resultWriter } from "../output/write-results.ts";
 import { CircuitBreaker } from "../resilience/circuit-breaker.ts";
+import type { ResilientProducer } from "../resilient-producer.ts";
 import { batchedInference } from "../routing/batched-inference.ts";
 import { type RouteDependencies, type Routed, routeMessage } from "../routing/route-message.ts";
 import { realTimers, type Timers } from "../timers.ts";
@@ -34,7 +35,7 @@ export type RequestConsumer = Pick<
 export interface RequestPipelineDependencies {
   config: WorkerConfig;
   consumer: RequestConsumer;
-  producer: Pick<Producer, "sendBatch">;
+  producer: Pick<ResilientProducer, "sendBatch" | "partitionOf">;
   classifier: Pick<Classifier, "name" | "version" | "classify">;
   metrics: WorkerMetrics;
   logger: winston.Logger;
@@ -60,6 +61,8 @@ export class RequestPipeline {
   readonly #writer: CoalescingWriter<Routed>;
   /** Handed-off batches still being classified and written. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** What was written instead of each record Kafka refused for good, until its batch is counted. */
+  readonly #replacements = new WeakMap<Routed, Routed>();
 
   constructor(deps: RequestPipelineDependencies) {
     this.#deps = deps;
@@ -81,7 +84,9 @@ export class RequestPipeline {
       classify: batchedInference({ config, classifier, breaker, metrics, sleep: timers.sleep }),
       logger,
     };
-    this.#writer = resultWriter(producer);
+    this.#writer = resultWriter(producer, (refused, replacement) =>
+      this.#replacements.set(refused, replacement),
+    );
     this.#commits = new CommitScheduler({
       tracker: this.#tracker,
       commitOffsets: (offsets) => consumer.commitOffsets(offsets),
@@ -198,16 +203,32 @@ export class RequestPipeline {
     const acknowledgedAt = Date.now();
     for (const [index, message] of batch.messages.entries()) {
       metrics.recordAnswered(
-        (routed[index] as Routed).deadLetter,
+        this.#written(routed[index] as Routed).deadLetter,
         acknowledgedAt - Number(message.timestamp),
       );
     }
   }
 
+  /** The record written for `routed`: itself, or the stand-in of its stand-in… when Kafka refused them. */
+  #written(routed: Routed): Routed {
+    let written = routed;
+    for (
+      let next = this.#replacements.get(written);
+      next !== undefined;
+      next = this.#replacements.get(written)
+    ) {
+      written = next;
+    }
+    return written;
+  }
+
   /**
-   * The idempotent producer retries what can be retried for ever, so a write that still fails cannot succeed
-   * by waiting. Fetching stops and the liveness probe fails; nothing past the failed batch is committed, so
-   * the restarted worker (or another member) answers it.
+   * The idempotent producer retries what can be retried for ever, and a record Kafka refuses for good is
+   * replaced by its dead letter, so a write that still fails is no single message's doing (authorization lost,
+   * a dead-letter topic that refuses even a minimal dead letter) and cannot succeed by waiting. Fetching stops
+   * and the liveness probe fails; nothing past the failed batch is committed, so the restarted worker (or
+   * another member) answers it. Routing never rejects: whatever fails on one message is that message's dead
+   * letter.
    */
   #fail(error: Error): void {
     if (this.health.failure !== undefined) return;

@@ -1,0 +1,153 @@
+// A write Kafka refuses for good because of one of its records (larger than the topic's max.message.bytes, a
+// record a compacted topic rejects, a policy) must cost that record alone, never the worker: the rest of the
+// write goes through, and the refused record is replaced by what it names as its stand-in (a response by a dead
+// letter, a dead letter by a minimal one).
+import type { OutgoingRecord } from "../contract/records.ts";
+import type { TopicMessages } from "./produce-requests.ts";
+
+/** Kafka's answers that refuse a produce for good because of the records in it, not the producer or cluster. */
+const refusedRecordErrors = new Set([
+  "MESSAGE_TOO_LARGE",
+  "RECORD_LIST_TOO_LARGE",
+  "INVALID_RECORD",
+  "POLICY_VIOLATION",
+]);
+
+/** Kafka's reason (`TYPE: message`) when `error` refuses records for good; undefined for any other failure. */
+export function refusalOf(error: unknown): string | undefined {
+  for (let e = error as { type?: unknown; message?: unknown; cause?: unknown } | undefined; e; ) {
+    if (typeof e.type === "string" && refusedRecordErrors.has(e.type))
+      return `${e.type}: ${String(e.message)}`;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/** A record on its way to a topic. */
+export interface Outgoing {
+  topic: string;
+  record: OutgoingRecord;
+}
+
+/** One write's records by topic, as kafkajs's sendBatch takes them, in their order. */
+export function byTopic(items: readonly Outgoing[]): TopicMessages[] {
+  const topics = new Map<string, OutgoingRecord[]>();
+  for (const { topic, record } of items) {
+    const messages = topics.get(topic);
+    if (messages === undefined) topics.set(topic, [record]);
+    else messages.push(record);
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** `items` grouped by the partition the producer chose for each record, each group in its original order. */
+export function byPartition<T extends Outgoing>(
+  items: readonly T[],
+  partitionOf: (record: OutgoingRecord) => number | undefined,
+): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.topic}\u0000${partitionOf(item.record) ?? "?"}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [item]);
+    else group.push(item);
+  }
+  return [...groups.values()];
+}
+
+export interface IsolationDependencies<T extends Outgoing> {
+  /** One produce of `topicMessages`; resolves once Kafka acknowledged every record. */
+  send: (topicMessages: TopicMessages[]) => Promise<void>;
+  /** The partition the producer chose for `record` when it was first sent. */
+  partitionOf: (record: OutgoingRecord) => number | undefined;
+  /** What to write instead of a record Kafka refused for good; undefined when there is nothing left to try. */
+  replace: (refused: T, reason: string) => T | undefined;
+}
+
+/** A refused record with no stand-in left: no single request caused this, the topic itself refuses. */
+export class RefusedForGoodError extends Error {
+  override readonly name = "RefusedForGoodError";
+}
+
+/**
+ * Writes `items` as one produce; when Kafka refuses it for good because of some records, writes every other
+ * record and, for each refused one, its replacement. Rejects on any other failure, and with RefusedForGoodError
+ * when a record without a replacement is refused.
+ *
+ * A refused produce may still have appended the partitions it did not refuse, and kafkajs then rolls back their
+ * sequence numbers. So each partition is first sent again exactly as before (the broker recognises the same
+ * producer's same sequence numbers and does not append them twice); only a partition refused again, which
+ * appended nothing, is split until each refused record is alone. Replacements go out last, once every
+ * partition's sequence numbers agree with the broker again.
+ */
+export async function sendIsolatingRefused<T extends Outgoing>(
+  items: readonly T[],
+  deps: IsolationDependencies<T>,
+): Promise<void> {
+  const refused = await refusedOf(items, deps);
+  if (refused.length === 0) return;
+  const replacements = refused.map(({ item, reason }) => {
+    const replacement = deps.replace(item, reason);
+    if (replacement === undefined) {
+      throw new RefusedForGoodError(`Kafka refused a record for topic ${item.topic} for good (${reason})`);
+    }
+    return replacement;
+  });
+  await sendIsolatingRefused(replacements, deps);
+}
+
+interface Refusal<T> {
+  item: T;
+  reason: string;
+}
+
+/** Sends `items`; the records Kafka refused for good, each with its reason (every other record is written). */
+async function refusedOf<T extends Outgoing>(
+  items: readonly T[],
+  deps: IsolationDependencies<T>,
+): Promise<Refusal<T>[]> {
+  const reason = await refusalOfSend(items, deps);
+  if (reason === undefined) return [];
+  const groups = byPartition(items, deps.partitionOf);
+  const refused: Refusal<T>[] = [];
+  if (groups.length === 1) return split(items, reason, deps);
+  const refusedGroups: [T[], string][] = [];
+  for (const group of groups) {
+    const groupReason = await refusalOfSend(group, deps);
+    if (groupReason !== undefined) refusedGroups.push([group, groupReason]);
+  }
+  for (const [group, groupReason] of refusedGroups) refused.push(...(await split(group, groupReason, deps)));
+  return refused;
+}
+
+/** The records Kafka refused (`reason`) from one partition that appended none of them, found by halving. */
+async function split<T extends Outgoing>(
+  group: readonly T[],
+  reason: string,
+  deps: IsolationDependencies<T>,
+): Promise<Refusal<T>[]> {
+  const [only] = group;
+  if (group.length === 1 && only !== undefined) return [{ item: only, reason }];
+  const middle = Math.ceil(group.length / 2);
+  const refused: Refusal<T>[] = [];
+  for (const half of [group.slice(0, middle), group.slice(middle)]) {
+    const halfReason = await refusalOfSend(half, deps);
+    if (halfReason !== undefined) refused.push(...(await split(half, halfReason, deps)));
+  }
+  return refused;
+}
+
+/** Sends `items`: undefined when written, Kafka's reason when refused for good; rejects on anything else. */
+async function refusalOfSend(
+  items: readonly Outgoing[],
+  deps: Pick<IsolationDependencies<Outgoing>, "send">,
+): Promise<string | undefined> {
+  try {
+    await deps.send(byTopic(items));
+    return undefined;
+  } catch (error) {
+    const reason = refusalOf(error);
+    if (reason === undefined) throw error;
+    return reason;
+  }
+}
