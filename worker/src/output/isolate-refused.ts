@@ -75,10 +75,10 @@ export class RefusedForGoodError extends Error {
  * when a record without a replacement is refused.
  *
  * A refused produce may still have appended the partitions it did not refuse, and kafkajs then rolls back their
- * sequence numbers. So each partition is first sent again exactly as before (the broker recognises the same
- * producer's same sequence numbers and does not append them twice); only a partition refused again, which
- * appended nothing, is split until each refused record is alone. Replacements go out last, once every
- * partition's sequence numbers agree with the broker again.
+ * sequence numbers. So partitions are sent again whole, exactly as before (the broker recognises the same
+ * producer's same sequence numbers and does not append them twice), in halves until the refused ones are
+ * alone; only a partition refused alone, which appended nothing, is split further, until each refused record is
+ * alone. Replacements go out last, once every partition's sequence numbers agree with the broker again.
  */
 export async function sendIsolatingRefused<T extends Outgoing>(
   items: readonly T[],
@@ -107,32 +107,34 @@ async function refusedOf<T extends Outgoing>(
   deps: IsolationDependencies<T>,
 ): Promise<Refusal<T>[]> {
   const reason = await refusalOfSend(items, deps);
-  if (reason === undefined) return [];
-  const groups = byPartition(items, deps.partitionOf);
-  const refused: Refusal<T>[] = [];
-  if (groups.length === 1) return split(items, reason, deps);
-  const refusedGroups: [T[], string][] = [];
-  for (const group of groups) {
-    const groupReason = await refusalOfSend(group, deps);
-    if (groupReason !== undefined) refusedGroups.push([group, groupReason]);
-  }
-  for (const [group, groupReason] of refusedGroups) refused.push(...(await split(group, groupReason, deps)));
-  return refused;
+  return reason === undefined ? [] : isolate(byPartition(items, deps.partitionOf), reason, deps);
 }
 
-/** The records Kafka refused (`reason`) from one partition that appended none of them, found by halving. */
-async function split<T extends Outgoing>(
-  group: readonly T[],
+/**
+ * Finds the refused records among `units`, refused together for `reason`, by sending halves until each refused
+ * unit is a lone record. Units are first whole partitions, each sent exactly as before; a partition refused
+ * alone appended nothing, and its records become the units.
+ */
+async function isolate<T extends Outgoing>(
+  units: readonly T[][],
   reason: string,
   deps: IsolationDependencies<T>,
 ): Promise<Refusal<T>[]> {
-  const [only] = group;
-  if (group.length === 1 && only !== undefined) return [{ item: only, reason }];
-  const middle = Math.ceil(group.length / 2);
+  const [unit] = units;
+  if (units.length === 1 && unit !== undefined) {
+    const [only] = unit;
+    if (unit.length === 1 && only !== undefined) return [{ item: only, reason }];
+    return isolate(
+      unit.map((item) => [item]),
+      reason,
+      deps,
+    );
+  }
+  const middle = Math.ceil(units.length / 2);
   const refused: Refusal<T>[] = [];
-  for (const half of [group.slice(0, middle), group.slice(middle)]) {
-    const halfReason = await refusalOfSend(half, deps);
-    if (halfReason !== undefined) refused.push(...(await split(half, halfReason, deps)));
+  for (const half of [units.slice(0, middle), units.slice(middle)]) {
+    const halfReason = await refusalOfSend(half.flat(), deps);
+    if (halfReason !== undefined) refused.push(...(await isolate(half, halfReason, deps)));
   }
   return refused;
 }

@@ -12,7 +12,7 @@ import {
   type OutgoingRecord,
   type SourceRecord,
 } from "../contract/records.ts";
-import { decodeRequest, isExpired } from "../contract/request.ts";
+import { deadlineMs, decodeRequest, isExpired } from "../contract/request.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { Classify } from "./batched-inference.ts";
 
@@ -66,7 +66,7 @@ async function route(source: SourceRecord, fetched: FetchTime, deps: RouteDepend
   if (isExpired(request, fetched.wallMs)) {
     return deadLetter(source, deps, {
       code: "DEADLINE_EXCEEDED",
-      message: `the deadline ${request.deadline} had passed when the request was fetched`,
+      message: `the deadline ${new Date(deadlineMs(request.deadline as string)).toISOString()} had passed when the request was fetched`,
       id: request.id,
       attempts: 0,
     });
