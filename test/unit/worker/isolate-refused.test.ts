@@ -26,8 +26,6 @@ class FakeBroker {
   readonly #partition = new Map<OutgoingRecord, number>();
   readonly #items = new Map<OutgoingRecord, Item>();
 
-  constructor(readonly partitions: number) {}
-
   register(item: Item, partition: number): void {
     this.#partition.set(item.record, partition);
     this.#items.set(item.record, item);
@@ -115,7 +113,7 @@ describe("sendIsolatingRefused", () => {
     );
     return fc.assert(
       fc.asyncProperty(records, async (specs) => {
-        const broker = new FakeBroker(4);
+        const broker = new FakeBroker();
         const items = specs.map((spec, i) => {
           const it = item(`r${i}`, spec.topic, spec.bad, spec.bad ? item(`dl${i}`, "dlq", false) : undefined);
           broker.register(it, spec.partition);
@@ -132,7 +130,7 @@ describe("sendIsolatingRefused", () => {
   });
 
   it("replaces a refused replacement in turn: a response by a dead letter, that by a minimal one", async () => {
-    const broker = new FakeBroker(1);
+    const broker = new FakeBroker();
     const minimal = item("minimal", "dlq", false);
     const response = item("response", "res", true, item("dead-letter", "dlq", true, minimal));
     broker.register(response, 0);
@@ -146,7 +144,7 @@ describe("sendIsolatingRefused", () => {
   });
 
   it("fails, naming the topic and Kafka's reason, when a record without a replacement is refused", async () => {
-    const broker = new FakeBroker(1);
+    const broker = new FakeBroker();
     const good = item("good", "dlq", false);
     const last = item("minimal", "dlq", true);
     broker.register(good, 0);
@@ -174,9 +172,9 @@ describe("sendIsolatingRefused", () => {
   });
 
   it("costs one send when nothing is refused", async () => {
-    const broker = new FakeBroker(2);
+    const broker = new FakeBroker();
     const items = Array.from({ length: 10 }, (_, i) => item(`r${i}`, "res", false));
-    items.forEach((it, i) => broker.register(it, i % 2));
+    for (const [i, it] of items.entries()) broker.register(it, i % 2);
     await sendIsolatingRefused(items, isolation(broker));
     expect(broker.sends).to.equal(1);
   });
