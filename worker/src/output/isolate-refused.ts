@@ -79,6 +79,8 @@ export class RefusedForGoodError extends Error {
  * producer's same sequence numbers and does not append them twice), in halves until the refused ones are
  * alone; only a partition refused alone, which appended nothing, is split further, until each refused record is
  * alone. Replacements go out last, once every partition's sequence numbers agree with the broker again.
+ * (kafkajs rolls back only the refused broker's request: partitions the same write had sent to other brokers
+ * were acknowledged and are appended again, a duplicate at-least-once allows.)
  */
 export async function sendIsolatingRefused<T extends Outgoing>(
   items: readonly T[],
