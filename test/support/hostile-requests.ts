@@ -4,6 +4,7 @@
 // keys and values, headers). Each is meant for an explicit partition, so its offset is known once produced.
 import { createHash } from "node:crypto";
 import fc from "fast-check";
+import { dateTimes } from "./date-times.ts";
 
 export interface RequestRecord {
   partition: number;
@@ -41,35 +42,10 @@ const text = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("", " ", "\n\t") },
 );
 
-const pad = (n: number, width = 2) => String(n).padStart(width, "0");
-/** RFC 3339 date-times the schema may or may not accept: leap seconds, any offset, either case, long fractions. */
-const dateTime = fc
-  .record({
-    year: fc.integer({ min: 1970, max: 2200 }),
-    month: fc.integer({ min: 1, max: 12 }),
-    day: fc.integer({ min: 1, max: 31 }),
-    hour: fc.integer({ min: 0, max: 23 }),
-    minute: fc.integer({ min: 0, max: 59 }),
-    second: fc.integer({ min: 0, max: 60 }),
-    fraction: fc.option(fc.stringMatching(/^[0-9]{1,15}$/), { nil: undefined }),
-    separator: fc.constantFrom("T", "t"),
-    zone: fc.oneof(
-      fc.constantFrom("Z", "z", "+14:00", "-12:00", "+00:00", "-00:00"),
-      fc
-        .record({
-          sign: fc.constantFrom("+", "-"),
-          h: fc.integer({ min: 0, max: 23 }),
-          m: fc.integer({ min: 0, max: 59 }),
-        })
-        .map(({ sign, h, m }) => `${sign}${pad(h)}:${pad(m)}`),
-    ),
-  })
-  .map(
-    (t) =>
-      `${pad(t.year, 4)}-${pad(t.month)}-${pad(t.day)}${t.separator}${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}` +
-      `${t.fraction === undefined ? "" : `.${t.fraction}`}${t.zone}`,
-  );
-const deadline = fc.oneof(dateTime, fc.constantFrom("23:59:60", "not a date", "2030-02-30T00:00:00Z", ""));
+const deadline = fc.oneof(
+  dateTimes.map(({ text: dateTime }) => dateTime),
+  fc.constantFrom("23:59:60", "not a date", "2030-02-30T00:00:00Z", ""),
+);
 
 const metadata = fc.dictionary(oddString(12), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
 
