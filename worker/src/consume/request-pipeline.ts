@@ -211,15 +211,8 @@ export class RequestPipeline {
 
   /** The record written for `routed`: itself, or the stand-in of its stand-in… when Kafka refused them. */
   #written(routed: Routed): Routed {
-    let written = routed;
-    for (
-      let next = this.#replacements.get(written);
-      next !== undefined;
-      next = this.#replacements.get(written)
-    ) {
-      written = next;
-    }
-    return written;
+    const replacement = this.#replacements.get(routed);
+    return replacement === undefined ? routed : this.#written(replacement);
   }
 
   /**
