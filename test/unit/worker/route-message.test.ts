@@ -115,6 +115,12 @@ describe("routeMessage", () => {
     const routed = await routeMessage(source('{"id":"r4","text":"good"}'), fetched, deps);
     expect(routed).to.include({ topic: "dlq", deadLetter: "INTERNAL_ERROR" });
     expect(parsed(routed.record.value).message).to.match(/^the worker failed on this request: /);
+    const noPrediction = setUp({ ...positive, outcome: { ok: true, attempts: 1 } } as unknown as Classified);
+    const unpredicted = await routeMessage(source('{"id":"r7","text":"good"}'), fetched, noPrediction.deps);
+    expect(unpredicted).to.include(
+      { deadLetter: "INTERNAL_ERROR" },
+      "a missing prediction is no serialization problem",
+    );
     const thrown = setUp();
     thrown.deps.classify = async () => {
       throw "not even an Error";

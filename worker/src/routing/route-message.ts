@@ -97,7 +97,9 @@ async function route(source: SourceRecord, fetched: FetchTime, deps: RouteDepend
       new Date(),
     );
   } catch (error) {
-    // JSON.stringify recurses: metadata nested some thousands deep overflows the stack, though JSON.parse took it.
+    // JSON.stringify recurses: metadata nested some thousands deep overflows the stack (a RangeError), though
+    // JSON.parse took it. Anything else is no serialization problem, and ends as INTERNAL_ERROR.
+    if (!(error instanceof RangeError)) throw error;
     return deadLetter(source, deps, {
       code: "RESPONSE_UNSERIALIZABLE",
       message: `the response could not be serialized: ${(error as Error).message}`,
