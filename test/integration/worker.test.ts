@@ -319,24 +319,51 @@ describe("worker on a real broker", function () {
     expect(joinerAnswered).to.be.greaterThan(0, "the joiner took over partitions and answered from them");
   });
 
-  it("stops consuming and fails liveness when Kafka refuses a write for good; a restarted worker answers all", async () => {
-    const topics = await createPipelineTopics(cluster.bootstrapServers);
+  /** Sets `max.message.bytes` of each topic named. */
+  async function limitTopics(limits: Record<string, number>) {
     const admin = kafka.admin();
     await admin.connect();
-    cleanups.push(() => admin.disconnect());
-    const limitResponses = (bytes: number) =>
-      admin.alterConfigs({
+    try {
+      await admin.alterConfigs({
         validateOnly: false,
-        resources: [
-          {
-            type: ConfigResourceTypes.TOPIC,
-            name: topics.responses,
-            configEntries: [{ name: "max.message.bytes", value: String(bytes) }],
-          },
-        ],
+        resources: Object.entries(limits).map(([name, bytes]) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configEntries: [{ name: "max.message.bytes", value: String(bytes) }],
+        })),
       });
-    // Smaller than any response: the broker refuses the write with an error no retry can cure.
-    await limitResponses(64);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it("dead-letters responses Kafka refuses for good with RESPONSE_REFUSED, stays live and moves on", async () => {
+    const { topics, reader, worker } = await setUp();
+    // Smaller than any response: the broker refuses each with an error no retry can cure.
+    await limitTopics({ [topics.responses]: 64 });
+    const requests = Array.from({ length: 40 }, (_, i) => ({ id: `w-${i}`, text: "a fine film" }));
+    await produceRequests(kafka, topics.requests, requests);
+    await reader.waitFor(
+      () => reader.on(topics.deadLetter).length >= requests.length,
+      () => `${reader.on(topics.deadLetter).length} of ${requests.length} dead letters`,
+    );
+    expect(reader.on(topics.responses)).to.have.length(0);
+    expect(reader.idsOn(topics.deadLetter)).to.deep.equal(new Set(requests.map((r) => r.id)));
+    for (const letter of reader.on(topics.deadLetter)) {
+      expect(letter.value).to.include({ code: "RESPONSE_REFUSED", attempts: 1 });
+      expect(letter.value.message).to.match(/^Kafka refused the response for good: MESSAGE_TOO_LARGE: /);
+    }
+    expect((await fetch(`http://127.0.0.1:${worker.httpPort}/healthz`)).status).to.equal(200);
+    const metrics = await metricsOf(worker);
+    expect(metrics).to.include(
+      `kubesentiment_worker_dead_letter_total{reason="RESPONSE_REFUSED"} ${requests.length}`,
+    );
+  });
+
+  it("stops consuming and fails liveness only when even a minimal dead letter is refused; a restarted worker answers all", async () => {
+    const topics = await createPipelineTopics(cluster.bootstrapServers);
+    // No record fits either topic: that is the topics' configuration, which no single request causes.
+    await limitTopics({ [topics.responses]: 64, [topics.deadLetter]: 64 });
     const config = configFor(cluster, topics);
     const failing = await startWorker(config);
     let failingStopped = false;
@@ -351,19 +378,22 @@ describe("worker on a real broker", function () {
       "the worker to fail liveness after a write failed for good",
       async () => (await fetch(`http://127.0.0.1:${failing.httpPort}/healthz`)).status === 503,
     );
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
     const [committed] = await admin.fetchOffsets({
       groupId: config.kafka.groupId,
       topics: [topics.requests],
     });
     expect(committed?.partitions.map((p) => p.offset)).to.deep.equal(
       Array.from({ length: 8 }, () => "-1"),
-      "no offset is committed past a batch whose responses were refused",
+      "no offset is committed past a batch whose outcomes were refused",
     );
-    expect(reader.on(topics.responses)).to.have.length(0);
+    expect(reader.records).to.have.length(0);
     await failing.stop();
     failingStopped = true;
 
-    await limitResponses(1_048_588);
+    await limitTopics({ [topics.responses]: 1_048_588, [topics.deadLetter]: 1_048_588 });
     const restarted = await startWorker(config);
     cleanups.push(() => restarted.stop());
     await reader.waitFor(

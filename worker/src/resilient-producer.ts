@@ -129,6 +129,11 @@ export class ResilientProducer {
     }
   }
 
+  /** The partition `message` was placed in or first sent to (undefined before): where a resend of it goes. */
+  partitionOf(message: Message): number | undefined {
+    return this.#partitions.get(message);
+  }
+
   async disconnect(): Promise<void> {
     await this.#replacing?.catch(() => {});
     await this.#current.disconnect();

@@ -1,7 +1,12 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { expect } from "chai";
-import { buildDeadLetter, buildResponse, type SourceRecord } from "../../../worker/src/contract/records.ts";
+import {
+  buildDeadLetter,
+  buildMinimalDeadLetter,
+  buildResponse,
+  type SourceRecord,
+} from "../../../worker/src/contract/records.ts";
 import deadLetterSchema from "../../../worker/src/contract/schemas/dead-letter.schema.json" with {
   type: "json",
 };
@@ -77,5 +82,64 @@ describe("record builders", () => {
     });
     expect(record).to.include({ code: "INFERENCE_FAILED", id: "x", attempts: 3 });
     expect(record.value).to.equal(null);
+  });
+
+  it("builds a minimal dead letter: code, reason, id and source, without the original key and value", () => {
+    const failure = {
+      code: "RESPONSE_REFUSED" as const,
+      message: "Kafka refused the response",
+      id: "r1",
+      attempts: 1,
+    };
+    const record = buildMinimalDeadLetter(
+      source(Buffer.from("x".repeat(5000))),
+      failure,
+      "MESSAGE_TOO_LARGE: big",
+      now,
+    );
+    const value = JSON.parse(record.value);
+    expect(validDeadLetter(value), JSON.stringify(validDeadLetter.errors)).to.equal(true);
+    expect(value).to.deep.include({
+      code: "RESPONSE_REFUSED",
+      id: "r1",
+      attempts: 1,
+      key: null,
+      value: null,
+      originalOmitted: true,
+      source: {
+        topic: "req",
+        partition: 3,
+        offset: "9007199254740993",
+        timestamp: "2026-03-01T10:00:00.000Z",
+      },
+    });
+    expect(value.message).to.equal(
+      "Kafka refused the response; Kafka refused the full dead letter (MESSAGE_TOO_LARGE: big), so the original key and value are left out",
+    );
+    expect(record.value).to.have.length.below(600);
+    expect(record.key).to.deep.equal(Buffer.from("k-1"), "a short original key still keys it");
+    expect(record.headers["kubesentiment-error-code"]).to.equal("RESPONSE_REFUSED");
+  });
+
+  it("keys a minimal dead letter by its source when the original key is absent, empty or long", () => {
+    const failure = { code: "INVALID_JSON" as const, message: "not JSON", attempts: 0 };
+    for (const key of [null, Buffer.alloc(0), Buffer.alloc(1025)]) {
+      const record = buildMinimalDeadLetter({ ...source(null), key }, failure, "INVALID_RECORD: no key", now);
+      expect(record.key).to.equal("req/3/9007199254740993");
+    }
+  });
+
+  it("leaves out a Kafka timestamp that has no date instead of failing on it", () => {
+    for (const timestamp of ["8640000000000001", "-8640000000000001", "not a number"]) {
+      const value = JSON.parse(
+        buildDeadLetter(
+          { ...source(null), timestamp },
+          { code: "INVALID_JSON", message: "m", attempts: 0 },
+          now,
+        ).value,
+      );
+      expect(value.source).to.not.have.property("timestamp");
+      expect(validDeadLetter(value), JSON.stringify(validDeadLetter.errors)).to.equal(true);
+    }
   });
 });

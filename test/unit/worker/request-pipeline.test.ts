@@ -82,6 +82,8 @@ class FakeProducer {
   readonly records: string[] = [];
   hold = false;
   failure: Error | undefined;
+  /** Kafka refuses every record for this topic for good, as it does records over max.message.bytes. */
+  refusedTopic: string | undefined;
   readonly #held: (() => void)[] = [];
 
   async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
@@ -94,6 +96,9 @@ class FakeProducer {
       }
     }
     if (this.failure !== undefined) throw this.failure;
+    if (batch.topicMessages?.some(({ topic }) => topic === this.refusedTopic)) {
+      throw Object.assign(new Error("too large"), { type: "MESSAGE_TOO_LARGE" });
+    }
     if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
     return [];
   }
@@ -101,6 +106,10 @@ class FakeProducer {
   /** Knows no partitions: every record takes the one lane of records not yet placed. */
   place(): undefined {
     return undefined;
+  }
+
+  partitionOf(): number | undefined {
+    return 0;
   }
 
   release(): void {
@@ -211,6 +220,20 @@ describe("RequestPipeline", () => {
     producer.release();
     await timers.advance(1_000);
     expect(await counted()).to.deep.equal({ processed: ["dead_lettered 1", "classified 2"], timed: 3 });
+  });
+
+  it("dead-letters a response Kafka refuses for good, stays live, commits past it and counts a dead letter", async () => {
+    const { timers, consumer, producer, pipeline, metrics } = await setUp();
+    producer.refusedTopic = "res";
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["res a", "dlq k0 RESPONSE_REFUSED"]);
+    expect(pipeline.health.live()).to.equal(true);
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+    const deadLettered = await metrics.deadLettered.get();
+    expect(deadLettered.values.map(({ labels, value }) => `${labels.reason} ${value}`)).to.deep.equal([
+      "RESPONSE_REFUSED 1",
+    ]);
   });
 
   it("dead-letters an invalid request without running the model, and commits past it", async () => {

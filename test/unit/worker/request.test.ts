@@ -1,5 +1,12 @@
 import { expect } from "chai";
-import { decodeRequest, isExpired, type RequestLimits } from "../../../worker/src/contract/request.ts";
+import fc from "fast-check";
+import {
+  deadlineMs,
+  decodeRequest,
+  isExpired,
+  type RequestLimits,
+} from "../../../worker/src/contract/request.ts";
+import { dateTimes } from "../../support/date-times.ts";
 
 const limits: RequestLimits = { maxMessageBytes: 1024, maxTextLength: 20 };
 const bytes = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value));
@@ -109,5 +116,30 @@ describe("isExpired", () => {
     expect(isExpired({ id: "a", text: "t", deadline: "2026-06-01T12:00:01Z" }, now)).to.equal(false);
     expect(isExpired({ id: "a", text: "t", deadline: "2026-06-01T12:00:00Z" }, now)).to.equal(true);
     expect(isExpired({ id: "a", text: "t", deadline: "2026-06-01T13:00:00+02:00" }, now)).to.equal(true);
+  });
+});
+
+describe("deadlineMs", () => {
+  it("gives the instant of every date-time the request schema accepts: leap seconds, offsets, either case", () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(dateTimes, ({ text, expected }) => {
+        if (!decodeRequest(bytes({ id: "d", text: "t", deadline: text }), limits).ok) return;
+        accepted++;
+        const ms = deadlineMs(text);
+        expect(Number.isFinite(ms), text).to.equal(true);
+        expect(Math.abs(ms - expected), `${text}: ${ms} vs ${expected}`).to.be.at.most(1);
+      }),
+      { seed: 3339, numRuns: 2_000 },
+    );
+    expect(accepted).to.be.greaterThan(1_000, "most generated date-times are valid");
+  });
+
+  it("expires a deadline written as a leap second once that second is over", () => {
+    const request = { id: "a", text: "t", deadline: "2016-12-31T23:59:60Z" };
+    expect(Date.parse(request.deadline)).to.be.NaN;
+    expect(isExpired(request, Date.parse("2017-01-01T00:00:01Z"))).to.equal(true);
+    expect(isExpired(request, Date.parse("2016-12-31T23:59:59Z"))).to.equal(false);
+    expect(deadlineMs("2017-01-01T08:59:60.5+09:00")).to.equal(Date.parse("2017-01-01T00:00:00.500Z"));
   });
 });

@@ -99,4 +99,91 @@ describe("routeMessage", () => {
       message: "inference failed after 3 attempts: model down",
     });
   });
+
+  it("dead-letters a request whose response cannot be serialized: metadata nested too deeply", async () => {
+    const { deps } = setUp();
+    deps.config = { ...deps.config, limits: { maxMessageBytes: 100_000, maxTextLength: 100 } };
+    const deep = `{"id":"deep","text":"good","metadata":{"a":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`;
+    const routed = await routeMessage(source(deep), fetched, deps);
+    expect(routed).to.include({ topic: "dlq", deadLetter: "RESPONSE_UNSERIALIZABLE" });
+    expect(parsed(routed.record.value)).to.include({ id: "deep", attempts: 2 });
+    expect(parsed(routed.record.value).message).to.match(/^the response could not be serialized: /);
+  });
+
+  it("dead-letters a message anything unexpected failed on, instead of rejecting", async () => {
+    const { deps } = setUp({ ...positive, outcome: undefined } as unknown as Classified);
+    const routed = await routeMessage(source('{"id":"r4","text":"good"}'), fetched, deps);
+    expect(routed).to.include({ topic: "dlq", deadLetter: "INTERNAL_ERROR" });
+    expect(parsed(routed.record.value).message).to.match(/^the worker failed on this request: /);
+    const noPrediction = setUp({ ...positive, outcome: { ok: true, attempts: 1 } } as unknown as Classified);
+    const unpredicted = await routeMessage(source('{"id":"r7","text":"good"}'), fetched, noPrediction.deps);
+    expect(unpredicted).to.include(
+      { deadLetter: "INTERNAL_ERROR" },
+      "a missing prediction is no serialization problem",
+    );
+    const thrown = setUp();
+    thrown.deps.classify = async () => {
+      throw "not even an Error";
+    };
+    const rejected = await routeMessage(source('{"id":"r5","text":"good"}'), fetched, thrown.deps);
+    expect(parsed(rejected.record.value).message).to.equal(
+      "the worker failed on this request: not even an Error",
+    );
+  });
+
+  it("names each record's stand-in should Kafka refuse it: response → dead letter → minimal dead letter → none", async () => {
+    const { deps } = setUp();
+    const response = await routeMessage(source('{"id":"r6","text":"good"}'), fetched, deps);
+    const letter = response.ifRefused?.("MESSAGE_TOO_LARGE: big");
+    expect(letter).to.include({ topic: "dlq", deadLetter: "RESPONSE_REFUSED" });
+    expect(parsed(letter?.record.value ?? "")).to.include({
+      id: "r6",
+      attempts: 2,
+      message: "Kafka refused the response for good: MESSAGE_TOO_LARGE: big",
+    });
+    expect(parsed(letter?.record.value ?? "").value).to.deep.equal({
+      encoding: "utf8",
+      data: '{"id":"r6","text":"good"}',
+    });
+    const minimal = letter?.ifRefused?.("INVALID_RECORD: no key");
+    expect(minimal).to.include({ topic: "dlq", deadLetter: "RESPONSE_REFUSED" });
+    expect(parsed(minimal?.record.value ?? "")).to.include({ originalOmitted: true, value: null, key: null });
+    expect(minimal?.ifRefused).to.equal(undefined);
+  });
+
+  it("keeps the request's contents out of its log lines and its reason: the dead letter carries the bytes", async () => {
+    const secret = "S3CR3T-customer-said-this";
+    const lines: string[] = [];
+    const { deps } = setUp();
+    deps.logger = {
+      warn: (message: string, meta: object) => lines.push(JSON.stringify({ message, ...meta })),
+      debug: (message: string, meta: object) => lines.push(JSON.stringify({ message, ...meta })),
+    } as unknown as RouteDependencies["logger"];
+    deps.config = { ...deps.config, limits: { maxMessageBytes: 100_000, maxTextLength: 100 } };
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const payloads = [
+      `{"id":"a","text":"${secret}"`,
+      `${secret} {"id":"a"}`,
+      `{"id":"a","text":"${secret}",}`,
+      `{"id":"a","text":"t","metadata":{"${secret}":${deep}}}`,
+      `{"id":"a","text":"t","deadline":"2001-01-01T00:00:00.${"1".repeat(5_000)}Z","metadata":{"s":"${secret}"}}`,
+      `{"id":"a","text":"${secret.repeat(10)}"}`,
+    ];
+    for (const payload of payloads) {
+      const routed = await routeMessage(source(payload), fetched, deps);
+      const letter = parsed(routed.record.value);
+      expect(routed.deadLetter, payload.slice(0, 60)).to.not.equal(undefined);
+      expect(letter.message, payload.slice(0, 60)).to.not.include(secret);
+      expect((letter.message as string).length, payload.slice(0, 60)).to.be.below(200);
+      expect((letter.value as { data: string }).data).to.equal(payload, "the dead letter keeps the original");
+    }
+    expect(lines).to.have.length(payloads.length);
+    for (const line of lines) expect(line).to.not.include(secret).and.to.not.include("S3CR3T");
+  });
+
+  it("names an unknown field, shortened: a field name of any length is content", async () => {
+    const { deps } = setUp();
+    const routed = await routeMessage(source(`{"id":"a","text":"t","${"n".repeat(900)}":1}`), fetched, deps);
+    expect(parsed(routed.record.value).message).to.equal(`field '${"n".repeat(61)}...' is not allowed here`);
+  });
 });

@@ -59,6 +59,8 @@ export class RequestPipeline {
   readonly #writer: ResultWriter;
   /** Handed-off batches still being classified and written. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** What was written instead of each record Kafka refused for good, until its batch is counted. */
+  readonly #replacements = new WeakMap<Routed, Routed>();
 
   constructor(deps: RequestPipelineDependencies) {
     this.#deps = deps;
@@ -80,7 +82,9 @@ export class RequestPipeline {
       classify: batchedInference({ config, classifier, breaker, metrics, sleep: timers.sleep }),
       logger,
     };
-    this.#writer = resultWriter(producer);
+    this.#writer = resultWriter(producer, (refused, replacement) =>
+      this.#replacements.set(refused, replacement),
+    );
     this.#commits = new CommitScheduler({
       tracker: this.#tracker,
       commitOffsets: (offsets) => consumer.commitOffsets(offsets),
@@ -197,16 +201,25 @@ export class RequestPipeline {
     const acknowledgedAt = Date.now();
     for (const [index, message] of batch.messages.entries()) {
       metrics.recordAnswered(
-        (routed[index] as Routed).deadLetter,
+        this.#written(routed[index] as Routed).deadLetter,
         acknowledgedAt - Number(message.timestamp),
       );
     }
   }
 
+  /** The record written for `routed`: itself, or the stand-in of its stand-in… when Kafka refused them. */
+  #written(routed: Routed): Routed {
+    const replacement = this.#replacements.get(routed);
+    return replacement === undefined ? routed : this.#written(replacement);
+  }
+
   /**
-   * The idempotent producer retries what can be retried for ever, so a write that still fails cannot succeed
-   * by waiting. Fetching stops and the liveness probe fails; nothing past the failed batch is committed, so
-   * the restarted worker (or another member) answers it.
+   * The idempotent producer retries what can be retried for ever, and a record Kafka refuses for good is
+   * replaced by its dead letter, so a write that still fails is no single message's doing (authorization lost,
+   * a dead-letter topic that refuses even a minimal dead letter) and cannot succeed by waiting. Fetching stops
+   * and the liveness probe fails; nothing past the failed batch is committed, so the restarted worker (or
+   * another member) answers it. Routing never rejects: whatever fails on one message is that message's dead
+   * letter.
    */
   #fail(error: Error): void {
     if (this.health.failure !== undefined) return;

@@ -2,12 +2,15 @@
 // whoever sent the request can fix it without reading the schema.
 import type { ErrorObject } from "ajv";
 
+/** A field name as a message quotes it: a name of any length is the document's content, not a description. */
+const shortened = (name: string) => (name.length > 64 ? `${name.slice(0, 61)}...` : name);
+
 /** JSON pointer "/metadata/a~1b" → dotted field path "metadata.a/b"; the root is "" . */
 function fieldPath(instancePath: string): string {
   return instancePath
     .split("/")
     .slice(1)
-    .map((part) => part.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .map((part) => shortened(part.replaceAll("~1", "/").replaceAll("~0", "~")))
     .join(".");
 }
 
@@ -33,7 +36,7 @@ export function describeSchemaError(error: ErrorObject, subject: string): string
     case "required":
       return `${child(String(params.missingProperty))} is required`;
     case "additionalProperties":
-      return `${child(String(params.additionalProperty))} is not allowed here`;
+      return `${child(shortened(String(params.additionalProperty)))} is not allowed here`;
     case "type":
       return `${field} must be ${withArticle(String(params.type))}, not ${withArticle(typeOf(error.data))}`;
     case "minLength":

@@ -30,7 +30,12 @@ export interface Timing {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function asTransportable(bytes: Buffer | null): { encoding: "utf8" | "base64"; data: string } | null {
+interface Transportable {
+  encoding: "utf8" | "base64";
+  data: string;
+}
+
+function asTransportable(bytes: Buffer | null): Transportable | null {
   if (bytes === null) return null;
   try {
     return { encoding: "utf8", data: utf8.decode(bytes) };
@@ -80,7 +85,47 @@ export interface Failure {
 
 /** The dead-letter record: original key and bytes, why, and where they came from; the code also as a header. */
 export function buildDeadLetter(source: SourceRecord, failure: Failure, now: Date): OutgoingRecord {
-  const timestamp = source.timestamp === undefined ? undefined : Number(source.timestamp);
+  return deadLetterRecord(source.key, source, failure, now, {
+    key: asTransportable(source.key),
+    value: asTransportable(source.value),
+  });
+}
+
+/** Original keys up to this size key a minimal dead letter too; a longer one may be why the full one was refused. */
+const minimalKeyMaxBytes = 1024;
+
+/**
+ * The dead letter to write when Kafka refused the full one for good (`refusal`): the code, the message, the id and
+ * where the request came from, without its key and value. Keyed by the original key when it has one of at most
+ * 1 KiB, else by `topic/partition/offset` (a compacted topic refuses records without a key).
+ */
+export function buildMinimalDeadLetter(
+  source: SourceRecord,
+  failure: Failure,
+  refusal: string,
+  now: Date,
+): OutgoingRecord {
+  const keptKey =
+    source.key !== null && source.key.byteLength > 0 && source.key.byteLength <= minimalKeyMaxBytes
+      ? source.key
+      : `${source.topic}/${source.partition}/${source.offset}`;
+  const message = `${failure.message}; Kafka refused the full dead letter (${refusal}), so the original key and value are left out`;
+  return deadLetterRecord(keptKey, source, { ...failure, message }, now, {
+    key: null,
+    value: null,
+    originalOmitted: true,
+  });
+}
+
+function deadLetterRecord(
+  key: Buffer | string | null,
+  source: SourceRecord,
+  failure: Failure,
+  now: Date,
+  original: { key: Transportable | null; value: Transportable | null; originalOmitted?: true },
+): OutgoingRecord {
+  // Any int64 a producer chose: one outside Date's range has no RFC 3339 form and is left out.
+  const timestamp = source.timestamp === undefined ? undefined : new Date(Number(source.timestamp));
   const record = {
     code: failure.code,
     message: failure.message,
@@ -90,16 +135,17 @@ export function buildDeadLetter(source: SourceRecord, failure: Failure, now: Dat
       topic: source.topic,
       partition: source.partition,
       offset: source.offset,
-      ...(timestamp === undefined || !Number.isFinite(timestamp)
+      ...(timestamp === undefined || Number.isNaN(timestamp.getTime())
         ? {}
-        : { timestamp: new Date(timestamp).toISOString() }),
+        : { timestamp: timestamp.toISOString() }),
     },
-    key: asTransportable(source.key),
-    value: asTransportable(source.value),
+    key: original.key,
+    value: original.value,
     failedAt: now.toISOString(),
+    ...(original.originalOmitted ? { originalOmitted: true } : {}),
   };
   return {
-    key: source.key,
+    key,
     value: JSON.stringify(record),
     headers: { "content-type": "application/json", "kubesentiment-error-code": failure.code },
   };

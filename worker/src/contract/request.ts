@@ -49,6 +49,19 @@ function idOf(value: unknown): string | undefined {
   return typeof id === "string" && id.length > 0 ? id.slice(0, 128) : undefined;
 }
 
+/**
+ * Why JSON.parse refused the value, without quoting it: V8's own message can carry an excerpt of the request,
+ * and reasons end up in logs.
+ */
+function describeJsonError(error: SyntaxError): string {
+  if (error.message.includes("Unexpected end of JSON input"))
+    return "the record value is not JSON: it ends early";
+  const position = /at position (\d+)/.exec(error.message)?.[1];
+  return position === undefined
+    ? "the record value is not JSON"
+    : `the record value is not JSON: it goes wrong at character ${position}`;
+}
+
 function reject(code: DeadLetterCode, message: string, id?: string): DecodedRequest {
   return { ok: false, rejection: id === undefined ? { code, message } : { code, message, id } };
 }
@@ -72,7 +85,7 @@ export function decodeRequest(value: Uint8Array | null, limits: RequestLimits): 
   try {
     parsed = JSON.parse(json);
   } catch (error) {
-    return reject("INVALID_JSON", `the record value is not JSON: ${(error as Error).message}`);
+    return reject("INVALID_JSON", describeJsonError(error as SyntaxError));
   }
   if (!validateRequest(parsed)) {
     const [first] = validateRequest.errors ?? [];
@@ -91,7 +104,43 @@ export function decodeRequest(value: Uint8Array | null, limits: RequestLimits): 
   return { ok: true, request: parsed };
 }
 
+/**
+ * RFC 3339 as ajv-formats' `date-time` accepts it: `t` or any whitespace between date and time, either case,
+ * fractions of any length, offsets with or without their colon or minutes, and a leap second (`:60`).
+ */
+const dateTimePattern =
+  /^(\d{4})-(\d\d)-(\d\d)(?:t|\s)(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:z|([+-])(\d\d)(?::?(\d\d))?)$/i;
+
+/**
+ * The instant of a `date-time` the request schema accepted, in epoch ms. Date.parse refuses leap seconds
+ * (and some offset forms); here `23:59:60.x` is the first second of the next minute, as POSIX time has no
+ * 61st second.
+ */
+export function deadlineMs(deadline: string): number {
+  const match = dateTimePattern.exec(deadline);
+  if (match === null) throw new Error(`'${deadline.slice(0, 40)}' is not an RFC 3339 date-time`);
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [fraction, sign, offsetHours, offsetMinutes] = match.slice(7);
+  // setUTCFullYear, unlike Date.UTC, keeps years 0-99 as they are; a second of 60 rolls into the next minute.
+  const instant = new Date(0);
+  instant.setUTCFullYear(year, month - 1, day);
+  instant.setUTCHours(hour, minute, second, 0);
+  const offsetMs = (Number(offsetHours ?? 0) * 60 + Number(offsetMinutes ?? 0)) * 60_000;
+  return (
+    instant.getTime() +
+    (fraction === undefined ? 0 : Number(`0.${fraction}`) * 1000) -
+    (sign === "-" ? -offsetMs : offsetMs)
+  );
+}
+
 /** True once the request's deadline (if it has one) is at or before `nowMs`. */
 export function isExpired(request: SentimentRequest, nowMs: number): boolean {
-  return request.deadline !== undefined && Date.parse(request.deadline) <= nowMs;
+  return request.deadline !== undefined && deadlineMs(request.deadline) <= nowMs;
 }
