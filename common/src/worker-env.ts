@@ -47,6 +47,8 @@ export type WorkerEnvVariable =
   | "TOPIC_RESPONSES"
   | "TOPIC_DEAD_LETTER"
   | "MODEL_DIR"
+  /** Test-only fault injection (see ClassifierOptions.faultFile); never rendered by the operator. */
+  | "MODEL_FAULT_FILE"
   | "LOG_LEVEL";
 
 /** KAFKA_SASL_MECHANISM's values. */

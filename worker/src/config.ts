@@ -34,7 +34,14 @@ export interface WorkerConfig {
     sasl?: KafkaSaslConfig;
   };
   topics: { requests: string; responses: string; deadLetter: string };
-  model: { dir: string; maxSequenceLength: number; threads: number; intraOpThreads: number };
+  model: {
+    dir: string;
+    maxSequenceLength: number;
+    threads: number;
+    intraOpThreads: number;
+    /** Test-only: see ClassifierOptions.faultFile. */
+    faultFile?: string;
+  };
   batch: { maxSize: number; maxWaitMs: number };
   retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
@@ -199,6 +206,7 @@ export type ParsedConfig = { ok: true; config: WorkerConfig } | { ok: false; pro
 
 export function parseWorkerConfig(env: Env): ParsedConfig {
   const read = new Reader(env);
+  const faultFile = read.optional("MODEL_FAULT_FILE");
   const config: WorkerConfig = {
     kafka: {
       bootstrapServers: read.bootstrapServers("KAFKA_BOOTSTRAP_SERVERS"),
@@ -217,6 +225,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH"),
       threads: read.integer("MODEL_THREADS"),
       intraOpThreads: read.integer("MODEL_INTRA_OP_THREADS"),
+      ...(faultFile === undefined ? {} : { faultFile }),
     },
     batch: {
       maxSize: read.integer("BATCH_MAX_SIZE"),

@@ -36,7 +36,11 @@ export async function startWorker(
   await checkKafkaAccess(config.kafka, security, logger);
   const model = await loadClassifierPool(
     config.model.dir,
-    { maxSequenceLength: config.model.maxSequenceLength, intraOpNumThreads: config.model.intraOpThreads },
+    {
+      maxSequenceLength: config.model.maxSequenceLength,
+      intraOpNumThreads: config.model.intraOpThreads,
+      ...(config.model.faultFile === undefined ? {} : { faultFile: config.model.faultFile }),
+    },
     config.model.threads,
   );
   const classifier = overrides.wrapClassifier?.(model) ?? model;

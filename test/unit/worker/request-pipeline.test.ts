@@ -82,7 +82,7 @@ class FakeProducer {
   readonly records: string[] = [];
   hold = false;
   failure: Error | undefined;
-  readonly #held: (() => void)[] = [];
+  readonly #held: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     for (const { topic, messages } of batch.topicMessages ?? []) {
@@ -94,13 +94,19 @@ class FakeProducer {
       }
     }
     if (this.failure !== undefined) throw this.failure;
-    if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
+    if (this.hold) await new Promise<void>((resolve, reject) => this.#held.push({ resolve, reject }));
     return [];
   }
 
   release(): void {
     this.hold = false;
-    for (const resolve of this.#held.splice(0)) resolve();
+    for (const { resolve } of this.#held.splice(0)) resolve();
+  }
+
+  /** The writes waiting for release() fail instead. */
+  failHeld(error: Error): void {
+    this.hold = false;
+    for (const { reject } of this.#held.splice(0)) reject(error);
   }
 }
 
@@ -244,6 +250,71 @@ describe("RequestPipeline", () => {
     expect(consumer.fetching).to.deep.equal(["pause req", "resume req"]);
     expect(pipeline.health.ready()).to.equal(true);
     expect(producer.records).to.deep.equal(["res a", "res b"], "an outage dead-letters nothing");
+  });
+
+  it("keeps making progress when an outage outlasts every input's attempts: half-open fetches a trial", async () => {
+    let down = true;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer, pipeline } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000", RETRY_MAX_ATTEMPTS: "2" },
+      model,
+    );
+    await consumer.eachBatch(fetched(0, 0, [request("a"), request("b")]).payload);
+    await timers.advance(10_000);
+    expect(producer.records).to.deep.equal(["dlq k0 INFERENCE_FAILED", "dlq k1 INFERENCE_FAILED"]);
+    expect(consumer.commits).to.deep.equal([["req/0@2"]]);
+    await timers.advance(1_000);
+    expect(consumer.fetching.at(-1)).to.equal("resume req", "with nothing left in memory, fetch a trial");
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, false]);
+    down = false;
+    await consumer.eachBatch(fetched(0, 2, [request("c")]).payload);
+    await timers.advance(1_000);
+    expect(producer.records.at(-1)).to.equal("res c");
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, true]);
+  });
+
+  it("takes one fetch as the half-open trial: the next fetch waits until the trial's inputs are answered", async () => {
+    const model = fakeModel(() => true);
+    const { timers, consumer, producer } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000", RETRY_MAX_ATTEMPTS: "1" },
+      model,
+    );
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await timers.advance(1_000);
+    expect(consumer.fetching).to.deep.equal(["pause req", "resume req"]);
+    producer.hold = true;
+    let returned = false;
+    const trial = consumer.eachBatch(fetched(0, 1, [request("b")]).payload).then(() => {
+      returned = true;
+    });
+    await timers.advance(0);
+    expect(consumer.fetching).to.deep.equal(["pause req", "resume req", "pause req"], "the trial failed");
+    expect(returned).to.equal(false, "a closed breaker would have let the next fetch go at once");
+    producer.release();
+    await trial;
+    expect(producer.records).to.deep.equal(["dlq k0 INFERENCE_FAILED", "dlq k1 INFERENCE_FAILED"]);
+  });
+
+  it("does not resume fetching when the breaker closes after a write failed for good", async () => {
+    let down = false;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer, pipeline } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000" },
+      model,
+    );
+    producer.hold = true;
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await settle();
+    down = true;
+    await consumer.eachBatch(fetched(1, 0, [request("b")]).payload);
+    await settle();
+    producer.failHeld(new Error("refused"));
+    await settle();
+    expect(pipeline.health.live()).to.equal(false);
+    down = false;
+    await timers.advance(1_000);
+    expect(model.runs.at(-1)).to.deep.equal(["good"], "b's trial closed the breaker");
+    expect(consumer.fetching.at(-1)).to.equal("pause req", "a worker that stopped must not refetch");
   });
 
   it("heartbeats while it waits for room, and returns once a write makes room", async () => {

@@ -67,11 +67,12 @@ export class RequestPipeline {
     const timers = deps.timers ?? realTimers;
     this.#requests = [{ topic: config.topics.requests }];
     const breaker = new CircuitBreaker(config.circuitBreaker, timers);
+    breaker.onChange(() => this.#backPressure.wake());
     this.health = new WorkerHealth(breaker);
     pauseWhileBreakerOpen(breaker, {
       pause: () => consumer.pause(this.#requests),
       resume: () => consumer.resume(this.#requests),
-      mayResume: () => !this.health.stopping,
+      mayResume: () => this.#consuming(),
       recordBreaker: (state) => metrics.recordBreaker(state),
       logger,
     });
@@ -89,8 +90,9 @@ export class RequestPipeline {
       schedule: timers.schedule,
     });
     const limit = fetchAheadLimit(config.batch.maxSize, config.model.threads);
+    // Unless the breaker is closed, one fetch is the trial: the next waits until it is answered.
     this.#backPressure = new BackPressure(
-      () => this.#tracker.unacknowledged > limit && this.#consuming(),
+      () => this.#tracker.unacknowledged > (breaker.state === "closed" ? limit : 0) && this.#consuming(),
       heartbeatIntervalMs(config.kafka),
       timers.schedule,
     );
