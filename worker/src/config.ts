@@ -46,6 +46,8 @@ export interface WorkerConfig {
   retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
   limits: { maxMessageBytes: number; maxTextLength: number };
+  /** Bytes of fetched records held until answered; 0 derives them from the memory limits (memory-budget.ts). */
+  maxInFlightBytes: number;
   httpPort: number;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
@@ -244,6 +246,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       maxMessageBytes: read.integer("MAX_MESSAGE_BYTES"),
       maxTextLength: read.integer("MAX_TEXT_LENGTH"),
     },
+    maxInFlightBytes: read.integer("MAX_IN_FLIGHT_BYTES"),
     httpPort: read.integer("HTTP_PORT"),
     shutdownTimeoutMs: read.integer("SHUTDOWN_TIMEOUT_MS"),
     logLevel: read.oneOf("LOG_LEVEL", logLevels, "info"),

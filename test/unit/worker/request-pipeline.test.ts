@@ -4,6 +4,7 @@ import { expect } from "chai";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import winston from "winston";
 import { parseWorkerConfig, type WorkerConfig } from "../../../worker/src/config.ts";
+import type { FetchBudget } from "../../../worker/src/consume/memory-budget.ts";
 import { type RequestConsumer, RequestPipeline } from "../../../worker/src/consume/request-pipeline.ts";
 import { createWorkerMetrics } from "../../../worker/src/metrics.ts";
 import type { OffsetToCommit } from "../../../worker/src/offsets/commit-tracker.ts";
@@ -160,7 +161,7 @@ function fetched(partition: number, firstOffset: number, values: (string | null)
   return { payload, seen };
 }
 
-async function setUp(env: Record<string, string> = {}, model = fakeModel()) {
+async function setUp(env: Record<string, string> = {}, model = fakeModel(), budget?: FetchBudget) {
   const timers = new ManualTimers();
   const consumer = new FakeConsumer();
   const producer = new FakeProducer();
@@ -174,6 +175,7 @@ async function setUp(env: Record<string, string> = {}, model = fakeModel()) {
     metrics,
     logger: winston.createLogger({ silent: true }),
     timers,
+    ...(budget === undefined ? {} : { budget }),
   });
   await pipeline.start();
   consumer.joined({ req: [0, 1] });
@@ -332,6 +334,23 @@ describe("RequestPipeline", () => {
     producer.release();
     await handOff;
     expect(seen.heartbeats).to.equal(4);
+  });
+
+  it("holds the next fetch while the bytes in flight leave no room for a whole fetch within the budget", async () => {
+    const budget = { inFlightBytes: 10_000, maxBytes: 4_000, maxBytesPerPartition: 4_000 };
+    const { timers, consumer, producer } = await setUp({}, fakeModel(), budget);
+    producer.hold = true;
+    const big = (id: string) => JSON.stringify({ id, text: "good", metadata: { pad: "x".repeat(3_000) } });
+    await consumer.eachBatch(fetched(0, 0, [big("a")]).payload);
+    let returned = false;
+    const held = consumer.eachBatch(fetched(1, 0, [big("b"), big("c")]).payload).then(() => {
+      returned = true;
+    });
+    await timers.advance(1_000);
+    expect(returned).to.equal(false, "about 9,000 bytes held: another fetch of 4,000 would pass 10,000");
+    producer.release();
+    await held;
+    expect(producer.records).to.have.length(3);
   });
 
   it("stops fetching and fails liveness when a write fails for good; nothing after it is taken or committed", async () => {

@@ -24,6 +24,7 @@ import { type RouteDependencies, type Routed, routeMessage } from "../routing/ro
 import { realTimers, type Timers } from "../timers.ts";
 import { BackPressure, fetchAheadLimit } from "./back-pressure.ts";
 import { pauseWhileBreakerOpen } from "./breaker-pause.ts";
+import { type FetchBudget, fetchBudget, readMemoryLimits, recordBytes } from "./memory-budget.ts";
 
 /** What the pipeline uses of a kafkajs consumer. */
 export type RequestConsumer = Pick<
@@ -40,6 +41,8 @@ export interface RequestPipelineDependencies {
   logger: winston.Logger;
   /** The real clock and timers unless a test drives them. */
   timers?: Timers;
+  /** Bytes held and fetched; derived from the config and this process's memory limits unless given. */
+  budget?: FetchBudget;
 }
 
 /** What #handOff uses of kafkajs's eachBatch payload. */
@@ -60,6 +63,8 @@ export class RequestPipeline {
   readonly #writer: CoalescingWriter<Routed>;
   /** Handed-off batches still being classified and written. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** Bytes of the records of #inFlight. */
+  #inFlightBytes = 0;
 
   constructor(deps: RequestPipelineDependencies) {
     this.#deps = deps;
@@ -90,9 +95,16 @@ export class RequestPipeline {
       schedule: timers.schedule,
     });
     const limit = fetchAheadLimit(config.batch.maxSize, config.model.threads);
-    // Unless the breaker is closed, one fetch is the trial: the next waits until it is answered.
+    const budget =
+      deps.budget ?? fetchBudget(config.maxInFlightBytes, config.limits.maxMessageBytes, readMemoryLimits());
+    // The next fetch waits while it could take the bytes held past the budget. Unless the breaker is closed, one
+    // fetch is the trial: the next waits until it is answered.
+    const bytesBeforeFetch = budget.inFlightBytes - budget.maxBytes;
     this.#backPressure = new BackPressure(
-      () => this.#tracker.unacknowledged > (breaker.state === "closed" ? limit : 0) && this.#consuming(),
+      () =>
+        (this.#tracker.unacknowledged > (breaker.state === "closed" ? limit : 0) ||
+          this.#inFlightBytes > bytesBeforeFetch) &&
+        this.#consuming(),
       heartbeatIntervalMs(config.kafka),
       timers.schedule,
     );
@@ -154,6 +166,8 @@ export class RequestPipeline {
     );
     // With autoCommit off a resolved offset only moves kafkajs's next fetch: the commits are #commits'.
     resolveOffset(batch.lastOffset());
+    const bytes = batch.messages.reduce((sum, message) => sum + recordBytes(message), 0);
+    this.#inFlightBytes += bytes;
     const answered: Promise<void> = this.#answer(batch, ticket)
       .then(
         () => {
@@ -167,6 +181,7 @@ export class RequestPipeline {
       )
       .finally(() => {
         this.#inFlight.delete(answered);
+        this.#inFlightBytes -= bytes;
         this.#backPressure.wake();
       });
     this.#inFlight.add(answered);
