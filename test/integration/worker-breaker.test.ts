@@ -119,20 +119,37 @@ describe("circuit breaker on a real broker and a failing real model", function (
     expect(await probes(worker)).to.deep.equal({ live: 200, ready: 200 });
   });
 
-  it("answers everything, dead-lettering nothing, when the model recovers during the outage", async () => {
+  it("answers everything when the model recovers during the outage, but what outlived its deadline meanwhile", async () => {
     const { topics, worker, reader, heal } = await setUp({ RETRY_MAX_ATTEMPTS: "100" });
     const requests = ids("held", 20);
-    await produceRequests(kafka, topics.requests, requests);
+    // Fetched long before its deadline, which passes while the breaker holds it.
+    const deadline = Date.now() + 8_000;
+    const late = { id: "late", text: "a fine film", deadline: new Date(deadline).toISOString() };
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: topics.requests,
+      acks: -1,
+      messages: [late, ...requests.map((id) => ({ id, text: "a fine film" }))].map((request) => ({
+        key: "one-partition",
+        value: JSON.stringify(request),
+      })),
+    });
+    await producer.disconnect();
     await waitFor("the breaker to open", async () => (await breakerState(worker)) !== 0);
     expect(await probes(worker)).to.deep.equal({ live: 200, ready: 503 });
+    await waitFor("the late request's deadline to pass", () => Date.now() > deadline, { timeoutMs: 20_000 });
     await heal();
     await reader.waitFor(
-      () => reader.idsOn(topics.responses).size >= requests.length,
-      () => `${reader.idsOn(topics.responses).size} of ${requests.length} answered after recovery`,
+      () => reader.records.length >= requests.length + 1,
+      () => `${reader.records.length} of ${requests.length + 1} answered after recovery`,
       30_000,
     );
     expect(reader.idsOn(topics.responses)).to.deep.equal(new Set(requests));
-    expect(reader.on(topics.deadLetter)).to.have.length(0);
+    const [letter, ...more] = reader.on(topics.deadLetter);
+    expect(more).to.have.length(0);
+    expect(letter?.value).to.include({ id: "late", code: "DEADLINE_EXCEEDED" });
+    expect(letter?.value.message).to.match(/waited for the model/);
     expect(await probes(worker)).to.deep.equal({ live: 200, ready: 200 });
   });
 });

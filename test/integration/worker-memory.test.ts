@@ -16,7 +16,7 @@ import { createPipelineTopics } from "../support/pipeline-topics.ts";
 const backlog = 160;
 const metadataBytes = 900 * 1024;
 /** The worker's V8 heap: far less than the backlog, and than 1,024 of its records. */
-const heapMiB = 160;
+const heapMiB = 96;
 
 async function produceBacklog(kafka: Kafka, topic: string): Promise<void> {
   const producer = kafka.producer();

@@ -275,6 +275,24 @@ describe("RequestPipeline", () => {
     expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, true]);
   });
 
+  it("checks the deadline again just before inference: one that passed while the breaker was open is dead-lettered", async () => {
+    let down = true;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "10000" },
+      model,
+    );
+    timers.now = Date.now();
+    const deadline = new Date(timers.now + 5_000).toISOString();
+    const late = JSON.stringify({ id: "late", text: "good", deadline });
+    await consumer.eachBatch(fetched(0, 0, [late, request("b")]).payload);
+    await settle();
+    down = false;
+    await timers.advance(10_000);
+    expect(model.runs).to.deep.equal([["good", "good"], ["good"], ["good"], ["good"]]);
+    expect(producer.records).to.deep.equal(["dlq k0 DEADLINE_EXCEEDED", "res b"]);
+  });
+
   it("takes one fetch as the half-open trial: the next fetch waits until the trial's inputs are answered", async () => {
     const model = fakeModel(() => true);
     const { timers, consumer, producer } = await setUp(

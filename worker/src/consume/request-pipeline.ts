@@ -84,7 +84,14 @@ export class RequestPipeline {
     this.#routing = {
       config,
       model: classifier,
-      classify: batchedInference({ config, classifier, breaker, metrics, sleep: timers.sleep }),
+      classify: batchedInference({
+        config,
+        classifier,
+        breaker,
+        metrics,
+        sleep: timers.sleep,
+        clock: timers.clock,
+      }),
       logger,
     };
     this.#writer = resultWriter(producer);

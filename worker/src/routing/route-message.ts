@@ -67,6 +67,14 @@ export async function routeMessage(
     });
   }
   const classified = await classify(request, fetched.at);
+  if (!classified.outcome.ok && classified.outcome.expired === true) {
+    return deadLetter({
+      code: "DEADLINE_EXCEEDED",
+      message: `the deadline ${request.deadline} passed while the request waited for the model`,
+      id: request.id,
+      attempts: classified.outcome.attempts,
+    });
+  }
   if (!classified.outcome.ok) {
     return deadLetter({
       code: "INFERENCE_FAILED",
