@@ -2,7 +2,7 @@
  * The worker's sentiment classifier: a Hugging Face-style sequence-classification export (model.onnx +
  * tokenizer.json + tokenizer_config.json + config.json) run with onnxruntime-node and Tokenizers.js.
  */
-import { existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { ModelDirError, readModelDir, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./files.ts";
@@ -80,6 +80,16 @@ function feedsFor(inputNames: readonly string[], padded: PaddedBatch): Record<st
   return feeds;
 }
 
+/** Test-only: the fault options.faultFile injects now, if any ("exit", or any other content: the run fails). */
+export function injectedFault(options: ClassifierOptions): "exit" | "fail" | undefined {
+  if (options.faultFile === undefined) return undefined;
+  try {
+    return readFileSync(options.faultFile, "utf8").trim() === "exit" ? "exit" : "fail";
+  } catch {
+    return undefined;
+  }
+}
+
 export async function loadClassifier(dir: string, options: ClassifierOptions): Promise<Classifier> {
   if (!Number.isInteger(options.maxSequenceLength) || options.maxSequenceLength < 2) {
     throw new RangeError(`maxSequenceLength must be an integer >= 2, got ${options.maxSequenceLength}`);
@@ -143,7 +153,7 @@ export async function loadClassifier(dir: string, options: ClassifierOptions): P
       );
       const padded = padBatch(rows, padId);
       const feeds = feedsFor(session.inputNames, padded);
-      if (options.faultFile !== undefined && existsSync(options.faultFile)) {
+      if (injectedFault(options) !== undefined) {
         feeds.input_ids = new ort.Tensor("float32", new Float32Array(padded.batch * padded.length), [
           padded.batch,
           padded.length,
