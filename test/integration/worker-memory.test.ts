@@ -13,7 +13,7 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import { createPipelineTopics } from "../support/pipeline-topics.ts";
 
 /** Records of the backlog, and each one's size: a short text and metadata (echoed in the response) near 1 MiB. */
-const backlog = 160;
+const backlog = 100;
 const metadataBytes = 900 * 1024;
 /** The worker's V8 heap: far less than the backlog, and than 1,024 of its records. */
 const heapMiB = 96;

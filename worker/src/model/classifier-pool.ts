@@ -52,7 +52,7 @@ export async function loadClassifierPool(
     );
     return loading;
   };
-  members.forEach((member, index) => replaceWhenDead(index, member));
+  for (const [index, member] of members.entries()) replaceWhenDead(index, member);
   const outstanding = members.map(() => 0);
   return {
     name: first.name,
