@@ -174,6 +174,29 @@ describe("runWithRetry", () => {
     expect(transitions).to.deep.equal(["closed->open", "open->half-open", "half-open->closed"]);
   });
 
+  it("gives up, before the run, an input that expired while it waited; the others run", async () => {
+    const { breaker, sleep, timers } = fakeTime(1);
+    const calls: string[][] = [];
+    // Down at first: the batch and each input alone fail, the breaker opens, and the clock moves on.
+    const run = async (items: string[]) => {
+      calls.push(items);
+      if (timers.now === 0) throw new Error("model down");
+      return upper(items);
+    };
+    const outcomes = await driven(
+      timers,
+      runWithRetry(["late", "b"], run, {
+        breaker,
+        policy,
+        sleep,
+        expired: (item) => item === "late" && timers.now > 0,
+      }),
+    );
+    expect(calls).to.deep.equal([["late", "b"], ["late"], ["b"], ["b"]]);
+    expect(outcomes[0]).to.include({ ok: false, attempts: 0, expired: true });
+    expect(outcomes[1]).to.deep.equal({ ok: true, result: "B", attempts: 1 });
+  });
+
   it("treats a wrong result count as a failure: exactly one result per input", async () => {
     const { breaker, sleep } = fakeTime();
     const outcomes = await runWithRetry(["a"], async () => [], {
