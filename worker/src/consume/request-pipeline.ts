@@ -3,7 +3,8 @@
 // written, and their offsets committed only once Kafka has acknowledged every record (at-least-once). This class
 // only connects the pieces, each a module of its own:
 //   back-pressure.ts       how far fetching runs ahead, heartbeating while it waits for room
-//   breaker-pause.ts       fetching pauses while the circuit breaker is open
+//   memory-budget.ts       how many bytes of fetched records may be held, and how much one fetch may bring
+//   breaker-pause.ts       fetching pauses while the circuit breaker is open, and fetches a trial when half-open
 //   ../offsets/            which offsets may be committed, and when
 //   ../routing/            one message → a response or a dead letter, through batched, retried inference
 //   ../output/             coalesced writes to Kafka
