@@ -76,8 +76,14 @@ export class RequestPipeline {
     breaker.onChange(() => this.#backPressure.wake());
     this.health = new WorkerHealth(breaker);
     pauseWhileBreakerOpen(breaker, {
-      pause: () => consumer.pause(this.#requests),
-      resume: () => consumer.resume(this.#requests),
+      // Called from the breaker's timer too, where a throw would end the process: a consumer that is not
+      // running has nothing to pause or resume.
+      pause: () => this.#stopFetching(),
+      resume: () => {
+        try {
+          consumer.resume(this.#requests);
+        } catch {}
+      },
       mayResume: () => this.#consuming(),
       recordBreaker: (state) => metrics.recordBreaker(state),
       logger,
