@@ -24,6 +24,11 @@ export const workerIntegerSettings = {
   BREAKER_RESET_TIMEOUT_MS: { fallback: 30_000, min: 100, max: 3_600_000 },
   MAX_MESSAGE_BYTES: { fallback: 1_048_576, min: 64, max: 100 * 1_048_576 },
   MAX_TEXT_LENGTH: { fallback: 10_000, min: 1, max: 1_000_000 },
+  /**
+   * Bytes of fetched records held until answered; 0 (the default) takes an eighth of the container's memory limit
+   * or of V8's heap limit, whichever is smaller. At least MAX_MESSAGE_BYTES is always held.
+   */
+  MAX_IN_FLIGHT_BYTES: { fallback: 0, min: 0, max: 64 * 1024 * 1_048_576 },
   HTTP_PORT: { fallback: 8080, min: 0, max: 65535 },
   SHUTDOWN_TIMEOUT_MS: { fallback: 25_000, min: 1000, max: 600_000 },
 } as const satisfies Record<string, IntegerSetting>;
@@ -47,6 +52,8 @@ export type WorkerEnvVariable =
   | "TOPIC_RESPONSES"
   | "TOPIC_DEAD_LETTER"
   | "MODEL_DIR"
+  /** Test-only fault injection (see ClassifierOptions.faultFile); never rendered by the operator. */
+  | "MODEL_FAULT_FILE"
   | "LOG_LEVEL";
 
 /** KAFKA_SASL_MECHANISM's values. */

@@ -57,6 +57,8 @@ export interface KafkaOptions {
   log?: (line: string) => void;
   /** A SASL_SSL client listener instead of PLAINTEXT; one node only. */
   security?: KafkaSecurity;
+  /** Kafka's default auto.create.topics.enable=true instead of the harness's false. */
+  autoCreateTopics?: boolean;
 }
 
 export interface KafkaCluster {
@@ -100,6 +102,7 @@ interface ClusterRecord {
   heapOpts: string[];
   readyTimeoutMs: number;
   security?: KafkaSecurity;
+  autoCreateTopics?: boolean;
 }
 
 const recordFile = "cluster.json";
@@ -137,6 +140,7 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
     heapOpts: options.heapOpts ?? defaultHeapOpts.split(" "),
     readyTimeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
     ...(options.security === undefined ? {} : { security: options.security }),
+    ...(options.autoCreateTopics === true ? { autoCreateTopics: true } : {}),
   };
   const dir = clusterDir(name);
   mkdirSync(dir, { recursive: true });
@@ -277,6 +281,7 @@ class LocalCluster implements KafkaCluster {
       brokers: this.brokers,
       portBase: this.portBase,
       dataDir,
+      autoCreateTopics: this.record.autoCreateTopics === true,
     });
     const security = this.security;
     const properties = security === undefined ? plain : this.secured(plain, nodeId, security);

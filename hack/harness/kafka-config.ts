@@ -52,6 +52,8 @@ export interface NodeSettings {
   brokers: BrokerCount;
   portBase: number;
   dataDir: string;
+  /** The broker creates a topic a client names (Kafka's own default); the harness's default is false. */
+  autoCreateTopics?: boolean;
 }
 
 /** Fills the server.properties template for one node; a placeholder left unfilled is a harness bug. */
@@ -69,6 +71,7 @@ export function renderServerProperties(template: string, node: NodeSettings): st
     replicationFactor: String(node.brokers),
     // With three replicas, acks=all survives one node down; a single node can only require itself.
     minInsync: String(Math.min(2, node.brokers)),
+    autoCreateTopics: String(node.autoCreateTopics === true),
   };
   return template.replace(/\{\{(\w+)\}\}/g, (placeholder, key: string) => {
     const value = values[key];

@@ -1,7 +1,7 @@
 // The classifier on its own thread and on a pool of threads, loaded from the shipped model: the same
 // predictions as in the calling thread, requests in flight together each get their own answer, and a broken
 // model directory is refused with the same message.
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -67,3 +67,46 @@ for (const [where, load] of loaders)
       }
     });
   });
+
+describe("a classifier thread that dies", function () {
+  this.timeout(60_000);
+  let faultDir: string;
+  let faultFile: string;
+  const opened: Classifier[] = [];
+
+  beforeEach(async () => {
+    faultDir = await mkdtemp(join(tmpdir(), "kubesentiment-fault-"));
+    faultFile = join(faultDir, "fault");
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((classifier) => classifier.close()));
+    await rm(faultDir, { recursive: true, force: true });
+  });
+
+  /** The outcome of a call: its labels, or its error's message. */
+  const outcome = (classifier: Classifier) =>
+    classifier.classify(texts).then(
+      (predictions) => predictions.map((p) => p.label).join(),
+      (error: Error) => error.message,
+    );
+
+  it("rejects the call in flight and every later call at once, leaving none hanging", async () => {
+    const threaded = await loadClassifierInThread(modelDir, { ...options, faultFile });
+    opened.push(threaded);
+    const expected = await outcome(threaded);
+    await writeFile(faultFile, "exit");
+    expect(await outcome(threaded)).to.match(/classifier thread exited/);
+    expect(await outcome(threaded)).to.match(/classifier thread exited/);
+    expect(expected).to.not.match(/exited/);
+  });
+
+  it("is replaced in a pool: the call it took fails, the next is answered by a new thread", async () => {
+    const pool = await loadClassifierPool(modelDir, { ...options, faultFile }, 1);
+    opened.push(pool);
+    const expected = await outcome(pool);
+    await writeFile(faultFile, "exit");
+    expect(await outcome(pool)).to.match(/classifier thread exited/);
+    await rm(faultFile);
+    expect(await outcome(pool)).to.equal(expected);
+  });
+});

@@ -38,6 +38,14 @@ describe("local Kafka harness: configuration", () => {
     expect(rendered).to.equal("1/1");
   });
 
+  it("disables topic auto-creation unless a cluster asks for Kafka's default", () => {
+    const node = { nodeId: 0, brokers: 1, portBase: 9092, dataDir: "/d" } as const;
+    expect(renderServerProperties("{{autoCreateTopics}}", node)).to.equal("false");
+    expect(renderServerProperties("{{autoCreateTopics}}", { ...node, autoCreateTopics: true })).to.equal(
+      "true",
+    );
+  });
+
   it("refuses a template placeholder it does not know", () => {
     expect(() =>
       renderServerProperties("{{nodeid}}", { nodeId: 0, brokers: 1, portBase: 9092, dataDir: "/d" }),

@@ -34,11 +34,20 @@ export interface WorkerConfig {
     sasl?: KafkaSaslConfig;
   };
   topics: { requests: string; responses: string; deadLetter: string };
-  model: { dir: string; maxSequenceLength: number; threads: number; intraOpThreads: number };
+  model: {
+    dir: string;
+    maxSequenceLength: number;
+    threads: number;
+    intraOpThreads: number;
+    /** Test-only: see ClassifierOptions.faultFile. */
+    faultFile?: string;
+  };
   batch: { maxSize: number; maxWaitMs: number };
   retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
   circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
   limits: { maxMessageBytes: number; maxTextLength: number };
+  /** Bytes of fetched records held until answered; 0 derives them from the memory limits (memory-budget.ts). */
+  maxInFlightBytes: number;
   httpPort: number;
   shutdownTimeoutMs: number;
   logLevel: LogLevel;
@@ -199,6 +208,7 @@ export type ParsedConfig = { ok: true; config: WorkerConfig } | { ok: false; pro
 
 export function parseWorkerConfig(env: Env): ParsedConfig {
   const read = new Reader(env);
+  const faultFile = read.optional("MODEL_FAULT_FILE");
   const config: WorkerConfig = {
     kafka: {
       bootstrapServers: read.bootstrapServers("KAFKA_BOOTSTRAP_SERVERS"),
@@ -217,6 +227,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       maxSequenceLength: read.integer("MODEL_MAX_SEQUENCE_LENGTH"),
       threads: read.integer("MODEL_THREADS"),
       intraOpThreads: read.integer("MODEL_INTRA_OP_THREADS"),
+      ...(faultFile === undefined ? {} : { faultFile }),
     },
     batch: {
       maxSize: read.integer("BATCH_MAX_SIZE"),
@@ -235,6 +246,7 @@ export function parseWorkerConfig(env: Env): ParsedConfig {
       maxMessageBytes: read.integer("MAX_MESSAGE_BYTES"),
       maxTextLength: read.integer("MAX_TEXT_LENGTH"),
     },
+    maxInFlightBytes: read.integer("MAX_IN_FLIGHT_BYTES"),
     httpPort: read.integer("HTTP_PORT"),
     shutdownTimeoutMs: read.integer("SHUTDOWN_TIMEOUT_MS"),
     logLevel: read.oneOf("LOG_LEVEL", logLevels, "info"),

@@ -183,6 +183,9 @@ function producerConfig(shared: SharedPlacement): ProducerConfig {
   return {
     idempotent: true,
     maxInFlightRequests: 1,
+    // A write never creates its topic, whatever the broker's auto.create.topics.enable: a missing topic is the
+    // operator's to make, and one made from the broker's defaults would hide that and outlive the pipeline.
+    allowAutoTopicCreation: false,
     createPartitioner: () => stablePartitioner(shared),
     // Retries for ever: while Kafka is away the batch waits uncommitted and nothing is lost. At most a second
     // between tries: after a leader dies, the tries that still find it in the metadata fail until the

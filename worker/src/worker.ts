@@ -4,6 +4,7 @@ import { createLogger } from "../../common/src/logger.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
+import { fetchBudget, readMemoryLimits } from "./consume/memory-budget.ts";
 import { RequestPipeline } from "./consume/request-pipeline.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
 import { registerLz4Codec } from "./lz4-codec.ts";
@@ -36,7 +37,11 @@ export async function startWorker(
   await checkKafkaAccess(config.kafka, security, logger);
   const model = await loadClassifierPool(
     config.model.dir,
-    { maxSequenceLength: config.model.maxSequenceLength, intraOpNumThreads: config.model.intraOpThreads },
+    {
+      maxSequenceLength: config.model.maxSequenceLength,
+      intraOpNumThreads: config.model.intraOpThreads,
+      ...(config.model.faultFile === undefined ? {} : { faultFile: config.model.faultFile }),
+    },
     config.model.threads,
   );
   const classifier = overrides.wrapClassifier?.(model) ?? model;
@@ -58,8 +63,13 @@ export async function startWorker(
         logger.warn(message, { kafkajs: rest });
       },
   });
+  const limits = readMemoryLimits();
+  const budget = fetchBudget(config.maxInFlightBytes, config.limits.maxMessageBytes, limits);
+  logger.info("memory budget", { ...limits, ...budget });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
+    maxBytes: budget.maxBytes,
+    maxBytesPerPartition: budget.maxBytesPerPartition,
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: heartbeatIntervalMs(config.kafka),
     allowAutoTopicCreation: false,
@@ -83,7 +93,7 @@ export async function startWorker(
       logger.warn("producer lost its idempotence state; replacing it", { error: error.message }),
   });
   await consumer.connect();
-  const pipeline = new RequestPipeline({ config, consumer, producer, classifier, metrics, logger });
+  const pipeline = new RequestPipeline({ config, consumer, producer, classifier, metrics, logger, budget });
   const server = await startHttpServer(config.httpPort, metrics.registry, pipeline.health);
   await pipeline.start();
   const address = server.address();

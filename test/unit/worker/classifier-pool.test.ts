@@ -1,13 +1,13 @@
 import { expect } from "chai";
-import type { Classifier } from "../../../worker/src/model/classifier.ts";
 import { loadClassifierPool } from "../../../worker/src/model/classifier-pool.ts";
+import type { ThreadClassifier } from "../../../worker/src/model/classifier-thread.ts";
 
 /** A pool over fake threads whose batches wait until the test finishes them; `runs` names the thread of each. */
 async function fakePool(threads: number) {
   const runs: number[] = [];
   const unfinished: (() => void)[] = [];
   let loaded = 0;
-  const loadThread = async (): Promise<Classifier> => {
+  const loadThread = async (): Promise<ThreadClassifier> => {
     const thread = loaded++;
     return {
       name: "model",
@@ -20,6 +20,7 @@ async function fakePool(threads: number) {
           unfinished.push(() => resolve(texts.map(() => ({ label: "positive", score: 1, scores: {} }))));
         }),
       close: async () => {},
+      died: new Promise<Error>(() => {}),
     };
   };
   const pool = await loadClassifierPool("model-dir", { maxSequenceLength: 8 }, threads, loadThread);

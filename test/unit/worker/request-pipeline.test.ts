@@ -4,6 +4,7 @@ import { expect } from "chai";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import winston from "winston";
 import { parseWorkerConfig, type WorkerConfig } from "../../../worker/src/config.ts";
+import type { FetchBudget } from "../../../worker/src/consume/memory-budget.ts";
 import { type RequestConsumer, RequestPipeline } from "../../../worker/src/consume/request-pipeline.ts";
 import { createWorkerMetrics } from "../../../worker/src/metrics.ts";
 import type { OffsetToCommit } from "../../../worker/src/offsets/commit-tracker.ts";
@@ -84,7 +85,7 @@ class FakeProducer {
   failure: Error | undefined;
   /** Kafka refuses every record for this topic for good, as it does records over max.message.bytes. */
   refusedTopic: string | undefined;
-  readonly #held: (() => void)[] = [];
+  readonly #held: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
     for (const { topic, messages } of batch.topicMessages ?? []) {
@@ -99,7 +100,7 @@ class FakeProducer {
     if (batch.topicMessages?.some(({ topic }) => topic === this.refusedTopic)) {
       throw Object.assign(new Error("too large"), { type: "MESSAGE_TOO_LARGE" });
     }
-    if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
+    if (this.hold) await new Promise<void>((resolve, reject) => this.#held.push({ resolve, reject }));
     return [];
   }
 
@@ -114,7 +115,13 @@ class FakeProducer {
 
   release(): void {
     this.hold = false;
-    for (const resolve of this.#held.splice(0)) resolve();
+    for (const { resolve } of this.#held.splice(0)) resolve();
+  }
+
+  /** The writes waiting for release() fail instead. */
+  failHeld(error: Error): void {
+    this.hold = false;
+    for (const { reject } of this.#held.splice(0)) reject(error);
   }
 }
 
@@ -168,7 +175,7 @@ function fetched(partition: number, firstOffset: number, values: (string | null)
   return { payload, seen };
 }
 
-async function setUp(env: Record<string, string> = {}, model = fakeModel()) {
+async function setUp(env: Record<string, string> = {}, model = fakeModel(), budget?: FetchBudget) {
   const timers = new ManualTimers();
   const consumer = new FakeConsumer();
   const producer = new FakeProducer();
@@ -182,6 +189,7 @@ async function setUp(env: Record<string, string> = {}, model = fakeModel()) {
     metrics,
     logger: winston.createLogger({ silent: true }),
     timers,
+    ...(budget === undefined ? {} : { budget }),
   });
   await pipeline.start();
   consumer.joined({ req: [0, 1] });
@@ -274,6 +282,89 @@ describe("RequestPipeline", () => {
     expect(producer.records).to.deep.equal(["res a", "res b"], "an outage dead-letters nothing");
   });
 
+  it("keeps making progress when an outage outlasts every input's attempts: half-open fetches a trial", async () => {
+    let down = true;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer, pipeline } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000", RETRY_MAX_ATTEMPTS: "2" },
+      model,
+    );
+    await consumer.eachBatch(fetched(0, 0, [request("a"), request("b")]).payload);
+    await timers.advance(10_000);
+    expect(producer.records).to.deep.equal(["dlq k0 INFERENCE_FAILED", "dlq k1 INFERENCE_FAILED"]);
+    expect(consumer.commits).to.deep.equal([["req/0@2"]]);
+    await timers.advance(1_000);
+    expect(consumer.fetching.at(-1)).to.equal("resume req", "with nothing left in memory, fetch a trial");
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, false]);
+    down = false;
+    await consumer.eachBatch(fetched(0, 2, [request("c")]).payload);
+    await timers.advance(1_000);
+    expect(producer.records.at(-1)).to.equal("res c");
+    expect([pipeline.health.live(), pipeline.health.ready()]).to.deep.equal([true, true]);
+  });
+
+  it("checks the deadline again just before inference: one that passed while the breaker was open is dead-lettered", async () => {
+    let down = true;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "10000" },
+      model,
+    );
+    timers.now = Date.now();
+    const deadline = new Date(timers.now + 5_000).toISOString();
+    const late = JSON.stringify({ id: "late", text: "good", deadline });
+    await consumer.eachBatch(fetched(0, 0, [late, request("b")]).payload);
+    await settle();
+    down = false;
+    await timers.advance(10_000);
+    expect(model.runs).to.deep.equal([["good", "good"], ["good"], ["good"], ["good"]]);
+    expect(producer.records).to.deep.equal(["dlq k0 DEADLINE_EXCEEDED", "res b"]);
+  });
+
+  it("takes one fetch as the half-open trial: the next fetch waits until the trial's inputs are answered", async () => {
+    const model = fakeModel(() => true);
+    const { timers, consumer, producer } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000", RETRY_MAX_ATTEMPTS: "1" },
+      model,
+    );
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await timers.advance(1_000);
+    expect(consumer.fetching).to.deep.equal(["pause req", "resume req"]);
+    producer.hold = true;
+    let returned = false;
+    const trial = consumer.eachBatch(fetched(0, 1, [request("b")]).payload).then(() => {
+      returned = true;
+    });
+    await timers.advance(0);
+    expect(consumer.fetching).to.deep.equal(["pause req", "resume req", "pause req"], "the trial failed");
+    expect(returned).to.equal(false, "a closed breaker would have let the next fetch go at once");
+    producer.release();
+    await trial;
+    expect(producer.records).to.deep.equal(["dlq k0 INFERENCE_FAILED", "dlq k1 INFERENCE_FAILED"]);
+  });
+
+  it("does not resume fetching when the breaker closes after a write failed for good", async () => {
+    let down = false;
+    const model = fakeModel(() => down);
+    const { timers, consumer, producer, pipeline } = await setUp(
+      { BREAKER_FAILURE_THRESHOLD: "1", BREAKER_RESET_TIMEOUT_MS: "1000" },
+      model,
+    );
+    producer.hold = true;
+    await consumer.eachBatch(fetched(0, 0, [request("a")]).payload);
+    await settle();
+    down = true;
+    await consumer.eachBatch(fetched(1, 0, [request("b")]).payload);
+    await settle();
+    producer.failHeld(new Error("refused"));
+    await settle();
+    expect(pipeline.health.live()).to.equal(false);
+    down = false;
+    await timers.advance(1_000);
+    expect(model.runs.at(-1)).to.deep.equal(["good"], "b's trial closed the breaker");
+    expect(consumer.fetching.at(-1)).to.equal("pause req", "a worker that stopped must not refetch");
+  });
+
   it("heartbeats while it waits for room, and returns once a write makes room", async () => {
     const { timers, consumer, producer, config } = await setUp();
     producer.hold = true;
@@ -289,6 +380,23 @@ describe("RequestPipeline", () => {
     producer.release();
     await handOff;
     expect(seen.heartbeats).to.equal(4);
+  });
+
+  it("holds the next fetch while the bytes in flight leave no room for a whole fetch within the budget", async () => {
+    const budget = { inFlightBytes: 10_000, maxBytes: 4_000, maxBytesPerPartition: 4_000 };
+    const { timers, consumer, producer } = await setUp({}, fakeModel(), budget);
+    producer.hold = true;
+    const big = (id: string) => JSON.stringify({ id, text: "good", metadata: { pad: "x".repeat(3_000) } });
+    await consumer.eachBatch(fetched(0, 0, [big("a")]).payload);
+    let returned = false;
+    const held = consumer.eachBatch(fetched(1, 0, [big("b"), big("c")]).payload).then(() => {
+      returned = true;
+    });
+    await timers.advance(1_000);
+    expect(returned).to.equal(false, "about 9,000 bytes held: another fetch of 4,000 would pass 10,000");
+    producer.release();
+    await held;
+    expect(producer.records).to.have.length(3);
   });
 
   it("stops fetching and fails liveness when a write fails for good; nothing after it is taken or committed", async () => {

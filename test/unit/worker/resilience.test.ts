@@ -3,6 +3,7 @@ import { backoffDelayMs } from "../../../worker/src/resilience/backoff.ts";
 import { afterOutcome, atTime, closedBreaker } from "../../../worker/src/resilience/breaker-transitions.ts";
 import { CircuitBreaker } from "../../../worker/src/resilience/circuit-breaker.ts";
 import { runWithRetry } from "../../../worker/src/resilience/retry.ts";
+import { ManualTimers } from "./manual-timers.ts";
 
 const backoff = { initialBackoffMs: 100, maxBackoffMs: 1000 };
 
@@ -47,19 +48,65 @@ describe("circuit breaker transitions", () => {
   });
 });
 
-/** A breaker on a hand-moved clock, and a sleep that moves it: retry logic runs with no real waiting. */
+/** A breaker on manual timers; retry sleeps are recorded, and nothing fires until the test advances. */
 function fakeTime(failureThreshold = 3) {
-  let now = 0;
+  const timers = new ManualTimers();
   const sleeps: number[] = [];
-  const sleep = async (ms: number) => {
+  const sleep = (ms: number) => {
     sleeps.push(ms);
-    now += ms;
+    return timers.sleep(ms);
   };
-  const breaker = new CircuitBreaker({ failureThreshold, resetTimeoutMs: 5000 }, { clock: () => now, sleep });
+  const breaker = new CircuitBreaker({ failureThreshold, resetTimeoutMs: 5000 }, timers);
   const transitions: string[] = [];
   breaker.onChange((from, to) => transitions.push(`${from}->${to}`));
-  return { breaker, transitions, sleeps, sleep };
+  return { breaker, transitions, sleeps, sleep, timers };
 }
+
+/** Runs `work` to its end, moving the manual clock on as far as it waits. */
+async function driven<T>(timers: ManualTimers, work: Promise<T>): Promise<T> {
+  let done = false;
+  const finished = work.finally(() => {
+    done = true;
+  });
+  while (!done) await timers.advance(1_000);
+  return finished;
+}
+
+describe("CircuitBreaker", () => {
+  it("turns half-open when its reset timeout passes with nobody asking, and says so to its listeners", async () => {
+    const { breaker, transitions, timers } = fakeTime(1);
+    breaker.record("failure");
+    await timers.advance(4_999);
+    expect(transitions).to.deep.equal(["closed->open"]);
+    await timers.advance(1);
+    expect(transitions).to.deep.equal(["closed->open", "open->half-open"]);
+    expect(breaker.state).to.equal("half-open");
+  });
+
+  it("is not moved by reading its state: only its own timer opens the trial", () => {
+    const { breaker, transitions, timers } = fakeTime(1);
+    breaker.record("failure");
+    timers.now = 60_000;
+    expect(breaker.state).to.equal("open");
+    expect(transitions).to.deep.equal(["closed->open"]);
+  });
+
+  it("holds permit() while open and lets it through at half-open; a failed trial waits a full timeout again", async () => {
+    const { breaker, transitions, timers } = fakeTime(1);
+    breaker.record("failure");
+    let permitted = 0;
+    void breaker.permit().then(() => permitted++);
+    await timers.advance(4_000);
+    expect(permitted).to.equal(0);
+    await timers.advance(1_000);
+    expect(permitted).to.equal(1);
+    breaker.record("failure");
+    await timers.advance(4_999);
+    expect(transitions).to.deep.equal(["closed->open", "open->half-open", "half-open->open"]);
+    await timers.advance(1);
+    expect(breaker.state).to.equal("half-open");
+  });
+});
 
 const upper = async (items: string[]) => items.map((item) => item.toUpperCase());
 
@@ -76,7 +123,7 @@ describe("runWithRetry", () => {
   });
 
   it("isolates a poison input: batchmates succeed at once, the poison is retried then given up", async () => {
-    const { breaker, sleep, sleeps, transitions } = fakeTime();
+    const { breaker, sleep, sleeps, transitions, timers } = fakeTime();
     const calls: string[][] = [];
     const run = async (items: string[]) => {
       calls.push(items);
@@ -84,15 +131,18 @@ describe("runWithRetry", () => {
       return upper(items);
     };
     let retried = 0;
-    const outcomes = await runWithRetry(["a", "poison", "b"], run, {
-      breaker,
-      policy,
-      sleep,
-      random: () => 0,
-      onRetry: (n) => {
-        retried += n;
-      },
-    });
+    const outcomes = await driven(
+      timers,
+      runWithRetry(["a", "poison", "b"], run, {
+        breaker,
+        policy,
+        sleep,
+        random: () => 0,
+        onRetry: (n) => {
+          retried += n;
+        },
+      }),
+    );
     expect(outcomes[0]).to.deep.equal({ ok: true, result: "A", attempts: 1 });
     expect(outcomes[2]).to.deep.equal({ ok: true, result: "B", attempts: 1 });
     expect(outcomes[1]).to.include({ ok: false, attempts: 3 });
@@ -106,7 +156,7 @@ describe("runWithRetry", () => {
   });
 
   it("treats an outage as the model's failure: opens the breaker, uses no attempts, recovers when it heals", async () => {
-    const { breaker, sleep, transitions } = fakeTime(2);
+    const { breaker, sleep, transitions, timers } = fakeTime(2);
     let healthy = false;
     let runs = 0;
     const run = async (items: string[]) => {
@@ -116,9 +166,35 @@ describe("runWithRetry", () => {
       if (!healthy) throw new Error("model down");
       return upper(items);
     };
-    const outcomes = await runWithRetry(["a", "b", "c"], run, { breaker, policy, sleep, random: () => 0 });
+    const outcomes = await driven(
+      timers,
+      runWithRetry(["a", "b", "c"], run, { breaker, policy, sleep, random: () => 0 }),
+    );
     expect(outcomes.every((o) => o.ok)).to.equal(true, "nothing is given up during an outage");
     expect(transitions).to.deep.equal(["closed->open", "open->half-open", "half-open->closed"]);
+  });
+
+  it("gives up, before the run, an input that expired while it waited; the others run", async () => {
+    const { breaker, sleep, timers } = fakeTime(1);
+    const calls: string[][] = [];
+    // Down at first: the batch and each input alone fail, the breaker opens, and the clock moves on.
+    const run = async (items: string[]) => {
+      calls.push(items);
+      if (timers.now === 0) throw new Error("model down");
+      return upper(items);
+    };
+    const outcomes = await driven(
+      timers,
+      runWithRetry(["late", "b"], run, {
+        breaker,
+        policy,
+        sleep,
+        expired: (item) => item === "late" && timers.now > 0,
+      }),
+    );
+    expect(calls).to.deep.equal([["late", "b"], ["late"], ["b"], ["b"]]);
+    expect(outcomes[0]).to.include({ ok: false, attempts: 0, expired: true });
+    expect(outcomes[1]).to.deep.equal({ ok: true, result: "B", attempts: 1 });
   });
 
   it("treats a wrong result count as a failure: exactly one result per input", async () => {

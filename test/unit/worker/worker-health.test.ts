@@ -15,12 +15,14 @@ describe("WorkerHealth", () => {
     expect([health.live(), health.ready()]).to.deep.equal([true, true]);
   });
 
-  it("leaves readiness while the breaker is open, and returns when it is half-open or closed", () => {
+  it("leaves readiness, staying live, until a trial closes the breaker: open and half-open are not ready", () => {
     const { health, breaker } = setUp();
     health.joinedGroup();
     breaker.state = "open";
     expect([health.live(), health.ready()]).to.deep.equal([true, false]);
     breaker.state = "half-open";
+    expect([health.live(), health.ready()]).to.deep.equal([true, false]);
+    breaker.state = "closed";
     expect(health.ready()).to.equal(true);
   });
 

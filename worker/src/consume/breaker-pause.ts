@@ -1,5 +1,7 @@
-// An open circuit breaker pauses fetching, so requests wait in Kafka rather than in memory or the dead letter;
-// every change of the breaker is logged and exported as a metric.
+// An open circuit breaker pauses fetching, so requests wait in Kafka rather than in memory or the dead letter; a
+// half-open one fetches again, so there is always a trial to run even when every input in memory has been
+// dead-lettered (the consume loop's back-pressure keeps that fetch to a trial's size). Every change of the
+// breaker is logged and exported as a metric.
 import type winston from "winston";
 import type { BreakerState } from "../resilience/breaker-transitions.ts";
 import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
@@ -7,7 +9,7 @@ import type { CircuitBreaker } from "../resilience/circuit-breaker.ts";
 export interface BreakerPauseDependencies {
   pause: () => void;
   resume: () => void;
-  /** False once the worker drains: a breaker closing then must not start fetching again. */
+  /** False once the worker stopped consuming (draining, or a write failed): the breaker must not restart it. */
   mayResume: () => boolean;
   recordBreaker: (state: BreakerState) => void;
   logger: Pick<winston.Logger, "warn">;
@@ -21,6 +23,6 @@ export function pauseWhileBreakerOpen(
     deps.recordBreaker(to);
     deps.logger.warn("circuit breaker changed state", { from, to });
     if (to === "open") deps.pause();
-    if (to === "closed" && deps.mayResume()) deps.resume();
+    else if (from === "open" && deps.mayResume()) deps.resume();
   });
 }

@@ -3,7 +3,8 @@
 // written, and their offsets committed only once Kafka has acknowledged every record (at-least-once). This class
 // only connects the pieces, each a module of its own:
 //   back-pressure.ts       how far fetching runs ahead, heartbeating while it waits for room
-//   breaker-pause.ts       fetching pauses while the circuit breaker is open
+//   memory-budget.ts       how many bytes of fetched records may be held, and how much one fetch may bring
+//   breaker-pause.ts       fetching pauses while the circuit breaker is open, and fetches a trial when half-open
 //   ../offsets/            which offsets may be committed, and when
 //   ../routing/            one message → a response or a dead letter, through batched, retried inference
 //   ../output/             coalesced writes to Kafka, independent per destination leader
@@ -23,6 +24,7 @@ import { type RouteDependencies, type Routed, routeMessage } from "../routing/ro
 import { realTimers, type Timers } from "../timers.ts";
 import { BackPressure, fetchAheadLimit } from "./back-pressure.ts";
 import { pauseWhileBreakerOpen } from "./breaker-pause.ts";
+import { type FetchBudget, fetchBudget, readMemoryLimits, recordBytes } from "./memory-budget.ts";
 
 /** What the pipeline uses of a kafkajs consumer. */
 export type RequestConsumer = Pick<
@@ -39,6 +41,8 @@ export interface RequestPipelineDependencies {
   logger: winston.Logger;
   /** The real clock and timers unless a test drives them. */
   timers?: Timers;
+  /** Bytes held and fetched; derived from the config and this process's memory limits unless given. */
+  budget?: FetchBudget;
 }
 
 /** What #handOff uses of kafkajs's eachBatch payload. */
@@ -61,6 +65,8 @@ export class RequestPipeline {
   readonly #inFlight = new Set<Promise<void>>();
   /** What was written instead of each record Kafka refused for good, until its batch is counted. */
   readonly #replacements = new WeakMap<Routed, Routed>();
+  /** Bytes of the records of #inFlight. */
+  #inFlightBytes = 0;
 
   constructor(deps: RequestPipelineDependencies) {
     this.#deps = deps;
@@ -68,18 +74,32 @@ export class RequestPipeline {
     const timers = deps.timers ?? realTimers;
     this.#requests = [{ topic: config.topics.requests }];
     const breaker = new CircuitBreaker(config.circuitBreaker, timers);
+    breaker.onChange(() => this.#backPressure.wake());
     this.health = new WorkerHealth(breaker);
     pauseWhileBreakerOpen(breaker, {
-      pause: () => consumer.pause(this.#requests),
-      resume: () => consumer.resume(this.#requests),
-      mayResume: () => !this.health.stopping,
+      // Called from the breaker's timer too, where a throw would end the process: a consumer that is not
+      // running has nothing to pause or resume.
+      pause: () => this.#stopFetching(),
+      resume: () => {
+        try {
+          consumer.resume(this.#requests);
+        } catch {}
+      },
+      mayResume: () => this.#consuming(),
       recordBreaker: (state) => metrics.recordBreaker(state),
       logger,
     });
     this.#routing = {
       config,
       model: classifier,
-      classify: batchedInference({ config, classifier, breaker, metrics, sleep: timers.sleep }),
+      classify: batchedInference({
+        config,
+        classifier,
+        breaker,
+        metrics,
+        sleep: timers.sleep,
+        clock: timers.clock,
+      }),
       logger,
     };
     this.#writer = resultWriter(producer, (refused, replacement) =>
@@ -92,8 +112,16 @@ export class RequestPipeline {
       schedule: timers.schedule,
     });
     const limit = fetchAheadLimit(config.batch.maxSize, config.model.threads);
+    const budget =
+      deps.budget ?? fetchBudget(config.maxInFlightBytes, config.limits.maxMessageBytes, readMemoryLimits());
+    // The next fetch waits while it could take the bytes held past the budget. Unless the breaker is closed, one
+    // fetch is the trial: the next waits until it is answered.
+    const bytesBeforeFetch = budget.inFlightBytes - budget.maxBytes;
     this.#backPressure = new BackPressure(
-      () => this.#tracker.unacknowledged > limit && this.#consuming(),
+      () =>
+        (this.#tracker.unacknowledged > (breaker.state === "closed" ? limit : 0) ||
+          this.#inFlightBytes > bytesBeforeFetch) &&
+        this.#consuming(),
       heartbeatIntervalMs(config.kafka),
       timers.schedule,
     );
@@ -155,6 +183,8 @@ export class RequestPipeline {
     );
     // With autoCommit off a resolved offset only moves kafkajs's next fetch: the commits are #commits'.
     resolveOffset(batch.lastOffset());
+    const bytes = batch.messages.reduce((sum, message) => sum + recordBytes(message), 0);
+    this.#inFlightBytes += bytes;
     const answered: Promise<void> = this.#answer(batch, ticket)
       .then(
         () => {
@@ -168,6 +198,7 @@ export class RequestPipeline {
       )
       .finally(() => {
         this.#inFlight.delete(answered);
+        this.#inFlightBytes -= bytes;
         this.#backPressure.wake();
       });
     this.#inFlight.add(answered);

@@ -1,7 +1,12 @@
 // The worker's one answer to the kubelet's probes, from the facts the consume loop reports here. Live: the worker
 // can still make progress (its consumer will be restarted, no write failed for good); false restarts the pod.
-// Ready: it is in its consumer group, not stopping, and its circuit breaker is not open; false takes it out of the
-// Service's endpoints.
+// Ready: it is in its consumer group, not stopping, and its circuit breaker closed (the model answered its last
+// run, or its trial); false takes it out of the Service's endpoints.
+//
+// A model outage, however long, leaves the worker live: the breaker keeps trying the model (every reset timeout
+// a half-open trial on freshly fetched input), so the worker recovers by itself the moment the model does, and a
+// restart would only reload the same model and add crash-loop back-off to the recovery. The outage shows as
+// not ready, the breaker-state metric and its alert.
 import type { Probes } from "../../../common/src/probe-server.ts";
 import type { BreakerState } from "../resilience/breaker-transitions.ts";
 
@@ -52,6 +57,6 @@ export class WorkerHealth implements Probes {
   }
 
   ready(): boolean {
-    return this.#inGroup && !this.#stopping && this.#breaker.state !== "open";
+    return this.#inGroup && !this.#stopping && this.#breaker.state === "closed";
   }
 }

@@ -1,7 +1,9 @@
 // Several classifier threads behind one Classifier. A batch takes a whole thread for its tokenization and
-// inference, so a worker with spare cores runs batches side by side, each on the thread with the least to do.
+// inference, so a worker with spare cores runs batches side by side, each on the thread with the least to do. A
+// thread that dies is replaced by a new one loading the same model, so a crashed thread costs the calls it had,
+// not the worker.
 import type { Classifier, ClassifierOptions } from "./classifier.ts";
-import { loadClassifierInThread } from "./classifier-thread.ts";
+import { loadClassifierInThread, type ThreadClassifier } from "./classifier-thread.ts";
 
 /** Index of the thread with the fewest batches handed to it and not yet answered (the first on a tie). */
 function leastBusy(outstanding: readonly number[]): number {
@@ -29,7 +31,28 @@ export async function loadClassifierPool(
     await Promise.all(members.map((member) => member.close()));
     throw failed.reason;
   }
-  const [first] = members as [Classifier, ...Classifier[]];
+  const [first] = members as [ThreadClassifier, ...ThreadClassifier[]];
+  let closed = false;
+  /** Each thread, or the load of its replacement (which, if it failed, the next call there starts again). */
+  const slots: (ThreadClassifier | Promise<ThreadClassifier>)[] = [...members];
+  const replaceWhenDead = (index: number, member: ThreadClassifier) => {
+    void member.died.then(() => {
+      if (!closed) slots[index] = reload(index);
+    });
+  };
+  const reload = (index: number): Promise<ThreadClassifier> => {
+    const loading = loadThread(dir, options);
+    loading.then(
+      (member) => {
+        if (closed) return void member.close();
+        if (slots[index] === loading) slots[index] = member;
+        replaceWhenDead(index, member);
+      },
+      () => {},
+    );
+    return loading;
+  };
+  for (const [index, member] of members.entries()) replaceWhenDead(index, member);
   const outstanding = members.map(() => 0);
   return {
     name: first.name,
@@ -40,13 +63,23 @@ export async function loadClassifierPool(
       const index = leastBusy(outstanding);
       outstanding[index] = (outstanding[index] as number) + 1;
       try {
-        return await (members[index] as Classifier).classify(texts);
+        const slot = slots[index] as ThreadClassifier | Promise<ThreadClassifier>;
+        let member: ThreadClassifier;
+        try {
+          member = slot instanceof Promise ? await slot : slot;
+        } catch (error) {
+          if (slots[index] === slot) slots[index] = reload(index);
+          throw error;
+        }
+        return await member.classify(texts);
       } finally {
         outstanding[index] = (outstanding[index] as number) - 1;
       }
     },
     async close() {
-      await Promise.all(members.map((member) => member.close()));
+      closed = true;
+      const settled = await Promise.allSettled(slots);
+      await Promise.all(settled.flatMap((slot) => (slot.status === "fulfilled" ? [slot.value.close()] : [])));
     },
   };
 }

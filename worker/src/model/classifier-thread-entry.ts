@@ -1,7 +1,7 @@
 // The classifier thread's side (see classifier-thread.ts): load the model, say so, then answer each request
 // with its predictions or its error.
 import { parentPort, workerData } from "node:worker_threads";
-import { loadClassifier } from "./classifier.ts";
+import { injectedFault, loadClassifier } from "./classifier.ts";
 import type { ThreadData, ThreadMessage, ThreadRequest } from "./classifier-thread.ts";
 
 const port = parentPort;
@@ -12,6 +12,8 @@ const { dir, options } = workerData as ThreadData;
 try {
   const classifier = await loadClassifier(dir, options);
   port.on("message", ({ id, texts }: ThreadRequest) => {
+    // Test-only: the thread dies as a crash would end it.
+    if (injectedFault(options) === "exit") process.exit(1);
     classifier.classify(texts).then(
       (predictions) => send({ kind: "result", id, predictions }),
       (error: Error) => send({ kind: "error", id, message: error.message }),

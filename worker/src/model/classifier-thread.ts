@@ -38,8 +38,20 @@ function errorFrom(message: { name: string; message: string }): Error {
   return Object.assign(new Error(message.message), { name: message.name });
 }
 
-/** Loads the model on a new thread; the result behaves as loadClassifier's, and close() ends the thread. */
-export async function loadClassifierInThread(dir: string, options: ClassifierOptions): Promise<Classifier> {
+/** A classifier on a thread of its own, which says when that thread ends other than by close(). */
+export interface ThreadClassifier extends Classifier {
+  /** Resolves with the reason once the thread has died (exited or thrown); never after close(). */
+  readonly died: Promise<Error>;
+}
+
+/**
+ * Loads the model on a new thread; the result behaves as loadClassifier's, and close() ends the thread. Once the
+ * thread has died, the calls it had and every later call reject at once: none is left waiting for an answer.
+ */
+export async function loadClassifierInThread(
+  dir: string,
+  options: ClassifierOptions,
+): Promise<ThreadClassifier> {
   const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
   const thread = startThread(new URL(`./classifier-thread-entry${extension}`, import.meta.url), {
     dir,
@@ -47,6 +59,9 @@ export async function loadClassifierInThread(dir: string, options: ClassifierOpt
   });
   const ready = await new Promise<Extract<ThreadMessage, { kind: "ready" }>>((resolve, reject) => {
     thread.once("error", reject);
+    thread.once("exit", (code) =>
+      reject(new Error(`the classifier thread exited (code ${code}) while loading`)),
+    );
     thread.once("message", (message: ThreadMessage) => {
       if (message.kind === "ready") resolve(message);
       else if (message.kind === "failed") reject(errorFrom(message));
@@ -55,9 +70,17 @@ export async function loadClassifierInThread(dir: string, options: ClassifierOpt
   });
 
   const pending = new Map<number, { resolve: (p: Prediction[]) => void; reject: (e: Error) => void }>();
-  const failAll = (error: Error) => {
-    for (const { reject } of pending.values()) reject(error);
+  let closing = false;
+  let death: Error | undefined;
+  let reportDeath: (error: Error) => void = () => {};
+  const died = new Promise<Error>((resolve) => {
+    reportDeath = resolve;
+  });
+  const end = (error: Error) => {
+    death ??= error;
+    for (const { reject } of pending.values()) reject(death);
     pending.clear();
+    if (!closing) reportDeath(death);
   };
   thread.on("message", (message: ThreadMessage) => {
     if (message.kind !== "result" && message.kind !== "error") return;
@@ -66,8 +89,8 @@ export async function loadClassifierInThread(dir: string, options: ClassifierOpt
     if (message.kind === "result") waiting?.resolve(message.predictions);
     else waiting?.reject(new Error(message.message));
   });
-  thread.on("error", (error) => failAll(error));
-  thread.on("exit", (code) => failAll(new Error(`the classifier thread exited (code ${code})`)));
+  thread.on("error", (error) => end(error));
+  thread.on("exit", (code) => end(new Error(`the classifier thread exited (code ${code})`)));
 
   let nextId = 0;
   return {
@@ -75,13 +98,19 @@ export async function loadClassifierInThread(dir: string, options: ClassifierOpt
     version: ready.version,
     labels: ready.labels,
     maxSequenceLength: ready.maxSequenceLength,
+    died,
     classify: (texts) =>
       new Promise<Prediction[]>((resolve, reject) => {
+        if (death !== undefined) {
+          reject(death);
+          return;
+        }
         const id = nextId++;
         pending.set(id, { resolve, reject });
         thread.postMessage({ id, texts } satisfies ThreadRequest);
       }),
     close: async () => {
+      closing = true;
       await thread.terminate();
     },
   };

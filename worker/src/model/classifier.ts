@@ -2,6 +2,7 @@
  * The worker's sentiment classifier: a Hugging Face-style sequence-classification export (model.onnx +
  * tokenizer.json + tokenizer_config.json + config.json) run with onnxruntime-node and Tokenizers.js.
  */
+import { readFileSync } from "node:fs";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { ModelDirError, readModelDir, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./files.ts";
@@ -18,6 +19,12 @@ export interface ClassifierOptions {
   readonly maxSequenceLength: number;
   /** onnxruntime intra-op threads. Default 1: the worker scales out by replicas, one core each. */
   readonly intraOpNumThreads?: number;
+  /**
+   * Test-only fault injection (MODEL_FAULT_FILE; the operator never sets it): while this file exists, each run
+   * hands ONNX Runtime input ids of the wrong type, so the real session's run fails as a broken model's would,
+   * and the model recovers when the file is removed. A file holding "exit" ends a classifier thread instead.
+   */
+  readonly faultFile?: string;
 }
 
 export interface Classifier {
@@ -71,6 +78,16 @@ function feedsFor(inputNames: readonly string[], padded: PaddedBatch): Record<st
     feeds[name] = new ort.Tensor("int64", data, dims);
   }
   return feeds;
+}
+
+/** Test-only: the fault options.faultFile injects now, if any ("exit", or any other content: the run fails). */
+export function injectedFault(options: ClassifierOptions): "exit" | "fail" | undefined {
+  if (options.faultFile === undefined) return undefined;
+  try {
+    return readFileSync(options.faultFile, "utf8").trim() === "exit" ? "exit" : "fail";
+  } catch {
+    return undefined;
+  }
 }
 
 export async function loadClassifier(dir: string, options: ClassifierOptions): Promise<Classifier> {
@@ -135,7 +152,14 @@ export async function loadClassifier(dir: string, options: ClassifierOptions): P
         truncateIds(tokenizer.encode(text).ids, maxSequenceLength, specialIds),
       );
       const padded = padBatch(rows, padId);
-      const results = await session.run(feedsFor(session.inputNames, padded), [output]);
+      const feeds = feedsFor(session.inputNames, padded);
+      if (injectedFault(options) !== undefined) {
+        feeds.input_ids = new ort.Tensor("float32", new Float32Array(padded.batch * padded.length), [
+          padded.batch,
+          padded.length,
+        ]);
+      }
+      const results = await session.run(feeds, [output]);
       const logits = results[output];
       if (logits === undefined) throw new Error(`${files.modelPath}: run returned no "${output}" output`);
       if (logits.dims.length !== 2 || logits.dims[1] !== files.labels.length) {

@@ -1,5 +1,6 @@
-// The circuit breaker around model runs: the pure transitions of breaker-transitions.ts plus a clock, waiting
-// for an open breaker to turn half-open, and listeners (the consume loop pauses fetching while it is open).
+// The circuit breaker around model runs: the pure transitions of breaker-transitions.ts plus a clock, a timer that
+// turns an open breaker half-open when its timeout passes, and listeners (the consume loop pauses fetching while
+// it is open and fetches a trial when it turns half-open).
 
 import { realTimers, type Timers } from "../timers.ts";
 import {
@@ -17,37 +18,52 @@ export class CircuitBreaker {
   #snapshot: BreakerSnapshot = closedBreaker;
   readonly #policy: BreakerPolicy;
   readonly #clock: () => number;
-  readonly #sleep: (ms: number) => Promise<unknown>;
+  readonly #schedule: Timers["schedule"];
   readonly #listeners: BreakerListener[] = [];
+  /** Runs waiting for an open breaker to let them through. */
+  readonly #permits: (() => void)[] = [];
+  #cancelTrialTimer: () => void = () => {};
 
-  constructor(policy: BreakerPolicy, time: Pick<Timers, "clock" | "sleep"> = realTimers) {
+  constructor(policy: BreakerPolicy, time: Pick<Timers, "clock" | "schedule"> = realTimers) {
     this.#policy = policy;
     this.#clock = time.clock;
-    this.#sleep = time.sleep;
+    this.#schedule = time.schedule;
   }
 
   onChange(listener: BreakerListener): void {
     this.#listeners.push(listener);
   }
 
+  /**
+   * The state as of the last transition. Reading it changes nothing: the breaker's own timer turns it half-open,
+   * so a probe reading it cannot start a trial, and a trial starts even when nobody reads it.
+   */
   get state(): BreakerState {
-    this.#advance(atTime(this.#snapshot, this.#clock()));
     return this.#snapshot.state;
   }
 
   /** Resolves when a run may start: at once unless the breaker is open, else when it turns half-open. */
-  async permit(): Promise<void> {
-    while (this.state === "open") await this.#sleep(Math.max(1, this.#snapshot.retryAt - this.#clock()));
+  permit(): Promise<void> {
+    if (this.#snapshot.state !== "open") return Promise.resolve();
+    return new Promise<void>((resolve) => this.#permits.push(resolve));
   }
 
   record(outcome: "success" | "failure"): void {
-    const now = this.#clock();
-    this.#advance(afterOutcome(atTime(this.#snapshot, now), outcome, now, this.#policy));
+    this.#advance(afterOutcome(this.#snapshot, outcome, this.#clock(), this.#policy));
   }
 
   #advance(next: BreakerSnapshot): void {
     const from = this.#snapshot.state;
     this.#snapshot = next;
-    if (next.state !== from) for (const listener of this.#listeners) listener(from, next.state);
+    this.#cancelTrialTimer();
+    if (next.state === "open") {
+      this.#cancelTrialTimer = this.#schedule(
+        () => this.#advance(atTime(this.#snapshot, this.#clock())),
+        Math.max(0, next.retryAt - this.#clock()),
+      );
+    }
+    if (next.state === from) return;
+    for (const listener of this.#listeners) listener(from, next.state);
+    if (from === "open") for (const permit of this.#permits.splice(0)) permit();
   }
 }

@@ -10,15 +10,18 @@ export interface RetryPolicy extends BackoffPolicy {
 
 export type RunOutcome<R> =
   | { ok: true; result: R; attempts: number }
-  | { ok: false; error: Error; attempts: number };
+  /** `expired`: given up before a run because the input's deadline passed while it waited. */
+  | { ok: false; error: Error; attempts: number; expired?: true };
 
-export interface RetryDependencies {
+export interface RetryDependencies<T> {
   breaker: CircuitBreaker;
   policy: RetryPolicy;
   sleep: (ms: number) => Promise<unknown>;
   random?: () => number;
   /** Called with the number of inputs about to be retried. */
   onRetry?: (inputs: number) => void;
+  /** Whether an input is no longer wanted; asked just before each run, after any backoff or breaker wait. */
+  expired?: (item: T) => boolean;
 }
 
 async function runChecked<T, R>(run: (items: T[]) => Promise<R[]>, items: T[]): Promise<R[]> {
@@ -37,18 +40,26 @@ async function runChecked<T, R>(run: (items: T[]) => Promise<R[]>, items: T[]): 
  * which several inputs all failed while the breaker was closed is taken as a failure of the model, not of the
  * inputs: it counts against the breaker but uses no attempts, so an outage opens the breaker (and pauses
  * consumption) instead of flooding the dead letter. Rounds alone or during the breaker's half-open trial use an
- * attempt, which bounds how long any input is held.
+ * attempt, which bounds how long any input is held. An input `expired` says is no longer wanted is given up
+ * before the run instead of run.
  */
 export async function runWithRetry<T, R>(
   items: T[],
   run: (items: T[]) => Promise<R[]>,
-  deps: RetryDependencies,
+  deps: RetryDependencies<T>,
 ): Promise<RunOutcome<R>[]> {
   const outcomes: RunOutcome<R>[] = new Array(items.length);
   const attempts = new Array<number>(items.length).fill(0);
   let pending = items.map((_, index) => index);
   for (let round = 1; pending.length > 0; round++) {
     await deps.breaker.permit();
+    pending = pending.filter((index) => {
+      if (deps.expired?.(items[index] as T) !== true) return true;
+      const error = new Error("the deadline passed before the model could run");
+      outcomes[index] = { ok: false, error, attempts: attempts[index] ?? 0, expired: true };
+      return false;
+    });
+    if (pending.length === 0) break;
     const trial = deps.breaker.state === "half-open";
     const failures = new Map<number, Error>();
     try {

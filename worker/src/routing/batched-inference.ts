@@ -3,7 +3,7 @@
 // went (batch wait, inference, batch size).
 import { Batcher } from "../batching/batcher.ts";
 import type { WorkerConfig } from "../config.ts";
-import type { SentimentRequest } from "../contract/request.ts";
+import { isExpired, type SentimentRequest } from "../contract/request.ts";
 import type { WorkerMetrics } from "../metrics.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { Prediction } from "../model/preprocess.ts";
@@ -27,6 +27,8 @@ export interface BatchedInferenceDependencies {
   metrics: Pick<WorkerMetrics, "retries" | "processingDuration" | "batchSize">;
   /** Waits out a retry's backoff. */
   sleep: (ms: number) => Promise<unknown>;
+  /** Wall-clock time (epoch ms), for the deadlines checked again just before each run. */
+  clock: () => number;
 }
 
 interface Queued {
@@ -51,12 +53,19 @@ export function batchedInference(deps: BatchedInferenceDependencies): Classify {
 }
 
 async function classifyBatch(items: Queued[], deps: BatchedInferenceDependencies): Promise<Classified[]> {
-  const { classifier, config, metrics, breaker, sleep } = deps;
+  const { classifier, config, metrics, breaker, sleep, clock } = deps;
   const started = performance.now();
   const outcomes = await runWithRetry(
-    items.map((item) => item.request.text),
-    (texts) => classifier.classify(texts),
-    { breaker, policy: config.retry, sleep, onRetry: (inputs) => metrics.retries.inc(inputs) },
+    items,
+    (queued) => classifier.classify(queued.map((q) => q.request.text)),
+    {
+      breaker,
+      policy: config.retry,
+      sleep,
+      onRetry: (inputs) => metrics.retries.inc(inputs),
+      // A request can wait past its deadline for a batch, a backoff or an open breaker: checked at every run.
+      expired: (item) => isExpired(item.request, clock()),
+    },
   );
   const inferenceMs = performance.now() - started;
   metrics.processingDuration.observe(inferenceMs / 1000);

@@ -12,7 +12,7 @@ import {
   type OutgoingRecord,
   type SourceRecord,
 } from "../contract/records.ts";
-import { deadlineMs, decodeRequest, isExpired } from "../contract/request.ts";
+import { deadlineMs, decodeRequest, isExpired, type SentimentRequest } from "../contract/request.ts";
 import type { Classifier } from "../model/classifier.ts";
 import type { Classify } from "./batched-inference.ts";
 
@@ -58,6 +58,11 @@ export async function routeMessage(
   }
 }
 
+/** The request's deadline as the instant it means, never the raw field (a message must not quote request text). */
+function deadlineInstant(request: SentimentRequest): string {
+  return new Date(deadlineMs(request.deadline as string)).toISOString();
+}
+
 async function route(source: SourceRecord, fetched: FetchTime, deps: RouteDependencies): Promise<Routed> {
   const { config, model, classify, logger } = deps;
   const decoded = decodeRequest(source.value, config.limits);
@@ -66,12 +71,20 @@ async function route(source: SourceRecord, fetched: FetchTime, deps: RouteDepend
   if (isExpired(request, fetched.wallMs)) {
     return deadLetter(source, deps, {
       code: "DEADLINE_EXCEEDED",
-      message: `the deadline ${new Date(deadlineMs(request.deadline as string)).toISOString()} had passed when the request was fetched`,
+      message: `the deadline ${deadlineInstant(request)} had passed when the request was fetched`,
       id: request.id,
       attempts: 0,
     });
   }
   const classified = await classify(request, fetched.at);
+  if (!classified.outcome.ok && classified.outcome.expired === true) {
+    return deadLetter(source, deps, {
+      code: "DEADLINE_EXCEEDED",
+      message: `the deadline ${deadlineInstant(request)} passed while the request waited for the model`,
+      id: request.id,
+      attempts: classified.outcome.attempts,
+    });
+  }
   if (!classified.outcome.ok) {
     return deadLetter(source, deps, {
       code: "INFERENCE_FAILED",

@@ -1,0 +1,54 @@
+// The worker's producer never creates a topic by writing to it, on a real broker that would (Kafka's default
+// auto.create.topics.enable=true): a write to a missing responses topic fails and leaves no topic behind.
+import { expect } from "chai";
+import { kafkaClient } from "../../hack/harness/kafka-client.ts";
+import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
+import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
+
+describe("worker producer on a broker that auto-creates topics", function () {
+  this.timeout(120_000);
+  let cluster: KafkaCluster;
+
+  before(async () => {
+    cluster = await startKafka({
+      name: "test-worker-producer",
+      portBase: await freePortBase(2),
+      portSetting: "the test's portBase",
+      autoCreateTopics: true,
+    });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("fails a write to a missing topic instead of creating it", async () => {
+    const kafka = kafkaClient(cluster.bootstrapServers);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const producer = await ResilientProducer.start({
+        // The worker's producer configuration, with few retries so that the refused write ends.
+        connect: async (config) => {
+          const made = kafka.producer({ ...config, retry: { retries: 2, initialRetryTime: 100 } });
+          await made.connect();
+          return made;
+        },
+        backoff: { initialBackoffMs: 100, maxBackoffMs: 1_000 },
+        onResend: () => {},
+        onReplace: () => {},
+      });
+      const written = await producer
+        .sendBatch({ acks: -1, topicMessages: [{ topic: "res-missing", messages: [{ value: "{}" }] }] })
+        .then(
+          () => "written",
+          (error: Error) => error.message,
+        );
+      await producer.disconnect();
+      expect(written).to.not.equal("written");
+      expect(await admin.listTopics()).to.not.include("res-missing");
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
