@@ -5,6 +5,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import type { OutgoingRecord } from "../../../worker/src/contract/records.ts";
 import {
+  type IsolationDependencies,
   type Outgoing,
   RefusedForGoodError,
   refusalOf,
@@ -72,10 +73,11 @@ function item(name: string, topic: string, bad: boolean, replacement?: Item): It
   return replacement === undefined ? { topic, record, bad, name } : { topic, record, bad, name, replacement };
 }
 
-function isolation(broker: FakeBroker, replaced: string[] = []) {
+function isolation(broker: FakeBroker, replaced: string[] = []): IsolationDependencies<Item> {
   return {
     send: broker.send,
     partitionOf: broker.partitionOf,
+    exclusive: (_items, work) => work(),
     replace: (refused: Item, reason: string) => {
       replaced.push(`${refused.name}: ${reason}`);
       if (refused.replacement !== undefined) broker.register(refused.replacement, 0);
@@ -165,6 +167,7 @@ describe("sendIsolatingRefused", () => {
         throw denied;
       },
       partitionOf: () => 0,
+      exclusive: (_items, work) => work(),
       replace: () => undefined,
     });
     expect(await sent.catch((e: Error) => e)).to.equal(denied);

@@ -62,6 +62,12 @@ export interface IsolationDependencies<T extends Outgoing> {
   partitionOf: (record: OutgoingRecord) => number | undefined;
   /** What to write instead of a record Kafka refused for good; undefined when there is nothing left to try. */
   replace: (refused: T, reason: string) => T | undefined;
+  /**
+   * Runs `work` while no other write touches the partitions of `items`: a refused produce leaves the partitions
+   * it appended with sequence numbers kafkajs rolled back, and another write to them before they are sent again
+   * would take those numbers (the broker refuses it as out of order).
+   */
+  exclusive: <R>(items: readonly T[], work: () => Promise<R>) => Promise<R>;
 }
 
 /** A refused record with no stand-in left: no single request caused this, the topic itself refuses. */
@@ -86,7 +92,7 @@ export async function sendIsolatingRefused<T extends Outgoing>(
   items: readonly T[],
   deps: IsolationDependencies<T>,
 ): Promise<void> {
-  const refused = await refusedOf(items, deps);
+  const refused = await deps.exclusive(items, () => refusedOf(items, deps));
   if (refused.length === 0) return;
   const replacements = refused.map(({ item, reason }) => {
     const replacement = deps.replace(item, reason);

@@ -5,8 +5,9 @@
 import { CompressionTypes } from "kafkajs";
 import type { ResilientProducer } from "../resilient-producer.ts";
 import type { Routed } from "../routing/route-message.ts";
-import { sendIsolatingRefused } from "./isolate-refused.ts";
+import { type IsolationDependencies, sendIsolatingRefused } from "./isolate-refused.ts";
 import { LaneWriter } from "./lanes.ts";
+import { PartitionLocks, partitionKey, type SendScope } from "./partition-locks.ts";
 import { produceRequests, type TopicMessages } from "./produce-requests.ts";
 
 /** Values per produce request: well under the broker's default 1 MiB message.max.bytes, even uncompressed. */
@@ -24,7 +25,19 @@ export interface ResultWriter {
 export type OnRefused = (refused: Routed, replacement: Routed) => void;
 
 export function resultWriter(producer: ResultProducer, onRefused: OnRefused): ResultWriter {
-  const isolation = {
+  const locks = new PartitionLocks();
+  /** The partitions `items` go to, each placed now if its topic is known, else its whole topic. */
+  const scopeOf = (items: readonly Routed[]): SendScope => {
+    const partitions = new Set<string>();
+    const topics = new Set<string>();
+    for (const { topic, record } of items) {
+      const partition = producer.partitionOf(record) ?? producer.place(topic, record)?.partition;
+      if (partition === undefined) topics.add(topic);
+      else partitions.add(partitionKey(topic, partition));
+    }
+    return { partitions, topics };
+  };
+  const isolation: IsolationDependencies<Routed> = {
     send: async (topicMessages: TopicMessages[]) => {
       await producer.sendBatch({ acks: -1, compression: CompressionTypes.LZ4, topicMessages });
     },
@@ -34,6 +47,7 @@ export function resultWriter(producer: ResultProducer, onRefused: OnRefused): Re
       if (replacement !== undefined) onRefused(refused, replacement);
       return replacement;
     },
+    exclusive: (items, work) => locks.run(scopeOf(items), work),
   };
   const lanes = new LaneWriter<Routed>(async (routed) => {
     const routedOf = new Map(routed.map((item) => [item.record, item]));
