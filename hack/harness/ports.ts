@@ -1,5 +1,7 @@
 // Ports on 127.0.0.1: whether one is free, a free block of them for a test's services, and a refusal to start
 // that names a taken port, what it was for and the setting that moves it.
+import { randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { HarnessError } from "./cli.ts";
 
@@ -25,27 +27,34 @@ export async function assertPortsFree(
 }
 
 /**
- * A base port with `count` free consecutive ports from it. The OS picks the base among its ephemeral ports, so
- * runs side by side do not clash, nor do they with the fixed ports some tests use (below that range).
+ * A base port with `count` free consecutive ports from it, chosen at random below the OS's ephemeral range.
+ * Inside that range the OS hands ports out as the local end of outgoing connections (an API server's to etcd, a
+ * Kafka client's), which could take a port of the block between this check and the service's bind; below it, only
+ * another service's explicit bind could, and random bases keep runs side by side apart.
  */
 export async function freePortBase(count: number): Promise<number> {
+  const highest = ephemeralPortsStart() - count;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = await portChosenByTheOs();
+    const base = lowestPort + randomInt(highest - lowestPort);
     const ports = Array.from({ length: count }, (_, i) => base + i);
-    if (base + count < 65_000 && (await Promise.all(ports.map((port) => isPortFree(port)))).every(Boolean)) {
-      return base;
-    }
+    if ((await Promise.all(ports.map((port) => isPortFree(port)))).every(Boolean)) return base;
   }
   throw new HarnessError(`no block of ${count} free ports found on 127.0.0.1`);
 }
 
-function portChosenByTheOs(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
+/** Above the well-known and commonly configured ports (a developer's Kafka on 9092, a control plane on 6443). */
+const lowestPort = 10_000;
+
+/** Where the OS's ephemeral ports start (Linux's ip_local_port_range; its default elsewhere). */
+function ephemeralPortsStart(): number {
+  try {
+    const start = Number(
+      readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0],
+    );
+    return Number.isInteger(start) && start > lowestPort + 1000 ? start : defaultEphemeralStart;
+  } catch {
+    return defaultEphemeralStart;
+  }
 }
+
+const defaultEphemeralStart = 32_768;

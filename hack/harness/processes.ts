@@ -134,3 +134,23 @@ export function processesMentioning(text: string): string[] {
       return command?.includes(text) ? [`${pid}: ${command.slice(0, 160)}`] : [];
     });
 }
+
+/**
+ * Starts two services side by side and resolves with both; when one fails to start, stops the other if it did
+ * before rethrowing, so a failed `before` hook leaves nothing running that no `after` hook can reach.
+ */
+export async function startTogether<A extends Stoppable, B extends Stoppable>(
+  first: Promise<A>,
+  second: Promise<B>,
+): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "fulfilled" && b.status === "fulfilled") return [a.value, b.value];
+  await Promise.allSettled(
+    [a, b].flatMap((result) => (result.status === "fulfilled" ? [result.value.stop()] : [])),
+  );
+  throw a.status === "rejected" ? a.reason : (b as PromiseRejectedResult).reason;
+}
+
+interface Stoppable {
+  stop(): Promise<void>;
+}

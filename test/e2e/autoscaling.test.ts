@@ -16,6 +16,7 @@ import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
+import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
@@ -98,7 +99,7 @@ describe("lag-driven autoscaling, end to end", function () {
 
   before(async function () {
     this.timeout(300_000);
-    [cluster, kafka] = await Promise.all([
+    [cluster, kafka] = await startTogether(
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({
           name: "e2e-autoscaling",
@@ -108,8 +109,10 @@ describe("lag-driven autoscaling, end to end", function () {
           hpaSyncPeriodSeconds: 2,
         }),
       ),
-      startKafka({ name: "test-e2e", portBase: 29_692, portSetting: "the test's portBase" }),
-    ]);
+      freePortBase(2).then((portBase) =>
+        startKafka({ name: "test-e2e", portBase, portSetting: "the test's portBase" }),
+      ),
+    );
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
 

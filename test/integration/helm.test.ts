@@ -12,6 +12,7 @@ import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
+import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { SentimentPipeline } from "../../operator/src/pipeline.ts";
@@ -80,14 +81,14 @@ describe("Helm chart on a real control plane", function () {
 
   before(async function () {
     this.timeout(300_000);
-    [cluster, kafka] = await Promise.all([
+    [cluster, kafka] = await startTogether(
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "helm-test", portBase, controllerManager: true, kwok: true }),
       ),
       freePortBase(2).then((portBase) =>
         startKafka({ name: "test-helm", portBase, portSetting: "the test's portBase" }),
       ),
-    ]);
+    );
     k = kubectlFor(cluster.kubeconfigPath);
   });
 

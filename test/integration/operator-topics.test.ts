@@ -10,6 +10,7 @@ import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
+import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
@@ -69,12 +70,12 @@ describe("operator topic ownership on a real control plane and a real Kafka", fu
 
   before(async function () {
     this.timeout(300_000);
-    [cluster, kafka] = await Promise.all([
+    [cluster, kafka] = await startTogether(
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "operator-topics-test", portBase, controllerManager: true, kwok: true }),
       ),
       startTestKafka(1),
-    ]);
+    );
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
     for (const namespace of ["team-a", "team-b"]) k.run(["create", "namespace", namespace]);

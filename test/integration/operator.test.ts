@@ -6,6 +6,7 @@ import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
+import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
@@ -47,14 +48,14 @@ describe("operator on a real control plane and a real Kafka", function () {
 
   before(async function () {
     this.timeout(300_000);
-    [cluster, kafka] = await Promise.all([
+    [cluster, kafka] = await startTogether(
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "operator-test", portBase, controllerManager: true, kwok: true }),
       ),
       freePortBase(2).then((portBase) =>
         startKafka({ name: "test-operator", portBase, portSetting: "the test's portBase" }),
       ),
-    ]);
+    );
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
     operator = await runOperator(cluster.kubeconfigPath);
