@@ -13,13 +13,14 @@ import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-p
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { requireCommand } from "../../hack/harness/commands.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -109,9 +110,7 @@ describe("lag-driven autoscaling, end to end", function () {
           hpaSyncPeriodSeconds: 2,
         }),
       ),
-      freePortBase(2).then((portBase) =>
-        startKafka({ name: "test-e2e", portBase, portSetting: "the test's portBase" }),
-      ),
+      startKafkaOnFreePorts({ name: "test-e2e" }),
     );
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);

@@ -9,7 +9,7 @@ import { dumpYaml, loadYaml, type V1Deployment, type V1Secret } from "@kubernete
 import { expect } from "chai";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { startTogether } from "../../hack/harness/processes.ts";
@@ -17,6 +17,7 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { SentimentPipeline } from "../../operator/src/pipeline.ts";
 import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { conditionOf, pipelineManifest, runOperator } from "../support/operator.ts";
 
 const release = "kubesentiment";
@@ -85,9 +86,7 @@ describe("Helm chart on a real control plane", function () {
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "helm-test", portBase, controllerManager: true, kwok: true }),
       ),
-      freePortBase(2).then((portBase) =>
-        startKafka({ name: "test-helm", portBase, portSetting: "the test's portBase" }),
-      ),
+      startKafkaOnFreePorts({ name: "test-helm" }),
     );
     k = kubectlFor(cluster.kubeconfigPath);
   });

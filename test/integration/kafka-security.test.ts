@@ -14,7 +14,7 @@ import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { localWorkerEnv, workerArgs } from "../../hack/harness/local-worker.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
@@ -26,6 +26,7 @@ import { apiVersion, kind, type PipelineSpec, resolvePipeline } from "../../oper
 import { KafkaTopicsPort } from "../../operator/src/topics-port.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import { startWorker } from "../../worker/src/worker.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
@@ -195,10 +196,8 @@ function useSecureBroker(options: { mutualTls: boolean }): { pki: TestPki; clust
     this.timeout(180_000);
     dir = mkdtempSync(join(tmpdir(), "kafka-security-test-"));
     broker.pki = makeTestPki(join(dir, "pki"));
-    broker.cluster = await startKafka({
+    broker.cluster = await startKafkaOnFreePorts({
       name: "test-security",
-      portBase: await freePortBase(2),
-      portSetting: "the test's portBase",
       security: brokerSecurity(broker.pki, options),
     });
   });

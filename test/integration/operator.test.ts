@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
 import { createTopic, kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { startTogether } from "../../hack/harness/processes.ts";
@@ -11,7 +11,7 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import { skipTopicDeletionAnnotation, topicsFinalizer } from "../../operator/src/controller/reconcile.ts";
 import { leaseName, type RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { exactProducer, kcat } from "../support/kafka.ts";
+import { exactProducer, kcat, startKafkaOnFreePorts } from "../support/kafka.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -52,9 +52,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       freePortBase(clusterPortCount).then((portBase) =>
         startCluster({ name: "operator-test", portBase, controllerManager: true, kwok: true }),
       ),
-      freePortBase(2).then((portBase) =>
-        startKafka({ name: "test-operator", portBase, portSetting: "the test's portBase" }),
-      ),
+      startKafkaOnFreePorts({ name: "test-operator" }),
     );
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);

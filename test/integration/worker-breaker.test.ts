@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { localWorkerEnv } from "../../hack/harness/local-worker.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { parseWorkerConfig } from "../../worker/src/config.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 async function produceRequests(kafka: Kafka, topic: string, ids: string[]) {
@@ -49,10 +49,8 @@ describe("circuit breaker on a real broker and a failing real model", function (
   const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
-    cluster = await startKafka({
+    cluster = await startKafkaOnFreePorts({
       name: "test-worker-breaker",
-      portBase: await freePortBase(2),
-      portSetting: "the test's portBase",
     });
     kafka = kafkaClient(cluster.bootstrapServers);
     faultDir = await mkdtemp(join(tmpdir(), "kubesentiment-fault-"));

@@ -6,12 +6,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { createTopic, kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
-import { consume } from "../support/kafka.ts";
+import { consume, startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const texts = ["a gorgeous, witty film", "a dreary, lifeless slog", "sharp and heartfelt", "clumsy and dull"];
@@ -77,10 +76,8 @@ describe("worker fault tolerance", function () {
     let cluster: KafkaCluster;
     const workers: ChildProcess[] = [];
     before(async () => {
-      cluster = await startKafka({
+      cluster = await startKafkaOnFreePorts({
         name: "test-worker-kill",
-        portBase: await freePortBase(6),
-        portSetting: "the test's portBase",
       });
     });
     after(async () => {
@@ -143,11 +140,9 @@ describe("worker fault tolerance", function () {
     let cluster: KafkaCluster;
     let worker: ChildProcess | undefined;
     before(async () => {
-      cluster = await startKafka({
+      cluster = await startKafkaOnFreePorts({
         name: "test-worker-brokers",
         brokers: 3,
-        portBase: await freePortBase(6),
-        portSetting: "the test's portBase",
       });
     });
     after(async () => {

@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics } from "../support/pipeline-topics.ts";
 
 /** Records of the backlog, and each one's size: a short text and metadata (echoed in the response) near 1 MiB. */
@@ -52,10 +52,8 @@ describe("worker memory under a backlog of near-maximum records", function () {
   let cluster: KafkaCluster;
 
   before(async () => {
-    cluster = await startKafka({
+    cluster = await startKafkaOnFreePorts({
       name: "test-worker-memory",
-      portBase: await freePortBase(2),
-      portSetting: "the test's portBase",
     });
   });
   after(async () => {

@@ -14,11 +14,11 @@ import {
   type Producer,
 } from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { defaultWorkerGroupId, localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics } from "../support/pipeline-topics.ts";
 
 /** What the reader saw of one response: whose it is, where it was written, and when it arrived. */
@@ -85,11 +85,9 @@ describe("a broker of three cut off from the network under a worker", function (
   let worker: ChildProcess | undefined;
   let closeReader: (() => Promise<void>) | undefined;
   before(async () => {
-    cluster = await startKafka({
+    cluster = await startKafkaOnFreePorts({
       name: "test-worker-partition",
       brokers: 3,
-      portBase: await freePortBase(6),
-      portSetting: "the test's portBase",
     });
   });
   afterEach(async () => {

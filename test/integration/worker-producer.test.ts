@@ -2,19 +2,17 @@
 // auto.create.topics.enable=true): a write to a missing responses topic fails and leaves no topic behind.
 import { expect } from "chai";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 
 describe("worker producer on a broker that auto-creates topics", function () {
   this.timeout(120_000);
   let cluster: KafkaCluster;
 
   before(async () => {
-    cluster = await startKafka({
+    cluster = await startKafkaOnFreePorts({
       name: "test-worker-producer",
-      portBase: await freePortBase(2),
-      portSetting: "the test's portBase",
       autoCreateTopics: true,
     });
   });

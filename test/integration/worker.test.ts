@@ -3,13 +3,13 @@
 import { expect } from "chai";
 import { ConfigResourceTypes, type Kafka } from "kafkajs";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { defaultWorkerGroupId, localWorkerEnv } from "../../hack/harness/local-worker.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import type { Classifier } from "../../worker/src/model/classifier.ts";
 import { type RunningWorker, startWorker } from "../../worker/src/worker.ts";
+import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 function configFor(
@@ -58,10 +58,8 @@ describe("worker on a real broker", function () {
   const cleanups: (() => Promise<void>)[] = [];
 
   before(async () => {
-    cluster = await startKafka({
+    cluster = await startKafkaOnFreePorts({
       name: "test-worker",
-      portBase: await freePortBase(2),
-      portSetting: "the test's portBase",
     });
     kafka = kafkaClient(cluster.bootstrapServers);
   });

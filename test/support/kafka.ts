@@ -5,7 +5,7 @@ import { Partitioners, type Producer } from "kafkajs";
 import { type CommandResult, requireCommand, runCommandAsync } from "../../hack/harness/commands.ts";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
-import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
+import { type KafkaCluster, type KafkaOptions, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import type { BrokerCount } from "../../hack/harness/kafka-config.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 
@@ -26,6 +26,14 @@ export async function startTestKafka(brokers: BrokerCount): Promise<KafkaCluster
     portBase: fixed === undefined ? await freePortBase(2 * brokers) : Number(fixed),
     portSetting: "KAFKA_TEST_PORT_BASE",
   });
+}
+
+/** A test's own Kafka (named, so its state is its own) on a free block of ports. */
+export async function startKafkaOnFreePorts(
+  options: Omit<KafkaOptions, "portBase" | "portSetting">,
+): Promise<KafkaCluster> {
+  const portBase = await freePortBase(2 * (options.brokers ?? 1));
+  return startKafka({ ...options, portBase, portSetting: "the test's portBase" });
 }
 
 /** A connected producer that writes each record exactly once, with the patience to ride out a failover. */
