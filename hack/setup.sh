@@ -58,28 +58,23 @@ if wants cluster; then
   command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
 fi
 
-# kcat is the independent Kafka client the tests cross-check against.
-if wants test-tools && ! command -v kcat >/dev/null 2>&1; then
+# A Debian package a test needs: installed when root with apt-get, else a note naming what needs it.
+install_test_tool() { # command package purpose
+  command -v "$1" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing kcat (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null 2>&1 ||
-      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >/dev/null; } ||
-      fail "could not install kcat with apt-get"
+    echo "setup: installing $2 (Debian package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; } ||
+      fail "could not install $2 with apt-get"
   else
-    echo "setup: note: kcat is not installed; the tests that cross-check with it need it (apt-get install kcat)" >&2
+    echo "setup: note: $1 is not installed; $3 (apt-get install $2)" >&2
   fi
-fi
-
-# The network-partition test cuts a Kafka node off with nftables rules on loopback ports (root only).
-if wants test-tools && ! command -v nft >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing nftables (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null 2>&1 ||
-      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null; } ||
-      fail "could not install nftables with apt-get"
-  else
-    echo "setup: note: nft is not installed; the network-partition test needs it as root (apt-get install nftables)" >&2
-  fi
+}
+if wants test-tools; then
+  # kcat is the independent Kafka client the tests cross-check against.
+  install_test_tool kcat kcat "the tests that cross-check with it need it"
+  # The network-partition test cuts a Kafka node off with nftables rules on loopback ports (root only).
+  install_test_tool nft nftables "the network-partition test needs it as root"
 fi
 
 # The lint tests of the shell scripts and the Dockerfile run shellcheck and hadolint; a test whose tool is
