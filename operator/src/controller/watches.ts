@@ -101,6 +101,24 @@ export async function startWatches(
     if (key !== undefined) enqueue(key);
   };
   const labelSelector = ownedSelector;
+  /** Watches a kind the operator owns, in each watched namespace (all when none is named). */
+  const watchOwned = <T extends KubernetesObject>(
+    what: string,
+    apiPath: string,
+    resource: string,
+    listAll: () => Promise<KubernetesListObject<T>>,
+    listIn: (namespace: string) => Promise<KubernetesListObject<T>>,
+  ) =>
+    watchEach<T>(namespaces, (namespace) =>
+      watchResource({
+        kubeConfig,
+        path: pathIn(apiPath, resource, namespace),
+        labelSelector,
+        list: () => (namespace === undefined ? listAll() : listIn(namespace)),
+        onChange: enqueueOwner,
+        onError: onError(what),
+      }),
+    );
   const [pipelines, deployments, services, hpas] = await Promise.all([
     watchEach<SentimentPipeline>(namespaces, (namespace) =>
       watchResource({
@@ -116,45 +134,27 @@ export async function startWatches(
         onError: onError("SentimentPipelines"),
       }),
     ),
-    watchEach<V1Deployment>(namespaces, (namespace) =>
-      watchResource({
-        kubeConfig,
-        path: pathIn("/apis/apps/v1", "deployments", namespace),
-        labelSelector,
-        list: () =>
-          namespace === undefined
-            ? apps.listDeploymentForAllNamespaces({ labelSelector })
-            : apps.listNamespacedDeployment({ namespace, labelSelector }),
-        onChange: enqueueOwner,
-        onError: onError("Deployments"),
-      }),
+    watchOwned<V1Deployment>(
+      "Deployments",
+      "/apis/apps/v1",
+      "deployments",
+      () => apps.listDeploymentForAllNamespaces({ labelSelector }),
+      (namespace) => apps.listNamespacedDeployment({ namespace, labelSelector }),
     ),
     // Only to notice a Service changed or deleted behind the operator's back: reconcile re-applies it.
-    watchEach<V1Service>(namespaces, (namespace) =>
-      watchResource({
-        kubeConfig,
-        path: pathIn("/api/v1", "services", namespace),
-        labelSelector,
-        list: () =>
-          namespace === undefined
-            ? core.listServiceForAllNamespaces({ labelSelector })
-            : core.listNamespacedService({ namespace, labelSelector }),
-        onChange: enqueueOwner,
-        onError: onError("Services"),
-      }),
+    watchOwned<V1Service>(
+      "Services",
+      "/api/v1",
+      "services",
+      () => core.listServiceForAllNamespaces({ labelSelector }),
+      (namespace) => core.listNamespacedService({ namespace, labelSelector }),
     ),
-    watchEach<V2HorizontalPodAutoscaler>(namespaces, (namespace) =>
-      watchResource({
-        kubeConfig,
-        path: pathIn("/apis/autoscaling/v2", "horizontalpodautoscalers", namespace),
-        labelSelector,
-        list: () =>
-          namespace === undefined
-            ? autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector })
-            : autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, labelSelector }),
-        onChange: enqueueOwner,
-        onError: onError("HorizontalPodAutoscalers"),
-      }),
+    watchOwned<V2HorizontalPodAutoscaler>(
+      "HorizontalPodAutoscalers",
+      "/apis/autoscaling/v2",
+      "horizontalpodautoscalers",
+      () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector }),
+      (namespace) => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, labelSelector }),
     ),
   ]);
   const all = [pipelines, deployments, services, hpas];
