@@ -68,7 +68,7 @@ export function resultWriter(producer: ResultProducer, onRefused: OnRefused): Re
             destination:
               placement === undefined
                 ? undefined
-                : { partition: `${placement.partition}@${item.topic}`, leader: placement.leader },
+                : { partition: partitionKey(item.topic, placement.partition), leader: placement.leader },
           };
         }),
       ),
