@@ -16,6 +16,9 @@ const unreachable = {
   exist: false,
 } as const;
 
+/** What ensuring the topics answers while no broker answers. */
+const unreachableKafka = { outcome: unreachable, changes: [], lag: undefined, terminal: false, created: [] };
+
 /** What a previous reconcile recorded of the pipeline shop/reviews's topics. */
 const recorded = {
   requests: "shop.reviews-requests",
@@ -78,13 +81,7 @@ describe("operator reconcile", () => {
 
   it("says Kafka is unreachable in TopicsReady and Ready, applies nothing without topics, and retries", async () => {
     const key = cluster.add(pipelineObject());
-    cluster.kafka.ensured = {
-      outcome: unreachable,
-      changes: [],
-      lag: undefined,
-      terminal: false,
-      created: [],
-    };
+    cluster.kafka.ensured = unreachableKafka;
 
     expect(await reconcile(key)).to.deep.equal({ kind: "retry", reason: "KafkaUnreachable" });
     expect(cluster.did).to.deep.equal([
@@ -372,13 +369,7 @@ describe("operator reconcile", () => {
 
     it("pauses the workers even while Kafka is unreachable", async () => {
       await again({});
-      cluster.kafka.ensured = {
-        outcome: unreachable,
-        changes: [],
-        lag: undefined,
-        terminal: false,
-        created: [],
-      };
+      cluster.kafka.ensured = unreachableKafka;
       await again({ paused: true });
       expect(cluster.did).to.deep.equal([
         "ensure topics of reviews",
