@@ -77,8 +77,14 @@ describe("lag-driven autoscaling, end to end", function () {
   let certDir: string;
   let k: Kubectl;
   const fleets: WorkerFleet[] = [];
-  const deployment = (name: string) =>
-    k.getJson<V1Deployment>(["deployment", `${name}-worker`, "-n", "default"]);
+  const workerDeployment = (name: string) => ["deployment", `${name}-worker`, "-n", "default"];
+  const deployment = (name: string) => k.getJson<V1Deployment>(workerDeployment(name));
+  /** Real workers for `name`'s Deployment, stopped after the test. */
+  const fleetOf = (name: string) => {
+    const fleet = new WorkerFleet(() => k.getJsonAsync<V1Deployment>(workerDeployment(name)));
+    fleets.push(fleet);
+    return fleet;
+  };
   const spec = (overrides: Partial<PipelineSpec>): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     ...overrides,
@@ -235,8 +241,13 @@ describe("lag-driven autoscaling, end to end", function () {
     ]);
   });
 
+  // A test's workers end with it: each fleet polls the Deployment with kubectl, which blocks this process and
+  // so the operator in it, and fleets left running starve the operator and its metrics API in the tests after.
+  afterEach(async () => {
+    await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
+  });
+
   after(async () => {
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
     await operator?.stop();
     await Promise.all([cluster?.stop(), kafka?.stop()]);
     if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true });
@@ -272,8 +283,7 @@ describe("lag-driven autoscaling, end to end", function () {
       ),
     );
 
-    const fleet = new WorkerFleet(() => deployment("surge"));
-    fleets.push(fleet);
+    const fleet = fleetOf("surge");
     await waitFor("the workers draining the backlog", () => k.pipeline("surge")?.status?.consumerLag === 0, {
       timeoutMs: 120_000,
     });
@@ -302,8 +312,7 @@ describe("lag-driven autoscaling, end to end", function () {
       ),
     );
     await waitFor("idle's worker Deployment", () => deployment("idle"));
-    const fleet = new WorkerFleet(() => deployment("idle"));
-    fleets.push(fleet);
+    const fleet = fleetOf("idle");
     const zero = await waitFor(
       "idle scaled to zero",
       () => {
@@ -353,8 +362,7 @@ describe("lag-driven autoscaling, end to end", function () {
       ),
     );
     await waitFor(`${name}'s worker Deployment`, () => deployment(name));
-    const fleet = new WorkerFleet(() => deployment(name));
-    fleets.push(fleet);
+    const fleet = fleetOf(name);
     const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), topics);
     const admin = kafkaClient(kafka.bootstrapServers).admin();
     await admin.connect();
@@ -444,8 +452,7 @@ describe("lag-driven autoscaling, end to end", function () {
         ? held
         : undefined;
     });
-    const fleet = new WorkerFleet(() => deployment(name));
-    fleets.push(fleet);
+    const fleet = fleetOf(name);
     const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), topics);
     try {
       await produce(topics.requests, 30, name);
