@@ -36,18 +36,23 @@ export function kubectlFor(kubeconfig: string) {
     if (outcome.status !== 0) throw failure(args, outcome);
     return outcome.stdout;
   };
-  /** The object `get` finds, parsed; undefined when it does not exist. */
-  const getJson = <T>(args: string[]): T | undefined => {
-    const outcome = result(["get", ...args, "-o", "json"]);
+  const parsedGet = <T>(args: string[], outcome: CommandResult): T | undefined => {
     if (outcome.status === 0) return JSON.parse(outcome.stdout) as T;
     if (outcome.stderr.includes("NotFound")) return undefined;
     throw failure(["get", ...args], outcome);
   };
+  /** The object `get` finds, parsed; undefined when it does not exist. */
+  const getJson = <T>(args: string[]): T | undefined =>
+    parsedGet<T>(args, result(["get", ...args, "-o", "json"]));
+  /** getJson without blocking this process: for pollers that run beside an operator in it. */
+  const getJsonAsync = async <T>(args: string[]): Promise<T | undefined> =>
+    parsedGet<T>(args, await runCommandAsync(kubectl, ["get", ...args, "-o", "json"], options()));
   return {
     result,
     run,
     runAsync,
     getJson,
+    getJsonAsync,
     pipeline: (name: string) => getJson<SentimentPipeline>(["sentimentpipeline", name, "-n", "default"]),
     apply: (manifest: string) => run(["apply", "--server-side", "-f", "-"], manifest),
   };

@@ -14,6 +14,8 @@ export const apiVersion = `${group}/${version}`;
 type SaslMechanism = "scram-sha-512" | "scram-sha-256";
 
 export interface PipelineSpec {
+  /** True holds the workers at 0 replicas (see controller/reconcile.ts); default false. */
+  paused?: boolean;
   kafka: {
     bootstrapServers: string[];
     tls?: {
@@ -68,7 +70,7 @@ export interface Condition {
   message: string;
 }
 
-export type ConditionType = "Ready" | "TopicsReady" | "WorkersAvailable" | "AutoscalingActive";
+export type ConditionType = "Ready" | "TopicsReady" | "WorkersAvailable" | "AutoscalingActive" | "Paused";
 
 export interface PipelineStatus {
   observedGeneration?: number;
@@ -112,6 +114,8 @@ export interface ResolvedPipeline {
   namespace: string;
   uid: string;
   generation: number;
+  /** spec.paused: the workers are held at 0 replicas, whatever autoscaling would choose. */
+  paused: boolean;
   kafka: {
     bootstrapServers: string[];
     /** Undefined when TLS is off: no spec.kafka.tls, or tls.enabled false. */
@@ -296,6 +300,7 @@ function resolveDefaults(pipeline: SentimentPipeline): ResolvedPipeline {
     namespace,
     uid: metadata.uid ?? "",
     generation: metadata.generation ?? 0,
+    paused: spec.paused ?? false,
     kafka: kafkaSettings(spec.kafka),
     topics: {
       requests: topicName(pipeline, namespace, name, "requests"),

@@ -1,13 +1,15 @@
 // Lag-driven autoscaling end to end, on real components: kube-apiserver with the aggregation layer,
 // kube-controller-manager's HPA controller (short sync period), kwok for the pods, a real Kafka broker, the
 // operator serving external.metrics.k8s.io behind an APIService, and real worker processes (as many as the
-// Deployment asks for) doing the draining.
+// Deployment asks for) doing the draining. Pausing is here too: what it must hold off is this autoscaling.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { V1Deployment } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
+import type { Admin } from "kafkajs";
 import { clusterFiles, clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
@@ -75,28 +77,89 @@ describe("lag-driven autoscaling, end to end", function () {
   let certDir: string;
   let k: Kubectl;
   const fleets: WorkerFleet[] = [];
-  const deployment = (name: string) =>
-    k.getJson<V1Deployment>(["deployment", `${name}-worker`, "-n", "default"]);
+  const workerDeployment = (name: string) => ["deployment", `${name}-worker`, "-n", "default"];
+  const deployment = (name: string) => k.getJson<V1Deployment>(workerDeployment(name));
+  /** Real workers for `name`'s Deployment, stopped after the test. */
+  const fleetOf = (name: string) => {
+    const fleet = new WorkerFleet(() => k.getJsonAsync<V1Deployment>(workerDeployment(name)));
+    fleets.push(fleet);
+    return fleet;
+  };
   const spec = (overrides: Partial<PipelineSpec>): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     ...overrides,
   });
-  const produce = async (topic: string, count: number, prefix: string) => {
-    const producer = kafkaClient(kafka.bootstrapServers).producer();
-    await producer.connect();
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: Array.from({ length: count }, (_, i) => ({
+  const requests = (prefix: string, from: number, count: number) =>
+    Array.from({ length: count }, (_, n) => {
+      const i = from + n;
+      return {
         key: `${prefix}-${i}`,
         value: JSON.stringify({
           id: `${prefix}-${i}`,
           text: i % 2 ? "a warm, funny film" : "a dull, lifeless film",
         }),
-      })),
+      };
     });
+  const produce = async (topic: string, count: number, prefix: string) => {
+    const producer = kafkaClient(kafka.bootstrapServers).producer();
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: requests(prefix, 0, count) });
     await producer.disconnect();
   };
+  /** Requests `<prefix>-0`, `<prefix>-1`, … written 10 at a time, one write after another, until stopped. */
+  const steadyLoad = (topic: string, prefix: string) => {
+    const producer = kafkaClient(kafka.bootstrapServers).producer();
+    let sent = 0;
+    let running = true;
+    const loop = (async () => {
+      await producer.connect();
+      while (running) {
+        await producer.send({ topic, acks: -1, messages: requests(prefix, sent, 10) });
+        sent += 10;
+        // Pacing, not synchronisation: a load a worker drains as it comes, which a pause must then hold back.
+        await sleep(50);
+      }
+      await producer.disconnect();
+    })();
+    return {
+      sent: () => sent,
+      /** Stops, and says how many requests were written (each acknowledged by every in-sync replica). */
+      stop: async () => {
+        running = false;
+        await loop;
+        return sent;
+      },
+    };
+  };
+  const topicsOf = (name: string) => ({
+    requests: `default.${name}-requests`,
+    responses: `default.${name}-responses`,
+    deadLetter: `default.${name}-dlq`,
+  });
+  /** What a user types: `kubectl patch sp NAME --type=merge -p '{"spec":{"paused":true}}'`. */
+  const setPaused = (name: string, paused: boolean) =>
+    k.run(["patch", "sp", name, "-n", "default", "--type=merge", "-p", JSON.stringify({ spec: { paused } })]);
+  const scalingActive = (name: string) =>
+    k
+      .getJson<V2HorizontalPodAutoscaler>(["hpa", `${name}-worker`, "-n", "default"])
+      ?.status?.conditions?.find((condition) => condition.type === "ScalingActive");
+  /** The pipeline's consumer group: its state, and its committed offset per partition of `topic`. */
+  const groupOf = async (admin: Admin, name: string, topic: string) => {
+    const groupId = `kubesentiment.default.${name}`;
+    const [{ groups }, [offsets]] = await Promise.all([
+      admin.describeGroups([groupId]),
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+    ]);
+    const committed = (offsets?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
+    committed.sort((a, b) => a.partition - b.partition);
+    return {
+      state: groups[0]?.state,
+      committed,
+      committedTotal: committed.reduce((sum, { offset }) => sum + Math.max(0, Number(offset)), 0),
+    };
+  };
+  const eventsOf = (name: string) =>
+    k.run(["get", "events", "-n", "default", "--field-selector", `involvedObject.name=${name}`]);
 
   before(async function () {
     this.timeout(300_000);
@@ -178,8 +241,13 @@ describe("lag-driven autoscaling, end to end", function () {
     ]);
   });
 
+  // A test's workers end with it: each fleet polls the Deployment with kubectl, which blocks this process and
+  // so the operator in it, and fleets left running starve the operator and its metrics API in the tests after.
+  afterEach(async () => {
+    await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
+  });
+
   after(async () => {
-    await Promise.all(fleets.map((fleet) => fleet.stop()));
     await operator?.stop();
     await Promise.all([cluster?.stop(), kafka?.stop()]);
     if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true });
@@ -215,8 +283,7 @@ describe("lag-driven autoscaling, end to end", function () {
       ),
     );
 
-    const fleet = new WorkerFleet(() => deployment("surge"));
-    fleets.push(fleet);
+    const fleet = fleetOf("surge");
     await waitFor("the workers draining the backlog", () => k.pipeline("surge")?.status?.consumerLag === 0, {
       timeoutMs: 120_000,
     });
@@ -245,8 +312,7 @@ describe("lag-driven autoscaling, end to end", function () {
       ),
     );
     await waitFor("idle's worker Deployment", () => deployment("idle"));
-    const fleet = new WorkerFleet(() => deployment("idle"));
-    fleets.push(fleet);
+    const fleet = fleetOf("idle");
     const zero = await waitFor(
       "idle scaled to zero",
       () => {
@@ -275,17 +341,136 @@ describe("lag-driven autoscaling, end to end", function () {
         () => reader.idsOn("default.idle-responses").size === 10,
         () => `${reader.idsOn("default.idle-responses").size} of 10 answered after waking`,
       );
-      const events = k.run([
-        "get",
-        "events",
-        "-n",
-        "default",
-        "--field-selector",
-        "involvedObject.name=idle",
-      ]);
-      expect(events)
+      expect(eventsOf("idle"))
         .to.match(/ScaledToZero/)
         .and.to.match(/ScaledFromZero/);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("pauses under load: the workers go, nothing is consumed, the lag grows, the HPA stands aside; resumed, every request is answered", async () => {
+    const name = "pausable";
+    const topics = topicsOf(name);
+    k.apply(
+      pipelineManifest(
+        name,
+        spec({
+          topics: { partitions: 2, replicationFactor: 1 },
+          autoscaling: { minReplicas: 1, maxReplicas: 2, lagThreshold: 20, scaleDownStabilizationSeconds: 5 },
+        }),
+      ),
+    );
+    await waitFor(`${name}'s worker Deployment`, () => deployment(name));
+    const fleet = fleetOf(name);
+    const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), topics);
+    const admin = kafkaClient(kafka.bootstrapServers).admin();
+    await admin.connect();
+    const load = steadyLoad(topics.requests, "load");
+    try {
+      await reader.waitFor(
+        () => reader.idsOn(topics.responses).size >= 100,
+        () => `${reader.idsOn(topics.responses).size} of 100 answered before the pause`,
+      );
+
+      setPaused(name, true);
+      await waitFor(
+        "the workers scaled to 0 and gone from the group",
+        async () =>
+          deployment(name)?.spec?.replicas === 0 &&
+          fleet.size === 0 &&
+          (await groupOf(admin, name, topics.requests)).state === "Empty",
+        { timeoutMs: 60_000 },
+      );
+      const atPause = await groupOf(admin, name, topics.requests);
+      const sentAtPause = load.sent();
+      const generation = deployment(name)?.metadata?.generation;
+      const paused = await waitFor("status saying Paused", () => {
+        const pipeline = k.pipeline(name);
+        return conditionOf(pipeline, "Paused")?.reason === "PausedBySpec" ? pipeline : undefined;
+      });
+      expect(conditionOf(paused, "Ready")).to.include({ status: "False", reason: "Paused" });
+      await waitFor(
+        "the HPA seeing its target at 0 and standing aside",
+        () => scalingActive(name)?.reason === "ScalingDisabled",
+      );
+      await waitFor("200 more requests while paused", () => load.sent() >= sentAtPause + 200);
+      const sent = await load.stop();
+      // Exactly what was written and not committed before the pause: nothing consumed since, nothing lost.
+      const lag = sent - atPause.committedTotal;
+      await waitFor(
+        `the operator reading a lag of ${lag}`,
+        () => k.pipeline(name)?.status?.consumerLag === lag,
+        { describe: () => `consumerLag ${k.pipeline(name)?.status?.consumerLag}` },
+      );
+      expect(lag).to.be.at.least(200);
+      const afterPause = await groupOf(admin, name, topics.requests);
+      expect(afterPause).to.deep.equal(atPause);
+      // No one touched the Deployment's spec while paused: not the HPA, not a wake-up.
+      expect(deployment(name)?.metadata?.generation).to.equal(generation);
+      expect(deployment(name)?.spec?.replicas).to.equal(0);
+
+      setPaused(name, false);
+      await waitFor("the HPA acting again", () => scalingActive(name)?.status === "True", {
+        timeoutMs: 60_000,
+      });
+      const all = Array.from({ length: sent }, (_, i) => `load-${i}`);
+      const unanswered = () => all.filter((id) => !reader.idsOn(topics.responses).has(id));
+      await reader.waitFor(
+        () => unanswered().length === 0,
+        () => `${unanswered().length} of ${sent} unanswered after resuming, e.g. ${unanswered()[0]}`,
+      );
+      expect(reader.on(topics.deadLetter)).to.have.length(0);
+      const events = eventsOf(name);
+      expect(events)
+        .to.match(/\bPaused\b/)
+        .and.to.match(/\bResumed\b/);
+      expect(conditionOf(k.pipeline(name), "Paused")?.reason).to.equal("NotPaused");
+    } finally {
+      await load.stop();
+      await reader.close();
+      await admin.disconnect();
+    }
+  });
+
+  it("never wakes a paused pipeline scaled to zero, whatever the lag, and wakes it once resumed", async () => {
+    const name = "dormant";
+    const topics = topicsOf(name);
+    k.apply(
+      pipelineManifest(
+        name,
+        spec({
+          paused: true,
+          topics: { partitions: 2, replicationFactor: 1 },
+          autoscaling: { minReplicas: 0, maxReplicas: 2 },
+        }),
+      ),
+    );
+    const atZero = await waitFor(`${name} paused at 0`, () => {
+      const held = deployment(name);
+      return held?.spec?.replicas === 0 && conditionOf(k.pipeline(name), "Paused")?.status === "True"
+        ? held
+        : undefined;
+    });
+    const fleet = fleetOf(name);
+    const reader = await ResultReader.start(kafkaClient(kafka.bootstrapServers), topics);
+    try {
+      await produce(topics.requests, 30, name);
+      // The reconcile that reads this lag is the one that would wake the workers; it does not.
+      await waitFor("the operator reading a lag of 30 while paused", () => {
+        return k.pipeline(name)?.status?.consumerLag === 30;
+      });
+      expect(deployment(name)?.metadata?.generation).to.equal(atZero.metadata?.generation);
+      expect(fleet.peak).to.equal(0);
+
+      setPaused(name, false);
+      await reader.waitFor(
+        () => reader.idsOn(topics.responses).size === 30,
+        () => `${reader.idsOn(topics.responses).size} of 30 answered after resuming`,
+      );
+      expect(eventsOf(name))
+        .to.match(/\bResumed\b/)
+        .and.to.match(/\bScaledFromZero\b/);
     } finally {
       await reader.close();
     }

@@ -88,9 +88,10 @@ describe("SentimentPipeline CRD", function () {
     expect(demo?.spec.topics).to.include({ partitions: 8, replicationFactor: 1, deletionPolicy: "Delete" });
   });
 
-  it("defaults an empty pipeline to 8 partitions, replication factor 3 and Retain", () => {
+  it("defaults an empty pipeline to not paused, 8 partitions, replication factor 3 and Retain", () => {
     const created = k(["create", "-f", "-", "-o", "json"], pipeline("defaults"));
     expect(created.status, created.stderr).to.equal(0);
+    expect(JSON.parse(created.stdout).spec.paused).to.equal(false);
     expect(JSON.parse(created.stdout).spec.topics).to.deep.equal({
       partitions: 8,
       replicationFactor: 3,
@@ -99,12 +100,17 @@ describe("SentimentPipeline CRD", function () {
     k(["delete", "sentimentpipeline", "defaults"]);
   });
 
-  it("shows Ready, Replicas, Lag and Age columns", () => {
+  it("shows Ready, Paused, Replicas, Lag and Age columns", () => {
     const table = k(["get", "sp", "demo"]);
-    expect(table.stdout.split("\n")[0]).to.match(/^NAME\s+READY\s+REPLICAS\s+LAG\s+AGE$/);
+    expect(table.stdout.split("\n")[0]).to.match(/^NAME\s+READY\s+PAUSED\s+REPLICAS\s+LAG\s+AGE$/);
   });
 
   const refusals: { title: string; spec: Record<string, unknown>; expected: string[] }[] = [
+    {
+      title: "a pause that is not a boolean",
+      spec: { paused: "yes" },
+      expected: ['spec.paused: Invalid value: "string": spec.paused in body must be of type boolean'],
+    },
     {
       title: "a partition count of the wrong type",
       spec: { topics: { partitions: "eight" } },

@@ -127,8 +127,8 @@ describe("operator on a real control plane and a real Kafka", function () {
     );
     expect(pipeline.status?.readyReplicas).to.equal(1);
     const columns = k.run(["get", "sp", "reviews", "-n", "default"]);
-    expect(columns).to.match(/NAME\s+READY\s+REPLICAS\s+LAG\s+AGE/);
-    expect(columns).to.match(/reviews\s+True\s+1\s+0\s+/);
+    expect(columns).to.match(/NAME\s+READY\s+PAUSED\s+REPLICAS\s+LAG\s+AGE/);
+    expect(columns).to.match(/reviews\s+True\s+False\s+1\s+0\s+/);
     const events = k.run([
       "get",
       "events",

@@ -14,8 +14,11 @@ export class WorkerFleet {
   /** The most workers that ran at once. */
   peak = 0;
 
-  /** `read` returns the Deployment as the API server has it now (undefined while it does not exist). */
-  constructor(private readonly read: () => V1Deployment | undefined) {
+  /**
+   * `read` returns the Deployment as the API server has it now (undefined while it does not exist), without
+   * blocking this process: the fleet polls it all along, beside the operator a test runs in the same process.
+   */
+  constructor(private readonly read: () => Promise<V1Deployment | undefined>) {
     this.#loop = this.#follow();
   }
 
@@ -26,7 +29,7 @@ export class WorkerFleet {
   async #follow(): Promise<void> {
     let counter = 0;
     while (this.#running) {
-      const deployment = this.read();
+      const deployment = await this.read();
       const wanted = deployment?.spec?.replicas ?? 0;
       while (deployment !== undefined && this.#workers.length < wanted) {
         counter += 1;

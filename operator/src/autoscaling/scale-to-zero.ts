@@ -1,7 +1,8 @@
 // Scale to zero and back, which an HPA cannot do (its minReplicas is at least 1, and it stops acting on a
 // target at 0 replicas). With spec.autoscaling.minReplicas 0, the operator sets the Deployment's scale itself:
 // to 0 once the pipeline has been idle for the cooldown, and back to 1 as soon as the lag passes the activation
-// threshold; between those, the HPA scales as usual.
+// threshold; between those, the HPA scales as usual. A paused pipeline is held at 0 by the same means: the HPA
+// stands aside while its target is at 0, and no lag wakes it until the pause ends.
 //
 // Idle means no new request over the whole cooldown, not lag 0 at a sample: a steady trickle, each request
 // consumed within a moment, shows lag 0 at nearly every sample, and judging by that alone flaps the pipeline
@@ -42,6 +43,9 @@ export function observeActivity(
 }
 
 export interface ScaleToZeroInput {
+  /** Paused (by spec or held): 0 replicas, whatever the lag. */
+  paused: boolean;
+  /** 0 turns scale to zero on; otherwise the HPA's floor, the scale a Deployment left at 0 is handed back at. */
   minReplicas: number;
   activationLagThreshold: number;
   cooldownMs: number;
@@ -61,12 +65,17 @@ export interface ScaleToZeroDecision {
 }
 
 export function decideScaleToZero(input: ScaleToZeroInput): ScaleToZeroDecision {
-  const { minReplicas, activationLagThreshold, cooldownMs, replicas, lag, activity, now } = input;
+  const { paused, minReplicas, activationLagThreshold, cooldownMs, replicas, lag, activity, now } = input;
   const leave = (reason: string): ScaleToZeroDecision => ({ replicas: undefined, reason });
+  // Before the lag is looked at: a pause holds whether or not Kafka can be read.
+  if (paused) return replicas === 0 ? leave("paused") : { replicas: 0, reason: "the pipeline is paused" };
   if (minReplicas > 0) {
-    // Scale to zero was switched off while at zero: hand the Deployment back to the HPA.
+    // Resumed, or scale to zero switched off, while at zero: hand the Deployment back to the HPA.
     return replicas === 0
-      ? { replicas: minReplicas, reason: "scale to zero is disabled (minReplicas > 0)" }
+      ? {
+          replicas: minReplicas,
+          reason: `nothing holds the workers at 0 (not paused, minReplicas ${minReplicas}): the HPA scales them again`,
+        }
       : leave("scale to zero is disabled");
   }
   // Never act on a lag that could not be read: an error must not scale to zero, nor wake everything.

@@ -35,7 +35,7 @@ import { renderWorkerHpa, replicaBounds } from "../render/hpa.ts";
 import { workerName } from "../render/labels.ts";
 import { renderWorkerService } from "../render/service.ts";
 import { mergeConditions } from "./conditions.ts";
-import { computeStatus, type TopicsOutcome } from "./status.ts";
+import { computeStatus, isPaused, type Pause, type TopicsOutcome } from "./status.ts";
 import { claimedTopics, describeClaims } from "./topic-claims.ts";
 
 /** Held while topics must be deleted with the pipeline (deletionPolicy Delete). */
@@ -89,6 +89,11 @@ export interface ReconcilerDeps {
   events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
   defaultWorkerImage: string;
+  /**
+   * What holds a pipeline paused besides its spec, each described for a person ("SentimentReplay nightly");
+   * absent means nothing does.
+   */
+  pauseHolds?: (namespace: string, pipeline: string) => string[];
   /** Told each pipeline's lag as it is read (the operator's own Prometheus gauge). */
   observeLag?: (namespace: string, name: string, lag: number) => void;
   forgetLag?: (namespace: string, name: string) => void;
@@ -172,6 +177,7 @@ export class Reconciler {
     }
     if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(namespace, name);
     const { pipeline, refusal } = resolvePipelineOrRefusal(object);
+    const pause: Pause = { bySpec: pipeline.paused, holds: this.deps.pauseHolds?.(namespace, name) ?? [] };
 
     const wantsFinalizer = pipeline.topics.deletionPolicy === "Delete";
     if (wantsFinalizer !== (object.metadata.finalizers ?? []).includes(topicsFinalizer)) {
@@ -193,7 +199,7 @@ export class Reconciler {
     if (lag !== undefined) this.deps.observeLag?.(namespace, name, lag.total);
     const now = this.deps.now?.() ?? new Date();
     const current = workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace);
-    const scaled = await this.#scaleToZero(object, pipeline, current, lag, now);
+    const scaled = await this.#setScale(object, pipeline, current, lag, isPaused(pause), now);
     const deployment =
       current?.spec === undefined || scaled.replicas === undefined
         ? current
@@ -209,6 +215,7 @@ export class Reconciler {
     const status = computeStatus(
       {
         pipeline,
+        pause,
         topics,
         deployment,
         hpa: workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace),
@@ -226,6 +233,11 @@ export class Reconciler {
       await this.#announceReadiness(
         object,
         status.conditions?.find((c) => c.type === "Ready"),
+      );
+      await this.#announcePause(
+        object,
+        pipeline,
+        status.conditions?.find((c) => c.type === "Paused"),
       );
     }
     if (topics.state === "failed") return this.#failed(topics.reason, terminal);
@@ -262,27 +274,31 @@ export class Reconciler {
   }
 
   /**
-   * With minReplicas 0, folds this reconcile's lag sample into the activity kept in status, and sets the
-   * Deployment's scale to 0 after the cooldown without new requests, and back to 1 on lag (see
-   * scale-to-zero.ts); returns the replicas it set, if any, and the activity to keep in status.
+   * The scale the operator sets itself, where the HPA cannot (see scale-to-zero.ts): 0 while paused, and back
+   * to the HPA's floor when resumed; with minReplicas 0, folds this reconcile's lag sample into the activity
+   * kept in status, and sets 0 after the cooldown without new requests, and 1 on lag. Returns the replicas it
+   * set, if any, and the activity to keep in status.
    */
-  async #scaleToZero(
+  async #setScale(
     object: SentimentPipeline,
     pipeline: ResolvedPipeline,
     deployment: V1Deployment | undefined,
     lag: ConsumerLag | undefined,
+    paused: boolean,
     now: Date,
   ): Promise<{ replicas?: number; activity?: Activity }> {
     const { minReplicas } = pipeline.autoscaling;
     const replicas = deployment?.spec?.replicas;
-    if (replicas === undefined || (minReplicas > 0 && replicas > 0)) return {};
+    if (replicas === undefined || (!paused && minReplicas > 0 && replicas > 0)) return {};
     const activity = observeActivity(
       previousActivity(object.status),
       lag === undefined ? undefined : { lag: lag.total, logEndOffset: lag.logEndOffset },
       now.getTime(),
     );
     const decision = decideScaleToZero({
-      minReplicas,
+      paused,
+      // The HPA's floor (never above the partitions), so a resumed pipeline starts where the HPA would hold it.
+      minReplicas: minReplicas === 0 ? 0 : replicaBounds(pipeline).minReplicas,
       activationLagThreshold: pipeline.autoscaling.activationLagThreshold,
       cooldownMs: pipeline.autoscaling.scaleToZeroAfterSeconds * 1000,
       replicas,
@@ -296,13 +312,16 @@ export class Reconciler {
         namespace: pipeline.namespace,
         body: [{ op: "replace", path: "/spec/replicas", value: decision.replicas }],
       });
-      const reason = decision.replicas === 0 ? "ScaledToZero" : "ScaledFromZero";
-      await this.#event(
-        object,
-        "Normal",
-        reason,
-        `scaled the workers to ${decision.replicas}: ${decision.reason}`,
-      );
+      // A pause is announced once, by #announcePause, however often the HPA or a person undoes it.
+      if (!paused) {
+        const reason = decision.replicas === 0 ? "ScaledToZero" : "ScaledFromZero";
+        await this.#event(
+          object,
+          "Normal",
+          reason,
+          `scaled the workers to ${decision.replicas}: ${decision.reason}`,
+        );
+      }
     }
     return {
       ...(decision.replicas === undefined ? {} : { replicas: decision.replicas }),
@@ -466,6 +485,26 @@ export class Reconciler {
     if (ready === undefined || ready.status === before) return;
     if (ready.status === "True")
       await this.#event(object, "Normal", "PipelineReady", "the pipeline is ready");
+  }
+
+  /** Paused when the Paused condition turns True, Resumed when it turns False again. */
+  async #announcePause(
+    object: SentimentPipeline,
+    pipeline: ResolvedPipeline,
+    paused: { status: string; message: string } | undefined,
+  ) {
+    const before = object.status?.conditions?.find((condition) => condition.type === "Paused")?.status;
+    if (paused === undefined || (paused.status === "True") === (before === "True")) return;
+    if (paused.status === "True") {
+      await this.#event(object, "Normal", "Paused", paused.message);
+      return;
+    }
+    const { minReplicas, activationLagThreshold } = pipeline.autoscaling;
+    const restored =
+      minReplicas === 0
+        ? `scale to zero starts a worker once the lag is above ${activationLagThreshold}`
+        : `the HPA scales the workers again, from ${replicaBounds(pipeline).minReplicas}`;
+    await this.#event(object, "Normal", "Resumed", `no longer paused: ${restored}`);
   }
 
   async #event(object: SentimentPipeline, type: "Normal" | "Warning", reason: string, message: string) {

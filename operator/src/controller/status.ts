@@ -12,8 +12,20 @@ export type TopicsOutcome =
   /** `exist`: the topics are there (a refused change leaves them as they were), so workers can run. */
   | { state: "failed"; reason: string; message: string; exist: boolean };
 
+/** What holds the workers at 0 replicas: spec.paused, and holds from elsewhere, each described for a person. */
+export interface Pause {
+  bySpec: boolean;
+  /** E.g. "SentimentReplay nightly", from ReconcilerDeps.pauseHolds. */
+  holds: readonly string[];
+}
+
+export function isPaused(pause: Pause): boolean {
+  return pause.bySpec || pause.holds.length > 0;
+}
+
 export interface Observation {
   pipeline: ResolvedPipeline;
+  pause: Pause;
   topics: TopicsOutcome;
   /** Undefined when the Deployment does not exist (yet). */
   deployment: V1Deployment | undefined;
@@ -131,11 +143,38 @@ function autoscalingCondition(observation: Observation): ConditionInput {
   };
 }
 
-/** Ready needs topics and workers; autoscaling is reported beside it but does not stop the pipeline working. */
-function readyCondition(parts: readonly ConditionInput[]): ConditionInput {
-  const blocking = parts.find(
-    (condition) => condition.type !== "AutoscalingActive" && condition.status !== "True",
-  );
+function pausedCondition({ pause, pipeline }: Observation): ConditionInput {
+  const type = "Paused";
+  const held = `the workers are held at 0 replicas and requests wait in ${pipeline.topics.requests}`;
+  const others = pause.holds.join(", ");
+  if (pause.bySpec) {
+    const also = others === "" ? "" : `; also held by ${others}`;
+    return {
+      type,
+      status: "True",
+      reason: "PausedBySpec",
+      message: `spec.paused is true: ${held}; set spec.paused to false to resume${also}`,
+    };
+  }
+  if (others !== "") {
+    return {
+      type,
+      status: "True",
+      reason: "HeldByReplay",
+      message: `held by ${others}: ${held} until it lets go`,
+    };
+  }
+  return { type, status: "False", reason: "NotPaused", message: "autoscaling sets the workers' replicas" };
+}
+
+/**
+ * Ready needs topics and workers; autoscaling is reported beside it but does not stop the pipeline working. A
+ * pause is not Ready either, but something broken is named first: that is what needs a person.
+ */
+function readyCondition(parts: readonly ConditionInput[], paused: ConditionInput): ConditionInput {
+  const blocking =
+    parts.find((condition) => condition.type !== "AutoscalingActive" && condition.status !== "True") ??
+    (paused.status === "True" ? { ...paused, reason: "Paused" } : undefined);
   return blocking === undefined
     ? {
         type: "Ready",
@@ -157,7 +196,13 @@ export function computeStatus(
     workersCondition(observation),
     autoscalingCondition(observation),
   ];
-  const conditions = mergeConditions(previous, [readyCondition(parts), ...parts], pipeline.generation, now);
+  const paused = pausedCondition(observation);
+  const conditions = mergeConditions(
+    previous,
+    [readyCondition(parts, paused), ...parts, paused],
+    pipeline.generation,
+    now,
+  );
   const status: PipelineStatus = {
     observedGeneration: pipeline.generation,
     conditions,

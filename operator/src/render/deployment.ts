@@ -1,5 +1,6 @@
 // The worker Deployment of a pipeline. spec.replicas is deliberately absent: the HPA owns the replica count, and
-// an applied value would fight it on every reconcile (the operator sets replicas itself only to scale to zero).
+// an applied value would fight it on every reconcile (the operator sets replicas itself, through the scale
+// subresource, only to scale to zero and back and to hold a paused pipeline at 0).
 import type {
   V1Container,
   V1Deployment,

@@ -37,6 +37,7 @@ describe("scale to zero", () => {
   const minute = 60_000;
   const idleSince: Activity = { lastActiveAt: 0, logEndOffset: 40 };
   const base: ScaleToZeroInput = {
+    paused: false,
     minReplicas: 0,
     activationLagThreshold: 0,
     cooldownMs: 5 * minute,
@@ -122,5 +123,31 @@ describe("scale to zero", () => {
   it("hands a Deployment at zero back to the HPA when scale to zero is switched off", () => {
     expect(decideScaleToZero({ ...base, minReplicas: 2, replicas: 0 }).replicas).to.equal(2);
     expect(decideScaleToZero({ ...base, minReplicas: 1 }).replicas).to.equal(undefined);
+  });
+
+  describe("while paused", () => {
+    const paused = { ...base, paused: true };
+
+    it("scales the workers to 0 from any scale, whether or not the lag could be read", () => {
+      for (const minReplicas of [0, 2]) {
+        for (const lag of [0, 5000, undefined]) {
+          expect(
+            decideScaleToZero({ ...paused, minReplicas, replicas: 3, lag }),
+            `${minReplicas} ${lag}`,
+          ).to.deep.equal({ replicas: 0, reason: "the pipeline is paused" });
+        }
+      }
+    });
+
+    it("never wakes a paused pipeline at 0, however far behind, nor hands it to the HPA", () => {
+      expect(decideScaleToZero({ ...paused, replicas: 0, lag: 1_000_000 }).replicas).to.equal(undefined);
+      expect(decideScaleToZero({ ...paused, minReplicas: 2, replicas: 0 }).replicas).to.equal(undefined);
+    });
+
+    it("restores autoscaling once resumed: the HPA's floor, or 0 and a wake-up on lag with minReplicas 0", () => {
+      expect(decideScaleToZero({ ...base, minReplicas: 2, replicas: 0, lag: 9 }).replicas).to.equal(2);
+      expect(decideScaleToZero({ ...base, replicas: 0, lag: 0 }).replicas).to.equal(undefined);
+      expect(decideScaleToZero({ ...base, replicas: 0, lag: 9 }).replicas).to.equal(1);
+    });
   });
 });

@@ -16,6 +16,9 @@ const unreachable = {
   exist: false,
 } as const;
 
+/** What ensuring the topics answers while no broker answers. */
+const unreachableKafka = { outcome: unreachable, changes: [], lag: undefined, terminal: false, created: [] };
+
 /** What a previous reconcile recorded of the pipeline shop/reviews's topics. */
 const recorded = {
   requests: "shop.reviews-requests",
@@ -78,13 +81,7 @@ describe("operator reconcile", () => {
 
   it("says Kafka is unreachable in TopicsReady and Ready, applies nothing without topics, and retries", async () => {
     const key = cluster.add(pipelineObject());
-    cluster.kafka.ensured = {
-      outcome: unreachable,
-      changes: [],
-      lag: undefined,
-      terminal: false,
-      created: [],
-    };
+    cluster.kafka.ensured = unreachableKafka;
 
     expect(await reconcile(key)).to.deep.equal({ kind: "retry", reason: "KafkaUnreachable" });
     expect(cluster.did).to.deep.equal([
@@ -248,6 +245,141 @@ describe("operator reconcile", () => {
     expect(conditionOf(cluster.statuses[0], "TopicsReady")?.message).to.include(
       'spec.topics.responses (unset, so "shop.reviews-responses") and spec.topics.deadLetter name the same topic',
     );
+  });
+
+  describe("pause", () => {
+    const lagOf = (total: number) => ({
+      outcome: { state: "ready" as const },
+      changes: [],
+      lag: { total, logEndOffset: total, partitions: [], partitionsWithoutCommit: [] },
+      terminal: false,
+      created: [],
+    });
+    /** Reconciles shop/reviews with `spec`, over the status the previous reconcile wrote (as the cache shows it). */
+    const again = async (spec: Parameters<typeof pipelineObject>[0], holds: string[] = []) => {
+      cluster.did.length = 0;
+      const key = cluster.add(pipelineObject(spec, {}, cluster.statuses.at(-1)));
+      return new Reconciler(cluster.deps({ pauseHolds: () => holds })).reconcile(key);
+    };
+
+    it("scales the workers to 0 under load, says Paused once, and holds them there without a word more", async () => {
+      cluster.kafka.ensured = lagOf(5000);
+      expect(await again({ paused: true })).to.deep.equal({ kind: "resync", afterMs: resyncPeriodMs });
+      expect(cluster.did.slice(3)).to.deep.equal([
+        "apply HorizontalPodAutoscaler shop/reviews-worker",
+        "scale shop/reviews-worker to 0",
+        "write status of reviews",
+        "event Normal Paused",
+      ]);
+      expect(conditionOf(cluster.statuses[0], "Paused")).to.include({
+        status: "True",
+        reason: "PausedBySpec",
+      });
+      expect(conditionOf(cluster.statuses[0], "Ready")).to.include({ status: "False", reason: "Paused" });
+      expect(cluster.statuses[0]?.consumerLag).to.equal(5000);
+
+      await again({ paused: true });
+      expect(cluster.did).to.deep.equal(["ensure topics of reviews", ...workloadsApplied]);
+
+      // The HPA (or a person) scales it up behind the operator's back: back to 0, quietly.
+      const deployment = cluster.deployments.get("shop/reviews-worker");
+      cluster.deployments.set("shop/reviews-worker", {
+        ...deployment,
+        spec: { selector: {}, template: {}, ...deployment?.spec, replicas: 3 },
+      });
+      await again({ paused: true });
+      expect(cluster.did).to.deep.equal([
+        "ensure topics of reviews",
+        ...workloadsApplied,
+        "scale shop/reviews-worker to 0",
+      ]);
+    });
+
+    it("hands the workers back to the HPA at its floor when resumed, and says Resumed", async () => {
+      cluster.kafka.ensured = lagOf(5000);
+      await again({ paused: true, autoscaling: { minReplicas: 2 } });
+      await again({ paused: false, autoscaling: { minReplicas: 2 } });
+      expect(cluster.did.slice(4)).to.deep.equal([
+        "scale shop/reviews-worker to 2",
+        "event Normal ScaledFromZero",
+        "write status of reviews",
+        "event Normal PipelineReady",
+        "event Normal Resumed",
+      ]);
+      expect(cluster.events.at(-1)).to.equal(
+        "Normal Resumed: no longer paused: the HPA scales the workers again, from 2",
+      );
+      expect(conditionOf(cluster.statuses.at(-1), "Paused")).to.include({
+        status: "False",
+        reason: "NotPaused",
+      });
+    });
+
+    it("with minReplicas 0 never wakes a paused pipeline on lag, and wakes it once resumed", async () => {
+      const zero = { autoscaling: { minReplicas: 0 } };
+      cluster.kafka.ensured = lagOf(0);
+      await again({ ...zero, paused: true });
+      cluster.kafka.ensured = lagOf(800);
+      for (let i = 0; i < 3; i++) await again({ ...zero, paused: true });
+      expect(cluster.did).to.deep.equal(["ensure topics of reviews", ...workloadsApplied]);
+      expect(cluster.deployments.get("shop/reviews-worker")?.spec?.replicas).to.equal(0);
+
+      await again({ ...zero, paused: false });
+      expect(cluster.did.slice(4)).to.deep.equal([
+        "scale shop/reviews-worker to 1",
+        "event Normal ScaledFromZero",
+        "write status of reviews",
+        "event Normal PipelineReady",
+        "event Normal Resumed",
+      ]);
+      expect(cluster.events.at(-1)).to.equal(
+        "Normal Resumed: no longer paused: scale to zero starts a worker once the lag is above 0",
+      );
+    });
+
+    it("is held paused by what pauseHolds names (a replay), and let go when the hold ends", async () => {
+      cluster.kafka.ensured = lagOf(10);
+      await again({}, ["SentimentReplay nightly"]);
+      expect(cluster.did).to.include("scale shop/reviews-worker to 0");
+      expect(conditionOf(cluster.statuses.at(-1), "Paused")).to.include({
+        status: "True",
+        reason: "HeldByReplay",
+      });
+      expect(cluster.events.at(-1)).to.match(/^Normal Paused: held by SentimentReplay nightly: /);
+
+      await again({}, []);
+      expect(cluster.did).to.include("scale shop/reviews-worker to 1");
+      expect(cluster.events.at(-1)).to.match(/^Normal Resumed: /);
+    });
+
+    it("asks pauseHolds about this pipeline by namespace and name", async () => {
+      const asked: string[] = [];
+      const key = cluster.add(pipelineObject());
+      await new Reconciler(
+        cluster.deps({
+          pauseHolds: (namespace, name) => {
+            asked.push(`${namespace}/${name}`);
+            return [];
+          },
+        }),
+      ).reconcile(key);
+      expect(asked).to.deep.equal(["shop/reviews"]);
+      expect(cluster.did).to.not.include("scale shop/reviews-worker to 0");
+    });
+
+    it("pauses the workers even while Kafka is unreachable", async () => {
+      await again({});
+      cluster.kafka.ensured = unreachableKafka;
+      await again({ paused: true });
+      expect(cluster.did).to.deep.equal([
+        "ensure topics of reviews",
+        "event Warning KafkaUnreachable",
+        "scale shop/reviews-worker to 0",
+        "write status of reviews",
+        "event Normal Paused",
+      ]);
+      expect(conditionOf(cluster.statuses.at(-1), "Ready")).to.include({ reason: "KafkaUnreachable" });
+    });
   });
 
   describe("scale to zero over successive reconciles", () => {

@@ -40,6 +40,7 @@ function hpa(active: "True" | "False", reason: string, limited = false): V2Horiz
 
 const healthy: Observation = {
   pipeline,
+  pause: { bySpec: false, holds: [] },
   topics: { state: "ready" },
   deployment: deployment(2, 2),
   hpa: hpa("True", "ValidMetricFound"),
@@ -140,6 +141,54 @@ describe("operator status", () => {
     expect(byType({ ...healthy, lag: skewed }).AutoscalingActive?.message).to.include(
       "partition(s) 2 are more than 1000 messages behind and count as one worker each",
     );
+  });
+
+  it("says the pipeline is not paused", () => {
+    expect(byType(healthy).Paused).to.include({
+      status: "False",
+      reason: "NotPaused",
+      message: "autoscaling sets the workers' replicas",
+    });
+  });
+
+  describe("while paused", () => {
+    const paused = (pause: Observation["pause"]) =>
+      byType({ ...healthy, pause, deployment: deployment(0, 0) });
+
+    it("is Paused by its spec and not Ready, saying how to resume", () => {
+      const conditions = paused({ bySpec: true, holds: [] });
+      const message =
+        "spec.paused is true: the workers are held at 0 replicas and requests wait in " +
+        "default.reviews-requests; set spec.paused to false to resume";
+      expect(conditions.Paused).to.include({ status: "True", reason: "PausedBySpec", message });
+      expect(conditions.Ready).to.include({ status: "False", reason: "Paused", message });
+      expect(conditions.WorkersAvailable).to.include({ status: "True", reason: "ScaledToZero" });
+    });
+
+    it("is held by a replay, naming it, and names the hold beside a paused spec", () => {
+      const held = paused({ bySpec: false, holds: ["SentimentReplay nightly"] });
+      expect(held.Paused).to.include({
+        status: "True",
+        reason: "HeldByReplay",
+        message:
+          "held by SentimentReplay nightly: the workers are held at 0 replicas and requests wait in " +
+          "default.reviews-requests until it lets go",
+      });
+      expect(held.Ready).to.include({ status: "False", reason: "Paused" });
+      const both = paused({ bySpec: true, holds: ["SentimentReplay nightly"] });
+      expect(both.Paused?.reason).to.equal("PausedBySpec");
+      expect(both.Paused?.message).to.match(/; also held by SentimentReplay nightly$/);
+    });
+
+    it("names a failure in Ready before the pause: that is what needs a person", () => {
+      const conditions = byType({
+        ...healthy,
+        pause: { bySpec: true, holds: [] },
+        topics: { state: "failed", reason: "KafkaUnreachable", message: "no broker answered", exist: false },
+      });
+      expect(conditions.Ready).to.include({ status: "False", reason: "KafkaUnreachable" });
+      expect(conditions.Paused?.status).to.equal("True");
+    });
   });
 
   it("moves lastTransitionTime only when a condition's status changes", () => {
