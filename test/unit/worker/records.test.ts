@@ -84,6 +84,20 @@ describe("record builders", () => {
     expect(record.value).to.equal(null);
   });
 
+  it("carries a redriven request's redrive count and origin into its dead letter, full or minimal", () => {
+    const redrive = { count: 2, from: { topic: "dlq", partition: 1, offset: "9007199254740993" } };
+    const failure = { code: "INFERENCE_FAILED" as const, message: "boom", id: "x", attempts: 3 };
+    const full = JSON.parse(buildDeadLetter({ ...source(null), redrive }, failure, now).value);
+    const minimal = JSON.parse(
+      buildMinimalDeadLetter({ ...source(null), redrive }, failure, "big", now).value,
+    );
+    for (const record of [full, minimal]) {
+      expect(validDeadLetter(record), JSON.stringify(validDeadLetter.errors)).to.equal(true);
+      expect(record.redrive).to.deep.equal(redrive);
+    }
+    expect(JSON.parse(buildDeadLetter(source(null), failure, now).value)).not.to.have.property("redrive");
+  });
+
   it("builds a minimal dead letter: code, reason, id and source, without the original key and value", () => {
     const failure = {
       code: "RESPONSE_REFUSED" as const,
