@@ -14,8 +14,14 @@ export class WorkerFleet {
   /** The most workers that ran at once. */
   peak = 0;
 
-  /** `read` returns the Deployment as the API server has it now (undefined while it does not exist). */
-  constructor(private readonly read: () => V1Deployment | undefined) {
+  /**
+   * `read` returns the Deployment as the API server has it now (undefined while it does not exist); `extraEnv`
+   * is added to what the pod template gives each worker (a test-only setting such as MODEL_FAULT_FILE).
+   */
+  constructor(
+    private readonly read: () => V1Deployment | undefined,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {
     this.#loop = this.#follow();
   }
 
@@ -48,6 +54,7 @@ export class WorkerFleet {
         HTTP_PORT: "0",
         LOG_LEVEL: "error",
         KAFKA_SESSION_TIMEOUT_MS: "6000",
+        ...this.extraEnv,
       },
       "ignore",
     );
