@@ -295,7 +295,9 @@ describe("Helm chart", function () {
   });
 
   it("ships crds/ byte for byte", () => {
-    const names = readdirSync(crdDir).filter((name) => name.endsWith(".yaml")).sort();
+    const names = readdirSync(crdDir)
+      .filter((name) => name.endsWith(".yaml"))
+      .sort();
     expect(names).to.include.members([
       "sentimentpipelines.kubesentiment.io.yaml",
       "sentimentredrives.kubesentiment.io.yaml",
@@ -308,7 +310,12 @@ describe("Helm chart", function () {
     const shown = helm(["show", "crds", chartDir]);
     expect(shown.status, shown.stderr).to.equal(0);
     // helm prints each CRD file after a document separator and a blank line, in the order of their names.
-    expect(shown.stdout.trimEnd()).to.equal(sources.map((source) => `---\n${source}`).join("\n").trimEnd());
+    expect(shown.stdout.trimEnd()).to.equal(
+      sources
+        .map((source) => `---\n${source}`)
+        .join("\n")
+        .trimEnd(),
+    );
   });
 
   describe("metrics API", () => {
