@@ -142,7 +142,10 @@ describe("dead-letter redrive", function () {
         autoscaling: { minReplicas: 1, maxReplicas: 1 },
       }),
     );
-    const created = await waitFor("the pipeline's topics", () => k.pipeline(pipeline)?.status?.topics);
+    const created = await waitFor("the pipeline's topics", () => k.pipeline(pipeline)?.status?.topics, {
+      timeoutMs: 120_000,
+      describe: () => JSON.stringify(k.pipeline(pipeline)?.status?.conditions),
+    });
     topics = { requests: created.requests, responses: created.responses, deadLetter: created.deadLetter };
     fleet = new WorkerFleet(
       () => k.getJson<V1Deployment>(["deployment", `${pipeline}-worker`, "-n", "default"]),
@@ -153,6 +156,13 @@ describe("dead-letter redrive", function () {
     requestsConsumer = client.consumer({ groupId: "redrive-test-requests", maxWaitTimeInMs: 250 });
     await collect(requestsConsumer, topics.requests, requestsSeen);
     producer = await exactProducer(kafka.bootstrapServers);
+    // The worker is up and answering (its model loaded) before any case counts on it.
+    await producer.send({ topic: topics.requests, acks: -1, messages: [request("warm-up")] });
+    await reader.waitFor(
+      () => reader?.idsOn(topics.responses).has("warm-up") === true,
+      () => "the warm-up request's response",
+      180_000,
+    );
   });
 
   after(async () => {
