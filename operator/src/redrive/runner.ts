@@ -53,13 +53,12 @@ export interface RunnerDeps {
   readSecret: SecretReader;
   log: (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
   onKafkaLog?: (entry: KafkaLogEntry, redrive: string) => void;
-  /** Shortest and longest pause before a failed run is tried again. */
-  retryDelayMs?: { min: number; max: number };
 }
 
 /** Status is written at most this often while dead letters flow (and at every change of phase). */
 const statusIntervalMs = 1_000;
-const defaultRetryDelayMs = { min: 1_000, max: 60_000 };
+/** Shortest and longest pause before a failed run is tried again (doubling in between). */
+const retryDelayMs = { min: 1_000, max: 60_000 };
 
 /** A run that ends without finishing the redrive, with the state to show until the next run. */
 class RunEnded extends Error {
@@ -72,6 +71,8 @@ export class RedriveRunner {
   readonly #stop = new AbortController();
   readonly #running: Promise<void>;
   #kafka: RedriveKafka | undefined;
+  /** The status last written or read, which the next write builds on. */
+  #statusBase: RedriveStatus | undefined;
 
   constructor(
     private readonly redrive: SentimentRedrive,
@@ -97,7 +98,7 @@ export class RedriveRunner {
   }
 
   async #loop(): Promise<void> {
-    const { min, max } = this.deps.retryDelayMs ?? defaultRetryDelayMs;
+    const { min, max } = retryDelayMs;
     for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
       try {
         if (await this.#run()) return;
@@ -137,8 +138,6 @@ export class RedriveRunner {
       })) as SentimentRedrive | undefined;
     return current?.metadata.uid === this.redrive.metadata.uid ? current : undefined;
   }
-
-  #statusBase: RedriveStatus | undefined;
 
   async #writeStatus(state: RedriveState): Promise<void> {
     if (this.#stop.signal.aborted) return;
