@@ -175,6 +175,26 @@ describe("dead-letter redrive", function () {
     if (faultDir !== undefined) await rm(faultDir, { recursive: true, force: true });
   });
 
+  it("refuses at admission an unknown code, since not before until, and any change to the spec", () => {
+    const refusal = (spec: Record<string, unknown>) =>
+      k.result(
+        ["apply", "--server-side", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "kubesentiment.io/v1alpha1",
+          kind: "SentimentRedrive",
+          metadata: { name: "refused", namespace: "default" },
+          spec: { pipeline, ...spec },
+        }),
+      ).stderr;
+    expect(refusal({ codes: ["NOT_A_CODE"] })).to.contain("spec.codes[0]");
+    expect(refusal({ since: "2026-12-03T10:00:00Z", until: "2026-12-03T10:00:00Z" })).to.contain(
+      "spec.since must be before spec.until",
+    );
+    expect(refusal({ codes: ["INVALID_JSON"], until: "2000-01-01T00:00:00Z" })).to.equal("");
+    expect(refusal({ codes: ["INVALID_JSON"], limit: 1 })).to.contain("spec is immutable");
+    k.run(["delete", "sentimentredrive", "refused", "-n", "default"]);
+  });
+
   let beforeFirstRedrive: string;
   let originals: Received[];
   let redrivenAgain: Received[];
