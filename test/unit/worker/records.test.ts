@@ -68,6 +68,16 @@ describe("record builders", () => {
     expect(binary.headers["kubesentiment-error-code"]).to.equal("INVALID_ENCODING");
   });
 
+  it("keeps a leading byte-order mark of the original bytes, so a redrive sends back exactly what came", () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf, 0x7b]);
+    const record = JSON.parse(
+      buildDeadLetter({ ...source(bom), key: bom }, { code: "INVALID_JSON", message: "m", attempts: 0 }, now)
+        .value,
+    );
+    expect(Buffer.from(record.value.data, "utf8")).to.deep.equal(bom);
+    expect(Buffer.from(record.key.data, "utf8")).to.deep.equal(bom);
+  });
+
   it("records where a dead letter came from, with offsets beyond 2^53 intact", () => {
     const record = JSON.parse(
       buildDeadLetter(source(null), { code: "INFERENCE_FAILED", message: "boom", id: "x", attempts: 3 }, now)

@@ -31,7 +31,8 @@ export interface Timing {
   attempts: number;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading byte-order mark is part of the original bytes, which a dead letter keeps exactly.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 interface Transportable {
   encoding: "utf8" | "base64";
