@@ -114,6 +114,8 @@ export class RedriveKafka {
     const failed = new Promise<never>((_, reject) => {
       consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
     });
+    // Awaited below; should connecting fail first, a later crash must not become an unhandled rejection.
+    failed.catch(() => {});
     await consumer.connect();
     await consumer.subscribe({ topic: this.topics.deadLetter, fromBeginning: true });
     await consumer.run({
