@@ -22,7 +22,7 @@ import { workerEnvOf } from "./harness/local-worker.ts";
 import { waitFor } from "./harness/wait.ts";
 
 const timeoutMs = 90_000;
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const crdDir = join(repoRoot, "crds");
 const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
 
 function sampleLines(): string[] {
@@ -62,13 +62,9 @@ runCli(async () => {
     console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl.run(args).trimEnd()}`);
   const stops: (() => Promise<void>)[] = [];
   try {
-    kubectl.run(["apply", "-f", crdFile]);
-    kubectl.run([
-      "wait",
-      "--for=condition=Established",
-      "crd/sentimentpipelines.kubesentiment.io",
-      "--timeout=60s",
-    ]);
+    // The directory's own files (not samples/): every kind the operator watches.
+    kubectl.run(["apply", "-f", crdDir]);
+    kubectl.run(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
     const parsed = parseOperatorConfig({
       LEADER_ELECTION: "false",
       HTTP_PORT: "0",

@@ -34,6 +34,7 @@ import {
   requestHeaderConfig,
 } from "./metrics-api/request-header.ts";
 import { type MetricsApiServer, metricsGroup, startMetricsApi } from "./metrics-api/server.ts";
+import { startRedrives } from "./redrive/redrives.ts";
 import { KafkaTopicsPort } from "./topics-port.ts";
 
 export const leaseName = "kubesentiment-operator";
@@ -160,8 +161,16 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     metrics,
     log,
   });
+  const redrives = await startRedrives({
+    kubeConfig,
+    customObjects,
+    namespaces: config.watchNamespaces,
+    pipelines: caches.pipelines.cache,
+    readSecret: secretReader(core),
+    log,
+  });
   const stopReconciling = async () => {
-    await controller.stop();
+    await Promise.all([controller.stop(), redrives.stop()]);
     await caches.stop();
   };
   const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), (entry, pipeline) =>
@@ -173,7 +182,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   let stopping = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
     live: () => true,
-    ready: () => !stopping && caches.synced(),
+    ready: () => !stopping && caches.synced() && redrives.synced(),
   });
   const metricsApi =
     config.metricsApi === undefined
@@ -207,6 +216,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         log: (message, fields) => log("warn", message, fields),
       }),
     );
+    redrives.lead();
     log("info", "reconciling SentimentPipelines");
   };
 

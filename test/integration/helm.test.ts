@@ -179,6 +179,9 @@ describe("Helm chart on a real control plane", function () {
       ["create", "events", "-n", "default"],
       ["patch", "events.events.k8s.io", "-n", "default"],
       ["get", "secrets", "-n", "default"],
+      ["watch", "sentimentredrives.kubesentiment.io", "-A"],
+      ["get", "sentimentredrives.kubesentiment.io", "-n", "default"],
+      ["patch", "sentimentredrives.kubesentiment.io", "--subresource=status", "-n", "default"],
       ["create", "tokenreviews.authentication.k8s.io"],
       ["create", "subjectaccessreviews.authorization.k8s.io"],
       ["get", "leases.coordination.k8s.io/kubesentiment-operator", "-n", releaseNamespace],
@@ -190,6 +193,10 @@ describe("Helm chart on a real control plane", function () {
     const refused = [
       ["create", "sentimentpipelines.kubesentiment.io", "-n", "default"],
       ["delete", "sentimentpipelines.kubesentiment.io", "-n", "default"],
+      // Users own their redrives: the operator only reads them and writes their status.
+      ["create", "sentimentredrives.kubesentiment.io", "-n", "default"],
+      ["patch", "sentimentredrives.kubesentiment.io", "-n", "default"],
+      ["delete", "sentimentredrives.kubesentiment.io", "-n", "default"],
       ["create", "pods", "-n", "default"],
       ["update", "secrets", "-n", "default"],
       ["update", "leases.coordination.k8s.io/someone-else", "-n", releaseNamespace],

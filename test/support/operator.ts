@@ -32,12 +32,13 @@ export function runOperator(
   });
 }
 
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const crdDir = join(repoRoot, "crds");
 
-/** What every operator test needs in a fresh cluster: the CRD, Established, and the operator's namespace. */
+/** What every operator test needs in a fresh cluster: the CRDs, Established, and the operator's namespace. */
 export function prepareCluster(k: Kubectl): void {
-  k.run(["apply", "-f", crdFile]);
-  k.run(["wait", "--for=condition=Established", "crd/sentimentpipelines.kubesentiment.io", "--timeout=30s"]);
+  // The directory's own files only (not samples/): every kind the operator watches.
+  k.run(["apply", "-f", crdDir]);
+  k.run(["wait", "--for=condition=Established", "crd", "--all", "--timeout=30s"]);
   k.run(["create", "namespace", operatorNamespace]);
 }
 

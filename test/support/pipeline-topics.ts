@@ -29,6 +29,8 @@ export async function createPipelineTopics(
 
 export interface Received {
   topic: string;
+  partition: number;
+  offset: string;
   key: string | undefined;
   value: Record<string, unknown>;
   headers: Record<string, string>;
@@ -53,11 +55,13 @@ export class ResultReader {
     await consumer.connect();
     await consumer.subscribe({ topics: [topics.responses, topics.deadLetter], fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ topic, message }) => {
+      eachMessage: async ({ topic, partition, message }) => {
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
         reader.records.push({
           topic,
+          partition,
+          offset: message.offset,
           key: message.key?.toString(),
           value: JSON.parse(message.value?.toString() ?? "null"),
           headers,

@@ -17,8 +17,12 @@ export class WorkerFleet {
   /**
    * `read` returns the Deployment as the API server has it now (undefined while it does not exist), without
    * blocking this process: the fleet polls it all along, beside the operator a test runs in the same process.
+   * `extraEnv` is added to what the pod template gives each worker (a test-only setting such as MODEL_FAULT_FILE).
    */
-  constructor(private readonly read: () => Promise<V1Deployment | undefined>) {
+  constructor(
+    private readonly read: () => Promise<V1Deployment | undefined>,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {
     this.#loop = this.#follow();
   }
 
@@ -51,6 +55,7 @@ export class WorkerFleet {
         HTTP_PORT: "0",
         LOG_LEVEL: "error",
         KAFKA_SESSION_TIMEOUT_MS: "6000",
+        ...this.extraEnv,
       },
       "ignore",
     );

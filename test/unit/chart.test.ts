@@ -3,7 +3,7 @@
 // and the CRD are exactly those of operator/deploy/rbac.yaml and crds/; the metrics API's certificate is
 // coherent; the optional parts appear only when asked for.
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type KubernetesObject,
@@ -24,7 +24,7 @@ import { expect } from "chai";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { chartDir, findObject, helm, releaseNamespace, render, template } from "../support/helm.ts";
 
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const crdDir = join(repoRoot, "crds");
 const rbacFile = join(repoRoot, "operator", "deploy", "rbac.yaml");
 
 interface APIService extends KubernetesObject {
@@ -295,14 +295,27 @@ describe("Helm chart", function () {
   });
 
   it("ships crds/ byte for byte", () => {
-    const source = readFileSync(crdFile, "utf8");
-    expect(readFileSync(join(chartDir, "crds", "sentimentpipelines.kubesentiment.io.yaml"), "utf8")).to.equal(
-      source,
-    );
+    const names = readdirSync(crdDir)
+      .filter((name) => name.endsWith(".yaml"))
+      .sort();
+    expect(names).to.include.members([
+      "sentimentpipelines.kubesentiment.io.yaml",
+      "sentimentredrives.kubesentiment.io.yaml",
+    ]);
+    expect(readdirSync(join(chartDir, "crds")).sort()).to.deep.equal(names);
+    const sources = names.map((name) => readFileSync(join(crdDir, name), "utf8"));
+    for (const [index, name] of names.entries()) {
+      expect(readFileSync(join(chartDir, "crds", name), "utf8"), name).to.equal(sources[index]);
+    }
     const shown = helm(["show", "crds", chartDir]);
     expect(shown.status, shown.stderr).to.equal(0);
-    // helm prints each CRD file after a document separator.
-    expect(shown.stdout.replace(/^---\n/, "").trimEnd()).to.equal(source.trimEnd());
+    // helm prints each CRD file after a document separator and a blank line, in the order of their names.
+    expect(shown.stdout.trimEnd()).to.equal(
+      sources
+        .map((source) => `---\n${source}`)
+        .join("\n")
+        .trimEnd(),
+    );
   });
 
   describe("metrics API", () => {

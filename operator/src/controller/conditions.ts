@@ -1,25 +1,36 @@
 // Conditions as Kubernetes conventions have them: one entry per type, lastTransitionTime moved only when the
-// status changes, observedGeneration on each, a CamelCase reason and a sentence a person can act on.
-import type { Condition, ConditionType } from "../pipeline.ts";
+// status changes, observedGeneration on each, a CamelCase reason and a sentence a person can act on. Any of the
+// operator's kinds: each has its own condition types.
+import type { Condition } from "../pipeline.ts";
 
-export type ConditionInput = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
+interface AnyCondition {
+  type: string;
+  status: string;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+}
+
+export type ConditionInput<C extends AnyCondition = Condition> = Omit<
+  C,
+  "lastTransitionTime" | "observedGeneration"
+>;
 
 /** `existing` with each of `next` set; untouched types are kept; order follows `next`, then the rest. */
-export function mergeConditions(
-  existing: readonly Condition[],
-  next: readonly ConditionInput[],
+export function mergeConditions<C extends AnyCondition = Condition>(
+  existing: readonly NoInfer<C>[],
+  next: readonly ConditionInput<C>[],
   generation: number,
   now: Date,
-): Condition[] {
+): C[] {
   const previous = new Map(existing.map((condition) => [condition.type, condition]));
-  const merged: Condition[] = next.map((condition) => {
+  const merged = next.map((condition) => {
     const before = previous.get(condition.type);
     const lastTransitionTime =
       before !== undefined && before.status === condition.status
         ? before.lastTransitionTime
         : now.toISOString();
-    return { ...condition, observedGeneration: generation, lastTransitionTime };
+    return { ...condition, observedGeneration: generation, lastTransitionTime } as C;
   });
-  const set = new Set<ConditionType>(next.map((condition) => condition.type));
+  const set = new Set<string>(next.map((condition) => condition.type));
   return [...merged, ...existing.filter((condition) => !set.has(condition.type))];
 }

@@ -83,6 +83,34 @@ function pathIn(prefix: string, resource: string, namespace: string | undefined)
   return namespace === undefined ? `${prefix}/${resource}` : `${prefix}/namespaces/${namespace}/${resource}`;
 }
 
+/** Watches one of the operator's own kinds (group kubesentiment.io) in each watched namespace (all when none is). */
+export function watchOwnKind<T extends KubernetesObject>(
+  clients: Pick<WatchClients, "kubeConfig" | "customObjects">,
+  namespaces: readonly string[],
+  resourcePlural: string,
+  onChange: (object: T) => void,
+  onError: (error: unknown) => void,
+): Promise<WatchedResource<T>> {
+  const { kubeConfig, customObjects } = clients;
+  return watchEach<T>(namespaces, (namespace) =>
+    watchResource({
+      kubeConfig,
+      path: pathIn(`/apis/${group}/${version}`, resourcePlural, namespace),
+      list: () =>
+        (namespace === undefined
+          ? customObjects.listClusterCustomObject({ group, version, plural: resourcePlural })
+          : customObjects.listNamespacedCustomObject({
+              group,
+              version,
+              namespace,
+              plural: resourcePlural,
+            })) as Promise<KubernetesListObject<T>>,
+      onChange,
+      onError,
+    }),
+  );
+}
+
 /**
  * Starts the watches, in every namespace or only in `namespaces`; resolves once each has listed, so
  * reconciles see a filled cache.
@@ -93,7 +121,7 @@ export async function startWatches(
   enqueue: (key: string) => void,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<Watches> {
-  const { kubeConfig, customObjects, apps, core, autoscaling } = clients;
+  const { kubeConfig, apps, core, autoscaling } = clients;
   const onError = (what: string) => (error: unknown) =>
     log(`watch of ${what} failed; restarting it`, { error: String(error) });
   const enqueueOwner = (object: KubernetesObject) => {
@@ -120,19 +148,12 @@ export async function startWatches(
       }),
     );
   const [pipelines, deployments, services, hpas] = await Promise.all([
-    watchEach<SentimentPipeline>(namespaces, (namespace) =>
-      watchResource({
-        kubeConfig,
-        path: pathIn(`/apis/${group}/${version}`, plural, namespace),
-        list: () =>
-          (namespace === undefined
-            ? customObjects.listClusterCustomObject({ group, version, plural })
-            : customObjects.listNamespacedCustomObject({ group, version, namespace, plural })) as Promise<
-            KubernetesListObject<SentimentPipeline>
-          >,
-        onChange: (pipeline) => enqueue(keyOf(pipeline)),
-        onError: onError("SentimentPipelines"),
-      }),
+    watchOwnKind<SentimentPipeline>(
+      clients,
+      namespaces,
+      plural,
+      (pipeline) => enqueue(keyOf(pipeline)),
+      onError("SentimentPipelines"),
     ),
     watchOwned<V1Deployment>(
       "Deployments",

@@ -45,6 +45,42 @@ const clientTimeouts = {
   retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
 } satisfies Partial<KafkaConfig>;
 
+/** The client settings TopicAdmin and the redrive share. */
+export type KafkaClientOptions = Pick<
+  TopicAdminOptions,
+  "bootstrapServers" | "clientId" | "ssl" | "sasl" | "onLog"
+>;
+
+/**
+ * A kafkajs client with the operator's short timeouts, printing nothing itself: its errors and warnings go to
+ * options.onLog, and each error's message also to `onError`.
+ */
+export function operatorKafka(
+  options: KafkaClientOptions,
+  onError: (message: string) => void = () => {},
+): Kafka {
+  const onLog = options.onLog;
+  return new Kafka({
+    clientId: options.clientId ?? "kubesentiment-operator",
+    brokers: [...options.bootstrapServers],
+    ...clientTimeouts,
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
+    // Nothing on stdout: the operator's own log says what matters, and kafkajs's lines go to onLog.
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      if (entry.level === logLevel.ERROR) onError(entry.log.message);
+      // KAFKAJS_LOG_LEVEL in the environment can raise kafkajs's level; only errors and warnings go on.
+      if (onLog === undefined || entry.level > logLevel.WARN) return;
+      onLog({
+        level: entry.level === logLevel.ERROR ? "error" : "warn",
+        namespace: entry.namespace,
+        message: entry.log.message,
+      });
+    },
+  });
+}
+
 const defaultTimeoutMs = 10_000;
 const pollIntervalMs = 250;
 
@@ -59,25 +95,8 @@ export class TopicAdmin {
   constructor(options: TopicAdminOptions) {
     this.servers = options.bootstrapServers;
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-    const onLog = options.onLog;
-    this.kafka = new Kafka({
-      clientId: options.clientId ?? "kubesentiment-operator",
-      brokers: [...options.bootstrapServers],
-      ...clientTimeouts,
-      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-      ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-      // Nothing on stdout: the operator's own log says what matters, and kafkajs's lines go to onLog.
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        if (entry.level === logLevel.ERROR) this.lastLoggedError = entry.log.message;
-        // KAFKAJS_LOG_LEVEL in the environment can raise kafkajs's level; only errors and warnings go on.
-        if (onLog === undefined || entry.level > logLevel.WARN) return;
-        onLog({
-          level: entry.level === logLevel.ERROR ? "error" : "warn",
-          namespace: entry.namespace,
-          message: entry.log.message,
-        });
-      },
+    this.kafka = operatorKafka(options, (message) => {
+      this.lastLoggedError = message;
     });
   }
 

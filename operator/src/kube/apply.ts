@@ -26,14 +26,25 @@ export async function applyStatus(
   name: string,
   status: PipelineStatus,
 ): Promise<void> {
+  await applyCustomStatus(api, { plural, kind }, namespace, name, status);
+}
+
+/** Applies the status subresource of one of the operator's kinds (group kubesentiment.io). */
+export async function applyCustomStatus(
+  api: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">,
+  resource: { plural: string; kind: string },
+  namespace: string,
+  name: string,
+  status: object,
+): Promise<void> {
   await api.patchNamespacedCustomObjectStatus(
     {
       group,
       version,
       namespace,
-      plural,
+      plural: resource.plural,
       name,
-      body: { apiVersion, kind, metadata: { name, namespace }, status },
+      body: { apiVersion, kind: resource.kind, metadata: { name, namespace }, status },
       fieldManager,
       force: true,
     },

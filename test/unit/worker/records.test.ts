@@ -68,6 +68,16 @@ describe("record builders", () => {
     expect(binary.headers["kubesentiment-error-code"]).to.equal("INVALID_ENCODING");
   });
 
+  it("keeps a leading byte-order mark of the original bytes, so a redrive sends back exactly what came", () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf, 0x7b]);
+    const record = JSON.parse(
+      buildDeadLetter({ ...source(bom), key: bom }, { code: "INVALID_JSON", message: "m", attempts: 0 }, now)
+        .value,
+    );
+    expect(Buffer.from(record.value.data, "utf8")).to.deep.equal(bom);
+    expect(Buffer.from(record.key.data, "utf8")).to.deep.equal(bom);
+  });
+
   it("records where a dead letter came from, with offsets beyond 2^53 intact", () => {
     const record = JSON.parse(
       buildDeadLetter(source(null), { code: "INFERENCE_FAILED", message: "boom", id: "x", attempts: 3 }, now)
@@ -82,6 +92,20 @@ describe("record builders", () => {
     });
     expect(record).to.include({ code: "INFERENCE_FAILED", id: "x", attempts: 3 });
     expect(record.value).to.equal(null);
+  });
+
+  it("carries a redriven request's redrive count and origin into its dead letter, full or minimal", () => {
+    const redrive = { count: 2, from: { topic: "dlq", partition: 1, offset: "9007199254740993" } };
+    const failure = { code: "INFERENCE_FAILED" as const, message: "boom", id: "x", attempts: 3 };
+    const full = JSON.parse(buildDeadLetter({ ...source(null), redrive }, failure, now).value);
+    const minimal = JSON.parse(
+      buildMinimalDeadLetter({ ...source(null), redrive }, failure, "big", now).value,
+    );
+    for (const record of [full, minimal]) {
+      expect(validDeadLetter(record), JSON.stringify(validDeadLetter.errors)).to.equal(true);
+      expect(record.redrive).to.deep.equal(redrive);
+    }
+    expect(JSON.parse(buildDeadLetter(source(null), failure, now).value)).not.to.have.property("redrive");
   });
 
   it("builds a minimal dead letter: code, reason, id and source, without the original key and value", () => {

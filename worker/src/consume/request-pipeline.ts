@@ -9,8 +9,9 @@
 //   ../routing/            one message → a response or a dead letter, through batched, retried inference
 //   ../output/             coalesced writes to Kafka, independent per destination leader
 //   ../health/             liveness and readiness, from the facts reported here
-import type { Batch, Consumer, EachBatchPayload } from "kafkajs";
+import type { Batch, Consumer, EachBatchPayload, IHeaders } from "kafkajs";
 import type winston from "winston";
+import { parseRedriveHeaders, type RedriveOrigin } from "../../../common/src/redrive-headers.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "../config.ts";
 import { WorkerHealth } from "../health/worker-health.ts";
 import type { WorkerMetrics } from "../metrics.ts";
@@ -219,6 +220,7 @@ export class RequestPipeline {
             timestamp: message.timestamp,
             key: message.key,
             value: message.value,
+            ...redriveOf(message.headers),
           },
           fetched,
           this.#routing,
@@ -270,4 +272,10 @@ export class RequestPipeline {
     }
     this.#backPressure.wake();
   }
+}
+
+/** The redrive a request's headers name, as the optional field of its SourceRecord. */
+function redriveOf(headers: IHeaders | undefined): { redrive?: RedriveOrigin } {
+  const redrive = parseRedriveHeaders(headers);
+  return redrive === undefined ? {} : { redrive };
 }

@@ -1,5 +1,6 @@
 // Pure builders of the records the worker produces: a response per classified request, a dead-letter record per
 // request that could not be classified. Shapes are those of schemas/response.schema.json and dead-letter.schema.json.
+import type { RedriveOrigin } from "../../../common/src/redrive-headers.ts";
 import type { Prediction } from "../model/preprocess.ts";
 import type { DeadLetterCode } from "./dead-letter-codes.ts";
 import type { SentimentRequest } from "./request.ts";
@@ -12,6 +13,8 @@ export interface SourceRecord {
   timestamp?: string;
   key: Buffer | null;
   value: Buffer | null;
+  /** Set when the request was redriven from a dead letter (its headers): carried into its own dead letter. */
+  redrive?: RedriveOrigin;
 }
 
 export interface OutgoingRecord {
@@ -28,7 +31,8 @@ export interface Timing {
   attempts: number;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading byte-order mark is part of the original bytes, which a dead letter keeps exactly.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 interface Transportable {
   encoding: "utf8" | "base64";
@@ -143,6 +147,7 @@ function deadLetterRecord(
     value: original.value,
     failedAt: now.toISOString(),
     ...(original.originalOmitted ? { originalOmitted: true } : {}),
+    ...(source.redrive === undefined ? {} : { redrive: source.redrive }),
   };
   return {
     key,
