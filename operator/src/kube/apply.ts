@@ -19,21 +19,32 @@ export async function applyObject<T extends KubernetesObject>(
   return api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
 }
 
-/** Applies the status subresource; status is written once per reconcile. */
+/** Applies a pipeline's status subresource; status is written once per reconcile. */
 export async function applyStatus(
   api: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">,
   namespace: string,
   name: string,
   status: PipelineStatus,
 ): Promise<void> {
+  await applyStatusOf(api, { plural, kind }, namespace, name, status);
+}
+
+/** Applies the status subresource of an object of one of the operator's kinds (group kubesentiment.io). */
+export async function applyStatusOf(
+  api: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">,
+  resource: { plural: string; kind: string },
+  namespace: string,
+  name: string,
+  status: object,
+): Promise<void> {
   await api.patchNamespacedCustomObjectStatus(
     {
       group,
       version,
       namespace,
-      plural,
+      plural: resource.plural,
       name,
-      body: { apiVersion, kind, metadata: { name, namespace }, status },
+      body: { apiVersion, kind: resource.kind, metadata: { name, namespace }, status },
       fieldManager,
       force: true,
     },
