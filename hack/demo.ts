@@ -22,7 +22,8 @@ import { workerEnvOf } from "./harness/local-worker.ts";
 import { waitFor } from "./harness/wait.ts";
 
 const timeoutMs = 90_000;
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+/** Every CRD (pipelines, replays): the operator watches each kind. */
+const crdDir = join(repoRoot, "crds");
 const sampleFile = join(repoRoot, "crds", "samples", "pipeline.yaml");
 
 function sampleLines(): string[] {
@@ -62,11 +63,12 @@ runCli(async () => {
     console.log(`\n$ kubectl ${args.join(" ")}\n${kubectl.run(args).trimEnd()}`);
   const stops: (() => Promise<void>)[] = [];
   try {
-    kubectl.run(["apply", "-f", crdFile]);
+    kubectl.run(["apply", "-f", crdDir]);
     kubectl.run([
       "wait",
       "--for=condition=Established",
       "crd/sentimentpipelines.kubesentiment.io",
+      "crd/sentimentreplays.kubesentiment.io",
       "--timeout=60s",
     ]);
     const parsed = parseOperatorConfig({

@@ -32,12 +32,19 @@ export function runOperator(
   });
 }
 
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+/** The directory of every CRD (its top level: not samples/); the operator watches each kind. */
+const crdDir = join(repoRoot, "crds");
 
-/** What every operator test needs in a fresh cluster: the CRD, Established, and the operator's namespace. */
+/** What every operator test needs in a fresh cluster: the CRDs, Established, and the operator's namespace. */
 export function prepareCluster(k: Kubectl): void {
-  k.run(["apply", "-f", crdFile]);
-  k.run(["wait", "--for=condition=Established", "crd/sentimentpipelines.kubesentiment.io", "--timeout=30s"]);
+  k.run(["apply", "-f", crdDir]);
+  k.run([
+    "wait",
+    "--for=condition=Established",
+    "crd/sentimentpipelines.kubesentiment.io",
+    "crd/sentimentreplays.kubesentiment.io",
+    "--timeout=30s",
+  ]);
   k.run(["create", "namespace", operatorNamespace]);
 }
 

@@ -1,9 +1,9 @@
 // The Helm chart, rendered by the real helm: it lints; every pod is hardened and bounded; the operator gets its
 // environment from values and the downward API; the values schema refuses bad values naming the field; RBAC
-// and the CRD are exactly those of operator/deploy/rbac.yaml and crds/; the metrics API's certificate is
+// and the CRDs are exactly those of operator/deploy/rbac.yaml and crds/; the metrics API's certificate is
 // coherent; the optional parts appear only when asked for.
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type KubernetesObject,
@@ -24,7 +24,7 @@ import { expect } from "chai";
 import { repoRoot } from "../../hack/harness/dirs.ts";
 import { chartDir, findObject, helm, releaseNamespace, render, template } from "../support/helm.ts";
 
-const crdFile = join(repoRoot, "crds", "sentimentpipelines.kubesentiment.io.yaml");
+const crdDir = join(repoRoot, "crds");
 const rbacFile = join(repoRoot, "operator", "deploy", "rbac.yaml");
 
 interface APIService extends KubernetesObject {
@@ -295,14 +295,27 @@ describe("Helm chart", function () {
   });
 
   it("ships crds/ byte for byte", () => {
-    const source = readFileSync(crdFile, "utf8");
-    expect(readFileSync(join(chartDir, "crds", "sentimentpipelines.kubesentiment.io.yaml"), "utf8")).to.equal(
-      source,
-    );
+    const files = readdirSync(crdDir)
+      .filter((file) => file.endsWith(".yaml"))
+      .sort();
+    expect(files).to.deep.equal([
+      "sentimentpipelines.kubesentiment.io.yaml",
+      "sentimentreplays.kubesentiment.io.yaml",
+    ]);
+    expect(readdirSync(join(chartDir, "crds")).sort()).to.deep.equal(files);
+    const sources = files.map((file) => readFileSync(join(crdDir, file), "utf8"));
+    for (const [index, file] of files.entries()) {
+      expect(readFileSync(join(chartDir, "crds", file), "utf8"), file).to.equal(sources[index]);
+    }
     const shown = helm(["show", "crds", chartDir]);
     expect(shown.status, shown.stderr).to.equal(0);
-    // helm prints each CRD file after a document separator.
-    expect(shown.stdout.replace(/^---\n/, "").trimEnd()).to.equal(source.trimEnd());
+    // helm prints each CRD file after a document separator, in file name order.
+    expect(
+      shown.stdout
+        .split(/^---\n/m)
+        .filter((part) => part !== "")
+        .map((part) => part.trimEnd()),
+    ).to.deep.equal(sources.map((source) => source.trimEnd()));
   });
 
   describe("metrics API", () => {

@@ -92,6 +92,11 @@ export interface ReconcilerDeps {
   /** Told each pipeline's lag as it is read (the operator's own Prometheus gauge). */
   observeLag?: (namespace: string, name: string, lag: number) => void;
   forgetLag?: (namespace: string, name: string) => void;
+  /**
+   * Human descriptions of what holds the pipeline paused besides its spec, e.g. ["SentimentReplay nightly"];
+   * absent means none.
+   */
+  pauseHolds?: (namespace: string, pipeline: string) => string[];
   /** How often a healthy pipeline is looked at again (lag, drift) without any event. */
   resyncPeriodMs: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
