@@ -38,7 +38,7 @@ import {
   type SentimentReplay,
 } from "../../operator/src/replay/replay.ts";
 import { produce, startKafkaOnFreePorts } from "../support/kafka.ts";
-import { pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
+import { eventsOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
 import { WorkerFleet } from "../support/worker-fleet.ts";
 
@@ -274,15 +274,9 @@ describe("SentimentReplay on a real control plane, Kafka and workers", function 
     const columns = k.run(["get", "sreplay", "from-time", "-n", "default"]);
     expect(columns).to.match(/NAME\s+PIPELINE\s+PHASE\s+TO REPLAY\s+REMAINING\s+AGE/);
     expect(columns).to.match(/from-time\s+replayed\s+Done\s+20\s+0\s+/);
-    const events = k.run([
-      "get",
-      "events",
-      "-n",
-      "default",
-      "--field-selector",
-      "involvedObject.name=from-time",
-    ]);
-    expect(events).to.match(/OffsetsReset.*set the offsets of consumer group kubesentiment.default.replayed/);
+    expect(eventsOf(k, "from-time")).to.match(
+      /OffsetsReset.*set the offsets of consumer group kubesentiment.default.replayed/,
+    );
   });
 
   it("survives an operator that stops after recording the plan and before setting it: resets once, completes", async () => {

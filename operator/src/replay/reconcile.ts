@@ -11,12 +11,13 @@
 // The replay itself is read from the API server, not the cache, on each reconcile: a phase written a moment ago
 // must never be seen as the one before (a stale Pausing would plan the reset again).
 import { isDeepStrictEqual } from "node:util";
-import { ApiException, type CustomObjectsApi, type ObjectCache } from "@kubernetes/client-node";
+import type { CustomObjectsApi, ObjectCache } from "@kubernetes/client-node";
 import type { ReconcileResult } from "../controller/reconcile.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import { applyStatusOf } from "../kube/apply.ts";
 import type { EventRecorder, EventType } from "../kube/events.ts";
-import { group, resolvePipelineOrRefusal, type SentimentPipeline, version } from "../pipeline.ts";
+import { readCustomObject } from "../kube/read.ts";
+import { resolvePipelineOrRefusal, type SentimentPipeline } from "../pipeline.ts";
 import type { ReplayKafka } from "./kafka-port.ts";
 import { type KafkaView, kafkaNeeds, type LookAgain, nextStep } from "./phases.ts";
 import { replayKind, replayPlural, type SentimentReplay } from "./replay.ts";
@@ -41,7 +42,12 @@ export class ReplayReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
-    const replay = await this.#read(namespace, name);
+    const replay = await readCustomObject<SentimentReplay>(
+      this.deps.customObjects,
+      replayPlural,
+      namespace,
+      name,
+    );
     if (replay === undefined) return { kind: "forget" };
     const object = this.deps.pipelines.get(replay.spec.pipeline, namespace);
     const pipeline = object === undefined ? undefined : resolvePipelineOrRefusal(object).pipeline;
@@ -81,21 +87,6 @@ export class ReplayReconciler {
       await this.#event(replay, step.event.type, step.event.reason, step.event.message);
     }
     return this.#after(step.lookAgain);
-  }
-
-  async #read(namespace: string, name: string): Promise<SentimentReplay | undefined> {
-    try {
-      return (await this.deps.customObjects.getNamespacedCustomObject({
-        group,
-        version,
-        namespace,
-        plural: replayPlural,
-        name,
-      })) as SentimentReplay;
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
   }
 
   /** Kafka could not be asked or refused: said on the replay, and tried again (no retry cures a refused login). */
