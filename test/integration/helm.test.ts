@@ -173,6 +173,9 @@ describe("Helm chart on a real control plane", function () {
       ["patch", "sentimentpipelines.kubesentiment.io", "-n", "default"],
       ["update", "sentimentpipelines.kubesentiment.io", "--subresource=status", "-n", "default"],
       ["update", "sentimentpipelines.kubesentiment.io", "--subresource=finalizers", "-n", "default"],
+      ["watch", "sentimentreplays.kubesentiment.io", "-A"],
+      ["get", "sentimentreplays.kubesentiment.io", "-n", "default"],
+      ["patch", "sentimentreplays.kubesentiment.io", "--subresource=status", "-n", "default"],
       ["patch", "deployments.apps", "-n", "default"],
       ["delete", "services", "-n", "default"],
       ["create", "horizontalpodautoscalers.autoscaling", "-n", "default"],
@@ -190,6 +193,9 @@ describe("Helm chart on a real control plane", function () {
     const refused = [
       ["create", "sentimentpipelines.kubesentiment.io", "-n", "default"],
       ["delete", "sentimentpipelines.kubesentiment.io", "-n", "default"],
+      // Users own their replays: the operator writes only their status.
+      ["create", "sentimentreplays.kubesentiment.io", "-n", "default"],
+      ["patch", "sentimentreplays.kubesentiment.io", "-n", "default"],
       ["create", "pods", "-n", "default"],
       ["update", "secrets", "-n", "default"],
       ["update", "leases.coordination.k8s.io/someone-else", "-n", releaseNamespace],
