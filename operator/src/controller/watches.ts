@@ -21,7 +21,7 @@ import type {
 import { type WatchedResource, watchResource } from "../kube/watch.ts";
 import { group, plural, type SentimentPipeline, version } from "../pipeline.ts";
 import { managedBy, pipelineLabel } from "../render/labels.ts";
-import { replayPlural, replaysToLookAt, type SentimentReplay } from "../replay/replay.ts";
+import { ReplayPhaseChanges, replayPlural, replaysToLookAt, type SentimentReplay } from "../replay/replay.ts";
 
 export interface WatchClients {
   kubeConfig: KubeConfig;
@@ -138,7 +138,7 @@ export async function startWatches(
   const watchCustom = <T extends KubernetesObject>(
     what: string,
     resource: string,
-    onChange: (object: T, cache: Pick<ObjectCache<T>, "list">) => void,
+    onChange: (object: T, cache: Pick<ObjectCache<T>, "get" | "list">) => void,
   ) =>
     watchEach<T>(namespaces, (namespace) =>
       watchResource({
@@ -157,6 +157,7 @@ export async function startWatches(
         onError: onError(what),
       }),
     );
+  const replayPhases = new ReplayPhaseChanges();
   const [pipelines, deployments, services, hpas, replays] = await Promise.all([
     watchCustom<SentimentPipeline>("SentimentPipelines", plural, (pipeline) =>
       enqueue.pipeline(keyOf(pipeline)),
@@ -185,10 +186,10 @@ export async function startWatches(
     ),
     // A replay's phase decides whether it holds its pipeline paused, and whether the next replay may start.
     watchCustom<SentimentReplay>("SentimentReplays", replayPlural, (replay, cache) => {
+      const { name = "", namespace } = replay.metadata;
+      if (!replayPhases.changed(replay, cache.get(name, namespace) !== undefined)) return;
       enqueue.pipeline(replayPipelineKey(replay));
-      for (const one of replaysToLookAt(replay, cache.list(replay.metadata.namespace))) {
-        enqueue.replay(keyOf(one));
-      }
+      for (const one of replaysToLookAt(replay, cache.list(namespace))) enqueue.replay(keyOf(one));
     }),
   ]);
   const all = [pipelines, deployments, services, hpas, replays];

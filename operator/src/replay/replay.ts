@@ -121,3 +121,25 @@ export function replaysToLookAt(
   );
   return [replay, ...others];
 }
+
+/**
+ * Tells a replay's phase change (or its arrival or deletion), which concerns its pipeline (the hold) and the
+ * replays waiting for it, from progress within a phase (a Running replay's counts, written every poll), which
+ * concerns nobody else.
+ */
+export class ReplayPhaseChanges {
+  readonly #phases = new Map<string, ReplayPhase>();
+
+  /** Whether `replay` is in another phase than last seen; `present` false once it is deleted. */
+  changed(replay: SentimentReplay, present: boolean): boolean {
+    const key = `${replay.metadata.namespace ?? ""}/${replay.metadata.name ?? ""}`;
+    if (!present) {
+      this.#phases.delete(key);
+      return true;
+    }
+    const phase = phaseOf(replay);
+    if (this.#phases.get(key) === phase) return false;
+    this.#phases.set(key, phase);
+    return true;
+  }
+}

@@ -11,6 +11,7 @@ import {
 } from "../../../operator/src/replay/phases.ts";
 import { planReset } from "../../../operator/src/replay/plan.ts";
 import {
+  ReplayPhaseChanges,
   type ReplaySpec,
   type ReplayStatus,
   replayAhead,
@@ -97,6 +98,20 @@ describe("replay: holds and order", () => {
       (one) => one.metadata.name,
     );
     expect(keys).to.deep.equal(["a", "b"]);
+  });
+});
+
+describe("replay: phase changes", () => {
+  it("tells a new phase, an arrival and a deletion from progress within a phase", () => {
+    const changes = new ReplayPhaseChanges();
+    expect(changes.changed(replay("a"), true), "arrived").to.equal(true);
+    expect(changes.changed(replay("a"), true), "the same").to.equal(false);
+    expect(changes.changed(replay("a", { phase: "Running", remaining: 9 }), true), "Running").to.equal(true);
+    expect(changes.changed(replay("a", { phase: "Running", remaining: 3 }), true), "progress").to.equal(
+      false,
+    );
+    expect(changes.changed(replay("a", { phase: "Running" }), false), "deleted").to.equal(true);
+    expect(changes.changed(replay("a", { phase: "Running" }), true), "created again").to.equal(true);
   });
 });
 
