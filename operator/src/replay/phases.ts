@@ -102,143 +102,191 @@ function describeMembers(members: readonly GroupMember[]): string {
     .join(", ");
 }
 
-export function nextStep(world: ReplayWorld): ReplayStep {
-  const { replay, pipeline, now } = world;
-  const before = replay.status ?? {};
-  const step = (
+/** What every phase's step is made with: the world, and the two ways a step ends. */
+interface Context {
+  world: ReplayWorld;
+  before: ReplayStatus;
+  /** "namespace/name" of the pipeline the replay names. */
+  pipelineName: string;
+  step(
     phase: ReplayPhase,
     conditions: Conditions,
     lookAgain: LookAgain,
-    fields: Omit<ReplayStatus, "phase" | "conditions" | "observedGeneration"> = {},
-    extra: Pick<ReplayStep, "setOffsets" | "event"> = {},
-  ): ReplayStep => ({
+    fields?: Omit<ReplayStatus, "phase" | "conditions" | "observedGeneration">,
+    extra?: Pick<ReplayStep, "setOffsets" | "event">,
+  ): ReplayStep;
+  fail(reason: string, message: string): ReplayStep;
+}
+
+/** The context of the phases that work on the consumer group: the pipeline exists and Kafka was asked. */
+interface GroupContext extends Context {
+  group: string;
+  topic: string;
+  kafka: KafkaView;
+  /** The group's committed offsets by partition; a partition without one is absent. */
+  committed: Map<number, number>;
+  /** Waits for the members to leave, or fails GroupNotEmpty once the timeout has passed. */
+  untilEmpty(): ReplayStep;
+}
+
+function contextOf(world: ReplayWorld): Context {
+  const { replay, now } = world;
+  const before = replay.status ?? {};
+  const generation = replay.metadata.generation ?? 0;
+  const step: Context["step"] = (phase, conditions, lookAgain, fields = {}, extra = {}) => ({
     status: {
       ...before,
       ...fields,
       phase,
-      observedGeneration: replay.metadata.generation ?? 0,
-      conditions: mergeConditions(before.conditions ?? [], conditions, replay.metadata.generation ?? 0, now),
+      observedGeneration: generation,
+      conditions: mergeConditions(before.conditions ?? [], conditions, generation, now),
     },
     lookAgain,
     ...extra,
   });
-  const fail = (reason: string, message: string): ReplayStep =>
-    step(
-      "Failed",
-      [...notWaiting("Failed", "the replay failed"), { type: "Failed", status: "True", reason, message }],
-      "never",
-      { completionTime: now.toISOString() },
-      { event: { type: "Warning", reason, message } },
-    );
-  const phase = phaseOf(replay);
-  const namespace = replay.metadata.namespace ?? "";
-  const pipelineName = `${namespace}/${replay.spec.pipeline}`;
-
-  if (phase === "Done" || phase === "Failed") return { status: before, lookAgain: "never" };
-  if (pipeline === undefined) {
-    const missing = `spec.pipeline names SentimentPipeline ${pipelineName}, which does not exist`;
-    if (phase !== "Pending")
-      return fail("PipelineNotFound", `${missing} any more: it was deleted during the replay`);
-    return step(
-      "Pending",
-      waiting("PipelineNotFound", `${missing}; create it, or delete this replay`),
-      "resync",
-    );
-  }
-  if (phase === "Pending") {
-    const ahead = replayAhead(replay, world.replays);
-    if (ahead !== undefined) {
-      return step(
-        "Pending",
-        waiting(
-          "WaitingForReplay",
-          `waits for ${replayKind} ${ahead.metadata.name} (${phaseOf(ahead)}) of the same pipeline: one replay of a pipeline runs at a time, oldest first`,
-        ),
-        "resync",
-      );
-    }
-    return step(
-      "Pausing",
-      notWaiting(
-        "Pausing",
-        `holding pipeline ${pipelineName} paused until its consumer group has no members`,
+  return {
+    world,
+    before,
+    pipelineName: `${replay.metadata.namespace ?? ""}/${replay.spec.pipeline}`,
+    step,
+    fail: (reason, message) =>
+      step(
+        "Failed",
+        [...notWaiting("Failed", "the replay failed"), { type: "Failed", status: "True", reason, message }],
+        "never",
+        { completionTime: now.toISOString() },
+        { event: { type: "Warning", reason, message } },
       ),
-      "now",
-      { startTime: now.toISOString() },
-      {
-        event: {
-          type: "Normal",
-          reason: "Pausing",
-          message: `holding pipeline ${pipelineName} paused to replay its requests ${describeFrom(replay.spec.from)}`,
-        },
-      },
-    );
-  }
+  };
+}
 
-  const kafka = world.kafka;
-  if (kafka === undefined) throw new Error(`the ${phase} phase needs what Kafka reports (kafkaNeeds)`);
+function groupContextOf(context: Context, pipeline: ResolvedPipeline, kafka: KafkaView): GroupContext {
+  const { world, before, step, fail } = context;
+  const { replay, now } = world;
   const group = pipeline.consumerGroup;
-  const topic = pipeline.topics.requests;
   const timeoutSeconds = replay.spec.groupEmptyTimeoutSeconds ?? defaultGroupEmptyTimeoutSeconds;
   const startedAt = new Date(before.startTime ?? now.toISOString()).getTime();
   const givesUpAt = new Date(startedAt + timeoutSeconds * 1000);
-  const untilEmpty = (): ReplayStep =>
-    now.getTime() >= givesUpAt.getTime()
-      ? fail(
-          "GroupNotEmpty",
-          `consumer group ${group} still had ${kafka.members.length} member(s) ${timeoutSeconds} s (spec.groupEmptyTimeoutSeconds) after the replay began: ${describeMembers(kafka.members)}. Kafka resets a group's offsets only while it has no members: stop those consumers (the pipeline's own workers stop while a replay holds it paused), then create the replay again`,
-        )
-      : step(
-          phase,
-          waiting(
-            "GroupNotEmpty",
-            `waiting for consumer group ${group} to have no members, until ${givesUpAt.toISOString()}: ${describeMembers(kafka.members)}`,
-          ),
-          "poll",
-        );
-  const committed = new Map(
-    kafka.offsets.flatMap(({ partition, committedOffset }) =>
-      committedOffset === null || committedOffset < 0 ? [] : [[partition, committedOffset] as const],
+  const members = describeMembers(kafka.members);
+  return {
+    ...context,
+    group,
+    topic: pipeline.topics.requests,
+    kafka,
+    committed: new Map(
+      kafka.offsets.flatMap(({ partition, committedOffset }) =>
+        committedOffset === null || committedOffset < 0 ? [] : [[partition, committedOffset] as const],
+      ),
     ),
-  );
+    untilEmpty: () =>
+      now.getTime() >= givesUpAt.getTime()
+        ? fail(
+            "GroupNotEmpty",
+            `consumer group ${group} still had ${kafka.members.length} member(s) ${timeoutSeconds} s (spec.groupEmptyTimeoutSeconds) after the replay began: ${members}. Kafka resets a group's offsets only while it has no members: stop those consumers (the pipeline's own workers stop while a replay holds it paused), then create the replay again`,
+          )
+        : step(
+            phaseOf(replay),
+            waiting(
+              "GroupNotEmpty",
+              `waiting for consumer group ${group} to have no members, until ${givesUpAt.toISOString()}: ${members}`,
+            ),
+            "poll",
+          ),
+  };
+}
 
-  if (phase === "Pausing") {
-    if (kafka.members.length > 0) return untilEmpty();
-    const plan = planReset(replay.spec.from, topic, kafka.offsets, kafka.atTimestamp);
-    if (!plan.ok) return fail(plan.reason, plan.message);
+export function nextStep(world: ReplayWorld): ReplayStep {
+  const { replay, pipeline } = world;
+  const context = contextOf(world);
+  const phase = phaseOf(replay);
+  if (phase === "Done" || phase === "Failed") return { status: context.before, lookAgain: "never" };
+  if (pipeline === undefined) return pipelineMissing(context);
+  if (phase === "Pending") return pending(context);
+  if (world.kafka === undefined) throw new Error(`the ${phase} phase needs what Kafka reports (kafkaNeeds)`);
+  const active = groupContextOf(context, pipeline, world.kafka);
+  if (phase === "Pausing") return pausing(active);
+  if (phase === "Resetting") return resetting(active);
+  return running(active);
+}
+
+function pipelineMissing({ world, pipelineName, step, fail }: Context): ReplayStep {
+  const missing = `spec.pipeline names SentimentPipeline ${pipelineName}, which does not exist`;
+  if (phaseOf(world.replay) !== "Pending") {
+    return fail("PipelineNotFound", `${missing} any more: it was deleted during the replay`);
+  }
+  return step(
+    "Pending",
+    waiting("PipelineNotFound", `${missing}; create it, or delete this replay`),
+    "resync",
+  );
+}
+
+function pending({ world, pipelineName, step }: Context): ReplayStep {
+  const { replay, now } = world;
+  const ahead = replayAhead(replay, world.replays);
+  if (ahead !== undefined) {
     return step(
-      "Resetting",
-      notWaiting("Resetting", `setting the offsets of consumer group ${group} on topic ${topic}`),
-      "now",
-      { partitions: plan.partitions, toReplay: plan.toReplay, remaining: plan.toReplay },
+      "Pending",
+      waiting(
+        "WaitingForReplay",
+        `waits for ${replayKind} ${ahead.metadata.name} (${phaseOf(ahead)}) of the same pipeline: one replay of a pipeline runs at a time, oldest first`,
+      ),
+      "resync",
     );
   }
-
-  const planned = before.partitions ?? [];
-  if (phase === "Resetting") {
-    const running = (extra: Pick<ReplayStep, "setOffsets" | "event"> = {}) =>
-      step("Running", notWaiting("Running", `${before.toReplay ?? 0} requests to replay`), "now", {}, extra);
-    if (planned.every(({ partition, resetOffset }) => committed.get(partition) === Number(resetOffset))) {
-      // Set before, by an operator that stopped before it could write Running: never set twice.
-      return running();
-    }
-    if (kafka.members.length > 0) return untilEmpty();
-    return running({
-      setOffsets: planned.map(({ partition, resetOffset }) => ({ partition, offset: Number(resetOffset) })),
+  return step(
+    "Pausing",
+    notWaiting("Pausing", `holding pipeline ${pipelineName} paused until its consumer group has no members`),
+    "now",
+    { startTime: now.toISOString() },
+    {
       event: {
         type: "Normal",
-        reason: "OffsetsReset",
-        message: `set the offsets of consumer group ${group} on topic ${topic}: ${planned
-          .map(
-            ({ partition, previousOffset, resetOffset }) =>
-              `partition ${partition} ${previousOffset ?? "(none)"} → ${resetOffset}`,
-          )
-          .join(", ")}`,
+        reason: "Pausing",
+        message: `holding pipeline ${pipelineName} paused to replay its requests ${describeFrom(replay.spec.from)}`,
       },
-    });
-  }
+    },
+  );
+}
 
-  const partitions = planned.map((partition) => {
+function pausing({ world, group, topic, kafka, step, fail, untilEmpty }: GroupContext): ReplayStep {
+  if (kafka.members.length > 0) return untilEmpty();
+  const plan = planReset(world.replay.spec.from, topic, kafka.offsets, kafka.atTimestamp);
+  if (!plan.ok) return fail(plan.reason, plan.message);
+  return step(
+    "Resetting",
+    notWaiting("Resetting", `setting the offsets of consumer group ${group} on topic ${topic}`),
+    "now",
+    { partitions: plan.partitions, toReplay: plan.toReplay, remaining: plan.toReplay },
+  );
+}
+
+function resetting({ before, group, topic, kafka, committed, step, untilEmpty }: GroupContext): ReplayStep {
+  const planned = before.partitions ?? [];
+  const toRunning = (extra: Pick<ReplayStep, "setOffsets" | "event"> = {}) =>
+    step("Running", notWaiting("Running", `${before.toReplay ?? 0} requests to replay`), "now", {}, extra);
+  if (planned.every(({ partition, resetOffset }) => committed.get(partition) === Number(resetOffset))) {
+    // Set before, by an operator that stopped before it could write Running: never set twice.
+    return toRunning();
+  }
+  if (kafka.members.length > 0) return untilEmpty();
+  return toRunning({
+    setOffsets: planned.map(({ partition, resetOffset }) => ({ partition, offset: Number(resetOffset) })),
+    event: {
+      type: "Normal",
+      reason: "OffsetsReset",
+      message: `set the offsets of consumer group ${group} on topic ${topic}: ${planned
+        .map(
+          ({ partition, previousOffset, resetOffset }) =>
+            `partition ${partition} ${previousOffset ?? "(none)"} → ${resetOffset}`,
+        )
+        .join(", ")}`,
+    },
+  });
+}
+
+function running({ world, before, pipelineName, committed, step }: GroupContext): ReplayStep {
+  const partitions = (before.partitions ?? []).map((partition) => {
     const offset = committed.get(partition.partition);
     return offset === undefined ? partition : { ...partition, committedOffset: String(offset) };
   });
@@ -251,7 +299,7 @@ export function nextStep(world: ReplayWorld): ReplayStep {
       { partitions, remaining },
     );
   }
-  const message = `replayed ${before.toReplay ?? 0} requests of pipeline ${pipelineName} ${describeFrom(replay.spec.from)}`;
+  const message = `replayed ${before.toReplay ?? 0} requests of pipeline ${pipelineName} ${describeFrom(world.replay.spec.from)}`;
   return step(
     "Done",
     [
@@ -259,7 +307,7 @@ export function nextStep(world: ReplayWorld): ReplayStep {
       { type: "Complete", status: "True", reason: "Replayed", message },
     ],
     "never",
-    { partitions, remaining, completionTime: now.toISOString() },
+    { partitions, remaining, completionTime: world.now.toISOString() },
     { event: { type: "Normal", reason: "Replayed", message } },
   );
 }
