@@ -3,9 +3,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 
 export interface OperatorMetrics {
   registry: Registry;
-  reconciles: Counter<"result">;
-  reconcileDuration: Histogram;
-  queueDepth: Gauge;
+  reconciles: Counter<"kind" | "result">;
+  reconcileDuration: Histogram<"kind">;
+  queueDepth: Gauge<"kind">;
   leader: Gauge;
   pipelineLag: Gauge<"pipeline_namespace" | "pipeline">;
 }
@@ -17,19 +17,21 @@ export function createOperatorMetrics(): OperatorMetrics {
     registry,
     reconciles: new Counter({
       name: "kubesentiment_operator_reconciles_total",
-      help: "Reconciles of SentimentPipelines by result: resync (healthy), retry (will back off), terminal (waits for a change), forget (gone), error",
-      labelNames: ["result"],
+      help: "Reconciles by kind (pipeline: SentimentPipeline, replay: SentimentReplay) and result: resync (healthy, or look again soon), retry (will back off), terminal (waits for a change), forget (gone or finished), error",
+      labelNames: ["kind", "result"],
       registers: [registry],
     }),
     reconcileDuration: new Histogram({
       name: "kubesentiment_operator_reconcile_duration_seconds",
-      help: "Wall time of one reconcile, Kafka and API server calls included",
+      help: "Wall time of one reconcile, Kafka and API server calls included, by kind",
+      labelNames: ["kind"],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     queueDepth: new Gauge({
       name: "kubesentiment_operator_queue_depth",
-      help: "Pipelines waiting to be reconciled",
+      help: "Objects waiting to be reconciled, by kind",
+      labelNames: ["kind"],
       registers: [registry],
     }),
     pipelineLag: new Gauge({

@@ -1,7 +1,7 @@
 // The operator process, assembled: API clients from a kubeconfig (a file locally, the service account
 // in-cluster), the probe and metrics server, the watches (in every replica, so a standby can serve the
-// metrics API and take over at once), leader election, and the reconcile loops that run only while this
-// replica leads.
+// metrics API and take over at once), leader election, and the reconcile loops (pipelines, replays) that run
+// only while this replica leads.
 import { readFileSync } from "node:fs";
 import {
   ApiException,
@@ -23,6 +23,7 @@ import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
 import { startWatches } from "./controller/watches.ts";
 import { WorkQueue } from "./controller/work-queue.ts";
 import type { SecretReader } from "./kafka/credentials.ts";
+import type { KafkaLog } from "./kafka/pipeline-admin.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { defaultElectionTimings, LeaderElector } from "./kube/leader-election.ts";
 import { kubeLeaseApi } from "./kube/lease-api.ts";
@@ -35,11 +36,16 @@ import {
 } from "./metrics-api/request-header.ts";
 import { type MetricsApiServer, metricsGroup, startMetricsApi } from "./metrics-api/server.ts";
 import { startRedrives } from "./redrive/redrives.ts";
+import { KafkaReplayPort } from "./replay/kafka-port.ts";
+import { ReplayReconciler } from "./replay/reconcile.ts";
+import { replayHolds } from "./replay/replay.ts";
 import { KafkaTopicsPort } from "./topics-port.ts";
 
 export const leaseName = "kubesentiment-operator";
 /** How often the request-header CA is re-read, so a rotated front-proxy CA is picked up without a restart. */
 const requestHeaderRefreshMs = 60_000;
+/** How often an active replay looks at its consumer group: a second is what waiting for a group costs. */
+const replayPollIntervalMs = 1_000;
 
 export interface StartOperatorOptions {
   config: OperatorConfig;
@@ -148,15 +154,25 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   const metrics = createOperatorMetrics();
   // Filled by the watches in every replica, so a standby that takes over starts with every key.
   const queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 300_000 });
+  const replayQueue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 300_000 });
   const caches = await startWatches(
     { kubeConfig, customObjects, apps, core, autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api) },
     config.watchNamespaces,
-    (key) => queue.add(key),
+    { pipeline: (key) => queue.add(key), replay: (key) => replayQueue.add(key) },
     (message, fields) => log("warn", message, fields),
   );
   const controller = new Controller({
+    kind: "pipeline",
     queue,
-    pipelines: caches.pipelines.cache,
+    objects: caches.pipelines.cache,
+    concurrency: config.concurrency,
+    metrics,
+    log,
+  });
+  const replayController = new Controller({
+    kind: "replay",
+    queue: replayQueue,
+    objects: caches.replays.cache,
     concurrency: config.concurrency,
     metrics,
     log,
@@ -170,14 +186,14 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     log,
   });
   const stopReconciling = async () => {
-    await Promise.all([controller.stop(), redrives.stop()]);
+    await Promise.all([controller.stop(), replayController.stop(), redrives.stop()]);
     await caches.stop();
   };
-  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), (entry, pipeline) =>
-    // Warnings, not errors: kafkajs logs every request it retries as an error, and what does fail for good
-    // reaches the pipeline's condition and the reconcile's own log line.
-    log("warn", entry.message, { pipeline, kafkajs: { level: entry.level, namespace: entry.namespace } }),
-  );
+  // Warnings, not errors: kafkajs logs every request it retries as an error, and what does fail for good
+  // reaches the pipeline's condition (or the replay's Event) and the reconcile's own log line.
+  const kafkaLog: KafkaLog = (entry, pipeline) =>
+    log("warn", entry.message, { pipeline, kafkajs: { level: entry.level, namespace: entry.namespace } });
+  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), kafkaLog);
   let leading = false;
   let stopping = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
@@ -196,6 +212,8 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
 
   const lead = () => {
     leading = true;
+    // One recorder for both kinds: it aggregates repeats of an Event per object.
+    const events = new EventRecorder(core, config.identity);
     metrics.leader.set(1);
     controller.startWorkers(
       new Reconciler({
@@ -205,7 +223,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         hpas: caches.hpas.cache,
         objects: KubernetesObjectApi.makeApiClient(kubeConfig),
         customObjects,
-        events: new EventRecorder(core, config.identity),
+        events,
         topics,
         defaultWorkerImage: config.defaultWorkerImage,
         resyncPeriodMs: config.resyncPeriodMs,
@@ -213,11 +231,25 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
           metrics.pipelineLag.set({ pipeline_namespace: namespace, pipeline }, lag),
         forgetLag: (namespace, pipeline) =>
           metrics.pipelineLag.remove({ pipeline_namespace: namespace, pipeline }),
+        pauseHolds: (namespace, pipeline) =>
+          replayHolds(caches.replays.cache.list(namespace), namespace, pipeline),
+        log: (message, fields) => log("warn", message, fields),
+      }),
+    );
+    replayController.startWorkers(
+      new ReplayReconciler({
+        replays: caches.replays.cache,
+        pipelines: caches.pipelines.cache,
+        customObjects,
+        events,
+        kafka: new KafkaReplayPort(secretReader(core), kafkaLog),
+        pollIntervalMs: replayPollIntervalMs,
+        resyncPeriodMs: config.resyncPeriodMs,
         log: (message, fields) => log("warn", message, fields),
       }),
     );
     redrives.lead();
-    log("info", "reconciling SentimentPipelines");
+    log("info", "reconciling SentimentPipelines, SentimentReplays and SentimentRedrives");
   };
 
   const elector = config.leaderElection

@@ -4,10 +4,11 @@
 
 import type { EnsuredTopics, TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
-import { type KafkaLogEntry, TopicAdmin } from "./kafka/admin.ts";
-import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
+import type { TopicAdmin } from "./kafka/admin.ts";
+import type { SecretReader } from "./kafka/credentials.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
 import { type ConsumerLag, consumerLag } from "./kafka/lag.ts";
+import { type KafkaLog, withPipelineAdmin } from "./kafka/pipeline-admin.ts";
 import {
   type KafkaObservation,
   planTopics,
@@ -56,32 +57,14 @@ async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<C
   return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
 }
 
-/** kafkajs's own errors and warnings, with the pipeline ("namespace/name") whose Kafka they come from. */
-export type KafkaLog = (entry: KafkaLogEntry, pipeline: string) => void;
-
 export class KafkaTopicsPort implements TopicsPort {
   constructor(
     private readonly readSecret: SecretReader,
     private readonly onLog?: KafkaLog,
   ) {}
 
-  /** Runs `use` with an admin client for the pipeline's Kafka, credentials and all, and closes it. */
-  async #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
-    const resolved = await resolveKafkaCredentials(pipeline, this.readSecret);
-    // Not retriable: reading the same Secrets again gives the same answer until one of them changes.
-    if (!resolved.ok) throw new KafkaAdminError(resolved.reason, resolved.message, false);
-    const onLog = this.onLog;
-    const key = `${pipeline.namespace}/${pipeline.name}`;
-    const admin = new TopicAdmin({
-      bootstrapServers: pipeline.kafka.bootstrapServers,
-      ...resolved.credentials,
-      ...(onLog === undefined ? {} : { onLog: (entry: KafkaLogEntry) => onLog(entry, key) }),
-    });
-    try {
-      return await use(admin);
-    } finally {
-      await admin.close();
-    }
+  #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
+    return withPipelineAdmin(pipeline, this.readSecret, this.onLog, use);
   }
 
   async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {

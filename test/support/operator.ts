@@ -56,6 +56,11 @@ export function pipelineManifest(
   });
 }
 
+/** `kubectl get events` of the object named `name` in `namespace`, as a person reads them. */
+export function eventsOf(k: Kubectl, name: string, namespace = "default"): string {
+  return k.run(["get", "events", "-n", namespace, "--field-selector", `involvedObject.name=${name}`]);
+}
+
 export function conditionOf(pipeline: SentimentPipeline | undefined, type: string) {
   return pipeline?.status?.conditions?.find((condition) => condition.type === type);
 }

@@ -1,6 +1,6 @@
 // The Helm chart, rendered by the real helm: it lints; every pod is hardened and bounded; the operator gets its
 // environment from values and the downward API; the values schema refuses bad values naming the field; RBAC
-// and the CRD are exactly those of operator/deploy/rbac.yaml and crds/; the metrics API's certificate is
+// and the CRDs are exactly those of operator/deploy/rbac.yaml and crds/; the metrics API's certificate is
 // coherent; the optional parts appear only when asked for.
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -301,6 +301,7 @@ describe("Helm chart", function () {
     expect(names).to.include.members([
       "sentimentpipelines.kubesentiment.io.yaml",
       "sentimentredrives.kubesentiment.io.yaml",
+      "sentimentreplays.kubesentiment.io.yaml",
     ]);
     expect(readdirSync(join(chartDir, "crds")).sort()).to.deep.equal(names);
     const sources = names.map((name) => readFileSync(join(crdDir, name), "utf8"));

@@ -1,36 +1,31 @@
 // Conditions as Kubernetes conventions have them: one entry per type, lastTransitionTime moved only when the
-// status changes, observedGeneration on each, a CamelCase reason and a sentence a person can act on. Any of the
-// operator's kinds: each has its own condition types.
+// status changes, observedGeneration on each, a CamelCase reason and a sentence a person can act on.
 import type { Condition } from "../pipeline.ts";
 
-interface AnyCondition {
-  type: string;
-  status: string;
-  observedGeneration?: number;
-  lastTransitionTime: string;
-}
+/** A condition of any kind's own types (a pipeline's by default). */
+export type ConditionOf<T extends string> = Omit<Condition, "type"> & { type: T };
 
-export type ConditionInput<C extends AnyCondition = Condition> = Omit<
-  C,
+export type ConditionInput<T extends string = Condition["type"]> = Omit<
+  ConditionOf<T>,
   "lastTransitionTime" | "observedGeneration"
 >;
 
 /** `existing` with each of `next` set; untouched types are kept; order follows `next`, then the rest. */
-export function mergeConditions<C extends AnyCondition = Condition>(
-  existing: readonly NoInfer<C>[],
-  next: readonly ConditionInput<C>[],
+export function mergeConditions<T extends string = Condition["type"]>(
+  existing: readonly ConditionOf<T>[],
+  next: readonly ConditionInput<T>[],
   generation: number,
   now: Date,
-): C[] {
+): ConditionOf<T>[] {
   const previous = new Map(existing.map((condition) => [condition.type, condition]));
-  const merged = next.map((condition) => {
+  const merged: ConditionOf<T>[] = next.map((condition) => {
     const before = previous.get(condition.type);
     const lastTransitionTime =
       before !== undefined && before.status === condition.status
         ? before.lastTransitionTime
         : now.toISOString();
-    return { ...condition, observedGeneration: generation, lastTransitionTime } as C;
+    return { ...condition, observedGeneration: generation, lastTransitionTime };
   });
-  const set = new Set<string>(next.map((condition) => condition.type));
+  const set = new Set<T>(next.map((condition) => condition.type));
   return [...merged, ...existing.filter((condition) => !set.has(condition.type))];
 }

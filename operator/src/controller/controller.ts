@@ -1,40 +1,46 @@
-// The controller loop: takes pipeline keys from the work queue (watches.ts fills it) and runs reconciles, a few
-// at a time, never two for one key, and does with each key what its reconcile's result says: look again after
-// the resync period, retry with backoff, stop retrying until something changes, or forget it.
-import type { ObjectCache } from "@kubernetes/client-node";
+// The controller loop of one kind (pipelines, replays): takes keys from the kind's work queue (watches.ts fills
+// it) and runs reconciles, a few at a time, never two for one key, and does with each key what its reconcile's
+// result says: look again after the resync period (or at once), retry with backoff, stop retrying until
+// something changes, or forget it.
+import type { KubernetesObject, ObjectCache } from "@kubernetes/client-node";
 import type { OperatorMetrics } from "../metrics.ts";
-import type { SentimentPipeline } from "../pipeline.ts";
-import type { ReconcileResult, Reconciler } from "./reconcile.ts";
+import type { ReconcileResult } from "./reconcile.ts";
 import { keyOf } from "./watches.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
-export interface ControllerOptions {
+export interface ControllerOptions<T extends KubernetesObject> {
+  /** The kind's short name, e.g. "pipeline": the log field that names a key, and the metrics' kind label. */
+  kind: string;
   queue: WorkQueue;
-  /** Which pipelines exist: the keys to start with, and whether a failed reconcile's pipeline is gone. */
-  pipelines: Pick<ObjectCache<SentimentPipeline>, "get" | "list">;
+  /** Which objects exist: the keys to start with, and whether a failed reconcile's object is gone. */
+  objects: Pick<ObjectCache<T>, "get" | "list">;
   concurrency: number;
   metrics: Pick<OperatorMetrics, "reconciles" | "reconcileDuration" | "queueDepth">;
   log: (level: "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 }
 
-export class Controller {
+export interface KeyReconciler {
+  reconcile(key: string): Promise<ReconcileResult>;
+}
+
+export class Controller<T extends KubernetesObject> {
   #workers: Promise<void>[] = [];
 
-  constructor(private readonly options: ControllerOptions) {}
+  constructor(private readonly options: ControllerOptions<T>) {}
 
-  /** Queues every known pipeline and runs `concurrency` reconcile loops until stop(). */
-  startWorkers(reconciler: Pick<Reconciler, "reconcile">): void {
-    for (const pipeline of this.options.pipelines.list()) this.options.queue.add(keyOf(pipeline));
+  /** Queues every known object and runs `concurrency` reconcile loops until stop(). */
+  startWorkers(reconciler: KeyReconciler): void {
+    for (const object of this.options.objects.list()) this.options.queue.add(keyOf(object));
     for (let i = 0; i < this.options.concurrency; i++) this.#workers.push(this.#work(reconciler));
   }
 
-  async #work(reconciler: Pick<Reconciler, "reconcile">): Promise<void> {
-    const { queue, metrics, log } = this.options;
+  async #work(reconciler: KeyReconciler): Promise<void> {
+    const { kind, queue, metrics, log } = this.options;
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
-      metrics.queueDepth.set(queue.length);
-      const stopTimer = metrics.reconcileDuration.startTimer();
+      metrics.queueDepth.set({ kind }, queue.length);
+      const stopTimer = metrics.reconcileDuration.startTimer({ kind });
       try {
         this.#settle(key, await reconciler.reconcile(key));
       } catch (error) {
@@ -43,9 +49,9 @@ export class Controller {
           this.#settle(key, { kind: "forget" });
           continue;
         }
-        metrics.reconciles.inc({ result: "error" });
+        metrics.reconciles.inc({ kind, result: "error" });
         const delay = queue.addRateLimited(key);
-        log("error", "reconcile failed", { pipeline: key, retryInMs: delay, error: String(error) });
+        log("error", "reconcile failed", { [kind]: key, retryInMs: delay, error: String(error) });
       } finally {
         stopTimer();
         queue.done(key);
@@ -55,12 +61,12 @@ export class Controller {
 
   #gone(key: string): boolean {
     const [namespace = "", name = ""] = key.split("/");
-    return this.options.pipelines.get(name, namespace) === undefined;
+    return this.options.objects.get(name, namespace) === undefined;
   }
 
   #settle(key: string, result: ReconcileResult): void {
-    const { queue, metrics, log } = this.options;
-    metrics.reconciles.inc({ result: result.kind });
+    const { kind, queue, metrics, log } = this.options;
+    metrics.reconciles.inc({ kind, result: result.kind });
     switch (result.kind) {
       case "forget":
         queue.forget(key);
@@ -71,7 +77,7 @@ export class Controller {
         return;
       case "retry": {
         const delay = queue.addRateLimited(key);
-        log("warn", "reconcile will be retried", { pipeline: key, reason: result.reason, retryInMs: delay });
+        log("warn", "reconcile will be retried", { [kind]: key, reason: result.reason, retryInMs: delay });
         return;
       }
       case "terminal":
@@ -79,7 +85,7 @@ export class Controller {
         queue.forget(key);
         queue.addAfter(key, result.afterMs);
         log("warn", "reconcile stopped retrying", {
-          pipeline: key,
+          [kind]: key,
           reason: result.reason,
           lookAgainInMs: result.afterMs,
         });

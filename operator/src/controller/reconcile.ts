@@ -20,15 +20,14 @@ import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
 import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import { readCustomObject } from "../kube/read.ts";
 import {
-  group,
   type InvalidPipelineError,
   type PipelineStatus,
   plural,
   type ResolvedPipeline,
   resolvePipelineOrRefusal,
   type SentimentPipeline,
-  version,
 } from "../pipeline.ts";
 import { renderWorkerDeployment } from "../render/deployment.ts";
 import { renderWorkerHpa, replicaBounds } from "../render/hpa.ts";
@@ -404,19 +403,8 @@ export class Reconciler {
   }
 
   /** The pipeline as the API server has it now; undefined once it is gone. */
-  async #latest(namespace: string, name: string): Promise<SentimentPipeline | undefined> {
-    try {
-      return (await this.deps.customObjects.getNamespacedCustomObject({
-        group,
-        version,
-        namespace,
-        plural,
-        name,
-      })) as SentimentPipeline;
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
+  #latest(namespace: string, name: string): Promise<SentimentPipeline | undefined> {
+    return readCustomObject(this.deps.customObjects, plural, namespace, name);
   }
 
   /**

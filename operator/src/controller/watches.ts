@@ -1,6 +1,7 @@
 // What the controller watches: the SentimentPipelines, and the Deployments, Services and HPAs it owns (by their
-// managed-by label), so a change made behind its back is put back. Every change becomes the key
-// ("namespace/name") of the pipeline it concerns; the caches are what reconciles read instead of the API server.
+// managed-by label), so a change made behind its back is put back; and the SentimentReplays. Every change becomes
+// the key ("namespace/name") of the pipeline it concerns, and a replay's change also the keys of the replays it
+// concerns; the caches are what reconciles read instead of the API server.
 // Either across all namespaces, or (a namespaced install, WATCH_NAMESPACES) one watch per listed namespace, so
 // the operator needs rights only there and never sees a pipeline elsewhere. Secrets are not watched: a reconcile
 // reads the few a pipeline names, by name, and the periodic resync picks up a rotated one.
@@ -12,6 +13,7 @@ import type {
   KubeConfig,
   KubernetesListObject,
   KubernetesObject,
+  ObjectCache,
   V1Deployment,
   V1Service,
   V2HorizontalPodAutoscaler,
@@ -19,6 +21,7 @@ import type {
 import { type WatchedResource, watchResource } from "../kube/watch.ts";
 import { group, plural, type SentimentPipeline, version } from "../pipeline.ts";
 import { managedBy, pipelineLabel } from "../render/labels.ts";
+import { ReplayPhaseChanges, replayPlural, replaysToLookAt, type SentimentReplay } from "../replay/replay.ts";
 
 export interface WatchClients {
   kubeConfig: KubeConfig;
@@ -33,6 +36,7 @@ export interface Watches {
   deployments: WatchedResource<V1Deployment>;
   services: WatchedResource<V1Service>;
   hpas: WatchedResource<V2HorizontalPodAutoscaler>;
+  replays: WatchedResource<SentimentReplay>;
   /** Every watch has listed once: the caches reflect the cluster. */
   synced(): boolean;
   stop(): Promise<void>;
@@ -88,7 +92,7 @@ export function watchOwnKind<T extends KubernetesObject>(
   clients: Pick<WatchClients, "kubeConfig" | "customObjects">,
   namespaces: readonly string[],
   resourcePlural: string,
-  onChange: (object: T) => void,
+  onChange: (object: T, cache: Pick<ObjectCache<T>, "get" | "list">) => void,
   onError: (error: unknown) => void,
 ): Promise<WatchedResource<T>> {
   const { kubeConfig, customObjects } = clients;
@@ -111,6 +115,17 @@ export function watchOwnKind<T extends KubernetesObject>(
   );
 }
 
+/** Where changes go: the pipelines' work queue and the replays'. */
+export interface Enqueue {
+  pipeline(key: string): void;
+  replay(key: string): void;
+}
+
+/** The pipeline a replay names: its reconcile reads the replay's hold (pauseHolds). */
+function replayPipelineKey(replay: SentimentReplay): string {
+  return `${replay.metadata.namespace ?? ""}/${replay.spec.pipeline}`;
+}
+
 /**
  * Starts the watches, in every namespace or only in `namespaces`; resolves once each has listed, so
  * reconciles see a filled cache.
@@ -118,7 +133,7 @@ export function watchOwnKind<T extends KubernetesObject>(
 export async function startWatches(
   clients: WatchClients,
   namespaces: readonly string[],
-  enqueue: (key: string) => void,
+  enqueue: Enqueue,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<Watches> {
   const { kubeConfig, apps, core, autoscaling } = clients;
@@ -126,7 +141,7 @@ export async function startWatches(
     log(`watch of ${what} failed; restarting it`, { error: String(error) });
   const enqueueOwner = (object: KubernetesObject) => {
     const key = ownerKeyOf(object);
-    if (key !== undefined) enqueue(key);
+    if (key !== undefined) enqueue.pipeline(key);
   };
   const labelSelector = ownedSelector;
   /** Watches a kind the operator owns, in each watched namespace (all when none is named). */
@@ -147,12 +162,13 @@ export async function startWatches(
         onError: onError(what),
       }),
     );
-  const [pipelines, deployments, services, hpas] = await Promise.all([
+  const replayPhases = new ReplayPhaseChanges();
+  const [pipelines, deployments, services, hpas, replays] = await Promise.all([
     watchOwnKind<SentimentPipeline>(
       clients,
       namespaces,
       plural,
-      (pipeline) => enqueue(keyOf(pipeline)),
+      (pipeline) => enqueue.pipeline(keyOf(pipeline)),
       onError("SentimentPipelines"),
     ),
     watchOwned<V1Deployment>(
@@ -177,13 +193,27 @@ export async function startWatches(
       () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector }),
       (namespace) => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, labelSelector }),
     ),
+    // A replay's phase decides whether it holds its pipeline paused, and whether the next replay may start.
+    watchOwnKind<SentimentReplay>(
+      clients,
+      namespaces,
+      replayPlural,
+      (replay, cache) => {
+        const { name = "", namespace } = replay.metadata;
+        if (!replayPhases.changed(replay, cache.get(name, namespace) !== undefined)) return;
+        enqueue.pipeline(replayPipelineKey(replay));
+        for (const one of replaysToLookAt(replay, cache.list(namespace))) enqueue.replay(keyOf(one));
+      },
+      onError("SentimentReplays"),
+    ),
   ]);
-  const all = [pipelines, deployments, services, hpas];
+  const all = [pipelines, deployments, services, hpas, replays];
   return {
     pipelines,
     deployments,
     services,
     hpas,
+    replays,
     synced: () => all.every((watched) => watched.synced()),
     stop: async () => {
       await Promise.all(all.map((watched) => watched.stop()));

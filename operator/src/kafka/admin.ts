@@ -1,5 +1,6 @@
 // The operator's thin I/O layer over the kafkajs admin client: read the pipeline's topics, carry out a plan from
-// topic-plan.ts, wait until changed topics are usable, delete topics, and read the offsets lag.ts needs.
+// topic-plan.ts, wait until changed topics are usable, delete topics, read the offsets lag.ts needs, and what a
+// replay needs of the consumer group: its members, offsets by time, setting its offsets.
 // Every call is bounded, so a reconcile never hangs on a Kafka that does not answer, and every failure is a
 // KafkaAdminError.
 //
@@ -241,9 +242,14 @@ export class TopicAdmin {
 
   /**
    * Per partition of `topic`: the log's start and end, and the group's committed offset (null when none), past
-   * any tail of transaction markers and aborted records (see lag-tail.ts).
+   * any tail of transaction markers and aborted records (see lag-tail.ts) unless `readThroughTails` is false:
+   * then as Kafka stores it.
    */
-  async partitionOffsets(groupId: string, topic: string): Promise<PartitionOffsets[]> {
+  async partitionOffsets(
+    groupId: string,
+    topic: string,
+    readThroughTails = true,
+  ): Promise<PartitionOffsets[]> {
     return this.run(`reading the offsets of group "${groupId}" on topic "${topic}"`, async (admin) => {
       const [log, committed] = await Promise.all([
         admin.fetchTopicOffsets(topic),
@@ -255,8 +261,41 @@ export class TopicAdmin {
         logEndOffset: Number(high),
         committedOffset: committed.get(partition) ?? null,
       }));
-      return skippingUnreadTails(this.kafka, topic, offsets);
+      return readThroughTails ? skippingUnreadTails(this.kafka, topic, offsets) : offsets;
     });
+  }
+
+  /** The group's members (none while it is empty): who would stop an offset reset. */
+  async groupMembers(groupId: string): Promise<{ clientId: string; clientHost: string }[]> {
+    return this.run(`describing consumer group "${groupId}"`, async (admin) => {
+      const { groups } = await admin.describeGroups([groupId]);
+      return (groups[0]?.members ?? []).map(({ clientId, clientHost }) => ({ clientId, clientHost }));
+    });
+  }
+
+  /** Per partition of `topic`, the first offset written at or after `timestamp`; the log end when there is none. */
+  async offsetsAtTime(topic: string, timestamp: Date): Promise<{ partition: number; offset: number }[]> {
+    return this.run(`reading the offsets of topic "${topic}" at ${timestamp.toISOString()}`, async (admin) =>
+      (await admin.fetchTopicOffsetsByTimestamp(topic, timestamp.getTime())).map(({ partition, offset }) => ({
+        partition,
+        offset: Number(offset),
+      })),
+    );
+  }
+
+  /** Commits `offsets` for the group on `topic`; Kafka refuses while the group has members. */
+  async setGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: readonly { partition: number; offset: number }[],
+  ): Promise<void> {
+    await this.run(`setting the offsets of consumer group "${groupId}" on topic "${topic}"`, (admin) =>
+      admin.setOffsets({
+        groupId,
+        topic,
+        partitions: offsets.map(({ partition, offset }) => ({ partition, offset: String(offset) })),
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -19,18 +19,18 @@ export async function applyObject<T extends KubernetesObject>(
   return api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
 }
 
-/** Applies the status subresource; status is written once per reconcile. */
+/** Applies a pipeline's status subresource; status is written once per reconcile. */
 export async function applyStatus(
   api: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">,
   namespace: string,
   name: string,
   status: PipelineStatus,
 ): Promise<void> {
-  await applyCustomStatus(api, { plural, kind }, namespace, name, status);
+  await applyStatusOf(api, { plural, kind }, namespace, name, status);
 }
 
-/** Applies the status subresource of one of the operator's kinds (group kubesentiment.io). */
-export async function applyCustomStatus(
+/** Applies the status subresource of an object of one of the operator's kinds (group kubesentiment.io). */
+export async function applyStatusOf(
   api: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus">,
   resource: { plural: string; kind: string },
   namespace: string,

@@ -1,8 +1,12 @@
-// Events on a pipeline, as `kubectl describe` shows them. A level-triggered reconcile meets the same failure
+// Events on a pipeline (or a replay), as `kubectl describe` shows them. A level-triggered reconcile meets the same failure
 // on every pass, so a repeat of the same reason and message bumps the count of the Event already written
 // instead of writing a new one (what client-go's recorder does), and the API server is not flooded.
-import { ApiException, type CoreV1Api, type CoreV1Event } from "@kubernetes/client-node";
-import type { SentimentPipeline } from "../pipeline.ts";
+import {
+  ApiException,
+  type CoreV1Api,
+  type CoreV1Event,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 
 const reportingComponent = "kubesentiment-operator";
 
@@ -16,8 +20,13 @@ export class EventRecorder {
     private readonly instance: string,
   ) {}
 
-  async record(pipeline: SentimentPipeline, type: EventType, reason: string, message: string): Promise<void> {
-    const { name = "", namespace = "default", uid = "" } = pipeline.metadata;
+  async record(
+    object: KubernetesObject & { apiVersion: string; kind: string },
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const { name = "", namespace = "default", uid = "" } = object.metadata ?? {};
     const key = `${uid}\u0000${type}\u0000${reason}\u0000${message}`;
     const now = new Date();
     const previous = this.#written.get(key);
@@ -42,8 +51,8 @@ export class EventRecorder {
     const event: CoreV1Event = {
       metadata: { generateName: `${name}.`, namespace },
       involvedObject: {
-        apiVersion: pipeline.apiVersion,
-        kind: pipeline.kind,
+        apiVersion: object.apiVersion,
+        kind: object.kind,
         name,
         namespace,
         uid,
@@ -62,7 +71,7 @@ export class EventRecorder {
     this.#written.set(key, { name: created.metadata?.name ?? "", count: 1 });
   }
 
-  /** Drops what is remembered about a deleted pipeline. */
+  /** Drops what is remembered about a deleted object. */
   forget(uid: string): void {
     for (const key of this.#written.keys()) if (key.startsWith(`${uid}\u0000`)) this.#written.delete(key);
   }

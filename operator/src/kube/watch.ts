@@ -22,7 +22,8 @@ export interface WatchOptions<T extends KubernetesObject> {
   path: string;
   list: ListPromise<T>;
   labelSelector?: string;
-  onChange: (object: T) => void;
+  /** Told each object added, changed or deleted, after the cache (passed along) has taken the change in. */
+  onChange: (object: T, cache: ObjectCache<T>) => void;
   onError: (error: unknown) => void;
   restartDelayMs?: number;
 }
@@ -45,7 +46,7 @@ export async function watchResource<T extends KubernetesObject>(
     false,
     labelSelector,
   );
-  listWatch.on("change", onChange);
+  listWatch.on("change", (object) => onChange(object, listWatch));
   listWatch.on("error", (error) => {
     if (stopped) return;
     onError(error);

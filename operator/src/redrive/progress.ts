@@ -3,7 +3,7 @@
 // done, and the status that says so.
 import { type ConditionInput, mergeConditions } from "../controller/conditions.ts";
 import type {
-  RedriveCondition,
+  RedriveConditionType,
   RedrivePartition,
   RedrivePhase,
   RedriveStatus,
@@ -63,7 +63,7 @@ export interface RedriveState {
   progress?: readonly PartitionProgress[];
 }
 
-function conditionsOf(state: RedriveState): ConditionInput<RedriveCondition>[] {
+function conditionsOf(state: RedriveState): ConditionInput<RedriveConditionType>[] {
   const { phase, reason, message } = state;
   return [
     { type: "Complete", status: phase === "Done" ? "True" : "False", reason, message },
@@ -88,7 +88,7 @@ export function redriveStatus(
     ...previous,
     observedGeneration: generation,
     phase: state.phase,
-    conditions: mergeConditions<RedriveCondition>(
+    conditions: mergeConditions<RedriveConditionType>(
       previous?.conditions ?? [],
       conditionsOf(state),
       generation,

@@ -2,6 +2,7 @@
 // default resolved and every derived name decided. crds/sentimentredrives.kubesentiment.io.yaml holds the schema;
 // its defaults are applied again here, so an object read from a fixture resolves the same.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { ConditionOf } from "../controller/conditions.ts";
 
 export const redrivePlural = "sentimentredrives";
 export const redriveKind = "SentimentRedrive";
@@ -26,14 +27,8 @@ export interface RedrivePartition {
   nextOffset: string;
 }
 
-export interface RedriveCondition {
-  type: "Complete" | "Failed";
-  status: "True" | "False" | "Unknown";
-  observedGeneration?: number;
-  lastTransitionTime: string;
-  reason: string;
-  message: string;
-}
+export type RedriveConditionType = "Complete" | "Failed";
+export type RedriveCondition = ConditionOf<RedriveConditionType>;
 
 export interface RedriveStatus {
   observedGeneration?: number;

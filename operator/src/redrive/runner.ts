@@ -18,7 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CustomObjectsApi, ObjectCache } from "@kubernetes/client-node";
 import type { KafkaLogEntry } from "../kafka/admin.ts";
 import { resolveKafkaCredentials, type SecretReader } from "../kafka/credentials.ts";
-import { applyCustomStatus } from "../kube/apply.ts";
+import { applyStatusOf } from "../kube/apply.ts";
 import {
   group,
   InvalidPipelineError,
@@ -143,7 +143,7 @@ export class RedriveRunner {
     if (this.#stop.signal.aborted) return;
     const { namespace = "", name = "" } = this.redrive.metadata;
     const status = redriveStatus(this.#statusBase, state, this.redrive.metadata.generation ?? 0, new Date());
-    await applyCustomStatus(
+    await applyStatusOf(
       this.deps.customObjects,
       { plural: redrivePlural, kind: redriveKind },
       namespace,

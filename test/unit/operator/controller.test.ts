@@ -94,13 +94,14 @@ describe("operator controller loop", function () {
   let queue: WorkQueue;
   let reconciler: ScriptedReconciler;
   let pipelines: Map<string, SentimentPipeline>;
-  let controller: Controller | undefined;
+  let controller: Controller<SentimentPipeline> | undefined;
   let logged: { level: string; message: string; fields: Record<string, unknown> | undefined }[];
 
   const start = (concurrency = 1) => {
-    controller = new Controller({
+    controller = new Controller<SentimentPipeline>({
+      kind: "pipeline",
       queue,
-      pipelines: {
+      objects: {
         get: (name, namespace) => pipelines.get(`${namespace}/${name}`),
         list: () => [...pipelines.values()],
       },
