@@ -4,10 +4,12 @@
 
 import type { EnsuredTopics, TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
-import { type KafkaLogEntry, TopicAdmin } from "./kafka/admin.ts";
-import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
+import { TopicAdmin } from "./kafka/admin.ts";
+import type { KafkaLogEntry } from "./kafka/client.ts";
+import type { SecretReader } from "./kafka/credentials.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
 import { type ConsumerLag, consumerLag } from "./kafka/lag.ts";
+import { pipelineConnection } from "./kafka/pipeline-connection.ts";
 import {
   type KafkaObservation,
   planTopics,
@@ -52,7 +54,8 @@ export function outcomeOf(
   };
 }
 
-async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<ConsumerLag> {
+/** The pipeline's consumer lag on its requests topic, as status, the metrics API and the plugin report it. */
+export async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<ConsumerLag> {
   return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
 }
 
@@ -67,14 +70,11 @@ export class KafkaTopicsPort implements TopicsPort {
 
   /** Runs `use` with an admin client for the pipeline's Kafka, credentials and all, and closes it. */
   async #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
-    const resolved = await resolveKafkaCredentials(pipeline, this.readSecret);
-    // Not retriable: reading the same Secrets again gives the same answer until one of them changes.
-    if (!resolved.ok) throw new KafkaAdminError(resolved.reason, resolved.message, false);
+    const connection = await pipelineConnection(pipeline, this.readSecret);
     const onLog = this.onLog;
     const key = `${pipeline.namespace}/${pipeline.name}`;
     const admin = new TopicAdmin({
-      bootstrapServers: pipeline.kafka.bootstrapServers,
-      ...resolved.credentials,
+      ...connection,
       ...(onLog === undefined ? {} : { onLog: (entry: KafkaLogEntry) => onLog(entry, key) }),
     });
     try {

@@ -7,7 +7,7 @@ import { connectProducer } from "./connect-producer.ts";
 import { fetchBudget, readMemoryLimits } from "./consume/memory-budget.ts";
 import { RequestPipeline } from "./consume/request-pipeline.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
-import { registerLz4Codec } from "./lz4-codec.ts";
+import { registerLz4Codec } from "../../common/src/lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import { loadClassifierPool } from "./model/classifier-pool.ts";
