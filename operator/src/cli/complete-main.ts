@@ -3,11 +3,12 @@
 import { tokensOf } from "./args.ts";
 import { globalOptions } from "./commands.ts";
 import { type CompletionSources, complete, formatCompletion } from "./completion.ts";
-import { Session } from "./session.ts";
+import type { Session } from "./session.ts";
 
 const words = process.argv.slice(2);
 
-function sessionFor(typed: readonly string[]): Session | undefined {
+/** Loaded only when a choice needs the cluster: command names and flags come at once. */
+async function sessionFor(typed: readonly string[]): Promise<Session | undefined> {
   const target: Record<string, string> = {};
   for (const token of tokensOf(typed, globalOptions)) {
     if (token.kind === "option" && (token.name === "kubeconfig" || token.name === "context") && token.value) {
@@ -15,20 +16,22 @@ function sessionFor(typed: readonly string[]): Session | undefined {
     }
   }
   try {
+    const { Session } = await import("./session.ts");
     return new Session(target);
   } catch {
     return undefined;
   }
 }
 
-const session = sessionFor(words.slice(0, -1));
+let session: Promise<Session | undefined> | undefined;
+const connected = () => {
+  session ??= sessionFor(words.slice(0, -1));
+  return session;
+};
 const none = async () => [];
-const sources: CompletionSources =
-  session === undefined
-    ? { pipelines: none, namespaces: none, contexts: () => [] }
-    : {
-        pipelines: (namespace) => session.pipelineNames(namespace).catch(none),
-        namespaces: () => session.namespaceNames().catch(none),
-        contexts: () => session.contexts,
-      };
+const sources: CompletionSources = {
+  pipelines: async (namespace) => (await connected())?.pipelineNames(namespace).catch(none) ?? [],
+  namespaces: async () => (await connected())?.namespaceNames().catch(none) ?? [],
+  contexts: async () => (await connected())?.contexts ?? [],
+};
 process.stdout.write(formatCompletion(await complete(words, sources)));

@@ -13,7 +13,7 @@ export interface CompletionSources {
   /** Pipeline names in `namespace` (undefined: the kubeconfig's namespace). */
   pipelines(namespace: string | undefined): Promise<string[]>;
   namespaces(): Promise<string[]>;
-  contexts(): string[];
+  contexts(): Promise<string[]>;
 }
 
 export interface Completion {
@@ -51,7 +51,7 @@ export async function complete(words: readonly string[], sources: CompletionSour
     const [name, spec] = option;
     if (name === "kubeconfig") return { choices: [], directive: directives.default };
     if (name === "namespace") return matching(await sources.namespaces());
-    if (name === "context") return matching(sources.contexts());
+    if (name === "context") return matching(await sources.contexts());
     return matching([...(spec.choices ?? [])]);
   }
   if (typed.startsWith("-")) {

@@ -1,33 +1,30 @@
 // kubectl-sentiment: the kubectl plugin's entry. Parses the command line, runs the command, and ends with the
 // command's exit code (errors.ts), having printed any failure as one line on standard error.
-import { ApiException } from "@kubernetes/client-node";
+import type { ApiException } from "@kubernetes/client-node";
 import { parseCommandLine } from "./args.ts";
 import type { CommandArgs } from "./commands.ts";
 import type { CommandContext } from "./context.ts";
 import { CliError, type ExitCode, exitCodes, UsageError } from "./errors.ts";
-import { setPaused } from "./pause.ts";
-import { redrive } from "./redrive.ts";
-import { replay } from "./replay.ts";
-import { send } from "./send.ts";
-import { Session } from "./session.ts";
-import { status } from "./status.ts";
-import { tail } from "./tail.ts";
 
-function run(args: CommandArgs, context: CommandContext): Promise<ExitCode> {
+/**
+ * The command's module, loaded only when it runs: the Kubernetes client takes seconds to load on a busy
+ * machine, and help or a usage error should not wait for it.
+ */
+async function run(args: CommandArgs, context: CommandContext): Promise<ExitCode> {
   switch (args.command) {
     case "status":
-      return status(args, context);
+      return (await import("./status.ts")).status(args, context);
     case "send":
-      return send(args, context);
+      return (await import("./send.ts")).send(args, context);
     case "tail":
-      return tail(args, context);
+      return (await import("./tail.ts")).tail(args, context);
     case "pause":
     case "resume":
-      return setPaused(args, context);
+      return (await import("./pause.ts")).setPaused(args, context);
     case "replay":
-      return replay(args, context);
+      return (await import("./replay.ts")).replay(args, context);
     case "redrive":
-      return redrive(args, context);
+      return (await import("./redrive.ts")).redrive(args, context);
   }
 }
 
@@ -42,13 +39,15 @@ function apiMessage(error: ApiException<unknown>): string {
   return `the API server answered ${error.code}`;
 }
 
-function describe(error: unknown): { message: string; code: ExitCode } {
+async function describe(error: unknown): Promise<{ message: string; code: ExitCode }> {
   if (error instanceof UsageError) {
     const help =
       error.command === undefined ? "kubectl sentiment --help" : `kubectl sentiment ${error.command} --help`;
     return { message: `${error.message} (see ${help})`, code: error.exitCode };
   }
   if (error instanceof CliError) return { message: error.message, code: error.exitCode };
+  // Loaded by now if the API server answered at all.
+  const { ApiException } = await import("@kubernetes/client-node");
   if (error instanceof ApiException) return { message: apiMessage(error), code: exitCodes.failed };
   return { message: error instanceof Error ? error.message : String(error), code: exitCodes.failed };
 }
@@ -68,6 +67,7 @@ async function main(argv: string[]): Promise<ExitCode> {
       process.stdout.write(invocation.text);
       return exitCodes.ok;
     }
+    const { Session } = await import("./session.ts");
     return await run(invocation.args, {
       session: new Session(invocation.target),
       output: invocation.output,
@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<ExitCode> {
       interrupted: interruption.signal,
     });
   } catch (error) {
-    const { message, code } = describe(error);
+    const { message, code } = await describe(error);
     process.stderr.write(`error: ${message}\n`);
     return code;
   }

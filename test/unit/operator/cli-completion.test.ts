@@ -8,7 +8,7 @@ const sources: CompletionSources = {
     return namespace === "shop" ? ["orders"] : ["reviews", "returns"];
   },
   namespaces: async () => ["default", "shop"],
-  contexts: () => ["dev", "prod"],
+  contexts: async () => ["dev", "prod"],
 };
 const values = async (...words: string[]) =>
   (await complete(words, sources)).choices.map((choice) => choice.split("\t")[0]);
