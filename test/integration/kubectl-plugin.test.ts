@@ -239,7 +239,10 @@ describe("kubectl sentiment, the kubectl plugin", function () {
   });
 
   it("shows status: Ready, replicas, lag per partition and throughput", async () => {
-    const text = await kubectlSentiment("status", "reviews", "--window", "500ms");
+    const [text, json] = await Promise.all([
+      kubectlSentiment("status", "reviews", "--window", "500ms"),
+      direct("status", "reviews", "-o", "json", "--window", "500ms"),
+    ]);
     expect(text.status, text.stderr).to.equal(0);
     expect(text.stdout)
       .to.match(/Ready: +True\n/)
@@ -247,7 +250,6 @@ describe("kubectl sentiment, the kubectl plugin", function () {
     expect(text.stdout).to.match(/PARTITION +LAG\n0 +\d+\n1 +\d+\ntotal +\d+/);
     expect(text.stdout).to.match(/Throughput: +[\d.]+ requests\/s in/);
 
-    const json = await direct("status", "reviews", "-o", "json", "--window", "500ms");
     expect(json.status, json.stderr).to.equal(0);
     const report = JSON.parse(json.stdout);
     expect(report).to.deep.include({ ready: "True" });
@@ -264,15 +266,17 @@ describe("kubectl sentiment, the kubectl plugin", function () {
   });
 
   it("says a pipeline that is not there is not there, with a non-zero exit", async () => {
-    const missing = await kubectlSentiment("status", "nope");
+    const [missing, elsewhere, usage] = await Promise.all([
+      kubectlSentiment("status", "nope"),
+      direct("status", "reviews", "-n", "elsewhere"),
+      kubectlSentiment("replay", "reviews", "--from", "yesterday"),
+    ]);
     expect(missing.status).to.equal(1);
     expect(missing.stderr).to.include('error: SentimentPipeline "nope" not found in namespace "default"');
-    const elsewhere = await direct("status", "reviews", "-n", "elsewhere");
     expect(elsewhere.status).to.equal(1);
     expect(elsewhere.stderr).to.include(
       'error: SentimentPipeline "reviews" not found in namespace "elsewhere"',
     );
-    const usage = await kubectlSentiment("replay", "reviews", "--from", "yesterday");
     expect(usage.status).to.equal(2);
     expect(usage.stderr).to.include('--from "yesterday" is neither an RFC 3339 date-time');
   });
