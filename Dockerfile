@@ -39,6 +39,8 @@ USER 1000:1000
 FROM runtime AS operator
 COPY --from=operator-dependencies /src/node_modules node_modules
 COPY --from=build /src/dist/operator operator
+# The kubectl plugin's launchers, which run the compiled plugin beside them: node operator/bin/kubectl-sentiment.js
+COPY operator/bin operator/bin
 EXPOSE 8081
 ENTRYPOINT ["node", "--enable-source-maps", "operator/src/main.js"]
 

@@ -3,7 +3,7 @@
 // every broker, and how many records a topic holds.
 import { readFileSync } from "node:fs";
 import { type Admin, Kafka, type KafkaConfig, logLevel } from "kafkajs";
-import { registerLz4Codec } from "../../worker/src/lz4-codec.ts";
+import { registerLz4Codec } from "../../common/src/lz4-codec.ts";
 import type { KafkaSecurity } from "./kafka-config.ts";
 import { waitFor } from "./wait.ts";
 

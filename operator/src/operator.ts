@@ -4,7 +4,6 @@
 // only while this replica leads.
 import { readFileSync } from "node:fs";
 import {
-  ApiException,
   AppsV1Api,
   AuthorizationV1Api,
   AutoscalingV2Api,
@@ -22,11 +21,11 @@ import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
 import { startWatches } from "./controller/watches.ts";
 import { WorkQueue } from "./controller/work-queue.ts";
-import type { SecretReader } from "./kafka/credentials.ts";
 import type { KafkaLog } from "./kafka/pipeline-admin.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { defaultElectionTimings, LeaderElector } from "./kube/leader-election.ts";
 import { kubeLeaseApi } from "./kube/lease-api.ts";
+import { secretReader } from "./kube/secret-reader.ts";
 import { createOperatorMetrics } from "./metrics.ts";
 import { lagAnswerer } from "./metrics-api/lag-answer.ts";
 import {
@@ -69,21 +68,6 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(path);
   return kubeConfig;
-}
-
-/** Reads a Secret's data for Kafka credentials; undefined when it does not exist. */
-function secretReader(core: CoreV1Api): SecretReader {
-  return async (namespace, name) => {
-    try {
-      const secret = await core.readNamespacedSecret({ name, namespace });
-      return Object.fromEntries(
-        Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64")]),
-      );
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
-      throw error;
-    }
-  };
 }
 
 type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;

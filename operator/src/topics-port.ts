@@ -53,7 +53,8 @@ export function outcomeOf(
   };
 }
 
-async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<ConsumerLag> {
+/** The pipeline's consumer lag on its requests topic, as status, the metrics API and the plugin report it. */
+export async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Promise<ConsumerLag> {
   return consumerLag(await admin.partitionOffsets(pipeline.consumerGroup, pipeline.topics.requests));
 }
 

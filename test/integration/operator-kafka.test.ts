@@ -8,7 +8,8 @@ import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
-import { type KafkaLogEntry, TopicAdmin } from "../../operator/src/kafka/admin.ts";
+import { TopicAdmin } from "../../operator/src/kafka/admin.ts";
+import type { KafkaLogEntry } from "../../operator/src/kafka/client.ts";
 import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
 import { consumerLag } from "../../operator/src/kafka/lag.ts";
 import {

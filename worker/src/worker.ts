@@ -1,13 +1,13 @@
 // One worker: the model, Kafka clients, the consume loop and the HTTP endpoints, started and stopped together.
 import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
 import { createLogger } from "../../common/src/logger.ts";
+import { registerLz4Codec } from "../../common/src/lz4-codec.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
 import { fetchBudget, readMemoryLimits } from "./consume/memory-budget.ts";
 import { RequestPipeline } from "./consume/request-pipeline.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
-import { registerLz4Codec } from "./lz4-codec.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import { loadClassifierPool } from "./model/classifier-pool.ts";

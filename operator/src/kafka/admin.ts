@@ -7,7 +7,8 @@
 // One TopicAdmin is meant for one reconcile (or one metrics read), then close(): kafkajs keeps a list of topics
 // it has looked up and refreshes their metadata on later calls, which fails once someone deletes one of them.
 import { setTimeout as sleep } from "node:timers/promises";
-import kafkajs, { type Admin, Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import kafkajs, { type Admin, type Kafka } from "kafkajs";
+import { type KafkaConnection, type KafkaLogEntry, kafkaClient } from "./client.ts";
 import { KafkaAdminError, toKafkaAdminError } from "./errors.ts";
 import type { PartitionOffsets } from "./lag.ts";
 import { skippingUnreadTails } from "./lag-tail.ts";
@@ -17,69 +18,12 @@ import type { KafkaObservation, TopicPlan, TopicState } from "./topic-plan.ts";
 // kafkajs is CommonJS and these are not visible to ESM as named exports.
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
-export interface KafkaLogEntry {
-  level: "error" | "warn";
-  namespace: string;
-  message: string;
-}
-
-export interface TopicAdminOptions {
-  bootstrapServers: readonly string[];
+export interface TopicAdminOptions extends KafkaConnection {
   clientId?: string;
-  /** Passed to kafkajs as they are; whoever builds them has read the pipeline's Secrets. */
-  ssl?: NonNullable<KafkaConfig["ssl"]>;
-  sasl?: NonNullable<KafkaConfig["sasl"]>;
   /** kafkajs's own errors and warnings (retries, lost connections); dropped when absent. */
   onLog?: (entry: KafkaLogEntry) => void;
   /** Bound on connecting and on each call except waitUntilUsable; default 10 s. */
   timeoutMs?: number;
-}
-
-/**
- * kafkajs's defaults (30 s requests, 5 retries up to 30 s apart, nested per layer) can keep a call busy for
- * minutes. These give up within a few seconds: the reconcile reports the failure and looks again later.
- */
-const clientTimeouts = {
-  connectionTimeout: 3_000,
-  authenticationTimeout: 3_000,
-  requestTimeout: 8_000,
-  retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
-} satisfies Partial<KafkaConfig>;
-
-/** The client settings TopicAdmin and the redrive share. */
-export type KafkaClientOptions = Pick<
-  TopicAdminOptions,
-  "bootstrapServers" | "clientId" | "ssl" | "sasl" | "onLog"
->;
-
-/**
- * A kafkajs client with the operator's short timeouts, printing nothing itself: its errors and warnings go to
- * options.onLog, and each error's message also to `onError`.
- */
-export function operatorKafka(
-  options: KafkaClientOptions,
-  onError: (message: string) => void = () => {},
-): Kafka {
-  const onLog = options.onLog;
-  return new Kafka({
-    clientId: options.clientId ?? "kubesentiment-operator",
-    brokers: [...options.bootstrapServers],
-    ...clientTimeouts,
-    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
-    ...(options.sasl === undefined ? {} : { sasl: options.sasl }),
-    // Nothing on stdout: the operator's own log says what matters, and kafkajs's lines go to onLog.
-    logLevel: logLevel.WARN,
-    logCreator: () => (entry) => {
-      if (entry.level === logLevel.ERROR) onError(entry.log.message);
-      // KAFKAJS_LOG_LEVEL in the environment can raise kafkajs's level; only errors and warnings go on.
-      if (onLog === undefined || entry.level > logLevel.WARN) return;
-      onLog({
-        level: entry.level === logLevel.ERROR ? "error" : "warn",
-        namespace: entry.namespace,
-        message: entry.log.message,
-      });
-    },
-  });
 }
 
 const defaultTimeoutMs = 10_000;
@@ -96,8 +40,14 @@ export class TopicAdmin {
   constructor(options: TopicAdminOptions) {
     this.servers = options.bootstrapServers;
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-    this.kafka = operatorKafka(options, (message) => {
-      this.lastLoggedError = message;
+    const onLog = options.onLog;
+    this.kafka = kafkaClient({
+      ...options,
+      clientId: options.clientId ?? "kubesentiment-operator",
+      onLog: (entry) => {
+        if (entry.level === "error") this.lastLoggedError = entry.message;
+        onLog?.(entry);
+      },
     });
   }
 
@@ -295,6 +245,15 @@ export class TopicAdmin {
         topic,
         partitions: offsets.map(({ partition, offset }) => ({ partition, offset: String(offset) })),
       }),
+    );
+  }
+
+  /** Each partition's log end offset (the offset the next record will get), in partition order. */
+  async logEndOffsets(topic: string): Promise<{ partition: number; logEndOffset: number }[]> {
+    return this.run(`reading the end offsets of topic "${topic}"`, async (admin) =>
+      (await admin.fetchTopicOffsets(topic))
+        .map(({ partition, high }) => ({ partition, logEndOffset: Number(high) }))
+        .sort((a, b) => a.partition - b.partition),
     );
   }
 

@@ -8,7 +8,7 @@
 // both send one dead letter. The consumer reads committed records only (kafkajs's default isolation level), as
 // the workers do.
 import { type Consumer, type Kafka, Partitioners, type Producer } from "kafkajs";
-import { type KafkaClientOptions, operatorKafka } from "../kafka/admin.ts";
+import { type KafkaClientOptions, kafkaClient } from "../kafka/client.ts";
 import type { ResolvedRedrive } from "./redrive.ts";
 import type { Chunk, DeadLetterRecord } from "./selection.ts";
 
@@ -49,11 +49,11 @@ export class RedriveKafka {
   readonly #consumer: Consumer;
 
   constructor(
-    client: KafkaClientOptions,
+    client: Omit<KafkaClientOptions, "clientId">,
     private readonly redrive: ResolvedRedrive,
     private readonly topics: { deadLetter: string; requests: string },
   ) {
-    this.#kafka = operatorKafka({ ...client, clientId: "kubesentiment-operator-redrive" });
+    this.#kafka = kafkaClient({ ...client, clientId: "kubesentiment-operator-redrive" });
     this.#producer = this.#kafka.producer({
       transactionalId: redrive.transactionalId,
       transactionTimeout: transactionTimeoutMs,

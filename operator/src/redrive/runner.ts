@@ -16,7 +16,7 @@
 // starts afresh from what Kafka committed, after a backoff.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CustomObjectsApi, ObjectCache } from "@kubernetes/client-node";
-import type { KafkaLogEntry } from "../kafka/admin.ts";
+import type { KafkaLogEntry } from "../kafka/client.ts";
 import { resolveKafkaCredentials, type SecretReader } from "../kafka/credentials.ts";
 import { applyStatusOf } from "../kube/apply.ts";
 import {

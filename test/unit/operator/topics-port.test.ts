@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { KafkaLogEntry } from "../../../operator/src/kafka/admin.ts";
+import type { KafkaLogEntry } from "../../../operator/src/kafka/client.ts";
 import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../../operator/src/pipeline.ts";
 import { describeChanges, KafkaTopicsPort, outcomeOf } from "../../../operator/src/topics-port.ts";

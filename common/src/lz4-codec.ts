@@ -1,5 +1,5 @@
-// LZ4 for kafkajs, which ships without it: Kafka's LZ4 is the standard LZ4 frame format, which the maintained
-// napi-rs binding lz4-napi implements natively.
+// LZ4 for kafkajs, which ships without it: the worker writes LZ4, the kubectl plugin and the tests read it.
+// Kafka's LZ4 is the standard LZ4 frame format, which the maintained napi-rs binding lz4-napi implements natively.
 import kafkajs from "kafkajs";
 import { compressFrameSync, decompressFrameSync } from "lz4-napi";
 
