@@ -275,6 +275,9 @@ describe("SentimentReplay on a real control plane, Kafka and workers", function 
   it("survives an operator that stops after recording the plan and before setting it: resets once, completes", async () => {
     await operator?.stop();
     operator = undefined;
+    // What the pipeline reconcile does while a replay holds the pipeline, done here as the operator is stopped:
+    // the workers scaled to 0 (the fleet follows), so the group can empty.
+    k.run(["scale", "deployment", "replayed-worker", "--replicas=0", "-n", "default"]);
     k.apply(replayManifest("from-earliest", { from: { earliest: true } }));
     const before = await committedOffsets();
 
