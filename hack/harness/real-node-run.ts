@@ -76,6 +76,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<void> {
   for (const tool of ["containerd", "runc", "ctr", "ip", "nft", "iptables"]) requireCommand(tool, setupHint);
   const binaries = buildNodeBinaries(log);
   const files = realNodeFiles(realNodeDir(options.clusterDir));
+  claimMachine(files);
   mkdirSync(files.dir, { recursive: true });
   if (!existsSync(files.before)) writeFileSync(files.before, `${JSON.stringify(recordMachine(), null, 2)}\n`);
 
@@ -187,6 +188,26 @@ function ensureBridge(): void {
   run("ip", ["link", "set", bridge, "up"]);
 }
 
+/**
+ * One real node per machine: the bridge, the pod subnet, /var/lib/kubelet and the netfilter tables are the
+ * machine's. The marker names the node directory that owns them; another cluster's node is refused.
+ */
+const ownerMarker = "/run/kubesentiment-real-node";
+
+function claimMachine(files: RealNodeFiles): void {
+  const owner = existsSync(ownerMarker) ? readFileSync(ownerMarker, "utf8").trim() : undefined;
+  if (owner !== undefined && owner !== files.dir && existsSync(owner)) {
+    throw new HarnessError(
+      `another real node runs on this machine (${owner}): stop its cluster first (hack/cluster.ts down in that checkout, or its test's cluster)`,
+    );
+  }
+  writeFileSync(ownerMarker, `${files.dir}\n`);
+}
+
+function releaseMachine(files: RealNodeFiles): void {
+  if (existsSync(ownerMarker) && readFileSync(ownerMarker, "utf8").trim() === files.dir) rmSync(ownerMarker);
+}
+
 function recordMachine(): MachineBefore {
   return {
     existingPaths: hostPathsTouched.filter((path) => existsSync(path)),
@@ -226,6 +247,7 @@ export async function stopRealNode(clusterDir: string): Promise<void> {
       if (!before.existingPaths.includes(path)) rmSync(path, { recursive: true, force: true });
   }
   rmSync(files.dir, { recursive: true, force: true });
+  releaseMachine(files);
   const left = before ? leftovers(files.dir, before) : [];
   if (left.length > 0) {
     throw new HarnessError(
