@@ -94,9 +94,13 @@ async function stopComponents(dir: string, components: Component[]): Promise<voi
  * removes its state; does nothing when none is there.
  */
 export async function stopCluster(dir: string): Promise<void> {
-  await stopRealNode(dir);
-  await stopComponents(dir, startOrder);
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await stopRealNode(dir);
+  } finally {
+    // Whatever the node left behind is reported, but never keeps the control plane running.
+    await stopComponents(dir, startOrder);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface Tls {
