@@ -204,6 +204,15 @@ function claimMachine(files: RealNodeFiles): void {
   writeFileSync(ownerMarker, `${files.dir}\n`);
 }
 
+/** The pod gateway while a real node runs on this machine (servers there reach pods and this machine alike). */
+export function runningRealNodeGateway(): string | undefined {
+  if (!existsSync(ownerMarker)) return undefined;
+  const owner = readFileSync(ownerMarker, "utf8").trim();
+  return existsSync(owner) && runningPid(nodeDaemon(realNodeFiles(owner), "containerd")) !== undefined
+    ? podNetwork.gateway
+    : undefined;
+}
+
 function releaseMachine(files: RealNodeFiles): void {
   if (existsSync(ownerMarker) && readFileSync(ownerMarker, "utf8").trim() === files.dir) rmSync(ownerMarker);
 }
