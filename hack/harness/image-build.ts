@@ -2,8 +2,10 @@
 // builds them with `docker build --target`, and loads them into the real node's containerd. No registry serves
 // images here, so the one base image the Dockerfile names is made first: Debian's minimal base from debootstrap
 // plus this machine's Node.js and npm, tagged with the Dockerfile's FROM name so the Dockerfile builds unchanged
-// (`--pull=never`). Storage is buildah's vfs driver in a root of its own in the cache: nothing of the machine's
-// own container storage is touched, and the layers stay there so a second build is quick.
+// (`--pull=never`). Storage is buildah's overlay driver in a root of its own in the cache: nothing of the machine's
+// own container storage is touched, and the layers stay there so a second build is quick. Not vfs: it copies the
+// whole root file system for every step and every stage, which measured here 12 GB of storage and 9 minutes for a
+// build with every step cached (overlay: 1.6 GB, 12 s for the worker).
 import { createHash } from "node:crypto";
 import {
   cpSync,
@@ -35,11 +37,18 @@ import {
 
 const setupHint = "run 'bash hack/setup.sh real-node' as root";
 
-/** buildah with the project's own storage: its vfs root and run root under the cache. */
+/** buildah with the project's own storage: its overlay root and run root under the cache. */
 function buildahRunner(): (args: string[], options?: { cwd?: string }) => string {
   const buildah = requireCommand("buildah", setupHint);
   const dir = cacheDir("images");
-  const globals = ["--storage-driver", "vfs", "--root", join(dir, "storage"), "--runroot", join(dir, "run")];
+  const globals = [
+    "--storage-driver",
+    "overlay",
+    "--root",
+    join(dir, "overlay"),
+    "--runroot",
+    join(dir, "run"),
+  ];
   return (args, options = {}) => run(buildah, [...globals, ...args], options);
 }
 
