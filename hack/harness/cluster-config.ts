@@ -102,6 +102,10 @@ export function apiserverArgs(settings: ClusterSettings, pki: Pki): string[] {
     `--proxy-client-cert-file=${pki.frontProxyClientCert}`,
     `--proxy-client-key-file=${pki.frontProxyClientKey}`,
     "--enable-aggregator-routing=true",
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
+    // Node names here resolve nowhere: reach kubelets at their node IP.
+    "--kubelet-preferred-address-types=InternalIP",
     "--profiling=false",
   ];
 }

@@ -14,6 +14,8 @@ export interface Pki {
   apiserverKey: string;
   adminCert: string;
   adminKey: string;
+  kubeletClientCert: string;
+  kubeletClientKey: string;
   frontProxyCaCert: string;
   frontProxyClientCert: string;
   frontProxyClientKey: string;
@@ -34,6 +36,8 @@ export function pkiPaths(dir: string): Pki {
     apiserverKey: file("apiserver.key"),
     adminCert: file("admin.crt"),
     adminKey: file("admin.key"),
+    kubeletClientCert: file("apiserver-kubelet-client.crt"),
+    kubeletClientKey: file("apiserver-kubelet-client.key"),
     frontProxyCaCert: file("front-proxy-ca.crt"),
     frontProxyClientCert: file("front-proxy-client.crt"),
     frontProxyClientKey: file("front-proxy-client.key"),
@@ -146,6 +150,14 @@ export function ensurePki(dir: string, serviceIp: string): Pki {
     cert: pki.adminCert,
     key: pki.adminKey,
     subject: "/O=system:masters/CN=kubesentiment-admin",
+    usage: "clientAuth",
+  });
+  // The apiserver's client certificate towards kubelets (logs, exec, port-forward): a real node's kubelet
+  // authorizes it through the apiserver, which lets system:masters do anything.
+  signedLeaf(openssl, ca, {
+    cert: pki.kubeletClientCert,
+    key: pki.kubeletClientKey,
+    subject: "/O=system:masters/CN=kube-apiserver-kubelet-client",
     usage: "clientAuth",
   });
 

@@ -25,6 +25,8 @@ import { ensurePki, type Pki } from "./cluster-pki.ts";
 import { stateDir } from "./dirs.ts";
 import { assertPortsFree } from "./ports.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
+import { realNodeName } from "./real-node-config.ts";
+import { startRealNode, stopRealNode } from "./real-node-run.ts";
 import { waitUntilReady } from "./wait.ts";
 
 export const defaultPortBase = 6443;
@@ -42,6 +44,8 @@ export interface StartClusterOptions {
   hpaSyncPeriodSeconds?: number;
   /** Bound on each component's readiness wait. */
   readyTimeoutMs?: number;
+  /** Also run one real node (containerd, kubelet, CNI, kube-proxy; root only) beside kwok's fake one. */
+  realNode?: boolean;
   /** Build the binaries if they are missing instead of failing (the CLI does; tests expect them built). */
   build?: boolean;
   /** Once aborted, no further component is started (the caller is tearing the cluster down). */
@@ -85,10 +89,18 @@ async function stopComponents(dir: string, components: Component[]): Promise<voi
   for (const server of servers) if (components.includes(server)) await stopDaemon(daemonOf(dir, server));
 }
 
-/** Stops every component of the cluster in `dir` and removes its state; does nothing when none is there. */
+/**
+ * Stops every component of the cluster in `dir` (its real node first, while the apiserver still answers) and
+ * removes its state; does nothing when none is there.
+ */
 export async function stopCluster(dir: string): Promise<void> {
-  await stopComponents(dir, startOrder);
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await stopRealNode(dir);
+  } finally {
+    // Whatever the node left behind is reported, but never keeps the control plane running.
+    await stopComponents(dir, startOrder);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface Tls {
@@ -208,8 +220,21 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       await startComponent(component, settings, pki, binaries, timeoutMs);
     }
     await waitForApi(dir, server, pki, components, timeoutMs);
+    if (options.realNode) {
+      options.signal?.throwIfAborted();
+      await startRealNode({
+        clusterDir: dir,
+        portBase: settings.portBase,
+        pki,
+        kubeconfig: files.kubeconfig,
+        server,
+        timeoutMs,
+        isNodeReady: () => isNodeReady(settings, admin, realNodeName),
+      });
+    }
   } catch (error) {
     // Nothing may outlive a failed start; the logs stay for the error message and a later look.
+    await stopRealNode(dir);
     await stopComponents(dir, startOrder);
     throw error;
   }
@@ -259,7 +284,7 @@ async function startComponent(
       await waitUntilReady(
         [daemon],
         `node ${fakeNodeName} is Ready`,
-        async () => isNodeReady(settings, tls),
+        async () => isNodeReady(settings, tls, fakeNodeName),
         { timeoutMs },
       );
       return;
@@ -285,9 +310,9 @@ async function createFakeNode(settings: ClusterSettings, tls: Tls): Promise<void
   }
 }
 
-async function isNodeReady(settings: ClusterSettings, tls: Tls): Promise<boolean> {
+async function isNodeReady(settings: ClusterSettings, tls: Tls, name: string): Promise<boolean> {
   const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
-  const { status, body } = await httpsRequest(`${server}/api/v1/nodes/${fakeNodeName}`, tls);
+  const { status, body } = await httpsRequest(`${server}/api/v1/nodes/${name}`, tls);
   if (status !== 200) return false;
   const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;

@@ -21,6 +21,7 @@ import {
   defaultReadyTimeoutMs,
   type KafkaSecurity,
   kafkaAssetsDir,
+  loopback,
   nodeIds,
   nodePorts,
   renderServerProperties,
@@ -59,6 +60,11 @@ export interface KafkaOptions {
   security?: KafkaSecurity;
   /** Kafka's default auto.create.topics.enable=true instead of the harness's false. */
   autoCreateTopics?: boolean;
+  /**
+   * The address client listeners bind and advertise instead of 127.0.0.1: the real node's pod gateway, which
+   * pods and this machine both reach. PLAINTEXT only.
+   */
+  clientHost?: string;
 }
 
 export interface KafkaCluster {
@@ -103,6 +109,7 @@ interface ClusterRecord {
   readyTimeoutMs: number;
   security?: KafkaSecurity;
   autoCreateTopics?: boolean;
+  clientHost?: string;
 }
 
 const recordFile = "cluster.json";
@@ -123,6 +130,9 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
     // Several nodes would also log in to one another over the listener; nothing needs that yet.
     throw new HarnessError("a SASL_SSL Kafka cluster has one node (brokers: 1)");
   }
+  if (options.security !== undefined && options.clientHost !== undefined) {
+    throw new HarnessError("a SASL_SSL Kafka cluster listens on 127.0.0.1 only (no clientHost)");
+  }
   requireCommand("java", javaHint); // before any fetch: a missing JDK is the first thing to hear about
   const libs = ensureKafkaLibs(log);
 
@@ -141,6 +151,7 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
     readyTimeoutMs: options.readyTimeoutMs ?? defaultReadyTimeoutMs,
     ...(options.security === undefined ? {} : { security: options.security }),
     ...(options.autoCreateTopics === true ? { autoCreateTopics: true } : {}),
+    ...(options.clientHost === undefined ? {} : { clientHost: options.clientHost }),
   };
   const dir = clusterDir(name);
   mkdirSync(dir, { recursive: true });
@@ -205,7 +216,7 @@ class LocalCluster implements KafkaCluster {
     this.name = record.name;
     this.brokers = record.brokers;
     this.portBase = record.portBase;
-    this.bootstrapServers = bootstrapServers(record.portBase, record.brokers);
+    this.bootstrapServers = bootstrapServers(record.portBase, record.brokers, record.clientHost);
     this.security = record.security;
   }
 
@@ -282,6 +293,7 @@ class LocalCluster implements KafkaCluster {
       portBase: this.portBase,
       dataDir,
       autoCreateTopics: this.record.autoCreateTopics === true,
+      ...(this.record.clientHost === undefined ? {} : { clientHost: this.record.clientHost }),
     });
     const security = this.security;
     const properties = security === undefined ? plain : this.secured(plain, nodeId, security);
@@ -360,7 +372,7 @@ class LocalCluster implements KafkaCluster {
   }
 
   private address(nodeId: number): string {
-    return `127.0.0.1:${nodePorts(this.portBase, nodeId).client}`;
+    return `${this.record.clientHost ?? loopback}:${nodePorts(this.portBase, nodeId).client}`;
   }
 
   private nodeDir(nodeId: number): string {

@@ -28,8 +28,11 @@ export function nodeIds(brokers: number): number[] {
   return Array.from({ length: brokers }, (_, i) => i);
 }
 
-export function bootstrapServers(portBase: number, brokers: number): string[] {
-  return nodeIds(brokers).map((id) => `127.0.0.1:${nodePorts(portBase, id).client}`);
+/** Where client listeners are unless told otherwise; controllers are always there. */
+export const loopback = "127.0.0.1";
+
+export function bootstrapServers(portBase: number, brokers: number, clientHost = loopback): string[] {
+  return nodeIds(brokers).map((id) => `${clientHost}:${nodePorts(portBase, id).client}`);
 }
 
 /** Every port the cluster needs, described well enough that a clash can be explained to a person. */
@@ -54,6 +57,8 @@ export interface NodeSettings {
   dataDir: string;
   /** The broker creates a topic a client names (Kafka's own default); the harness's default is false. */
   autoCreateTopics?: boolean;
+  /** The address the client listener binds and advertises; default loopback. */
+  clientHost?: string;
 }
 
 /** Fills the server.properties template for one node; a placeholder left unfilled is a harness bug. */
@@ -72,6 +77,7 @@ export function renderServerProperties(template: string, node: NodeSettings): st
     // With three replicas, acks=all survives one node down; a single node can only require itself.
     minInsync: String(Math.min(2, node.brokers)),
     autoCreateTopics: String(node.autoCreateTopics === true),
+    clientHost: node.clientHost ?? loopback,
   };
   return template.replace(/\{\{(\w+)\}\}/g, (placeholder, key: string) => {
     const value = values[key];

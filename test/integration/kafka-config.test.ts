@@ -1,5 +1,8 @@
 // The pure rules of the local Kafka harness (ports, node configuration, environment), checked without a JVM.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect } from "chai";
+import { repoRoot } from "../../hack/harness/dirs.ts";
 import {
   addScramArgs,
   bootstrapServers,
@@ -15,6 +18,22 @@ describe("local Kafka harness: configuration", () => {
   it("gives node i the client port base+2i and the controller port just above", () => {
     expect(bootstrapServers(9092, 3)).to.deep.equal(["127.0.0.1:9092", "127.0.0.1:9094", "127.0.0.1:9096"]);
     expect(clusterPorts(9092, 1, "KAFKA_PORT_BASE").map((p) => p.port)).to.deep.equal([9092, 9093]);
+  });
+
+  it("puts the client listener on another address when asked (the pod gateway), the controllers on loopback", () => {
+    expect(bootstrapServers(9092, 1, "10.88.0.1")).to.deep.equal(["10.88.0.1:9092"]);
+    const template = readFileSync(join(repoRoot, "hack/kafka/server.properties.template"), "utf8");
+    const node = { nodeId: 0, brokers: 1 as const, portBase: 9092, dataDir: "/d" };
+    const listeners = (properties: string) =>
+      properties.split("\n").filter((line) => line.includes("listeners="));
+    expect(listeners(renderServerProperties(template, { ...node, clientHost: "10.88.0.1" }))).to.deep.equal([
+      "listeners=PLAINTEXT://10.88.0.1:9092,CONTROLLER://127.0.0.1:9093",
+      "advertised.listeners=PLAINTEXT://10.88.0.1:9092",
+    ]);
+    expect(listeners(renderServerProperties(template, node))).to.deep.equal([
+      "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+      "advertised.listeners=PLAINTEXT://127.0.0.1:9092",
+    ]);
   });
 
   it("renders a three-voter quorum with replication 3 and two in-sync replicas required", () => {
