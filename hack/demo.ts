@@ -2,7 +2,8 @@
 // (kube-apiserver, etcd, kube-controller-manager, kwok for the pods) start; the operator runs locally; the
 // sample SentimentPipeline is applied with kubectl; a worker runs locally with exactly the configuration the
 // operator's Deployment gives its pods; the sample requests (some deliberately bad) go in, and what comes
-// back is printed, with `kubectl get` showing the pipeline Ready.
+// back is printed, with `kubectl get` showing the pipeline Ready, the HPA reading the operator's lag metric
+// (external.metrics.k8s.io, routed by the aggregation layer to the operator here) and `kubectl sentiment status`.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,6 +19,7 @@ import { repoRoot } from "./harness/dirs.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { findKafka, startKafka } from "./harness/kafka-cluster.ts";
 import { kubectlFor } from "./harness/kubectl.ts";
+import { makeMetricsApiCertificates, registerLocalMetricsApi } from "./harness/local-metrics-api.ts";
 import { workerEnvOf } from "./harness/local-worker.ts";
 import { waitFor } from "./harness/wait.ts";
 
@@ -53,6 +55,7 @@ runCli(async () => {
     controllerManager: true,
     kwok: true,
     build: true,
+    hpaSyncPeriodSeconds: 5,
   }).catch(async (error: unknown) => {
     await kafka.stop();
     throw error;
@@ -72,9 +75,20 @@ runCli(async () => {
       RESYNC_PERIOD_MS: "5000",
     });
     if (!parsed.ok) throw new HarnessError(parsed.problems.join("; "));
-    const operator = await startOperator({ config: parsed.config, kubeconfigPath: cluster.kubeconfigPath });
-    stops.push(() => operator.stop());
-    console.log("operator running locally against the control plane");
+    const { namespace } = parsed.config;
+    kubectl.apply(JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }));
+    const certificates = makeMetricsApiCertificates(namespace);
+    stops.push(async () => certificates.remove());
+    const operator = await startOperator({
+      config: {
+        ...parsed.config,
+        metricsApi: { port: 0, certFile: certificates.cert, keyFile: certificates.key },
+      },
+      kubeconfigPath: cluster.kubeconfigPath,
+    });
+    stops.unshift(() => operator.stop());
+    await registerLocalMetricsApi(kubectl, namespace, operator.metricsApiPort ?? 0, certificates.caCert);
+    console.log("operator running locally against the control plane, serving the lag metric to the HPA");
 
     // The sample as a user would apply it, pointed at this machine's broker.
     const pipeline = loadYaml<SentimentPipeline>(readFileSync(sampleFile, "utf8"));
@@ -174,8 +188,27 @@ runCli(async () => {
       },
       { timeoutMs },
     );
+    // The HPA reads the lag through the metrics API once per sync period: wait for its first reading.
+    await waitFor(
+      "the HPA's first reading of the lag metric",
+      () =>
+        kubectl.run([
+          "get",
+          "hpa",
+          `${name}-worker`,
+          "-o",
+          "jsonpath={.status.currentMetrics[0].external.current.averageValue}",
+        ]) || undefined,
+      { timeoutMs },
+    );
     show(["get", "sentimentpipeline", name]);
     show(["get", "deployment,service,hpa", "-l", `kubesentiment.io/pipeline=${name}`]);
+    // The kubectl plugin (npm puts node_modules/.bin on PATH); async, as it must not freeze the operator here.
+    const status = ["sentiment", "status", name];
+    console.log(`\n$ kubectl ${status.join(" ")}\n${(await kubectl.runAsync(status)).trimEnd()}`);
+    console.log(
+      "\nThe operator and worker ran here as local processes; to run them as pods on a real node from their images, see README.md, In-cluster on this machine.",
+    );
   } finally {
     for (const stop of stops) await stop();
     await cluster.stop();

@@ -2,21 +2,24 @@
 // kube-controller-manager's HPA controller (short sync period), kwok for the pods, a real Kafka broker, the
 // operator serving external.metrics.k8s.io behind an APIService, and real worker processes (as many as the
 // Deployment asks for) doing the draining. Pausing is here too: what it must hold off is this autoscaling.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
-import { networkInterfaces, tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import type { Admin } from "kafkajs";
 import { clusterFiles, clusterPortCount } from "../../hack/harness/cluster-config.ts";
-import { pkiPaths, selfSignedCa, signedLeaf } from "../../hack/harness/cluster-pki.ts";
+import { pkiPaths } from "../../hack/harness/cluster-pki.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
-import { requireCommand } from "../../hack/harness/commands.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
+import {
+  hostAddress,
+  type MetricsApiCertificates,
+  makeMetricsApiCertificates,
+  registerLocalMetricsApi,
+} from "../../hack/harness/local-metrics-api.ts";
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
@@ -37,15 +40,6 @@ const metricPath = (pipeline: string) =>
   `/apis/external.metrics.k8s.io/v1beta1/namespaces/default/kubesentiment_consumer_lag?labelSelector=kubesentiment.io%2Fpipeline%3D${pipeline}`;
 
 /** The aggregator refuses loopback endpoints: the operator is reached on this machine's own address. */
-function hostAddress(): string {
-  const address = Object.values(networkInterfaces())
-    .flat()
-    .find((entry) => entry?.family === "IPv4" && !entry.internal)?.address;
-  if (address === undefined)
-    throw new Error("this machine has no non-loopback IPv4 address for the aggregator to reach");
-  return address;
-}
-
 /** A GET to the operator's metrics API directly, presenting `cert`/`key` when given. */
 function directGet(
   port: number,
@@ -74,7 +68,7 @@ describe("lag-driven autoscaling, end to end", function () {
   let cluster: Cluster;
   let kafka: KafkaCluster;
   let operator: RunningOperator;
-  let certDir: string;
+  let certificates: MetricsApiCertificates | undefined;
   let k: Kubectl;
   const fleets: WorkerFleet[] = [];
   const workerDeployment = (name: string) => ["deployment", `${name}-worker`, "-n", "default"];
@@ -178,67 +172,11 @@ describe("lag-driven autoscaling, end to end", function () {
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
 
-    // The metrics API's serving certificate, made here as the chart makes it in a cluster.
-    certDir = mkdtempSync(join(tmpdir(), "kubesentiment-metrics-"));
-    const openssl = requireCommand("openssl", "install openssl");
-    const ca = { cert: join(certDir, "ca.crt"), key: join(certDir, "ca.key") };
-    selfSignedCa(openssl, ca.cert, ca.key, "kubesentiment-metrics-ca");
-    signedLeaf(openssl, ca, {
-      cert: join(certDir, "tls.crt"),
-      key: join(certDir, "tls.key"),
-      subject: "/CN=kubesentiment-metrics",
-      usage: "serverAuth",
-      san: `IP:${hostAddress()},DNS:kubesentiment-metrics.${operatorNamespace}.svc`,
-    });
+    certificates = makeMetricsApiCertificates(operatorNamespace);
     operator = await runOperator(cluster.kubeconfigPath, {
-      metricsApi: { port: 0, certFile: join(certDir, "tls.crt"), keyFile: join(certDir, "tls.key") },
+      metricsApi: { port: 0, certFile: certificates.cert, keyFile: certificates.key },
     });
-    const port = operator.metricsApiPort ?? 0;
-    k.apply(
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "List",
-        items: [
-          {
-            apiVersion: "v1",
-            kind: "Service",
-            metadata: { name: "kubesentiment-metrics", namespace: operatorNamespace },
-            spec: { ports: [{ name: "https", port: 443, targetPort: port }] },
-          },
-          {
-            apiVersion: "discovery.k8s.io/v1",
-            kind: "EndpointSlice",
-            metadata: {
-              name: "kubesentiment-metrics-local",
-              namespace: operatorNamespace,
-              labels: { "kubernetes.io/service-name": "kubesentiment-metrics" },
-            },
-            addressType: "IPv4",
-            endpoints: [{ addresses: [hostAddress()], conditions: { ready: true } }],
-            ports: [{ name: "https", port, protocol: "TCP" }],
-          },
-          {
-            apiVersion: "apiregistration.k8s.io/v1",
-            kind: "APIService",
-            metadata: { name: "v1beta1.external.metrics.k8s.io" },
-            spec: {
-              group: "external.metrics.k8s.io",
-              version: "v1beta1",
-              service: { name: "kubesentiment-metrics", namespace: operatorNamespace, port: 443 },
-              caBundle: readFileSync(ca.cert).toString("base64"),
-              groupPriorityMinimum: 100,
-              versionPriority: 100,
-            },
-          },
-        ],
-      }),
-    );
-    await k.runAsync([
-      "wait",
-      "--for=condition=Available",
-      "apiservice/v1beta1.external.metrics.k8s.io",
-      "--timeout=60s",
-    ]);
+    await registerLocalMetricsApi(k, operatorNamespace, operator.metricsApiPort ?? 0, certificates.caCert);
   });
 
   // A test's workers end with it: each fleet polls the Deployment with kubectl, which blocks this process and
@@ -250,7 +188,7 @@ describe("lag-driven autoscaling, end to end", function () {
   after(async () => {
     await operator?.stop();
     await Promise.all([cluster?.stop(), kafka?.stop()]);
-    if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true });
+    certificates?.remove();
   });
 
   it("reports a backlog, scales up to drain it without passing the partition count, and comes back down", async () => {
@@ -478,7 +416,7 @@ describe("lag-driven autoscaling, end to end", function () {
 
   it("refuses clients that do not come through the aggregation layer, and users without access", async () => {
     const port = operator.metricsApiPort ?? 0;
-    const ca = readFileSync(join(certDir, "ca.crt"), "utf8");
+    const ca = readFileSync(certificates?.caCert ?? "", "utf8");
     const anonymous = await directGet(port, ca);
     expect(anonymous.status).to.equal(401);
     expect(JSON.parse(anonymous.body)).to.include({ kind: "Status", reason: "Unauthorized" });
