@@ -1,6 +1,8 @@
 // `kubectl sentiment redrive NAME [--code C]... [--since T] [--until T] [--limit N] [--rate R] [--wait]`:
 // creates a SentimentRedrive of the pipeline; the operator re-produces the selected dead letters to its
 // requests topic (README, "Dead-letter redrive"). Unset options are left out, for the resource's defaults.
+
+import { redriveKind, redrivePlural } from "../redrive/redrive.ts";
 import type { CommandArgs } from "./commands.ts";
 import type { CommandContext } from "./context.ts";
 import { createDayTwoResource } from "./day-two-resource.ts";
@@ -11,7 +13,7 @@ export function redrive(
   context: CommandContext,
 ): Promise<ExitCode> {
   return createDayTwoResource(
-    { kind: "SentimentRedrive", plural: "sentimentredrives" },
+    { kind: redriveKind, plural: redrivePlural },
     args.pipeline,
     redriveSpec(args),
     args.wait,

@@ -1,5 +1,7 @@
 // `kubectl sentiment replay NAME --from TIME|earliest [--wait]`: creates a SentimentReplay of the pipeline;
 // the operator pauses the pipeline, resets its group's offsets and resumes it (README, "Replay").
+
+import { replayKind, replayPlural } from "../replay/replay.ts";
 import type { CommandArgs } from "./commands.ts";
 import type { CommandContext } from "./context.ts";
 import { createDayTwoResource } from "./day-two-resource.ts";
@@ -10,7 +12,7 @@ export function replay(
   context: CommandContext,
 ): Promise<ExitCode> {
   return createDayTwoResource(
-    { kind: "SentimentReplay", plural: "sentimentreplays" },
+    { kind: replayKind, plural: replayPlural },
     args.pipeline,
     { from: args.from },
     args.wait,

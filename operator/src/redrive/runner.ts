@@ -17,7 +17,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CustomObjectsApi, ObjectCache } from "@kubernetes/client-node";
 import type { KafkaLogEntry } from "../kafka/client.ts";
-import { resolveKafkaCredentials, type SecretReader } from "../kafka/credentials.ts";
+import type { SecretReader } from "../kafka/credentials.ts";
+import { KafkaAdminError } from "../kafka/errors.ts";
+import { pipelineConnection } from "../kafka/pipeline-connection.ts";
 import { applyStatusOf } from "../kube/apply.ts";
 import {
   group,
@@ -189,19 +191,18 @@ export class RedriveRunner {
       });
       return true;
     }
-    const credentials = await resolveKafkaCredentials(pipeline, this.deps.readSecret);
-    if (!credentials.ok) {
+    const connection = await pipelineConnection(pipeline, this.deps.readSecret).catch((error: unknown) => {
+      if (!(error instanceof KafkaAdminError)) throw error;
       throw new RunEnded({
         phase: started ? "Running" : "Pending",
-        reason: credentials.reason,
-        message: credentials.message,
+        reason: error.reason,
+        message: error.message,
       });
-    }
+    });
     const onKafkaLog = this.deps.onKafkaLog;
     const kafka = new RedriveKafka(
       {
-        bootstrapServers: pipeline.kafka.bootstrapServers,
-        ...credentials.credentials,
+        ...connection,
         ...(onKafkaLog === undefined
           ? {}
           : { onLog: (entry: KafkaLogEntry) => onKafkaLog(entry, this.#key) }),
