@@ -42,6 +42,7 @@ const healthy: Observation = {
   pipeline,
   pause: { bySpec: false, holds: [] },
   topics: { state: "ready" },
+  acls: undefined,
   deployment: deployment(2, 2),
   hpa: hpa("True", "ValidMetricFound"),
   cappedByPartitions: false,
