@@ -283,6 +283,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
   it("deletes the workers' ACLs with the pipeline under deletionPolicy Delete", async () => {
     await reader?.close();
     reader = undefined;
+    expect(await workerAcls()).to.include.members(grantedAcls);
     k.run(["delete", "sentimentpipeline", "granted", "-n", "default", "--wait=false"]);
     await waitFor("pipeline granted gone", () => (k.pipeline("granted") === undefined ? true : undefined), {
       timeoutMs: 90_000,
