@@ -22,6 +22,15 @@ const describedOperations = new Map<number, DescribedAcl["operation"]>([
   [AclOperationTypes.DELETE, "Delete"],
 ]);
 
+const describedResourceTypes = new Map<number, DescribedAcl["resourceType"]>([
+  [AclResourceTypes.TOPIC, "topic"],
+  [AclResourceTypes.GROUP, "group"],
+]);
+const describedPatternTypes = new Map<number, DescribedAcl["patternType"]>([
+  [ResourcePatternTypes.LITERAL, "literal"],
+  [ResourcePatternTypes.PREFIXED, "prefixed"],
+]);
+
 function entry(binding: AclBinding): AclEntry {
   return {
     principal: binding.principal,
@@ -52,19 +61,9 @@ export async function describeAclsOf(admin: Admin, principals: readonly string[]
       resource.acls.map((acl) => ({
         principal: acl.principal,
         host: acl.host,
-        resourceType:
-          resource.resourceType === AclResourceTypes.TOPIC
-            ? "topic"
-            : resource.resourceType === AclResourceTypes.GROUP
-              ? "group"
-              : "other",
+        resourceType: describedResourceTypes.get(resource.resourceType) ?? "other",
         resourceName: resource.resourceName,
-        patternType:
-          resource.resourcePatternType === ResourcePatternTypes.LITERAL
-            ? "literal"
-            : resource.resourcePatternType === ResourcePatternTypes.PREFIXED
-              ? "prefixed"
-              : "other",
+        patternType: describedPatternTypes.get(resource.resourcePatternType) ?? "other",
         operation: describedOperations.get(acl.operation) ?? "other",
         permission: acl.permissionType === AclPermissionTypes.DENY ? "deny" : "allow",
       })),

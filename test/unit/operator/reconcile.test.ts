@@ -40,6 +40,13 @@ describe("operator reconcile", () => {
     cluster = new FakeCluster();
   });
   const reconcile = (key: string) => new Reconciler(cluster.deps()).reconcile(key);
+  /** The reconcile waits for a change, and `type` and Ready say why. */
+  const expectTerminal = async (key: string, reason: string, message: string, type: string) => {
+    expect(await reconcile(key)).to.deep.equal({ kind: "terminal", reason, afterMs: resyncPeriodMs });
+    for (const each of [type, "Ready"]) {
+      expect(conditionOf(cluster.statuses[0], each), each).to.include({ status: "False", reason, message });
+    }
+  };
 
   it("brings a new pipeline up in order: topics, Deployment, Service, HPA, then the status, written once", async () => {
     const key = cluster.add(pipelineObject());
@@ -112,18 +119,7 @@ describe("operator reconcile", () => {
       created: [],
     };
 
-    expect(await reconcile(key)).to.deep.equal({
-      kind: "terminal",
-      reason: "KafkaAuthenticationFailed",
-      afterMs: resyncPeriodMs,
-    });
-    for (const type of ["TopicsReady", "Ready"]) {
-      expect(conditionOf(cluster.statuses[0], type), type).to.include({
-        status: "False",
-        reason: "KafkaAuthenticationFailed",
-        message,
-      });
-    }
+    await expectTerminal(key, "KafkaAuthenticationFailed", message, "TopicsReady");
     expect(cluster.events).to.deep.equal([`Warning KafkaAuthenticationFailed: ${message}`]);
   });
 
@@ -138,17 +134,7 @@ describe("operator reconcile", () => {
         changes: [],
         terminal: true,
       };
-      expect(await reconcile(key)).to.deep.equal({
-        kind: "terminal",
-        reason: "AclsMissing",
-        afterMs: resyncPeriodMs,
-      });
-      for (const type of ["AclsReady", "Ready"]) {
-        expect(conditionOf(cluster.statuses[0], type), type).to.include({
-          status: "False",
-          reason: "AclsMissing",
-        });
-      }
+      await expectTerminal(key, "AclsMissing", missing, "AclsReady");
       expect(cluster.events).to.include(`Warning AclsMissing: ${missing}`);
     });
 
