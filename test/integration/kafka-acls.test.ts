@@ -3,7 +3,8 @@
 // and the workers as a separate SCRAM user. With spec.kafka.acls.manage the operator grants the workers exactly
 // what they need, the pipeline answers end to end, a removed ACL comes back and deletion under Delete takes
 // them away; the workers' principal stays refused on another pipeline's topics and on creating topics; without
-// managed ACLs the pipeline's AclsReady names each missing permission and its topic or group.
+// managed ACLs the pipeline's AclsReady names each missing permission and its topic or group; an operator login
+// that may run topics but not grant ACLs is named, with what it lacks.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,8 @@ const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePattern
 
 const worker: ScramUser = { name: "worker", password: "worker-secret-8Vb" };
 const workerPrincipal = `User:${worker.name}`;
+/** A login that may run a pipeline's topics (All on topics prefixed "default.unpermitted-") but not grant ACLs. */
+const tenant: ScramUser = { name: "tenant", password: "tenant-secret-2Lp" };
 
 /** `name`'s default topics in namespace default. */
 const topicsOf = (name: string) => ({
@@ -133,7 +136,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
     pki = makeTestPki(pkiDir);
     const security = {
       ...brokerSecurity(pki),
-      users: [admin, worker] as [ScramUser, ScramUser],
+      users: [admin, worker, tenant] as [ScramUser, ...ScramUser[]],
       authorizer: true,
     };
     [control, kafka] = await startTogether(
@@ -148,6 +151,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
     for (const [secret, user] of [
       ["kafka-admin", admin],
       ["kafka-worker", worker],
+      ["kafka-tenant", tenant],
     ] as const) {
       k.run([
         "create",
@@ -246,6 +250,46 @@ describe("Kafka ACLs on a broker that enforces them", function () {
     } finally {
       await Promise.allSettled([producer.disconnect(), topicAdmin.disconnect()]);
     }
+  });
+
+  it("says so when Kafka refuses the operator's principal the right to grant ACLs, naming it", async () => {
+    const client = clientAs(admin).admin();
+    await client.connect();
+    try {
+      await client.createAcls({
+        acl: [
+          {
+            principal: `User:${tenant.name}`,
+            host: "*",
+            resourceType: AclResourceTypes.TOPIC,
+            resourceName: "default.unpermitted-",
+            resourcePatternType: ResourcePatternTypes.PREFIXED,
+            operation: AclOperationTypes.ALL,
+            permissionType: AclPermissionTypes.ALLOW,
+          },
+        ],
+      });
+    } finally {
+      await client.disconnect();
+    }
+    const unpermitted = spec(true);
+    unpermitted.kafka.admin = { sasl: { secretRef: { name: "kafka-tenant" } } };
+    k.apply(pipelineManifest("unpermitted", unpermitted));
+    const refused = await waitFor(
+      "unpermitted's AclsReady False",
+      () => {
+        const pipeline = k.pipeline("unpermitted");
+        return conditionOf(pipeline, "AclsReady")?.status === "False" ? pipeline : undefined;
+      },
+      { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("unpermitted")?.status?.conditions) },
+    );
+    expect(conditionOf(refused, "TopicsReady")?.status).to.equal("True");
+    expect(conditionOf(refused, "AclsReady")).to.include({ status: "False", reason: "AclsNotPermitted" });
+    expect(conditionOf(refused, "AclsReady")?.message)
+      .to.include(
+        `Kafka refused the operator's principal User:${tenant.name} (spec.kafka.admin) granting ACLs`,
+      )
+      .and.include("--operation Describe --operation Alter --cluster");
   });
 
   it("puts back an ACL removed behind its back", async () => {
