@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
-import kafkajs, { type Kafka } from "kafkajs";
+import kafkajs, { type Admin, type Kafka } from "kafkajs";
 import { errorChain } from "../../common/src/kafka-errors.ts";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
@@ -83,11 +83,29 @@ describe("Kafka ACLs on a broker that enforces them", function () {
     if (kafka.security === undefined) throw new Error("the broker is not secured");
     return kafkaClient(kafka.bootstrapServers, { security: { ...kafka.security, users: [user] } });
   };
-  /** Every ACL naming the workers' principal, as "Operation resourceType:name", read as the super user. */
-  const workerAcls = async (): Promise<string[]> => {
+  /** Runs `use` with an admin client logged in as the super user. */
+  const asAdmin = async <T>(use: (client: Admin) => Promise<T>): Promise<T> => {
     const client = clientAs(admin).admin();
     await client.connect();
     try {
+      return await use(client);
+    } finally {
+      await client.disconnect();
+    }
+  };
+  /** The pipeline once its AclsReady is False. */
+  const aclsRefused = (name: string) =>
+    waitFor(
+      `${name}'s AclsReady False`,
+      () => {
+        const pipeline = k.pipeline(name);
+        return conditionOf(pipeline, "AclsReady")?.status === "False" ? pipeline : undefined;
+      },
+      { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
+    );
+  /** Every ACL naming the workers' principal, as "Operation resourceType:name", read as the super user. */
+  const workerAcls = (): Promise<string[]> =>
+    asAdmin(async (client) => {
       const { resources } = await client.describeAcls({
         principal: workerPrincipal,
         resourceType: AclResourceTypes.ANY,
@@ -103,10 +121,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
           ),
         )
         .sort();
-    } finally {
-      await client.disconnect();
-    }
-  };
+    });
   const spec = (manage: boolean): PipelineSpec => ({
     kafka: {
       bootstrapServers: kafka.bootstrapServers,
@@ -211,14 +226,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
 
   it("names each permission Kafka's ACLs do not grant the workers of a pipeline that does not manage them", async () => {
     k.apply(pipelineManifest("ungranted", spec(false)));
-    const refused = await waitFor(
-      "ungranted's AclsReady False",
-      () => {
-        const pipeline = k.pipeline("ungranted");
-        return conditionOf(pipeline, "AclsReady")?.status === "False" ? pipeline : undefined;
-      },
-      { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("ungranted")?.status?.conditions) },
-    );
+    const refused = await aclsRefused("ungranted");
     for (const type of ["AclsReady", "Ready"]) {
       expect(conditionOf(refused, type), type).to.include({ status: "False", reason: "AclsMissing" });
     }
@@ -253,10 +261,8 @@ describe("Kafka ACLs on a broker that enforces them", function () {
   });
 
   it("says so when Kafka refuses the operator's principal the right to grant ACLs, naming it", async () => {
-    const client = clientAs(admin).admin();
-    await client.connect();
-    try {
-      await client.createAcls({
+    await asAdmin((client) =>
+      client.createAcls({
         acl: [
           {
             principal: `User:${tenant.name}`,
@@ -268,21 +274,12 @@ describe("Kafka ACLs on a broker that enforces them", function () {
             permissionType: AclPermissionTypes.ALLOW,
           },
         ],
-      });
-    } finally {
-      await client.disconnect();
-    }
+      }),
+    );
     const unpermitted = spec(true);
     unpermitted.kafka.admin = { sasl: { secretRef: { name: "kafka-tenant" } } };
     k.apply(pipelineManifest("unpermitted", unpermitted));
-    const refused = await waitFor(
-      "unpermitted's AclsReady False",
-      () => {
-        const pipeline = k.pipeline("unpermitted");
-        return conditionOf(pipeline, "AclsReady")?.status === "False" ? pipeline : undefined;
-      },
-      { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("unpermitted")?.status?.conditions) },
-    );
+    const refused = await aclsRefused("unpermitted");
     expect(conditionOf(refused, "TopicsReady")?.status).to.equal("True");
     expect(conditionOf(refused, "AclsReady")).to.include({ status: "False", reason: "AclsNotPermitted" });
     expect(conditionOf(refused, "AclsReady")?.message)
@@ -293,10 +290,8 @@ describe("Kafka ACLs on a broker that enforces them", function () {
   });
 
   it("puts back an ACL removed behind its back", async () => {
-    const client = clientAs(admin).admin();
-    await client.connect();
-    try {
-      await client.deleteAcls({
+    await asAdmin((client) =>
+      client.deleteAcls({
         filters: [
           {
             principal: workerPrincipal,
@@ -308,10 +303,8 @@ describe("Kafka ACLs on a broker that enforces them", function () {
             permissionType: AclPermissionTypes.ALLOW,
           },
         ],
-      });
-    } finally {
-      await client.disconnect();
-    }
+      }),
+    );
     expect(await workerAcls()).to.not.include("READ GROUP:kubesentiment.default.granted");
     await waitFor(
       "the removed ACL back",
