@@ -203,8 +203,10 @@ export function computeStatus(
     autoscalingCondition(observation),
   ];
   const paused = pausedCondition(observation);
+  // A pipeline that no longer has the operator manage or check ACLs drops what was last said about them.
+  const aclsConcern = pipeline.kafka.acls.manage || pipeline.kafka.admin !== undefined;
   const conditions = mergeConditions(
-    previous,
+    aclsConcern ? previous : previous.filter((condition) => condition.type !== "AclsReady"),
     [readyCondition(parts, paused), ...parts, paused],
     pipeline.generation,
     now,
