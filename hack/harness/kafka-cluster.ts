@@ -336,6 +336,7 @@ class LocalCluster implements KafkaCluster {
         truststoreFile: security.caCertFile,
         interBrokerUser: security.users[0],
         clientAuth: security.clientAuth !== undefined,
+        authorizer: security.authorizer === true,
       }),
     );
   }

@@ -104,6 +104,11 @@ export interface KafkaSecurity {
   users: [ScramUser, ...ScramUser[]];
   /** Mutual TLS: every client must present a certificate signed by caCertFile; the harness presents this one. */
   clientAuth?: { certFile: string; keyFile: string };
+  /**
+   * ACLs enforced: KRaft's StandardAuthorizer, and a resource without ACLs is refused to all but the super
+   * users, the first user (the node's own login and the harness's) and the controller listener's principal.
+   */
+  authorizer?: boolean;
 }
 
 export interface ListenerSecurity {
@@ -115,6 +120,8 @@ export interface ListenerSecurity {
   interBrokerUser: ScramUser;
   /** Whether every client must present a certificate signed by a trusted CA (mutual TLS). */
   clientAuth: boolean;
+  /** Whether ACLs are enforced (see KafkaSecurity.authorizer). */
+  authorizer: boolean;
 }
 
 export const secureListener = "SASL_SSL";
@@ -146,6 +153,20 @@ export function secureListenerProperties(
     "ssl.truststore.location": security.truststoreFile,
     // Listener-prefixed: Kafka ignores the broker-wide ssl.client.auth on SASL_SSL listeners (KIP-684).
     [`${listener}.ssl.client.auth`]: security.clientAuth ? "required" : "none",
+    ...(security.authorizer ? authorizerProperties(name) : {}),
+  };
+}
+
+/**
+ * KRaft's own authorizer, refusing what no ACL allows. Super users: `superUser` (inter-broker traffic over the
+ * secured listener) and ANONYMOUS, the principal of the PLAINTEXT controller listener, which only the nodes
+ * reach (loopback) and through which they register and fetch metadata.
+ */
+export function authorizerProperties(superUser: string): Record<string, string> {
+  return {
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found": "false",
+    "super.users": `User:${superUser};User:ANONYMOUS`,
   };
 }
 

@@ -16,6 +16,7 @@ import {
 import type winston from "winston";
 import { createLogger } from "../../common/src/logger.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
+import { KafkaAclsPort } from "./acls-port.ts";
 import type { OperatorConfig } from "./config.ts";
 import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
@@ -178,6 +179,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   const kafkaLog: KafkaLog = (entry, pipeline) =>
     log("warn", entry.message, { pipeline, kafkajs: { level: entry.level, namespace: entry.namespace } });
   const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), kafkaLog);
+  const acls = new KafkaAclsPort(secretReader(core), kafkaLog);
   let leading = false;
   let stopping = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
@@ -209,6 +211,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         customObjects,
         events,
         topics,
+        acls,
         defaultWorkerImage: config.defaultWorkerImage,
         resyncPeriodMs: config.resyncPeriodMs,
         observeLag: (namespace, pipeline, lag) =>

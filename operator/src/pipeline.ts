@@ -13,6 +13,11 @@ export const apiVersion = `${group}/${version}`;
 
 type SaslMechanism = "scram-sha-512" | "scram-sha-256";
 
+export interface SaslLogin {
+  mechanism: SaslMechanism;
+  secretRef: { name: string };
+}
+
 export interface PipelineSpec {
   /** True holds the workers at 0 replicas (see controller/reconcile.ts); default false. */
   paused?: boolean;
@@ -24,6 +29,13 @@ export interface PipelineSpec {
       certSecretRef?: { name: string };
     };
     sasl?: { mechanism?: SaslMechanism; secretRef: { name: string } };
+    /** The operator's own login, when it must not be the workers' (see ResolvedPipeline). */
+    admin?: {
+      sasl?: { mechanism?: SaslMechanism; secretRef: { name: string } };
+      certSecretRef?: { name: string };
+    };
+    /** Kafka ACLs for the workers' principal; default not managed. */
+    acls?: { manage?: boolean; principal?: string };
   };
   topics?: {
     requests?: string;
@@ -70,7 +82,13 @@ export interface Condition {
   message: string;
 }
 
-export type ConditionType = "Ready" | "TopicsReady" | "WorkersAvailable" | "AutoscalingActive" | "Paused";
+export type ConditionType =
+  | "Ready"
+  | "TopicsReady"
+  | "AclsReady"
+  | "WorkersAvailable"
+  | "AutoscalingActive"
+  | "Paused";
 
 export interface PipelineStatus {
   observedGeneration?: number;
@@ -127,7 +145,15 @@ export interface ResolvedPipeline {
           certSecretRef: { name: string } | undefined;
         }
       | undefined;
-    sasl: { mechanism: SaslMechanism; secretRef: { name: string } } | undefined;
+    sasl: SaslLogin | undefined;
+    /**
+     * The operator's own login, replacing the workers' SASL login (none when admin.sasl is unset) and, when
+     * admin.certSecretRef is set, their client certificate; CA and TLS on or off stay the workers'. Undefined:
+     * the operator logs in as the workers do.
+     */
+    admin: { sasl: SaslLogin | undefined; certSecretRef: { name: string } | undefined } | undefined;
+    /** Whether the operator grants the workers' principal their ACLs; `principal` overrides the derived one. */
+    acls: { manage: boolean; principal: string | undefined };
   };
   topics: {
     requests: string;
@@ -158,8 +184,14 @@ export interface ResolvedPipeline {
   };
 }
 
+function saslLogin(sasl: NonNullable<PipelineSpec["kafka"]["sasl"]> | undefined): SaslLogin | undefined {
+  return sasl === undefined
+    ? undefined
+    : { mechanism: sasl.mechanism ?? "scram-sha-512", secretRef: sasl.secretRef };
+}
+
 function kafkaSettings(kafka: PipelineSpec["kafka"]): ResolvedPipeline["kafka"] {
-  const { tls, sasl } = kafka;
+  const { tls, sasl, admin, acls } = kafka;
   return {
     bootstrapServers: kafka.bootstrapServers,
     tls:
@@ -172,10 +204,10 @@ function kafkaSettings(kafka: PipelineSpec["kafka"]): ResolvedPipeline["kafka"] 
                 : { name: tls.caSecretRef.name, key: tls.caSecretRef.key ?? "ca.crt" },
             certSecretRef: tls.certSecretRef,
           },
-    sasl:
-      sasl === undefined
-        ? undefined
-        : { mechanism: sasl.mechanism ?? "scram-sha-512", secretRef: sasl.secretRef },
+    sasl: saslLogin(sasl),
+    admin:
+      admin === undefined ? undefined : { sasl: saslLogin(admin.sasl), certSecretRef: admin.certSecretRef },
+    acls: { manage: acls?.manage ?? false, principal: acls?.principal },
   };
 }
 

@@ -160,6 +160,45 @@ describe("SentimentPipeline CRD", function () {
       expected: ['spec.kafka.sasl.mechanism: Unsupported value: "plain"'],
     },
     {
+      title: "managed ACLs without a login of the operator's own",
+      spec: {
+        kafka: {
+          bootstrapServers: ["127.0.0.1:9092"],
+          sasl: { secretRef: { name: "kafka-user" } },
+          acls: { manage: true },
+        },
+      },
+      expected: ["kafka.acls.manage needs kafka.admin"],
+    },
+    {
+      title: "managed ACLs for workers without a principal",
+      spec: {
+        kafka: {
+          bootstrapServers: ["127.0.0.1:9092"],
+          admin: { sasl: { secretRef: { name: "kafka-admin" } } },
+          acls: { manage: true },
+        },
+      },
+      expected: ["kafka.acls.manage needs the workers' principal"],
+    },
+    {
+      title: "an ACL principal without its type",
+      spec: { kafka: { bootstrapServers: ["127.0.0.1:9092"], acls: { principal: "alice" } } },
+      expected: ['spec.kafka.acls.principal: Invalid value: "alice"'],
+    },
+    {
+      title: "an empty operator login",
+      spec: { kafka: { bootstrapServers: ["127.0.0.1:9092"], admin: {} } },
+      expected: ["kafka.admin needs sasl or certSecretRef"],
+    },
+    {
+      title: "an operator client certificate without TLS",
+      spec: {
+        kafka: { bootstrapServers: ["127.0.0.1:9092"], admin: { certSecretRef: { name: "operator-cert" } } },
+      },
+      expected: ["kafka.admin.certSecretRef is a TLS client certificate: it needs kafka.tls"],
+    },
+    {
       title: "a bootstrap server without a port",
       spec: { kafka: { bootstrapServers: ["127.0.0.1:9092", "broker-2"] } },
       expected: ['spec.kafka.bootstrapServers[1]: Invalid value: "broker-2"'],

@@ -94,6 +94,7 @@ describe("local Kafka harness: configuration", () => {
       truststoreFile: "/pki/ca.crt",
       interBrokerUser: { name: "admin", password: "s3cret" },
       clientAuth: false,
+      authorizer: false,
     };
 
     it("replaces the client listener and keeps the controller's PLAINTEXT on loopback", () => {
@@ -113,6 +114,15 @@ describe("local Kafka harness: configuration", () => {
       );
       expect(secureListenerProperties(29_892, 0, { ...security, clientAuth: true })).to.include({
         "listener.name.sasl_ssl.ssl.client.auth": "required",
+      });
+    });
+
+    it("enforces ACLs only when asked, with the node's own login and the controller listener as super users", () => {
+      expect(secureListenerProperties(29_892, 0, security)).to.not.have.property("authorizer.class.name");
+      expect(secureListenerProperties(29_892, 0, { ...security, authorizer: true })).to.include({
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": "User:admin;User:ANONYMOUS",
       });
     });
 

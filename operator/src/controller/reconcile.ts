@@ -73,6 +73,23 @@ export interface TopicsPort {
   lag(pipeline: ResolvedPipeline): Promise<ConsumerLag>;
 }
 
+export interface AclsOutcome {
+  /** Undefined: ACLs are none of the operator's business (not managed, and it logs in as the workers). */
+  condition: { status: "True" | "False" | "Unknown"; reason: string; message: string } | undefined;
+  /** What was granted, one line each, for Events. */
+  changes: string[];
+  /** A False condition that asking Kafka again cannot change; something must change first. */
+  terminal: boolean;
+}
+
+/** The workers' Kafka ACLs (spec.kafka.acls); implementations never throw for Kafka trouble, they describe it. */
+export interface AclsPort {
+  /** Grants what the workers need when managed, else checks that Kafka's ACLs grant it. */
+  ensure(pipeline: ResolvedPipeline): Promise<AclsOutcome>;
+  /** Deletes the ACLs a managed pipeline's workers were granted; throws with a message a person can act on. */
+  delete(pipeline: ResolvedPipeline): Promise<void>;
+}
+
 /** Each dependency narrowed to the calls a reconcile makes, so a test can stand in for the cluster. */
 export interface ReconcilerDeps {
   apps: Pick<
@@ -87,6 +104,7 @@ export interface ReconcilerDeps {
   customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus" | "getNamespacedCustomObject">;
   events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
+  acls: AclsPort;
   defaultWorkerImage: string;
   /**
    * What holds a pipeline paused besides its spec, each described for a person ("SentimentReplay nightly");
@@ -192,6 +210,15 @@ export class Reconciler {
     } = await this.#ensureTopics(object, pipeline, refusal);
     for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
     if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
+    // Granted before the workers start, so a new pipeline's workers are never refused.
+    const acls =
+      topics.state === "ready" || topics.exist
+        ? await this.deps.acls.ensure(pipeline)
+        : { condition: undefined, changes: [], terminal: false };
+    for (const change of acls.changes) await this.#event(object, "Normal", "AclsReconciled", change);
+    if (acls.condition?.status === "False") {
+      await this.#event(object, "Warning", acls.condition.reason, acls.condition.message);
+    }
 
     const workloads =
       topics.state === "ready" || topics.exist ? await this.#applyWorkloads(object, pipeline) : {};
@@ -216,6 +243,7 @@ export class Reconciler {
         pipeline,
         pause,
         topics,
+        acls: acls.condition,
         deployment,
         hpa: workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace),
         cappedByPartitions: replicaBounds(pipeline).cappedByPartitions,
@@ -240,6 +268,7 @@ export class Reconciler {
       );
     }
     if (topics.state === "failed") return this.#failed(topics.reason, terminal);
+    if (acls.condition?.status === "False") return this.#failed(acls.condition.reason, acls.terminal);
     if (workloads.error !== undefined) return this.#failed(workloads.error.reason, false);
     return { kind: "resync", afterMs: this.deps.resyncPeriodMs };
   }
@@ -390,8 +419,12 @@ export class Reconciler {
         const left =
           kept.length === 0 ? "" : `; kept ${listed(kept)}, which the operator did not create for it`;
         await this.#event(object, "Normal", "TopicsDeleted", `${deleted}${left}`);
+        if (pipeline.kafka.acls.manage) {
+          await this.deps.acls.delete(pipeline);
+          await this.#event(object, "Normal", "AclsDeleted", "deleted the ACLs granted to the workers");
+        }
       } catch (error) {
-        const message = `${errorMessage(error)}; the pipeline stays until its topics are deleted, or until it is annotated ${skipTopicDeletionAnnotation}=true to release it and keep the topics`;
+        const message = `${errorMessage(error)}; the pipeline stays until its topics (and managed ACLs) are deleted, or until it is annotated ${skipTopicDeletionAnnotation}=true to release it and keep them`;
         await this.#event(object, "Warning", "TopicDeletionFailed", message);
         await this.#deletionStatus(object, pipeline, "TopicDeletionFailed", message);
         return this.#failed("TopicDeletionFailed", error instanceof KafkaAdminError && !error.retriable);

@@ -27,6 +27,8 @@ export interface Observation {
   pipeline: ResolvedPipeline;
   pause: Pause;
   topics: TopicsOutcome;
+  /** The AclsReady condition; undefined leaves it as it was (absent unless ACLs ever concerned the operator). */
+  acls: Omit<ConditionInput, "type"> | undefined;
   /** Undefined when the Deployment does not exist (yet). */
   deployment: V1Deployment | undefined;
   hpa: V2HorizontalPodAutoscaler | undefined;
@@ -168,12 +170,15 @@ function pausedCondition({ pause, pipeline }: Observation): ConditionInput {
 }
 
 /**
- * Ready needs topics and workers; autoscaling is reported beside it but does not stop the pipeline working. A
- * pause is not Ready either, but something broken is named first: that is what needs a person.
+ * Ready needs topics, ACLs that are not known to be missing, and workers; autoscaling is reported beside it but
+ * does not stop the pipeline working. A pause is not Ready either, but something broken is named first: that is
+ * what needs a person.
  */
 function readyCondition(parts: readonly ConditionInput[], paused: ConditionInput): ConditionInput {
+  const blocks = (condition: ConditionInput) =>
+    condition.type === "AclsReady" ? condition.status === "False" : condition.type !== "AutoscalingActive";
   const blocking =
-    parts.find((condition) => condition.type !== "AutoscalingActive" && condition.status !== "True") ??
+    parts.find((condition) => blocks(condition) && condition.status !== "True") ??
     (paused.status === "True" ? { ...paused, reason: "Paused" } : undefined);
   return blocking === undefined
     ? {
@@ -193,12 +198,15 @@ export function computeStatus(
   const { pipeline, deployment, hpa } = observation;
   const parts = [
     topicsCondition(observation),
+    ...(observation.acls === undefined ? [] : [{ type: "AclsReady" as const, ...observation.acls }]),
     workersCondition(observation),
     autoscalingCondition(observation),
   ];
   const paused = pausedCondition(observation);
+  // A pipeline that no longer has the operator manage or check ACLs drops what was last said about them.
+  const aclsConcern = pipeline.kafka.acls.manage || pipeline.kafka.admin !== undefined;
   const conditions = mergeConditions(
-    previous,
+    aclsConcern ? previous : previous.filter((condition) => condition.type !== "AclsReady"),
     [readyCondition(parts, paused), ...parts, paused],
     pipeline.generation,
     now,

@@ -8,6 +8,8 @@
 // it has looked up and refreshes their metadata on later calls, which fails once someone deletes one of them.
 import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs, { type Admin, type Kafka } from "kafkajs";
+import { createAclBindings, deleteAclBindings, describeAclsOf } from "./acl-admin.ts";
+import type { AclBinding, DescribedAcl } from "./acl-plan.ts";
 import { type KafkaConnection, type KafkaLogEntry, kafkaClient } from "./client.ts";
 import { KafkaAdminError, toKafkaAdminError } from "./errors.ts";
 import type { PartitionOffsets } from "./lag.ts";
@@ -188,6 +190,21 @@ export class TopicAdmin {
       while ((await listed(admin, present)).length > 0) await sleep(pollIntervalMs);
       return present;
     });
+  }
+
+  /** Every ACL naming one of `principals` (see acl-admin.ts). */
+  async describeAcls(principals: readonly string[]): Promise<DescribedAcl[]> {
+    return this.run(`describing the ACLs of ${principals.join(", ")}`, (admin) =>
+      describeAclsOf(admin, principals),
+    );
+  }
+
+  async createAcls(bindings: readonly AclBinding[]): Promise<void> {
+    await this.run(`creating ${bindings.length} ACLs`, (admin) => createAclBindings(admin, bindings));
+  }
+
+  async deleteAcls(bindings: readonly AclBinding[]): Promise<void> {
+    await this.run(`deleting ${bindings.length} ACLs`, (admin) => deleteAclBindings(admin, bindings));
   }
 
   /**

@@ -26,11 +26,33 @@ class MissingSecret extends Error {
   }
 }
 
+/**
+ * Whose login: the workers' (spec.kafka.sasl, tls.certSecretRef) or the operator's, which is spec.kafka.admin
+ * where given (its SASL login, and its client certificate in place of the workers'), else the workers'.
+ */
+export type KafkaIdentity = "workers" | "operator";
+
+function login(pipeline: ResolvedPipeline, identity: KafkaIdentity) {
+  const { tls, sasl, admin } = pipeline.kafka;
+  const workers = { sasl, saslField: "spec.kafka.sasl.secretRef", cert: tls?.certSecretRef };
+  if (identity === "workers" || admin === undefined)
+    return { ...workers, certField: "spec.kafka.tls.certSecretRef" };
+  return {
+    sasl: admin.sasl,
+    saslField: "spec.kafka.admin.sasl.secretRef",
+    cert: admin.certSecretRef ?? workers.cert,
+    certField:
+      admin.certSecretRef === undefined ? "spec.kafka.tls.certSecretRef" : "spec.kafka.admin.certSecretRef",
+  };
+}
+
 export async function resolveKafkaCredentials(
   pipeline: ResolvedPipeline,
   readSecret: SecretReader,
+  identity: KafkaIdentity = "operator",
 ): Promise<ResolvedCredentials> {
-  const { tls, sasl } = pipeline.kafka;
+  const { tls } = pipeline.kafka;
+  const { sasl, saslField, cert, certField } = login(pipeline, identity);
   const namespace = pipeline.namespace;
   const secretValue = async (field: string, name: string, key: string): Promise<Buffer> => {
     const data = await readSecret(namespace, name);
@@ -50,7 +72,6 @@ export async function resolveKafkaCredentials(
     const credentials: KafkaCredentials = {};
     if (tls !== undefined) {
       const ca = tls.caSecretRef;
-      const cert = tls.certSecretRef;
       credentials.ssl = {
         ...(ca === undefined
           ? {}
@@ -58,15 +79,14 @@ export async function resolveKafkaCredentials(
         ...(cert === undefined
           ? {}
           : {
-              cert: await secretValue("spec.kafka.tls.certSecretRef", cert.name, "tls.crt"),
-              key: await secretValue("spec.kafka.tls.certSecretRef", cert.name, "tls.key"),
+              cert: await secretValue(certField, cert.name, "tls.crt"),
+              key: await secretValue(certField, cert.name, "tls.key"),
             }),
       };
     }
     if (sasl !== undefined) {
-      const field = "spec.kafka.sasl.secretRef";
-      const username = (await secretValue(field, sasl.secretRef.name, "username")).toString("utf8");
-      const password = (await secretValue(field, sasl.secretRef.name, "password")).toString("utf8");
+      const username = (await secretValue(saslField, sasl.secretRef.name, "username")).toString("utf8");
+      const password = (await secretValue(saslField, sasl.secretRef.name, "password")).toString("utf8");
       credentials.sasl = { mechanism: sasl.mechanism, username, password };
     }
     return { ok: true, credentials };

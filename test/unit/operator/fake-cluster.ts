@@ -14,6 +14,8 @@ import {
   type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import type {
+  AclsOutcome,
+  AclsPort,
   EnsuredTopics,
   ReconcilerDeps,
   TopicsPort,
@@ -78,10 +80,26 @@ export class FakeKafka implements TopicsPort {
   }
 }
 
+/** The ACL side: answers `ensured`; deletions recorded in `did`. */
+export class FakeAcls implements AclsPort {
+  ensured: AclsOutcome = { condition: undefined, changes: [], terminal: false };
+
+  constructor(private readonly did: string[]) {}
+
+  async ensure(): Promise<AclsOutcome> {
+    return this.ensured;
+  }
+
+  async delete(pipeline: ResolvedPipeline): Promise<void> {
+    this.did.push(`delete acls of ${pipeline.name}`);
+  }
+}
+
 /** The API server: caches keyed "namespace/name", and every write recorded in `did`. */
 export class FakeCluster {
   readonly did: string[] = [];
   readonly kafka = new FakeKafka(this.did);
+  readonly acls = new FakeAcls(this.did);
   /** The informer cache of pipelines. */
   readonly pipelines = new Map<string, SentimentPipeline>();
   /** The API server's own copy where it is ahead of the cache; otherwise a read answers from `pipelines`. */
@@ -137,6 +155,7 @@ export class FakeCluster {
         forget: () => {},
       },
       topics: this.kafka,
+      acls: this.acls,
       defaultWorkerImage: "example/worker:1",
       resyncPeriodMs,
       log: () => {},

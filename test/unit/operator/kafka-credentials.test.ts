@@ -72,4 +72,50 @@ describe("operator Kafka credentials", () => {
     const resolved = await resolveKafkaCredentials(pipelineWith({ tls: {} }), read);
     expect(resolved).to.deep.equal({ ok: true, credentials: { ssl: {} } });
   });
+
+  describe("spec.kafka.admin: the operator's own login", () => {
+    const spec = {
+      tls: { caSecretRef: { name: "kafka-ca" }, certSecretRef: { name: "client" } },
+      sasl: { secretRef: { name: "user" } },
+      admin: { sasl: { mechanism: "scram-sha-256" as const, secretRef: { name: "operator" } } },
+    };
+    const withOperator: Record<string, Record<string, Buffer>> = {
+      ...secrets,
+      "team/operator": { username: Buffer.from("op"), password: Buffer.from("0p") },
+      "team/operator-cert": { "tls.crt": Buffer.from("OP CERT"), "tls.key": Buffer.from("OP KEY") },
+    };
+    const readAll: SecretReader = async (namespace, name) => withOperator[`${namespace}/${name}`];
+
+    it("replaces the workers' SASL login for the operator; the workers keep theirs", async () => {
+      const operator = await resolveKafkaCredentials(pipelineWith(spec), readAll, "operator");
+      expect(operator.ok && operator.credentials.sasl).to.deep.equal({
+        mechanism: "scram-sha-256",
+        username: "op",
+        password: "0p",
+      });
+      const workers = await resolveKafkaCredentials(pipelineWith(spec), readAll, "workers");
+      expect(workers.ok && workers.credentials.sasl).to.include({ username: "alice" });
+    });
+
+    it("replaces the client certificate when it names one, and the SASL login goes with it", async () => {
+      const operator = await resolveKafkaCredentials(
+        pipelineWith({ ...spec, admin: { certSecretRef: { name: "operator-cert" } } }),
+        readAll,
+        "operator",
+      );
+      expect(operator).to.deep.equal({
+        ok: true,
+        credentials: {
+          ssl: { ca: [Buffer.from("CA PEM")], cert: Buffer.from("OP CERT"), key: Buffer.from("OP KEY") },
+        },
+      });
+    });
+
+    it("names its own field when its Secret is missing", async () => {
+      const operator = await resolveKafkaCredentials(pipelineWith(spec), read, "operator");
+      expect(!operator.ok && operator.message).to.equal(
+        "spec.kafka.admin.sasl.secretRef names Secret team/operator, which does not exist",
+      );
+    });
+  });
 });

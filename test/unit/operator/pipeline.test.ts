@@ -15,8 +15,29 @@ const kafkaOf = (kafka: Omit<PipelineSpec["kafka"], "bootstrapServers">) =>
   }).kafka;
 
 describe("operator pipeline resolution: spec.kafka", () => {
-  it("settles TLS and SASL to undefined when the spec has neither", () => {
-    expect(kafkaOf({})).to.deep.equal({ bootstrapServers: ["k:9093"], tls: undefined, sasl: undefined });
+  it("settles TLS, SASL and the operator's own login to undefined and ACLs to unmanaged when the spec has none", () => {
+    expect(kafkaOf({})).to.deep.equal({
+      bootstrapServers: ["k:9093"],
+      tls: undefined,
+      sasl: undefined,
+      admin: undefined,
+      acls: { manage: false, principal: undefined },
+    });
+  });
+
+  it("gives the operator's own SASL login its default mechanism, and keeps the ACL settings", () => {
+    expect(
+      kafkaOf({
+        admin: { sasl: { secretRef: { name: "operator" } } },
+        acls: { manage: true, principal: "User:w" },
+      }),
+    ).to.deep.include({
+      admin: {
+        sasl: { mechanism: "scram-sha-512", secretRef: { name: "operator" } },
+        certSecretRef: undefined,
+      },
+      acls: { manage: true, principal: "User:w" },
+    });
   });
 
   it("settles TLS to undefined when it is switched off, whatever else it names", () => {
@@ -29,7 +50,7 @@ describe("operator pipeline resolution: spec.kafka", () => {
         tls: { caSecretRef: { name: "ca" }, certSecretRef: { name: "client" } },
         sasl: { secretRef: { name: "user" } },
       }),
-    ).to.deep.equal({
+    ).to.deep.include({
       bootstrapServers: ["k:9093"],
       tls: { caSecretRef: { name: "ca", key: "ca.crt" }, certSecretRef: { name: "client" } },
       sasl: { mechanism: "scram-sha-512", secretRef: { name: "user" } },

@@ -40,6 +40,13 @@ describe("operator reconcile", () => {
     cluster = new FakeCluster();
   });
   const reconcile = (key: string) => new Reconciler(cluster.deps()).reconcile(key);
+  /** The reconcile waits for a change, and `type` and Ready say why. */
+  const expectTerminal = async (key: string, reason: string, message: string, type: string) => {
+    expect(await reconcile(key)).to.deep.equal({ kind: "terminal", reason, afterMs: resyncPeriodMs });
+    for (const each of [type, "Ready"]) {
+      expect(conditionOf(cluster.statuses[0], each), each).to.include({ status: "False", reason, message });
+    }
+  };
 
   it("brings a new pipeline up in order: topics, Deployment, Service, HPA, then the status, written once", async () => {
     const key = cluster.add(pipelineObject());
@@ -112,19 +119,43 @@ describe("operator reconcile", () => {
       created: [],
     };
 
-    expect(await reconcile(key)).to.deep.equal({
-      kind: "terminal",
-      reason: "KafkaAuthenticationFailed",
-      afterMs: resyncPeriodMs,
-    });
-    for (const type of ["TopicsReady", "Ready"]) {
-      expect(conditionOf(cluster.statuses[0], type), type).to.include({
-        status: "False",
-        reason: "KafkaAuthenticationFailed",
-        message,
-      });
-    }
+    await expectTerminal(key, "KafkaAuthenticationFailed", message, "TopicsReady");
     expect(cluster.events).to.deep.equal([`Warning KafkaAuthenticationFailed: ${message}`]);
+  });
+
+  describe("ACLs", () => {
+    const missing =
+      "Kafka's ACLs do not grant the workers' principal User:alice Read on group kubesentiment.shop.reviews";
+
+    it("says missing ACLs in AclsReady and Ready, with a Warning, and waits for a change", async () => {
+      const key = cluster.add(pipelineObject());
+      cluster.acls.ensured = {
+        condition: { status: "False", reason: "AclsMissing", message: missing },
+        changes: [],
+        terminal: true,
+      };
+      await expectTerminal(key, "AclsMissing", missing, "AclsReady");
+      expect(cluster.events).to.include(`Warning AclsMissing: ${missing}`);
+    });
+
+    it("announces ACLs it granted, and stays Ready when it cannot tell (Unknown)", async () => {
+      const key = cluster.add(pipelineObject());
+      cluster.acls.ensured = {
+        condition: { status: "Unknown", reason: "AclsNotPermitted", message: "may not describe ACLs" },
+        changes: ["granted User:alice Read on group g"],
+        terminal: false,
+      };
+      expect((await reconcile(key)).kind).to.equal("resync");
+      expect(conditionOf(cluster.statuses[0], "Ready")?.status).to.equal("True");
+      expect(conditionOf(cluster.statuses[0], "AclsReady")?.status).to.equal("Unknown");
+      expect(cluster.events).to.include("Normal AclsReconciled: granted User:alice Read on group g");
+    });
+
+    it("has no AclsReady condition while ACLs are none of its business", async () => {
+      const key = cluster.add(pipelineObject());
+      await reconcile(key);
+      expect(conditionOf(cluster.statuses[0], "AclsReady")).to.equal(undefined);
+    });
   });
 
   it("keeps the workers running on topics that exist while a change to them is refused", async () => {
@@ -457,6 +488,20 @@ describe("operator reconcile", () => {
       expect(cluster.did).to.deep.equal([
         allTopics,
         "event Normal TopicsDeleted",
+        "apply finalizers [] to reviews",
+      ]);
+    });
+
+    it("deletes managed ACLs after the topics under Delete", async () => {
+      const managed = deleting();
+      managed.spec.kafka = { ...managed.spec.kafka, acls: { manage: true } };
+      const key = cluster.add(managed);
+      expect(await reconcile(key)).to.deep.equal({ kind: "forget" });
+      expect(cluster.did).to.deep.equal([
+        allTopics,
+        "event Normal TopicsDeleted",
+        "delete acls of reviews",
+        "event Normal AclsDeleted",
         "apply finalizers [] to reviews",
       ]);
     });

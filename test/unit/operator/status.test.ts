@@ -42,6 +42,7 @@ const healthy: Observation = {
   pipeline,
   pause: { bySpec: false, holds: [] },
   topics: { state: "ready" },
+  acls: undefined,
   deployment: deployment(2, 2),
   hpa: hpa("True", "ValidMetricFound"),
   cappedByPartitions: false,
@@ -217,6 +218,25 @@ describe("operator status", () => {
       now,
     );
     expect(flipped[0]?.lastTransitionTime).to.equal(now.toISOString());
+  });
+
+  it("drops AclsReady once the spec has the operator neither manage nor check ACLs, and keeps it otherwise", () => {
+    const said = computeStatus(
+      { ...healthy, acls: { status: "False", reason: "AclsMissing", message: "m" } },
+      [],
+      now,
+    ).conditions;
+    expect(computeStatus(healthy, said ?? [], now).conditions?.map((c) => c.type)).to.not.include(
+      "AclsReady",
+    );
+    const checking = resolvePipeline({
+      apiVersion: "kubesentiment.io/v1alpha1",
+      kind: "SentimentPipeline",
+      metadata: { name: "reviews", namespace: "default", generation: 3 },
+      spec: { kafka: { bootstrapServers: ["k:9092"], admin: { sasl: { secretRef: { name: "op" } } } } },
+    });
+    const kept = computeStatus({ ...healthy, pipeline: checking }, said ?? [], now).conditions;
+    expect(kept?.find((c) => c.type === "AclsReady")).to.include({ reason: "AclsMissing" });
   });
 
   it("is unchanged when nothing changed, so reconcile writes no status", () => {

@@ -1,0 +1,178 @@
+// The reconcile's ACL side over kafka/: the workers' principal from their credentials, the bindings they need
+// (acl-plan.ts), and, with the operator's own login, either granting them (spec.kafka.acls.manage: whatever is
+// missing is created, so a removed ACL comes back on the next reconcile) or, when the operator has a login of
+// its own but does not manage ACLs, checking that Kafka's ACLs grant them, so a worker that will be refused is
+// named before it is. Described as the AclsReady condition; never throws for Kafka trouble.
+import { errorChain } from "../../common/src/kafka-errors.ts";
+import type { AclsOutcome, AclsPort } from "./controller/reconcile.ts";
+import {
+  type AclBinding,
+  describeBindings,
+  missingBindings,
+  ungrantedBindings,
+  workerAcls,
+} from "./kafka/acl-plan.ts";
+import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
+import { KafkaAdminError } from "./kafka/errors.ts";
+import { type KafkaLog, withPipelineAdmin } from "./kafka/pipeline-admin.ts";
+import { loginPrincipal, workerPrincipal } from "./kafka/principal.ts";
+import type { ResolvedPipeline } from "./pipeline.ts";
+
+/** Something the port could not get past, already phrased as the condition it becomes. */
+class AclsFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly terminal: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** What keeps an unmanaged pipeline's check from saying anything: not failures of the pipeline. */
+const uncheckable = new Set(["AuthorizerDisabled", "AclsNotPermitted"]);
+
+const refusal = (reason: string, message: string, terminal: boolean): AclsOutcome => ({
+  condition: { status: "False", reason, message },
+  changes: [],
+  terminal,
+});
+
+export class KafkaAclsPort implements AclsPort {
+  constructor(
+    private readonly readSecret: SecretReader,
+    private readonly onLog?: KafkaLog,
+  ) {}
+
+  async ensure(pipeline: ResolvedPipeline): Promise<AclsOutcome> {
+    const { manage } = pipeline.kafka.acls;
+    // Logged in as the workers, the operator can tell nothing about them its own work would not show.
+    if (!manage && pipeline.kafka.admin === undefined)
+      return { condition: undefined, changes: [], terminal: false };
+    try {
+      const principal = await this.#workerPrincipal(pipeline);
+      const desired = workerAcls(pipeline, principal);
+      return manage
+        ? await this.#grant(pipeline, principal, desired)
+        : await this.#check(pipeline, principal, desired);
+    } catch (error) {
+      if (error instanceof AclsFailure) return refusal(error.reason, error.message, error.terminal);
+      const failure = error instanceof KafkaAdminError ? error : undefined;
+      return refusal(
+        failure?.reason ?? "AclOperationFailed",
+        failure?.message ?? String(error),
+        failure?.retriable === false,
+      );
+    }
+  }
+
+  /** Deletes the bindings a managed pipeline's workers were granted; throws with a message a person can act on. */
+  async delete(pipeline: ResolvedPipeline): Promise<void> {
+    const desired = workerAcls(pipeline, await this.#workerPrincipal(pipeline));
+    await this.#withAdmin(pipeline, "deleting", (admin) => admin.deleteAcls(desired));
+  }
+
+  async #grant(pipeline: ResolvedPipeline, principal: string, desired: AclBinding[]): Promise<AclsOutcome> {
+    const missing = await this.#withAdmin(pipeline, "granting", async (admin) => {
+      const absent = missingBindings(desired, await admin.describeAcls([principal]));
+      await admin.createAcls(absent);
+      return absent;
+    });
+    return {
+      condition: {
+        status: "True",
+        reason: "AclsGranted",
+        message: `the workers' principal ${principal} is granted ${describeBindings(desired)}`,
+      },
+      changes: missing.length === 0 ? [] : [`granted ${principal} ${describeBindings(missing)}`],
+      terminal: false,
+    };
+  }
+
+  /** Without an authorizer no one is refused; an operator that may not read ACLs cannot tell (Unknown). */
+  async #check(pipeline: ResolvedPipeline, principal: string, desired: AclBinding[]): Promise<AclsOutcome> {
+    let ungranted: AclBinding[];
+    try {
+      ungranted = await this.#withAdmin(pipeline, "checking", async (admin) =>
+        ungrantedBindings(desired, await admin.describeAcls([principal, "User:*"])),
+      );
+    } catch (error) {
+      if (!(error instanceof AclsFailure) || !uncheckable.has(error.reason)) throw error;
+      const status = error.reason === "AuthorizerDisabled" ? "True" : "Unknown";
+      return {
+        condition: { status, reason: error.reason, message: error.message },
+        changes: [],
+        terminal: false,
+      };
+    }
+    if (ungranted.length === 0) {
+      return {
+        condition: {
+          status: "True",
+          reason: "AclsGranted",
+          message: `Kafka's ACLs grant the workers' principal ${principal} ${describeBindings(desired)} (not managed by the operator)`,
+        },
+        changes: [],
+        terminal: false,
+      };
+    }
+    // Kafka's ACLs change without any event the operator sees: a grant is noticed on the periodic look.
+    return refusal(
+      "AclsMissing",
+      `Kafka's ACLs do not grant the workers' principal ${principal} ${describeBindings(ungranted)}, so the ` +
+        "workers will be refused (TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED): grant it, or set " +
+        "spec.kafka.acls.manage to true to have the operator grant it",
+      true,
+    );
+  }
+
+  async #workerPrincipal(pipeline: ResolvedPipeline): Promise<string> {
+    const workers = await resolveKafkaCredentials(pipeline, this.readSecret, "workers");
+    if (!workers.ok) throw new AclsFailure(workers.reason, workers.message, true);
+    const principal = workerPrincipal(pipeline, workers.credentials);
+    if (!principal.ok) throw new AclsFailure("WorkerPrincipalUnknown", principal.message, true);
+    return principal.principal;
+  }
+
+  /**
+   * Runs `use` logged in as the operator. An authorizer refusing the operator, or no authorizer at all, is
+   * said in words a person can act on; other failures stay the KafkaAdminErrors they are.
+   */
+  async #withAdmin<T>(
+    pipeline: ResolvedPipeline,
+    doing: string,
+    use: Parameters<typeof withPipelineAdmin<T>>[3],
+  ): Promise<T> {
+    try {
+      return await withPipelineAdmin(pipeline, this.readSecret, this.onLog, use);
+    } catch (error) {
+      const types = new Set(errorChain(error).map((link) => link.type));
+      if (types.has("CLUSTER_AUTHORIZATION_FAILED")) {
+        const operator = await this.#operatorPrincipal(pipeline);
+        throw new AclsFailure(
+          "AclsNotPermitted",
+          `Kafka refused the operator's principal ${operator} (spec.kafka.admin) ${doing} ACLs: it needs ` +
+            "Describe and Alter on the cluster (kafka-acls.sh --add --allow-principal " +
+            `${operator} --operation Describe --operation Alter --cluster), or to be one of super.users`,
+          true,
+        );
+      }
+      if (types.has("SECURITY_DISABLED")) {
+        throw new AclsFailure(
+          "AuthorizerDisabled",
+          "Kafka has no authorizer (authorizer.class.name is unset on the brokers), so it keeps no ACLs and " +
+            `refuses no one: there are none to be ${doing}`,
+          true,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** "User:admin", or the field it comes from when its Secret cannot say. */
+  async #operatorPrincipal(pipeline: ResolvedPipeline): Promise<string> {
+    const login = await resolveKafkaCredentials(pipeline, this.readSecret, "operator");
+    const principal = login.ok ? loginPrincipal(login.credentials) : undefined;
+    return principal?.ok === true ? principal.principal : "(its login)";
+  }
+}
