@@ -13,10 +13,13 @@ import { awaitCommitted, committed } from "./progress.ts";
 import { createTopics, produceAll } from "./workload.ts";
 
 export const scaleMessages = Number(process.env.BENCH_SCALE_MESSAGES ?? 500_000);
-/** How long the group runs stable at each size before the next step: long enough to see it answer at that size. */
-export const settleSeconds = Number(process.env.BENCH_SCALE_SETTLE_SECONDS ?? 10);
 /** The group's size after each step; the first is the start. */
 export const scaleSteps = [1, 2, 4, 8, 4, 2, 1];
+/**
+ * Step k is taken once the group is stable and k / (steps + 1) of the backlog is committed, whatever the
+ * machine's speed: every step happens under load, and the last size drains the rest.
+ */
+const shareBeforeStep = (step: number) => (step * scaleMessages) / (scaleSteps.length + 1);
 
 /** One step: when it began (wall clock, as record timestamps), and when the group was stable at its size again. */
 interface Step {
@@ -134,6 +137,11 @@ export async function scaleScenario(
   const steps: Step[] = [];
   try {
     for (const size of scaleSteps) {
+      while (
+        (await committed(admin, groupId, topics.requests).catch(() => 0)) < shareBeforeStep(steps.length)
+      ) {
+        await sleep(200);
+      }
       const startedAt = Date.now();
       // Before the first step the group does not exist yet (its offsets cannot be asked for).
       const backlogLeft =
@@ -147,7 +155,6 @@ export async function scaleScenario(
       say(
         `  ${size} worker(s): group stable after ${(stableAfterMs / 1000).toFixed(1)} s, ${backlogLeft} left`,
       );
-      await sleep(settleSeconds * 1000);
     }
     await awaitCommitted(admin, groupId, topics.requests, scaleMessages, 600);
   } finally {
