@@ -2,8 +2,10 @@
 // worker, (c) the seed's style (eachMessage, one inference and one synchronous commit per message), all on the
 // same broker and the same pre-produced requests; then end-to-end latency of (b) at a fixed offered load.
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
+// `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts).
 
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
+import { describeScale, scaleMessages, scaleScenario } from "./bench/scale.ts";
 import { messages, seedStyleRate, seedStyleSeconds, workerConfig, workerRate } from "./bench/throughput.ts";
 import { createTopics, partitions, produceAll } from "./bench/workload.ts";
 import { runCli } from "./harness/cli.ts";
@@ -25,6 +27,24 @@ runCli(async (args) => {
     const kafka = kafkaClient(cluster.bootstrapServers);
     const admin = kafka.admin();
     await admin.connect();
+    if (args.includes("--scale")) {
+      const figures = await scaleScenario(kafka, admin, cluster.bootstrapServers, say);
+      for (const line of describeScale(figures)) say(line);
+      await admin.disconnect();
+      if (json) {
+        console.log(
+          JSON.stringify({
+            scale_drain_s: Number(figures.drainSeconds.toFixed(1)),
+            scale_max_pause_ms: figures.maxPauseMs,
+            scale_step_pauses_ms: figures.stepPauses.slice(1).map((step) => step.pauseMs),
+            scale_duplicates: figures.duplicates,
+            scale_lost: figures.lost,
+            scale_messages: scaleMessages,
+          }),
+        );
+      }
+      return;
+    }
     const requests = "bench-requests";
     const sinks = ["passthrough", "worker", "seed"].map((name) => ({
       requests,

@@ -30,25 +30,28 @@ export function replicaBounds(pipeline: ResolvedPipeline): ReplicaBounds {
 }
 
 /**
- * Up fast: while too few workers run, lag grows by the surplus rate every second, so there is nothing to wait
- * for; double or add 4 pods (whichever is more) every 15 s, with no stabilization window.
- * Down slowly: every removal rebalances the whole consumer group (all members pause), and lag is bursty, so a
- * quiet minute is no reason to shed capacity; use the highest recommendation of the last
- * scaleDownStabilizationSeconds (5 minutes by default) and remove at most half the workers a minute.
+ * Every change of the replica count is a rebalance of the consumer group, and kafkajs's eager protocol stops every
+ * member for it; so each scaling decision goes where it is going in one step, instead of in several.
+ * Up: the metric already says how many workers the lag needs (total lag / lagThreshold), so let one decision reach
+ * it: up to maxReplicas pods may be added per 15 s (the HPA's sync period), which from any size is the ceiling.
+ * The former "double or add 4 a period" took 1 → 5 → 8 for a backlog that needed 8 (two rebalances), and four
+ * steps to reach 32. No stabilization window: while too few workers run, lag grows by the surplus rate every
+ * second, so there is nothing to wait for.
+ * Down: slowly, after stabilisation. Lag is bursty and a quiet minute is no reason to shed capacity, so the HPA
+ * uses the highest recommendation of the last scaleDownStabilizationSeconds (5 minutes by default). Once that
+ * window has held a lower size, removing the surplus in halves (8 → 4 → 2 → 1, a minute apart) only adds two
+ * rebalances; all of it may go in one step, and then nothing more for a minute.
  */
-function behavior(pipeline: ResolvedPipeline): V2HorizontalPodAutoscalerBehavior {
+function behavior(pipeline: ResolvedPipeline, maxReplicas: number): V2HorizontalPodAutoscalerBehavior {
   return {
     scaleUp: {
       stabilizationWindowSeconds: 0,
       selectPolicy: "Max",
-      policies: [
-        { type: "Percent", value: 100, periodSeconds: 15 },
-        { type: "Pods", value: 4, periodSeconds: 15 },
-      ],
+      policies: [{ type: "Pods", value: maxReplicas, periodSeconds: 15 }],
     },
     scaleDown: {
       stabilizationWindowSeconds: pipeline.autoscaling.scaleDownStabilizationSeconds,
-      policies: [{ type: "Percent", value: 50, periodSeconds: 60 }],
+      policies: [{ type: "Percent", value: 100, periodSeconds: 60 }],
     },
   };
 }
@@ -77,7 +80,7 @@ export function renderWorkerHpa(pipeline: ResolvedPipeline): V2HorizontalPodAuto
           },
         },
       ],
-      behavior: behavior(pipeline),
+      behavior: behavior(pipeline, maxReplicas),
     },
   };
 }

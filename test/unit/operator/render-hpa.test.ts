@@ -1,9 +1,37 @@
+import type { V2HorizontalPodAutoscalerBehavior } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { lagMetricName } from "../../../operator/src/autoscaling/lag-metric.ts";
 import type { PipelineSpec } from "../../../operator/src/pipeline.ts";
 import { renderWorkerHpa, replicaBounds } from "../../../operator/src/render/hpa.ts";
 import { workerObjectMeta } from "../../../operator/src/render/labels.ts";
 import { customSpec, defaultSpec, pipelineOf } from "./render-fixtures.ts";
+
+/**
+ * The sizes the HPA controller sets on its way from `from` to a steady recommendation `to`, one decision a period
+ * apart, as its rate limits allow (kube-controller-manager's calculateScale{Up,Down}LimitWithScalingRules): Pods
+ * allows the period's starting size ± value, Percent ± value% of it, and selectPolicy Max takes the policy that
+ * allows the biggest change.
+ */
+function stepsToReach(behavior: V2HorizontalPodAutoscalerBehavior, from: number, to: number): number[] {
+  const up = to > from;
+  const rules = (up ? behavior.scaleUp : behavior.scaleDown) ?? {};
+  const limitFrom = (current: number) => {
+    const limits = (rules.policies ?? []).map((policy) => {
+      const sign = up ? 1 : -1;
+      return policy.type === "Pods"
+        ? current + sign * policy.value
+        : (up ? Math.ceil : Math.floor)(current * (1 + (sign * policy.value) / 100));
+    });
+    const chooseMostChange = (rules.selectPolicy ?? "Max") === "Max";
+    return up === chooseMostChange ? Math.max(...limits) : Math.min(...limits);
+  };
+  const steps: number[] = [];
+  for (let current = from; current !== to && steps.length < 10; ) {
+    current = up ? Math.min(to, limitFrom(current)) : Math.max(to, limitFrom(current));
+    steps.push(current);
+  }
+  return steps;
+}
 
 function withAutoscaling(
   autoscaling: NonNullable<PipelineSpec["autoscaling"]>,
@@ -63,6 +91,22 @@ describe("render: worker HPA", () => {
       expect(policy.type).to.be.oneOf(["Pods", "Percent"]);
       expect(policy.value).to.be.above(0);
       expect(policy.periodSeconds).to.be.within(1, 1800);
+    }
+  });
+
+  it("reaches the size one scaling decision asks for in one step, up or down: each step is a rebalance", () => {
+    for (const [partitions, from, to] of [
+      [8, 1, 8],
+      [32, 1, 32],
+      [32, 3, 20],
+      [8, 8, 1],
+      [32, 32, 2],
+    ] as const) {
+      const pipeline = pipelineOf(withAutoscaling({ minReplicas: 1, maxReplicas: partitions }, partitions));
+      const behavior = renderWorkerHpa(pipeline).spec?.behavior ?? {};
+      expect(stepsToReach(behavior, from, to), `${from} → ${to} of at most ${partitions}`).to.deep.equal([
+        to,
+      ]);
     }
   });
 
