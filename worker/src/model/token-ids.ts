@@ -1,11 +1,12 @@
 /**
  * Text to token ids with Tokenizers.js, paying for each distinct word once: when the tokenizer is word-local
- * (word-cache-safety.ts), a text is split on ASCII whitespace, each word's ids come from a bounded LRU cache or
- * from encoding that word alone, and the post-processor's special tokens wrap their concatenation. The ids are
- * the ones encoding the whole text gives; a tokenizer that is not word-local encodes whole texts, uncached.
+ * (word-cache-safety.ts), a text is split on ASCII whitespace, each word's ids come from an LRU cache bounded in
+ * entries and bytes (lru-cache) or from encoding that word alone, and the post-processor's special tokens wrap
+ * their concatenation. The ids are the ones encoding the whole text gives; a tokenizer that is not word-local
+ * encodes whole texts, uncached.
  */
 import type { Tokenizer } from "@huggingface/tokenizers";
-import { LruCache, type LruLimits } from "./lru-cache.ts";
+import { LRUCache } from "lru-cache";
 import { wordwiseVerdict } from "./word-cache-safety.ts";
 
 export interface TokenIdEncoder {
@@ -15,7 +16,10 @@ export interface TokenIdEncoder {
   readonly description: string;
 }
 
-export interface WordCacheOptions extends LruLimits {
+export interface WordCacheOptions {
+  readonly maxEntries: number;
+  /** Estimated memory of keys and ids together. */
+  readonly maxBytes: number;
   /** Longer words are encoded each time: they rarely repeat, and would push out many that do. */
   readonly maxWordLength: number;
 }
@@ -57,7 +61,11 @@ export function createTokenIdEncoder(
       "whole texts, uncached (the post-processor does more than wrap the text)",
     );
   }
-  const cache = new LruCache<string, readonly number[]>(options, entryBytes);
+  const cache = new LRUCache<string, readonly number[]>({
+    max: options.maxEntries,
+    maxSize: options.maxBytes,
+    sizeCalculation: (ids, word) => entryBytes(word, ids),
+  });
   const wordIds = (word: string): readonly number[] => {
     if (word.length > options.maxWordLength) return bare(word);
     let ids = cache.get(word);
