@@ -35,6 +35,8 @@ export interface Classifier {
   readonly labels: readonly string[];
   /** The effective limit: the smaller of the option and the tokenizer's model_max_length. */
   readonly maxSequenceLength: number;
+  /** How texts are tokenized (per word through a cache, or whole and why), for the log. */
+  readonly tokenization: string;
   /** Exactly one prediction per text, in input order. */
   classify(texts: readonly string[]): Promise<Prediction[]>;
   close(): Promise<void>;
@@ -46,8 +48,6 @@ export interface ClassifierStages {
   tokenize(texts: readonly string[]): number[][];
   /** Pads the rows into one batch and runs the model: one prediction per row, in order. */
   infer(rows: readonly (readonly number[])[]): Promise<Prediction[]>;
-  /** How texts are tokenized (per word through a cache, or whole and why). */
-  readonly tokenization: string;
 }
 
 const LOGITS = "logits";
