@@ -6,7 +6,7 @@
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
 
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
-import { describeModelPath, modelPathCosts } from "./bench/model-path.ts";
+import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
 import { compareLabels, peerPython, pythonPeerRate } from "./bench/python-peer.ts";
 import { messages, seedStyleRate, seedStyleSeconds, workerConfig, workerRate } from "./bench/throughput.ts";
 import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workload.ts";
@@ -67,14 +67,16 @@ runCli(async (args) => {
       `b/a = ${(worker / passthrough).toFixed(2)}   b/c = ${(worker / seed).toFixed(1)}   ` +
         `b/d = ${(worker / pythonPeer).toFixed(2)}`,
     );
-    const labels = await compareLabels(python, pythonConfig, sampleTexts);
+    const labels = await compareLabels(python, pythonConfig, [...sampleTexts, ...(await sst2DevTexts())]);
     if (labels.differing.length === 0) {
-      say(`    labels: the python peer's equal the worker's on all ${labels.compared} bench texts`);
+      say(
+        `    labels: the python peer's equal the worker's on all ${labels.compared} bench and SST-2 dev texts`,
+      );
     } else {
       // Loud even with --json: a peer that disagrees is not measuring the same work.
       console.error(
         `!!! LABEL MISMATCH: the python peer differs from the worker on ${labels.differing.length} of ` +
-          `${labels.compared} bench texts: ${JSON.stringify(labels.differing)}`,
+          `${labels.compared} bench and SST-2 dev texts: ${JSON.stringify(labels.differing)}`,
       );
     }
 

@@ -19,9 +19,15 @@ import { sampleTexts } from "./workload.ts";
 const batchSize = 64;
 const rounds = 3;
 
-async function benchTexts(): Promise<{ texts: string[]; source: string }> {
+/** SST-2 dev's sentences, or none where the data is absent. */
+export async function sst2DevTexts(): Promise<string[]> {
   const dev = join(sst2Dir(repoRoot), "dev.tsv");
-  if (existsSync(dev)) return { texts: (await readSst2(dev)).map((row) => row.text), source: "SST-2 dev" };
+  return existsSync(dev) ? (await readSst2(dev)).map((row) => row.text) : [];
+}
+
+async function benchTexts(): Promise<{ texts: string[]; source: string }> {
+  const dev = await sst2DevTexts();
+  if (dev.length > 0) return { texts: dev, source: "SST-2 dev" };
   return {
     texts: Array.from({ length: 872 }, (_, i) => sampleTexts[i % sampleTexts.length] as string),
     source: "bench texts",
