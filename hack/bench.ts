@@ -1,13 +1,17 @@
 // `npm run bench [-- --json]`: throughput of (a) the worker's consume+produce path with no inference, (b) the
 // worker, (c) the seed's style (eachMessage, one inference and one synchronous commit per message), all on the
-// same broker and the same pre-produced requests; then end-to-end latency of (b) at a fixed offered load.
+// same broker and the same pre-produced requests, beside the Python peer (the seed's stack, batched); then
+// end-to-end latency of (b) at a fixed offered load and at half of (b)'s throughput; and the model path's
+// tokenize and infer costs per message.
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
 // `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts).
 
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
+import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
+import { compareLabels, peerPython, pythonPeerRate } from "./bench/python-peer.ts";
 import { describeScale, scaleMessages, scaleScenario } from "./bench/scale.ts";
 import { messages, seedStyleRate, seedStyleSeconds, workerConfig, workerRate } from "./bench/throughput.ts";
-import { createTopics, partitions, produceAll } from "./bench/workload.ts";
+import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workload.ts";
 import { runCli } from "./harness/cli.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
@@ -46,7 +50,7 @@ runCli(async (args) => {
       return;
     }
     const requests = "bench-requests";
-    const sinks = ["passthrough", "worker", "seed"].map((name) => ({
+    const sinks = ["passthrough", "worker", "seed", "python"].map((name) => ({
       requests,
       responses: `bench-${name}-responses`,
       deadLetter: `bench-${name}-dead-letter`,
@@ -58,7 +62,8 @@ runCli(async (args) => {
     say(`producing ${messages} requests to ${requests} (${partitions} partitions)…`);
     await produceAll(kafka, requests, messages);
 
-    const [passSink, workerSink, seedSink] = sinks as [
+    const [passSink, workerSink, seedSink, pythonSink] = sinks as [
+      (typeof sinks)[0],
       (typeof sinks)[0],
       (typeof sinks)[0],
       (typeof sinks)[0],
@@ -74,7 +79,26 @@ runCli(async (args) => {
     say(`(b) worker:                       ${worker.toFixed(0)} msg/s`);
     const seed = await seedStyleRate(kafka, admin, workerConfig(cluster.bootstrapServers, seedSink));
     say(`(c) seed style (per message):     ${seed.toFixed(0)} msg/s (over ${seedStyleSeconds} s)`);
-    say(`b/a = ${(worker / passthrough).toFixed(2)}   b/c = ${(worker / seed).toFixed(1)}`);
+    const pythonConfig = workerConfig(cluster.bootstrapServers, pythonSink);
+    const python = peerPython();
+    const pythonPeer = await pythonPeerRate(kafka, admin, python, pythonConfig);
+    say(`(d) python peer (batched, seed's stack): ${pythonPeer.toFixed(0)} msg/s`);
+    say(
+      `b/a = ${(worker / passthrough).toFixed(2)}   b/c = ${(worker / seed).toFixed(1)}   ` +
+        `b/d = ${(worker / pythonPeer).toFixed(2)}`,
+    );
+    const labels = await compareLabels(python, pythonConfig, [...sampleTexts, ...(await sst2DevTexts())]);
+    if (labels.differing.length === 0) {
+      say(
+        `    labels: the python peer's equal the worker's on all ${labels.compared} bench and SST-2 dev texts`,
+      );
+    } else {
+      // Loud even with --json: a peer that disagrees is not measuring the same work.
+      console.error(
+        `!!! LABEL MISMATCH: the python peer differs from the worker on ${labels.differing.length} of ` +
+          `${labels.compared} bench and SST-2 dev texts: ${JSON.stringify(labels.differing)}`,
+      );
+    }
 
     const { warmUp, measured: latency } = await latencyAtLoad(kafka, cluster.bootstrapServers, offeredRate);
     say(
@@ -87,6 +111,18 @@ runCli(async (args) => {
       `    during the warm-up (a freshly started worker): p50 ${warmUp.p50} ms, p95 ${warmUp.p95} ms, ` +
         `p99 ${warmUp.p99} ms`,
     );
+    const halfRate = Math.round(worker / 2);
+    const { measured: half } = await latencyAtLoad(kafka, cluster.bootstrapServers, halfRate);
+    say(
+      `(b) end-to-end latency at half saturation, ${halfRate} msg/s offered for ${offeredSeconds} s (after ` +
+        `${warmUpSeconds} s of the same load): p50 ${half.p50} ms, p95 ${half.p95} ms, p99 ${half.p99} ms`,
+    );
+    say(`    median request: ${describeBreakdown(half.median)}`);
+    say(`    slowest 1% (median of each part): ${describeBreakdown(half.slowest)}`);
+
+    const { model } = pythonConfig;
+    const costs = await modelPathCosts(model.dir, model.maxSequenceLength);
+    for (const line of describeModelPath(costs)) say(line);
     await admin.disconnect();
     if (json) {
       console.log(
@@ -94,10 +130,20 @@ runCli(async (args) => {
           passthrough_msgs_per_s: Math.round(passthrough),
           worker_msgs_per_s: Math.round(worker),
           seed_style_msgs_per_s: Math.round(seed),
+          python_peer_msgs_per_s: Math.round(pythonPeer),
+          python_peer_label_mismatches: labels.differing.length,
           p50_ms: latency.p50,
           p95_ms: latency.p95,
           p99_ms: latency.p99,
           offered_msgs_per_s: offeredRate,
+          p50_ms_at_half_saturation: half.p50,
+          p95_ms_at_half_saturation: half.p95,
+          p99_ms_at_half_saturation: half.p99,
+          half_saturation_msgs_per_s: halfRate,
+          tokenize_us_per_msg: Number(costs.cachedUs.toFixed(1)),
+          tokenize_warm_us_per_msg: Number(costs.warmUs.toFixed(1)),
+          tokenize_uncached_us_per_msg: Number(costs.uncachedUs.toFixed(1)),
+          infer_us_per_msg: Number(costs.inferUs.toFixed(1)),
           messages,
         }),
       );

@@ -34,11 +34,14 @@ for (const [where, load] of loaders)
     });
 
     it("describes the same model and gives the same predictions", async () => {
-      expect({ name: threaded.name, version: threaded.version, labels: threaded.labels }).to.deep.equal({
-        name: local.name,
-        version: local.version,
-        labels: local.labels,
+      const description = (c: Classifier) => ({
+        name: c.name,
+        version: c.version,
+        labels: c.labels,
+        tokenization: c.tokenization,
       });
+      expect(description(threaded)).to.deep.equal(description(local));
+      expect(threaded.tokenization).to.match(/^per word, cached/);
       expect(await threaded.classify(texts)).to.deep.equal(await local.classify(texts));
     });
 

@@ -48,7 +48,12 @@ export async function startWorker(
     config.model.threads,
   );
   const classifier = overrides.wrapClassifier?.(model) ?? model;
-  logger.info("model loaded", { model: classifier.name, version: classifier.version, dir: config.model.dir });
+  logger.info("model loaded", {
+    model: classifier.name,
+    version: classifier.version,
+    dir: config.model.dir,
+    tokenization: classifier.tokenization,
+  });
 
   const kafka = new Kafka({
     clientId: config.kafka.clientId,

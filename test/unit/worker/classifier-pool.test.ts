@@ -14,6 +14,7 @@ async function fakePool(threads: number) {
       version: "1",
       labels: ["negative", "positive"],
       maxSequenceLength: 8,
+      tokenization: "per word, cached",
       classify: (texts) =>
         new Promise((resolve) => {
           runs.push(thread);

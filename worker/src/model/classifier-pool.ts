@@ -59,6 +59,7 @@ export async function loadClassifierPool(
     version: first.version,
     labels: first.labels,
     maxSequenceLength: first.maxSequenceLength,
+    tokenization: first.tokenization,
     async classify(texts) {
       const index = leastBusy(outstanding);
       outstanding[index] = (outstanding[index] as number) + 1;

@@ -25,6 +25,7 @@ try {
     version: classifier.version,
     labels: [...classifier.labels],
     maxSequenceLength: classifier.maxSequenceLength,
+    tokenization: classifier.tokenization,
   });
 } catch (error) {
   const failure = error instanceof Error ? error : new Error(String(error));

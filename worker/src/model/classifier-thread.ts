@@ -11,7 +11,14 @@ export interface ThreadRequest {
 }
 
 export type ThreadMessage =
-  | { kind: "ready"; name: string; version: string; labels: string[]; maxSequenceLength: number }
+  | {
+      kind: "ready";
+      name: string;
+      version: string;
+      labels: string[];
+      maxSequenceLength: number;
+      tokenization: string;
+    }
   | { kind: "failed"; name: string; message: string }
   | { kind: "result"; id: number; predictions: Prediction[] }
   | { kind: "error"; id: number; message: string };
@@ -98,6 +105,7 @@ export async function loadClassifierInThread(
     version: ready.version,
     labels: ready.labels,
     maxSequenceLength: ready.maxSequenceLength,
+    tokenization: ready.tokenization,
     died,
     classify: (texts) =>
       new Promise<Prediction[]>((resolve, reject) => {

@@ -13,6 +13,7 @@ import {
   predictionsFromLogits,
   truncateIds,
 } from "./preprocess.ts";
+import { createTokenIdEncoder } from "./token-ids.ts";
 
 export interface ClassifierOptions {
   /** Tokens per text including special tokens; longer texts are cut, keeping the closing [SEP]. */
@@ -34,9 +35,19 @@ export interface Classifier {
   readonly labels: readonly string[];
   /** The effective limit: the smaller of the option and the tokenizer's model_max_length. */
   readonly maxSequenceLength: number;
+  /** How texts are tokenized (per word through a cache, or whole and why), for the log. */
+  readonly tokenization: string;
   /** Exactly one prediction per text, in input order. */
   classify(texts: readonly string[]): Promise<Prediction[]>;
   close(): Promise<void>;
+}
+
+/** The two halves of classify, apart so that each can be timed (the bench does). */
+export interface ClassifierStages {
+  /** One row of token ids per text, truncated to maxSequenceLength. */
+  tokenize(texts: readonly string[]): number[][];
+  /** Pads the rows into one batch and runs the model: one prediction per row, in order. */
+  infer(rows: readonly (readonly number[])[]): Promise<Prediction[]>;
 }
 
 const LOGITS = "logits";
@@ -91,6 +102,20 @@ export function injectedFault(options: ClassifierOptions): "exit" | "fail" | und
 }
 
 export async function loadClassifier(dir: string, options: ClassifierOptions): Promise<Classifier> {
+  const { tokenize, infer, ...classifier } = await loadClassifierStages(dir, options);
+  return {
+    ...classifier,
+    async classify(texts) {
+      if (texts.length === 0) return [];
+      return infer(tokenize(texts));
+    },
+  };
+}
+
+export async function loadClassifierStages(
+  dir: string,
+  options: ClassifierOptions,
+): Promise<Omit<Classifier, "classify"> & ClassifierStages> {
   if (!Number.isInteger(options.maxSequenceLength) || options.maxSequenceLength < 2) {
     throw new RangeError(`maxSequenceLength must be an integer >= 2, got ${options.maxSequenceLength}`);
   }
@@ -104,6 +129,7 @@ export async function loadClassifier(dir: string, options: ClassifierOptions): P
       `cannot be loaded by Tokenizers.js (${(err as Error).message})`,
     );
   }
+  const encoder = createTokenIdEncoder(tokenizer, files.tokenizerJson, files.tokenizerConfig);
   const padId = resolvePadId(tokenizer, files.padToken, files.declaredPadId, dir);
   const specialIds = new Set(
     [...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id),
@@ -146,11 +172,10 @@ export async function loadClassifier(dir: string, options: ClassifierOptions): P
     version: files.version,
     labels: files.labels,
     maxSequenceLength,
-    async classify(texts) {
-      if (texts.length === 0) return [];
-      const rows = texts.map((text) =>
-        truncateIds(tokenizer.encode(text).ids, maxSequenceLength, specialIds),
-      );
+    tokenization: encoder.description,
+    tokenize: (texts) =>
+      texts.map((text) => truncateIds(encoder.encode(text), maxSequenceLength, specialIds)),
+    async infer(rows) {
       const padded = padBatch(rows, padId);
       const feeds = feedsFor(session.inputNames, padded);
       if (injectedFault(options) !== undefined) {
