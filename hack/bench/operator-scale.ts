@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { SentimentPipeline } from "../../operator/src/pipeline.ts";
 import { clusterPortCount, fakeNodeManifest } from "../harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../harness/cluster-run.ts";
@@ -75,7 +76,7 @@ export async function operatorAtScale(
 
     say(`applying ${pipelines} pipelines (${partitions} partitions per topic, ${3 * pipelines} topics)…`);
     const appliedAt = Date.now();
-    applyPipelines(k, kafka, pipelines, partitions);
+    await applyPipelines(cluster, kafka, pipelines, partitions);
     const ready = await waitUntilReady(k, pipelines, appliedAt, say);
 
     say(`at rest for ${restWindowS} s…`);
@@ -144,18 +145,40 @@ function startOperatorProcess(cluster: Cluster, env: Record<string, string>): Ch
   );
 }
 
-function applyPipelines(k: Kubectl, kafka: KafkaCluster, count: number, partitions: number): void {
-  const items = Array.from({ length: count }, (_, i) => ({
-    apiVersion: "kubesentiment.io/v1alpha1",
-    kind: "SentimentPipeline",
-    metadata: { name: `p${i}`, namespace: "default" },
-    spec: {
-      kafka: { bootstrapServers: kafka.bootstrapServers },
-      topics: { partitions, replicationFactor: 1 },
-      worker: { image: "example/worker:1" },
-    },
-  }));
-  k.run(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+/** Creates the pipelines through the API, a few at a time (one kubectl call for all would take minutes). */
+async function applyPipelines(
+  cluster: Cluster,
+  kafka: KafkaCluster,
+  count: number,
+  partitions: number,
+): Promise<void> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(cluster.kubeconfigPath);
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  const create = (i: number) =>
+    api.createNamespacedCustomObject({
+      group: "kubesentiment.io",
+      version: "v1alpha1",
+      namespace: "default",
+      plural: "sentimentpipelines",
+      body: {
+        apiVersion: "kubesentiment.io/v1alpha1",
+        kind: "SentimentPipeline",
+        metadata: { name: `p${i}`, namespace: "default" },
+        spec: {
+          kafka: { bootstrapServers: kafka.bootstrapServers },
+          topics: { partitions, replicationFactor: 1 },
+          worker: { image: "example/worker:1" },
+        },
+      },
+    });
+  const inFlight = 16;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (let i = next++; i < count; i = next++) await create(i);
+    }),
+  );
 }
 
 function conditionTrue(pipeline: SentimentPipeline, type: string): boolean {
