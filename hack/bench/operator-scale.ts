@@ -124,12 +124,24 @@ function addKwokNodes(k: Kubectl, count: number): void {
     k.run(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
 }
 
-/** The operator as its Deployment runs it: `node operator/src/main.ts`, configured by its environment. */
+/**
+ * The operator as its Deployment runs it: `node operator/src/main.ts`, configured by its environment; with
+ * BENCH_OPERATOR_CPU_PROF set to a directory, node writes the operator's CPU profile there when it stops.
+ */
 function startOperatorProcess(cluster: Cluster, env: Record<string, string>): ChildProcess {
   const log = openSync(join(stateDir("bench-operator-process"), "operator.log"), "w");
+  const profileDir = process.env.BENCH_OPERATOR_CPU_PROF;
+  const profile = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
   return spawn(
     process.execPath,
-    ["--import", "tsx", join(repoRoot, "operator/src/main.ts"), "--kubeconfig", cluster.kubeconfigPath],
+    [
+      ...profile,
+      "--import",
+      "tsx",
+      join(repoRoot, "operator/src/main.ts"),
+      "--kubeconfig",
+      cluster.kubeconfigPath,
+    ],
     {
       cwd: repoRoot,
       stdio: ["ignore", log, log],

@@ -10,7 +10,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
+  type KubeConfig,
   KubernetesObjectApi,
 } from "@kubernetes/client-node";
 import type winston from "winston";
@@ -23,6 +23,7 @@ import { startWatches } from "./controller/watches.ts";
 import { WorkQueue } from "./controller/work-queue.ts";
 import { AdminPool } from "./kafka/admin-pool.ts";
 import { EventRecorder } from "./kube/events.ts";
+import { KeepAliveKubeConfig } from "./kube/kube-config.ts";
 import { defaultElectionTimings, LeaderElector } from "./kube/leader-election.ts";
 import { kubeLeaseApi } from "./kube/lease-api.ts";
 import { secretReader } from "./kube/secret-reader.ts";
@@ -64,7 +65,7 @@ export interface RunningOperator {
 }
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new KeepAliveKubeConfig();
   if (path === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(path);
   return kubeConfig;

@@ -7,7 +7,7 @@
 // One TopicAdmin is meant for one reconcile (or one metrics read), then close(); its connection may outlive it,
 // shared (see admin-connection.ts).
 import { setTimeout as sleep } from "node:timers/promises";
-import kafkajs, { type Admin } from "kafkajs";
+import kafkajs, { type Admin, type ITopicMetadata } from "kafkajs";
 import {
   AdminConnection,
   type AdminConnectionOptions,
@@ -50,15 +50,14 @@ export class TopicAdmin {
   async describeTopics(names: readonly string[]): Promise<KafkaObservation> {
     this.#use(names);
     return this.run(`describing topics ${quoted(names)}`, async (admin) => {
-      const present = await listed(admin, names);
-      const cluster = await admin.describeCluster();
-      if (present.length === 0) return { brokers: cluster.brokers.length, topics: {} };
-      const [metadata, configs] = await Promise.all([
-        admin.fetchTopicMetadata({ topics: present }),
-        topicConfigs(admin, present),
-      ]);
+      const [cluster, metadata] = await Promise.all([admin.describeCluster(), existingTopics(admin, names)]);
+      if (metadata.length === 0) return { brokers: cluster.brokers.length, topics: {} };
+      const configs = await topicConfigs(
+        admin,
+        metadata.map(({ name }) => name),
+      );
       const topics: Record<string, TopicState> = {};
-      for (const { name, partitions } of metadata.topics) {
+      for (const { name, partitions } of metadata) {
         topics[name] = {
           partitions: partitions.length,
           // Every partition normally has the same replica count; mid-reassignment the lists grow for a while,
@@ -307,6 +306,22 @@ function quoted(names: readonly string[]): string {
 async function listed(admin: Admin, names: readonly string[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   return [...new Set(names)].filter((name) => existing.has(name));
+}
+
+/**
+ * The metadata of those of `names` that exist. Asked for by name first: when all exist, as they do on every
+ * reconcile but a pipeline's first, that is one request about these topics alone. Only when one is missing are
+ * all the cluster's topics listed (thousands, with a thousand pipelines) to tell which.
+ */
+async function existingTopics(admin: Admin, names: readonly string[]): Promise<ITopicMetadata[]> {
+  const unique = [...new Set(names)];
+  try {
+    return (await admin.fetchTopicMetadata({ topics: unique })).topics;
+  } catch (error) {
+    if ((error as { type?: unknown }).type !== "UNKNOWN_TOPIC_OR_PARTITION") throw error;
+    const present = await listed(admin, unique);
+    return present.length === 0 ? [] : (await admin.fetchTopicMetadata({ topics: present })).topics;
+  }
 }
 
 function entries(configs: Record<string, string>): { name: string; value: string }[] {
