@@ -22,6 +22,8 @@ export interface AdminConnectionOptions extends KafkaConnection {
 export const defaultTimeoutMs = 10_000;
 
 export class AdminConnection {
+  /** What it was made with: a connection of the same Kafka and credentials is made from it. */
+  readonly settings: AdminConnectionOptions;
   readonly servers: readonly string[];
   readonly kafka: Kafka;
   readonly timeoutMs: number;
@@ -31,6 +33,7 @@ export class AdminConnection {
   #lastLoggedError: string | undefined;
 
   constructor(options: AdminConnectionOptions) {
+    this.settings = options;
     this.servers = options.bootstrapServers;
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     const onLog = options.onLog;

@@ -7,7 +7,7 @@
 // One TopicAdmin is meant for one reconcile (or one metrics read), then close(); its connection may outlive it,
 // shared (see admin-connection.ts).
 import { setTimeout as sleep } from "node:timers/promises";
-import kafkajs, { type Admin, type ITopicMetadata } from "kafkajs";
+import kafkajs, { type Admin } from "kafkajs";
 import {
   AdminConnection,
   type AdminConnectionOptions,
@@ -29,6 +29,7 @@ const pollIntervalMs = 250;
 
 export class TopicAdmin {
   readonly #connection: AdminConnection;
+  readonly #shared: boolean;
   /** Ends this TopicAdmin's use of its connection: disconnects its own, or hands a shared one back. */
   readonly #end: (connection: AdminConnection) => Promise<void>;
   /** The topics this TopicAdmin has asked about, held in the connection until close(). */
@@ -43,21 +44,37 @@ export class TopicAdmin {
     end: (connection: AdminConnection) => Promise<void> = (connection) => connection.disconnect(),
   ) {
     this.#connection = source instanceof AdminConnection ? source : new AdminConnection(source);
+    this.#shared = source instanceof AdminConnection;
     this.#end = end;
+  }
+
+  /**
+   * Runs `use` on a TopicAdmin with a connection of its own, when this one's is shared, for calls about topics
+   * a broker may not know: kafkajs refreshes the metadata of every topic its users asked about together, and
+   * fails all of them while one is unknown (just created, or deleted), which would fail other pipelines' calls.
+   */
+  async #alone<T>(use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
+    const own = new TopicAdmin(this.#connection.settings);
+    try {
+      return await use(own);
+    } finally {
+      await own.close();
+    }
   }
 
   /** The named topics that exist (partitions, replication factor, own configs) and the number of brokers. */
   async describeTopics(names: readonly string[]): Promise<KafkaObservation> {
     this.#use(names);
     return this.run(`describing topics ${quoted(names)}`, async (admin) => {
-      const [cluster, metadata] = await Promise.all([admin.describeCluster(), existingTopics(admin, names)]);
-      if (metadata.length === 0) return { brokers: cluster.brokers.length, topics: {} };
-      const configs = await topicConfigs(
-        admin,
-        metadata.map(({ name }) => name),
-      );
+      const present = await listed(admin, names);
+      const cluster = await admin.describeCluster();
+      if (present.length === 0) return { brokers: cluster.brokers.length, topics: {} };
+      const [metadata, configs] = await Promise.all([
+        admin.fetchTopicMetadata({ topics: present }),
+        topicConfigs(admin, present),
+      ]);
       const topics: Record<string, TopicState> = {};
-      for (const { name, partitions } of metadata) {
+      for (const { name, partitions } of metadata.topics) {
         topics[name] = {
           partitions: partitions.length,
           // Every partition normally has the same replica count; mid-reassignment the lists grow for a while,
@@ -139,6 +156,7 @@ export class TopicAdmin {
     timeoutMs = defaultTimeoutMs,
   ): Promise<void> {
     if (topics.length === 0) return;
+    if (this.#shared) return this.#alone((own) => own.waitUntilUsable(topics, timeoutMs));
     const names = topics.map(({ topic }) => topic);
     this.#use(names);
     const deadline = Date.now() + timeoutMs;
@@ -181,6 +199,7 @@ export class TopicAdmin {
    * name created in between would fail. Bounded like every call.
    */
   async deleteTopics(names: readonly string[]): Promise<string[]> {
+    if (this.#shared) return this.#alone((own) => own.deleteTopics(names));
     this.#use(names);
     return this.run(`deleting topics ${quoted(names)}`, async (admin) => {
       // Deleting a missing topic is an error kafkajs retries until it gives up; a topic already gone is done.
@@ -306,22 +325,6 @@ function quoted(names: readonly string[]): string {
 async function listed(admin: Admin, names: readonly string[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   return [...new Set(names)].filter((name) => existing.has(name));
-}
-
-/**
- * The metadata of those of `names` that exist. Asked for by name first: when all exist, as they do on every
- * reconcile but a pipeline's first, that is one request about these topics alone. Only when one is missing are
- * all the cluster's topics listed (thousands, with a thousand pipelines) to tell which.
- */
-async function existingTopics(admin: Admin, names: readonly string[]): Promise<ITopicMetadata[]> {
-  const unique = [...new Set(names)];
-  try {
-    return (await admin.fetchTopicMetadata({ topics: unique })).topics;
-  } catch (error) {
-    if ((error as { type?: unknown }).type !== "UNKNOWN_TOPIC_OR_PARTITION") throw error;
-    const present = await listed(admin, unique);
-    return present.length === 0 ? [] : (await admin.fetchTopicMetadata({ topics: present })).topics;
-  }
 }
 
 function entries(configs: Record<string, string>): { name: string; value: string }[] {
