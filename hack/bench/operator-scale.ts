@@ -20,8 +20,11 @@ import { freePortBase } from "../harness/ports.ts";
 import { startTogether, stopChild } from "../harness/processes.ts";
 
 const operatorNamespace = "kubesentiment-system";
-/** Pods a kwok node takes (its allocatable, see fakeNodeManifest); one node more than the pods need. */
-const podsPerNode = 110;
+/**
+ * Worker pods a kwok node takes: fakeNodeManifest's 32 CPUs hold 64 workers at their default request (500m), fewer
+ * than its 110 pods; 50 leaves room.
+ */
+const podsPerNode = 50;
 /** Bound on waiting for every pipeline to be Ready, so the scenario ends within minutes even when they are not. */
 const readyBoundMs = 240_000;
 const restWindowS = Number(process.env.BENCH_OPERATOR_REST_S ?? 60);
