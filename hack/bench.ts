@@ -5,24 +5,67 @@
 // tokenize and infer costs per message.
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
 // `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts).
+// `npm run bench -- --operator N [--partitions P]` runs only the operator at scale (hack/bench/operator-scale.ts).
 
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
 import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
+import { describeOperatorScale, operatorAtScale } from "./bench/operator-scale.ts";
 import { compareLabels, peerPython, pythonPeerRate } from "./bench/python-peer.ts";
 import { describeScale, scaleMessages, scaleScenario } from "./bench/scale.ts";
 import { messages, seedStyleRate, seedStyleSeconds, workerConfig, workerRate } from "./bench/throughput.ts";
 import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workload.ts";
-import { runCli } from "./harness/cli.ts";
+import { HarnessError, runCli } from "./harness/cli.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
 
 const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
+/**
+ * 1,000 pipelines have 3,000 topics on the one broker: at 1 partition each that is 3,000 partitions, within what
+ * one small broker holds (at the default 8 it would be 24,000, a broker's whole budget of files and memory here).
+ */
+const operatorDefaults = { pipelines: 1_000, partitions: 1 };
+
+/** The whole number after `flag`, the fallback when the flag is absent; anything else is an error naming it. */
+function countAfter(args: string[], flag: string, fallback: number): number {
+  const at = args.indexOf(flag);
+  if (at < 0) return fallback;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith("--")) return fallback;
+  if (!/^[1-9]\d*$/.test(value))
+    throw new HarnessError(`${flag} takes a positive whole number, got '${value}'`);
+  return Number(value);
+}
 
 runCli(async (args) => {
   const json = args.includes("--json");
   const say = (line: string) => {
     if (!json) console.log(line);
   };
+  if (args.includes("--operator")) {
+    const result = await operatorAtScale(
+      countAfter(args, "--operator", operatorDefaults.pipelines),
+      countAfter(args, "--partitions", operatorDefaults.partitions),
+      say,
+    );
+    for (const line of describeOperatorScale(result)) say(line);
+    if (json) {
+      const rounded = (n: number | undefined) => (n === undefined ? null : Math.round(n * 10) / 10);
+      console.log(
+        JSON.stringify({
+          operator_pipelines: result.pipelines,
+          operator_partitions: result.partitions,
+          operator_topics_ready_s: rounded(result.topicsReadyS),
+          operator_ready_s: rounded(result.readyS),
+          operator_ready_count: result.readyCount,
+          operator_cpu_pct: rounded(result.cpuPct),
+          operator_rss_mb: rounded(result.rssMb),
+          operator_kafka_connections_max: result.kafkaConnectionsMax,
+          operator_kafka_connections_end: result.kafkaConnectionsEnd,
+        }),
+      );
+    }
+    return;
+  }
   const cluster = await startKafka({
     name: "bench",
     portBase: Number(process.env.KAFKA_PORT_BASE ?? 39_092),

@@ -12,9 +12,10 @@ import {
   ungrantedBindings,
   workerAcls,
 } from "./kafka/acl-plan.ts";
+import type { AdminPool } from "./kafka/admin-pool.ts";
 import { resolveKafkaCredentials, type SecretReader } from "./kafka/credentials.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
-import { type KafkaLog, withPipelineAdmin } from "./kafka/pipeline-admin.ts";
+import { withPipelineAdmin } from "./kafka/pipeline-admin.ts";
 import { loginPrincipal, workerPrincipal } from "./kafka/principal.ts";
 import type { ResolvedPipeline } from "./pipeline.ts";
 
@@ -41,7 +42,7 @@ const refusal = (reason: string, message: string, terminal: boolean): AclsOutcom
 export class KafkaAclsPort implements AclsPort {
   constructor(
     private readonly readSecret: SecretReader,
-    private readonly onLog?: KafkaLog,
+    private readonly admins: AdminPool,
   ) {}
 
   async ensure(pipeline: ResolvedPipeline): Promise<AclsOutcome> {
@@ -144,7 +145,7 @@ export class KafkaAclsPort implements AclsPort {
     use: Parameters<typeof withPipelineAdmin<T>>[3],
   ): Promise<T> {
     try {
-      return await withPipelineAdmin(pipeline, this.readSecret, this.onLog, use);
+      return await withPipelineAdmin(this.admins, pipeline, this.readSecret, use);
     } catch (error) {
       const types = new Set(errorChain(error).map((link) => link.type));
       if (types.has("CLUSTER_AUTHORIZATION_FAILED")) {

@@ -10,7 +10,7 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
+  type KubeConfig,
   KubernetesObjectApi,
 } from "@kubernetes/client-node";
 import type winston from "winston";
@@ -22,8 +22,9 @@ import { Controller } from "./controller/controller.ts";
 import { Reconciler, type TopicsPort } from "./controller/reconcile.ts";
 import { startWatches } from "./controller/watches.ts";
 import { WorkQueue } from "./controller/work-queue.ts";
-import type { KafkaLog } from "./kafka/pipeline-admin.ts";
+import { AdminPool } from "./kafka/admin-pool.ts";
 import { EventRecorder } from "./kube/events.ts";
+import { KeepAliveKubeConfig } from "./kube/kube-config.ts";
 import { defaultElectionTimings, LeaderElector } from "./kube/leader-election.ts";
 import { kubeLeaseApi } from "./kube/lease-api.ts";
 import { secretReader } from "./kube/secret-reader.ts";
@@ -65,7 +66,7 @@ export interface RunningOperator {
 }
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new KeepAliveKubeConfig();
   if (path === undefined) kubeConfig.loadFromDefault();
   else kubeConfig.loadFromFile(path);
   return kubeConfig;
@@ -176,10 +177,13 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   };
   // Warnings, not errors: kafkajs logs every request it retries as an error, and what does fail for good
   // reaches the pipeline's condition (or the replay's Event) and the reconcile's own log line.
-  const kafkaLog: KafkaLog = (entry, pipeline) =>
-    log("warn", entry.message, { pipeline, kafkajs: { level: entry.level, namespace: entry.namespace } });
-  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), kafkaLog);
-  const acls = new KafkaAclsPort(secretReader(core), kafkaLog);
+  // One connection per Kafka and credentials, for reconciles, replays and the metrics API alike.
+  const admins = new AdminPool({
+    onLog: (entry, kafka) =>
+      log("warn", entry.message, { kafka, kafkajs: { level: entry.level, namespace: entry.namespace } }),
+  });
+  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), admins);
+  const acls = new KafkaAclsPort(secretReader(core), admins);
   let leading = false;
   let stopping = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
@@ -229,7 +233,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         pipelines: caches.pipelines.cache,
         customObjects,
         events,
-        kafka: new KafkaReplayPort(secretReader(core), kafkaLog),
+        kafka: new KafkaReplayPort(secretReader(core), admins),
         pollIntervalMs: replayPollIntervalMs,
         resyncPeriodMs: config.resyncPeriodMs,
         log: (message, fields) => log("warn", message, fields),
@@ -270,6 +274,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
       await elector?.stop();
       await campaign;
       await metricsApi?.server.close();
+      await admins.close();
       await new Promise((resolve) => server.close(resolve));
       log("info", "operator stopped");
     },

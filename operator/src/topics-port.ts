@@ -1,14 +1,15 @@
 // The reconcile's Kafka side over kafka/: plan the pipeline's topics from what Kafka reports, carry the plan
-// out, wait until new partitions are usable, and describe the outcome as a condition and Events. A fresh admin
-// client per call (see kafka/admin.ts): reconciles are seconds apart and topics come and go between them.
+// out, wait until new partitions are usable, and describe the outcome as a condition and Events. Each call uses
+// the connection the pool keeps for the pipeline's Kafka and credentials (see kafka/admin-pool.ts).
 
 import type { EnsuredTopics, TopicsPort } from "./controller/reconcile.ts";
 import type { TopicsOutcome } from "./controller/status.ts";
 import type { TopicAdmin } from "./kafka/admin.ts";
+import { AdminPool } from "./kafka/admin-pool.ts";
 import type { SecretReader } from "./kafka/credentials.ts";
 import { KafkaAdminError } from "./kafka/errors.ts";
 import { type ConsumerLag, consumerLag } from "./kafka/lag.ts";
-import { type KafkaLog, withPipelineAdmin } from "./kafka/pipeline-admin.ts";
+import { withPipelineAdmin } from "./kafka/pipeline-admin.ts";
 import {
   type KafkaObservation,
   planTopics,
@@ -61,11 +62,11 @@ export async function readLag(admin: TopicAdmin, pipeline: ResolvedPipeline): Pr
 export class KafkaTopicsPort implements TopicsPort {
   constructor(
     private readonly readSecret: SecretReader,
-    private readonly onLog?: KafkaLog,
+    private readonly admins: AdminPool = new AdminPool(),
   ) {}
 
   #withAdmin<T>(pipeline: ResolvedPipeline, use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
-    return withPipelineAdmin(pipeline, this.readSecret, this.onLog, use);
+    return withPipelineAdmin(this.admins, pipeline, this.readSecret, use);
   }
 
   async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {

@@ -1,6 +1,7 @@
 // The operator's Kafka layer against a real single-node Apache Kafka: topics created, grown and repaired as
 // planned (and seen so by kcat, an independent client), refusals that change nothing, lag from real offsets,
-// deletion, and an unreachable Kafka reported within a bounded time.
+// deletion, and an unreachable Kafka reported within a bounded time; all on one connection shared as the
+// operator shares it (admin-pool.ts), which must survive topics deleted behind its back and a broker restart.
 import { createServer, type Server, type Socket } from "node:net";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
@@ -9,6 +10,7 @@ import { type KafkaCluster, startKafka } from "../../hack/harness/kafka-cluster.
 import { freePortBase } from "../../hack/harness/ports.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import { TopicAdmin } from "../../operator/src/kafka/admin.ts";
+import { AdminPool } from "../../operator/src/kafka/admin-pool.ts";
 import type { KafkaLogEntry } from "../../operator/src/kafka/client.ts";
 import { KafkaAdminError } from "../../operator/src/kafka/errors.ts";
 import { consumerLag } from "../../operator/src/kafka/lag.ts";
@@ -22,6 +24,7 @@ import {
   topicsToAwait,
 } from "../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../operator/src/pipeline.ts";
+import { startFreezableProxy } from "../support/freezable-proxy.ts";
 import { exactProducer, kcat } from "../support/kafka.ts";
 
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
@@ -59,6 +62,8 @@ describe("operator Kafka layer on a real broker", function () {
   this.timeout(180_000);
   let cluster: KafkaCluster;
   let servers: string[];
+  /** One pool for the whole file, as the operator has one: every test's admin shares its connection. */
+  const pool = new AdminPool();
   let admin: TopicAdmin;
   /** A second client, not the one under test, to look at and change Kafka directly. */
   let direct: kafkajs.Admin;
@@ -99,12 +104,13 @@ describe("operator Kafka layer on a real broker", function () {
   });
 
   after(async () => {
+    await pool.close();
     await direct?.disconnect();
     await cluster?.stop();
   });
 
   beforeEach(() => {
-    admin = new TopicAdmin({ bootstrapServers: servers });
+    admin = pool.lease({ bootstrapServers: servers });
   });
 
   afterEach(async () => {
@@ -366,6 +372,50 @@ describe("operator Kafka layer on a real broker", function () {
     expect(await admin.deleteTopics(names)).to.deep.equal([]);
   });
 
+  it("opens one connection for every use of the same Kafka and credentials, one after another and at once", async () => {
+    const topics = pipelineTopics("shared");
+    await converge(admin, topics);
+    // kafkajs reaches a broker first at a bootstrap server: each connection of its own comes through the proxy.
+    const proxy = await startFreezableProxy({ host: "127.0.0.1", port: Number(servers[0]?.split(":")[1]) });
+    const sharing = new AdminPool();
+    const use = async (read: (leased: TopicAdmin) => Promise<unknown>) => {
+      const leased = sharing.lease({ bootstrapServers: [`127.0.0.1:${proxy.port}`] });
+      try {
+        await read(leased);
+      } finally {
+        await leased.close();
+      }
+    };
+    try {
+      for (let i = 0; i < 3; i++)
+        await use((leased) => leased.partitionOffsets("test.shared-group", topics.requests));
+      await Promise.all(
+        Array.from({ length: 5 }, () => use((leased) => leased.describeTopics(topicNames(topics)))),
+      );
+      expect(proxy.accepted()).to.equal(1);
+    } finally {
+      await sharing.close();
+      await proxy.close();
+    }
+  });
+
+  it("keeps a shared connection working after a topic it asked about is deleted by another client", async () => {
+    const gone = pipelineTopics("deleted-elsewhere");
+    const kept = pipelineTopics("kept");
+    await converge(admin, gone);
+    await converge(admin, kept);
+    await admin.partitionOffsets("test.gone-group", gone.requests);
+    await admin.close();
+    await direct.deleteTopics({ topics: topicNames(gone) });
+    await waitFor("the topics deleted", async () =>
+      (await direct.listTopics()).some((topic) => topicNames(gone).includes(topic)) ? undefined : true,
+    );
+    admin = pool.lease({ bootstrapServers: servers });
+    const lag = consumerLag(await admin.partitionOffsets("test.kept-group", kept.requests));
+    expect(lag.total).to.equal(0);
+    expect(Object.keys((await admin.describeTopics(topicNames(kept))).topics)).to.have.length(3);
+  });
+
   it("reports KafkaUnreachable, naming the bootstrap servers, when nothing listens there", async () => {
     const logs: KafkaLogEntry[] = [];
     const unreachable = new TopicAdmin({
@@ -408,5 +458,22 @@ describe("operator Kafka layer on a real broker", function () {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }
+  });
+
+  // Last: it restarts the broker the other tests use.
+  it("reports a broker that went away on the shared connection, and connects again once it is back", async function () {
+    this.timeout(180_000);
+    const topics = pipelineTopics("restart");
+    await converge(admin, topics);
+    await admin.close();
+    await cluster.stopBroker(0, { hard: true });
+    admin = pool.lease({ bootstrapServers: servers });
+    const error = await admin.describeTopics(topicNames(topics)).catch((thrown: unknown) => thrown);
+    expect(error).to.be.instanceOf(KafkaAdminError);
+    expect(error).to.include({ retriable: true });
+    await admin.close();
+    await cluster.startBroker(0);
+    admin = pool.lease({ bootstrapServers: servers });
+    expect(Object.keys((await admin.describeTopics(topicNames(topics))).topics)).to.have.length(3);
   });
 });

@@ -5,12 +5,15 @@ import { connect, createServer, type Socket } from "node:net";
 
 export interface FreezableProxy {
   port: number;
+  /** How many connections clients have opened to it so far. */
+  accepted(): number;
   freeze(): void;
   close(): Promise<void>;
 }
 
 export async function startFreezableProxy(target: { host: string; port: number }): Promise<FreezableProxy> {
   let frozen = false;
+  let accepted = 0;
   const sockets = new Set<Socket>();
   const links: [Socket, Socket][] = [];
   const track = (socket: Socket) => {
@@ -20,6 +23,7 @@ export async function startFreezableProxy(target: { host: string; port: number }
     socket.on("error", () => socket.destroy());
   };
   const server = createServer((client) => {
+    accepted++;
     track(client);
     if (frozen) return;
     const upstream = connect(target.port, target.host);
@@ -38,6 +42,7 @@ export async function startFreezableProxy(target: { host: string; port: number }
   if (address === null || typeof address === "string") throw new Error("the proxy has no TCP address");
   return {
     port: address.port,
+    accepted: () => accepted,
     freeze: () => {
       frozen = true;
       for (const [client, upstream] of links) {

@@ -4,13 +4,18 @@
 // Every call is bounded, so a reconcile never hangs on a Kafka that does not answer, and every failure is a
 // KafkaAdminError.
 //
-// One TopicAdmin is meant for one reconcile (or one metrics read), then close(): kafkajs keeps a list of topics
-// it has looked up and refreshes their metadata on later calls, which fails once someone deletes one of them.
+// One TopicAdmin is meant for one reconcile (or one metrics read), then close(); its connection may outlive it,
+// shared (see admin-connection.ts).
 import { setTimeout as sleep } from "node:timers/promises";
-import kafkajs, { type Admin, type Kafka } from "kafkajs";
+import kafkajs, { type Admin } from "kafkajs";
 import { createAclBindings, deleteAclBindings, describeAclsOf } from "./acl-admin.ts";
 import type { AclBinding, DescribedAcl } from "./acl-plan.ts";
-import { type KafkaConnection, type KafkaLogEntry, kafkaClient } from "./client.ts";
+import {
+  AdminConnection,
+  type AdminConnectionOptions,
+  bounded,
+  defaultTimeoutMs,
+} from "./admin-connection.ts";
 import { KafkaAdminError, toKafkaAdminError } from "./errors.ts";
 import type { PartitionOffsets } from "./lag.ts";
 import { skippingUnreadTails } from "./lag-tail.ts";
@@ -20,41 +25,48 @@ import type { KafkaObservation, TopicPlan, TopicState } from "./topic-plan.ts";
 // kafkajs is CommonJS and these are not visible to ESM as named exports.
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
-export interface TopicAdminOptions extends KafkaConnection {
-  clientId?: string;
-  /** kafkajs's own errors and warnings (retries, lost connections); dropped when absent. */
-  onLog?: (entry: KafkaLogEntry) => void;
-  /** Bound on connecting and on each call except waitUntilUsable; default 10 s. */
-  timeoutMs?: number;
-}
+export type TopicAdminOptions = AdminConnectionOptions;
 
-const defaultTimeoutMs = 10_000;
 const pollIntervalMs = 250;
 
 export class TopicAdmin {
-  private readonly servers: readonly string[];
-  private readonly kafka: Kafka;
-  private readonly timeoutMs: number;
-  private admin: Admin | undefined;
-  /** kafkajs's last logged error: it can say more than what it throws ("Request ApiVersions timed out"). */
-  private lastLoggedError: string | undefined;
+  readonly #connection: AdminConnection;
+  readonly #shared: boolean;
+  /** Ends this TopicAdmin's use of its connection: disconnects its own, or hands a shared one back. */
+  readonly #end: (connection: AdminConnection) => Promise<void>;
+  /** The topics this TopicAdmin has asked about, held in the connection until close(). */
+  readonly #topics = new Set<string>();
 
-  constructor(options: TopicAdminOptions) {
-    this.servers = options.bootstrapServers;
-    this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-    const onLog = options.onLog;
-    this.kafka = kafkaClient({
-      ...options,
-      clientId: options.clientId ?? "kubesentiment-operator",
-      onLog: (entry) => {
-        if (entry.level === "error") this.lastLoggedError = entry.message;
-        onLog?.(entry);
-      },
-    });
+  /**
+   * With options, a connection of its own, ended by close(). With a connection, a use of that shared
+   * connection (admin-pool.ts), and `end` says what close() does with it.
+   */
+  constructor(
+    source: TopicAdminOptions | AdminConnection,
+    end: (connection: AdminConnection) => Promise<void> = (connection) => connection.disconnect(),
+  ) {
+    this.#connection = source instanceof AdminConnection ? source : new AdminConnection(source);
+    this.#shared = source instanceof AdminConnection;
+    this.#end = end;
+  }
+
+  /**
+   * Runs `use` on a TopicAdmin with a connection of its own, when this one's is shared, for calls about topics
+   * a broker may not know: kafkajs refreshes the metadata of every topic its users asked about together, and
+   * fails all of them while one is unknown (just created, or deleted), which would fail other pipelines' calls.
+   */
+  async #alone<T>(use: (admin: TopicAdmin) => Promise<T>): Promise<T> {
+    const own = new TopicAdmin(this.#connection.settings);
+    try {
+      return await use(own);
+    } finally {
+      await own.close();
+    }
   }
 
   /** The named topics that exist (partitions, replication factor, own configs) and the number of brokers. */
   async describeTopics(names: readonly string[]): Promise<KafkaObservation> {
+    this.#use(names);
     return this.run(`describing topics ${quoted(names)}`, async (admin) => {
       const present = await listed(admin, names);
       const cluster = await admin.describeCluster();
@@ -84,6 +96,11 @@ export class TopicAdmin {
    * each topic this call created, as it is created, so a failure later in the plan loses none of them.
    */
   async applyPlan(plan: TopicPlan, onCreated: (topic: string) => void = () => {}): Promise<void> {
+    this.#use([
+      ...plan.create.map(({ topic }) => topic),
+      ...plan.raisePartitions.map(({ topic }) => topic),
+      ...plan.restoreConfigs.map(({ topic }) => topic),
+    ]);
     // One request per topic: if another client creates one of them meanwhile, kafkajs reports that topic as
     // already existing (false) instead of failing the others, and that topic is not this call's creation.
     for (const { topic, partitions, replicationFactor, configs } of plan.create) {
@@ -141,7 +158,9 @@ export class TopicAdmin {
     timeoutMs = defaultTimeoutMs,
   ): Promise<void> {
     if (topics.length === 0) return;
+    if (this.#shared) return this.#alone((own) => own.waitUntilUsable(topics, timeoutMs));
     const names = topics.map(({ topic }) => topic);
+    this.#use(names);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const problems = await this.run(`reading the metadata of ${quoted(names)}`, async (admin) => {
@@ -182,6 +201,8 @@ export class TopicAdmin {
    * name created in between would fail. Bounded like every call.
    */
   async deleteTopics(names: readonly string[]): Promise<string[]> {
+    if (this.#shared) return this.#alone((own) => own.deleteTopics(names));
+    this.#use(names);
     return this.run(`deleting topics ${quoted(names)}`, async (admin) => {
       // Deleting a missing topic is an error kafkajs retries until it gives up; a topic already gone is done.
       const present = await listed(admin, names);
@@ -217,6 +238,7 @@ export class TopicAdmin {
     topic: string,
     readThroughTails = true,
   ): Promise<PartitionOffsets[]> {
+    this.#use([topic]);
     return this.run(`reading the offsets of group "${groupId}" on topic "${topic}"`, async (admin) => {
       const [log, committed] = await Promise.all([
         admin.fetchTopicOffsets(topic),
@@ -228,7 +250,7 @@ export class TopicAdmin {
         logEndOffset: Number(high),
         committedOffset: committed.get(partition) ?? null,
       }));
-      return readThroughTails ? skippingUnreadTails(this.kafka, topic, offsets) : offsets;
+      return readThroughTails ? skippingUnreadTails(this.#connection.kafka, topic, offsets) : offsets;
     });
   }
 
@@ -242,6 +264,7 @@ export class TopicAdmin {
 
   /** Per partition of `topic`, the first offset written at or after `timestamp`; the log end when there is none. */
   async offsetsAtTime(topic: string, timestamp: Date): Promise<{ partition: number; offset: number }[]> {
+    this.#use([topic]);
     return this.run(`reading the offsets of topic "${topic}" at ${timestamp.toISOString()}`, async (admin) =>
       (await admin.fetchTopicOffsetsByTimestamp(topic, timestamp.getTime())).map(({ partition, offset }) => ({
         partition,
@@ -256,6 +279,7 @@ export class TopicAdmin {
     topic: string,
     offsets: readonly { partition: number; offset: number }[],
   ): Promise<void> {
+    this.#use([topic]);
     await this.run(`setting the offsets of consumer group "${groupId}" on topic "${topic}"`, (admin) =>
       admin.setOffsets({
         groupId,
@@ -267,6 +291,7 @@ export class TopicAdmin {
 
   /** Each partition's log end offset (the offset the next record will get), in partition order. */
   async logEndOffsets(topic: string): Promise<{ partition: number; logEndOffset: number }[]> {
+    this.#use([topic]);
     return this.run(`reading the end offsets of topic "${topic}"`, async (admin) =>
       (await admin.fetchTopicOffsets(topic))
         .map(({ partition, high }) => ({ partition, logEndOffset: Number(high) }))
@@ -274,66 +299,37 @@ export class TopicAdmin {
     );
   }
 
+  /** Ends this use: the topics it asked about are released, and its own connection ended. */
   async close(): Promise<void> {
-    const admin = this.admin;
-    this.admin = undefined;
-    await admin?.disconnect();
+    const topics = [...this.#topics];
+    this.#topics.clear();
+    await this.#connection.release(topics);
+    await this.#end(this.#connection);
   }
 
-  /** Runs one call on a connected client, bounded by timeoutMs, with every failure a KafkaAdminError. */
-  private async run<T>(action: string, call: (admin: Admin) => Promise<T>): Promise<T> {
-    const admin = await this.connected(action);
-    try {
-      return await this.bounded(call(admin), action);
-    } catch (error) {
-      throw toKafkaAdminError(error, { servers: this.servers, action, connecting: false });
-    }
-  }
-
-  private async connected(action: string): Promise<Admin> {
-    if (this.admin !== undefined) return this.admin;
-    const admin = this.kafka.admin();
-    try {
-      // kafkajs can count a broker that accepted the connection but never answered as connected, and fail
-      // later with "Broker not connected"; a broker counts as reachable here once it has answered a request.
-      await this.bounded(
-        admin.connect().then(() => admin.describeCluster()),
-        `connecting for ${action}`,
-      );
-    } catch (error) {
-      await admin.disconnect().catch(() => {});
-      throw toKafkaAdminError(error, {
-        servers: this.servers,
-        action,
-        connecting: true,
-        lastLoggedError: this.lastLoggedError,
-      });
-    }
-    this.admin = admin;
-    return admin;
+  /** Marks `topics` as asked about, so a shared connection keeps their metadata until close(). */
+  #use(topics: Iterable<string>): void {
+    const fresh = [...topics].filter((topic) => !this.#topics.has(topic));
+    for (const topic of fresh) this.#topics.add(topic);
+    this.#connection.hold(fresh);
   }
 
   /**
-   * kafkajs's own bounds nest (a call retries, and so does each metadata refresh inside it), so the total is
-   * bounded here too. On expiry the client is dropped, which ends what it still has in flight.
+   * Runs one call on a connected client, bounded, with every failure a KafkaAdminError. A failure that is not a
+   * broker's answer (no broker, a lost connection, a login refused, no answer in time) ends the connection, so
+   * the next call connects afresh and reports what it finds then.
    */
-  private async bounded<T>(work: Promise<T>, action: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const expiry = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        void this.close().catch(() => {});
-        // Retriable: a slow answer may come in time on the next reconcile.
-        reject(
-          Object.assign(new Error(`${action} took longer than ${this.timeoutMs / 1000} s`), {
-            retriable: true,
-          }),
-        );
-      }, this.timeoutMs);
-    });
+  private async run<T>(action: string, call: (admin: Admin) => Promise<T>): Promise<T> {
+    const connection = this.#connection;
+    const admin = await connection.connected(action);
     try {
-      return await Promise.race([work, expiry]);
-    } finally {
-      clearTimeout(timer);
+      return await bounded(call(admin), connection.timeoutMs, action, () => {
+        void connection.disconnect().catch(() => {});
+      });
+    } catch (error) {
+      const failure = toKafkaAdminError(error, { servers: connection.servers, action, connecting: false });
+      if (failure.reason !== "TopicOperationFailed") await connection.disconnect().catch(() => {});
+      throw failure;
     }
   }
 }

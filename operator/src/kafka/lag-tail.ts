@@ -13,6 +13,7 @@
 // used here as kafkajs's consumers use them.
 import { createRequire } from "node:module";
 import type { Kafka } from "kafkajs";
+import { createCluster } from "./kafkajs-cluster.ts";
 import type { PartitionOffsets } from "./lag.ts";
 
 interface FetchedPartition {
@@ -63,23 +64,13 @@ const tailBytes = 64 * 1024;
  */
 const maxTailRecords = 100;
 
-function clusterOf(kafka: Kafka): FetchingCluster {
-  const symbol = Object.getOwnPropertySymbols(kafka).find(
-    (candidate) => candidate.description === "private:Kafka:createCluster",
-  );
-  if (symbol === undefined) throw new Error("kafkajs no longer has the cluster this module fetches through");
-  const create = (kafka as unknown as Record<symbol, (options: object) => FetchingCluster>)[symbol];
-  if (create === undefined) throw new Error("kafkajs no longer has the cluster this module fetches through");
-  return create({ allowAutoTopicCreation: false });
-}
-
 /** Of partitions [from, to), those holding no record a read_committed consumer is given. */
 async function unreadTails(
   kafka: Kafka,
   topic: string,
   tails: readonly { partition: number; from: number; to: number }[],
 ): Promise<Set<number>> {
-  const cluster = clusterOf(kafka);
+  const cluster = createCluster<FetchingCluster>(kafka, { allowAutoTopicCreation: false });
   const unread = new Set<number>();
   await cluster.connect();
   try {

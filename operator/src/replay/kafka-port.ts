@@ -1,7 +1,9 @@
 // The replay's Kafka side over kafka/: what the phase machine needs to see of the pipeline's consumer group and
-// requests topic, and setting the group's offsets. A fresh admin client per call, as for topics (topics-port.ts).
+// requests topic, and setting the group's offsets. On the pool's connections, as for topics (topics-port.ts).
+
+import { AdminPool } from "../kafka/admin-pool.ts";
 import type { SecretReader } from "../kafka/credentials.ts";
-import { type KafkaLog, withPipelineAdmin } from "../kafka/pipeline-admin.ts";
+import { withPipelineAdmin } from "../kafka/pipeline-admin.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import type { KafkaView, kafkaNeeds } from "./phases.ts";
 import type { OffsetAt } from "./plan.ts";
@@ -17,12 +19,12 @@ export interface ReplayKafka {
 export class KafkaReplayPort implements ReplayKafka {
   constructor(
     private readonly readSecret: SecretReader,
-    private readonly onLog?: KafkaLog,
+    private readonly admins: AdminPool = new AdminPool(),
   ) {}
 
   observe(pipeline: ResolvedPipeline, needs: KafkaNeeds): Promise<KafkaView> {
     const { consumerGroup, topics } = pipeline;
-    return withPipelineAdmin(pipeline, this.readSecret, this.onLog, async (admin) => {
+    return withPipelineAdmin(this.admins, pipeline, this.readSecret, async (admin) => {
       // One after the other: the admin client connects on its first call.
       const members = await admin.groupMembers(consumerGroup);
       const offsets = await admin.partitionOffsets(consumerGroup, topics.requests, needs.readThroughTails);
@@ -33,7 +35,7 @@ export class KafkaReplayPort implements ReplayKafka {
   }
 
   setOffsets(pipeline: ResolvedPipeline, offsets: readonly OffsetAt[]): Promise<void> {
-    return withPipelineAdmin(pipeline, this.readSecret, this.onLog, (admin) =>
+    return withPipelineAdmin(this.admins, pipeline, this.readSecret, (admin) =>
       admin.setGroupOffsets(pipeline.consumerGroup, pipeline.topics.requests, offsets),
     );
   }

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { AdminPool } from "../../../operator/src/kafka/admin-pool.ts";
 import type { KafkaLogEntry } from "../../../operator/src/kafka/client.ts";
 import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../../operator/src/pipeline.ts";
@@ -96,11 +97,11 @@ describe("operator topics port: failures no retry cures", () => {
 });
 
 describe("operator topics port: kafkajs's own log", () => {
-  it("hands kafkajs's errors and warnings on, with the pipeline whose Kafka they come from", async () => {
+  it("hands kafkajs's errors and warnings on, with the Kafka they come from", async () => {
     const lines: [KafkaLogEntry, string][] = [];
     const port = new KafkaTopicsPort(
       async () => undefined,
-      (entry, pipeline) => lines.push([entry, pipeline]),
+      new AdminPool({ onLog: (entry, kafka) => lines.push([entry, kafka]) }),
     );
     const unreachable = resolvePipeline({
       apiVersion: "kubesentiment.io/v1alpha1",
@@ -113,7 +114,7 @@ describe("operator topics port: kafkajs's own log", () => {
     expect(outcome).to.include({ state: "failed", reason: "KafkaUnreachable" });
     expect(terminal).to.equal(false);
     expect(lines.length).to.be.above(0);
-    expect(lines.every(([, pipeline]) => pipeline === "team/a")).to.equal(true);
+    expect(lines.every(([, kafka]) => kafka === "127.0.0.1:1")).to.equal(true);
     expect(lines.map(([entry]) => entry.message).join("\n")).to.include("ECONNREFUSED");
   });
 });
