@@ -60,6 +60,7 @@ export class AdminConnection {
         action,
         connecting: true,
         lastLoggedError: this.#lastLoggedError,
+        loginFields: this.settings.loginFields,
       });
     }
   }

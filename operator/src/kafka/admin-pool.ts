@@ -25,8 +25,15 @@ const defaultIdleMs = 120_000;
 export function connectionKey(connection: KafkaConnection): string {
   const servers = [...new Set(connection.bootstrapServers)].sort().join(",");
   const credentials = createHash("sha256")
-    // Buffers (certificates, keys) serialize as their bytes.
-    .update(JSON.stringify({ ssl: connection.ssl ?? null, sasl: connection.sasl ?? null }))
+    // Buffers (certificates, keys) serialize as their bytes. The login's fields are part of it, so a rejected
+    // login is reported with the fields of the pipelines that use it.
+    .update(
+      JSON.stringify({
+        ssl: connection.ssl ?? null,
+        sasl: connection.sasl ?? null,
+        loginFields: connection.loginFields ?? null,
+      }),
+    )
     .digest("hex");
   return `${servers}#${credentials}`;
 }

@@ -327,7 +327,12 @@ export class TopicAdmin {
         void connection.disconnect().catch(() => {});
       });
     } catch (error) {
-      const failure = toKafkaAdminError(error, { servers: connection.servers, action, connecting: false });
+      const failure = toKafkaAdminError(error, {
+        servers: connection.servers,
+        action,
+        connecting: false,
+        loginFields: connection.settings.loginFields,
+      });
       if (failure.reason !== "TopicOperationFailed") await connection.disconnect().catch(() => {});
       throw failure;
     }

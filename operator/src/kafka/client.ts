@@ -15,7 +15,20 @@ export interface KafkaConnection {
   /** Passed to kafkajs as they are; whoever builds them has read the pipeline's Secrets. */
   ssl?: NonNullable<KafkaConfig["ssl"]>;
   sasl?: NonNullable<KafkaConfig["sasl"]>;
+  /** The spec fields the login came from, named when Kafka rejects it; the workers' fields when absent. */
+  loginFields?: LoginFields;
 }
+
+export interface LoginFields {
+  /** Where the SASL settings are: `.secretRef` and `.mechanism` below it. */
+  sasl: string;
+  certificate: string;
+}
+
+export const workersLoginFields: LoginFields = {
+  sasl: "spec.kafka.sasl",
+  certificate: "spec.kafka.tls.certSecretRef",
+};
 
 export interface KafkaClientOptions extends KafkaConnection {
   clientId: string;

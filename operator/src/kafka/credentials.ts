@@ -4,6 +4,7 @@
 // the key — never its contents — so the reconcile can put it in a condition.
 import type { KafkaConfig, SASLOptions } from "kafkajs";
 import type { ResolvedPipeline } from "../pipeline.ts";
+import { type LoginFields, workersLoginFields } from "./client.ts";
 
 /** A Secret's data, decoded; undefined when the Secret does not exist. */
 export type SecretReader = (namespace: string, name: string) => Promise<Record<string, Buffer> | undefined>;
@@ -11,6 +12,7 @@ export type SecretReader = (namespace: string, name: string) => Promise<Record<s
 export interface KafkaCredentials {
   ssl?: NonNullable<KafkaConfig["ssl"]>;
   sasl?: SASLOptions;
+  loginFields?: LoginFields;
 }
 
 export type ResolvedCredentials =
@@ -34,15 +36,16 @@ export type KafkaIdentity = "workers" | "operator";
 
 function login(pipeline: ResolvedPipeline, identity: KafkaIdentity) {
   const { tls, sasl, admin } = pipeline.kafka;
-  const workers = { sasl, saslField: "spec.kafka.sasl.secretRef", cert: tls?.certSecretRef };
-  if (identity === "workers" || admin === undefined)
-    return { ...workers, certField: "spec.kafka.tls.certSecretRef" };
+  const workers = { sasl, cert: tls?.certSecretRef };
+  if (identity === "workers" || admin === undefined) return { ...workers, fields: workersLoginFields };
   return {
     sasl: admin.sasl,
-    saslField: "spec.kafka.admin.sasl.secretRef",
     cert: admin.certSecretRef ?? workers.cert,
-    certField:
-      admin.certSecretRef === undefined ? "spec.kafka.tls.certSecretRef" : "spec.kafka.admin.certSecretRef",
+    fields: {
+      sasl: "spec.kafka.admin.sasl",
+      certificate:
+        admin.certSecretRef === undefined ? workersLoginFields.certificate : "spec.kafka.admin.certSecretRef",
+    },
   };
 }
 
@@ -52,7 +55,8 @@ export async function resolveKafkaCredentials(
   identity: KafkaIdentity = "operator",
 ): Promise<ResolvedCredentials> {
   const { tls } = pipeline.kafka;
-  const { sasl, saslField, cert, certField } = login(pipeline, identity);
+  const { sasl, cert, fields } = login(pipeline, identity);
+  const saslField = `${fields.sasl}.secretRef`;
   const namespace = pipeline.namespace;
   const secretValue = async (field: string, name: string, key: string): Promise<Buffer> => {
     const data = await readSecret(namespace, name);
@@ -69,7 +73,7 @@ export async function resolveKafkaCredentials(
     return found;
   };
   try {
-    const credentials: KafkaCredentials = {};
+    const credentials: KafkaCredentials = { loginFields: fields };
     if (tls !== undefined) {
       const ca = tls.caSecretRef;
       credentials.ssl = {
@@ -79,8 +83,8 @@ export async function resolveKafkaCredentials(
         ...(cert === undefined
           ? {}
           : {
-              cert: await secretValue(certField, cert.name, "tls.crt"),
-              key: await secretValue(certField, cert.name, "tls.key"),
+              cert: await secretValue(fields.certificate, cert.name, "tls.crt"),
+              key: await secretValue(fields.certificate, cert.name, "tls.key"),
             }),
       };
     }

@@ -6,6 +6,7 @@ import {
   type KafkaSecurityFailure,
   kafkaSecurityFailure,
 } from "../../../common/src/kafka-errors.ts";
+import { type LoginFields, workersLoginFields } from "./client.ts";
 
 export type KafkaAdminReason =
   /** No broker answered: down, wrong address, a firewall, or TLS on one side only. */
@@ -50,6 +51,7 @@ export function toKafkaAdminError(
     action: string;
     connecting: boolean;
     lastLoggedError?: string | undefined;
+    loginFields?: LoginFields | undefined;
   },
 ): KafkaAdminError {
   if (error instanceof KafkaAdminError) return error;
@@ -88,16 +90,17 @@ export function toKafkaAdminError(
  */
 function securityError(
   failure: KafkaSecurityFailure,
-  context: { servers: readonly string[]; action: string },
+  context: { servers: readonly string[]; action: string; loginFields?: LoginFields | undefined },
   cause: unknown,
 ): KafkaAdminError {
   const at = `${context.servers.join(", ")} (spec.kafka.bootstrapServers)`;
+  const fields = context.loginFields ?? workersLoginFields;
   const [reason, message]: [KafkaAdminReason, string] =
     failure.kind === "authentication"
       ? [
           "KafkaAuthenticationFailed",
           `Kafka at ${at} rejected the SASL login while ${context.action}: check the username and password ` +
-            `in the Secret named by spec.kafka.sasl.secretRef, and spec.kafka.sasl.mechanism (${failure.detail})`,
+            `in the Secret named by ${fields.sasl}.secretRef, and ${fields.sasl}.mechanism (${failure.detail})`,
         ]
       : failure.kind === "untrusted-broker"
         ? [
@@ -108,7 +111,7 @@ function securityError(
         : [
             "KafkaTlsFailed",
             `Kafka at ${at} refused the client certificate while ${context.action}: it needs one signed by a CA ` +
-              `it trusts, in the Secret named by spec.kafka.tls.certSecretRef (${failure.detail})`,
+              `it trusts, in the Secret named by ${fields.certificate} (${failure.detail})`,
           ];
   return new KafkaAdminError(reason, message, false, { cause });
 }

@@ -58,6 +58,23 @@ describe("Kafka admin errors", () => {
       .and.include("kafka-0:9092");
   });
 
+  it("names the operator's own login fields (spec.kafka.admin) when Kafka rejects that login", () => {
+    const loginFields = { sasl: "spec.kafka.admin.sasl", certificate: "spec.kafka.admin.certSecretRef" };
+    const context = { servers, action: "describing topics", connecting: true, loginFields };
+    const login = toKafkaAdminError(
+      new KafkaJSSASLAuthenticationError("SASL SCRAM SHA512 authentication failed"),
+      context,
+    );
+    expect(login.message)
+      .to.include("spec.kafka.admin.sasl.secretRef")
+      .and.include("spec.kafka.admin.sasl.mechanism")
+      .and.not.include("spec.kafka.sasl");
+    const refused = Object.assign(new KafkaJSConnectionError("Connection error"), {
+      code: "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+    });
+    expect(toKafkaAdminError(refused, context).message).to.include("spec.kafka.admin.certSecretRef");
+  });
+
   it("calls a broker certificate nobody trusts, or a refused client certificate, KafkaTlsFailed", () => {
     const untrusted = Object.assign(
       new KafkaJSConnectionError("Connection error: unable to verify the first certificate"),
