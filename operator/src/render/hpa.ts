@@ -36,7 +36,7 @@ export function replicaBounds(pipeline: ResolvedPipeline): ReplicaBounds {
  * quiet minute is no reason to shed capacity; use the highest recommendation of the last
  * scaleDownStabilizationSeconds (5 minutes by default) and remove at most half the workers a minute.
  */
-function behavior(pipeline: ResolvedPipeline): V2HorizontalPodAutoscalerBehavior {
+export function behavior(pipeline: ResolvedPipeline): V2HorizontalPodAutoscalerBehavior {
   return {
     scaleUp: {
       stabilizationWindowSeconds: 0,
