@@ -45,14 +45,16 @@ export function makeMetricsApiCertificates(namespace: string): MetricsApiCertifi
 }
 
 /**
- * Routes external.metrics.k8s.io to the operator's metrics API on this machine, and waits until the aggregator
- * says it is Available. Async kubectl for the wait: the operator answering the aggregator may run in this process.
+ * Routes external.metrics.k8s.io to the metrics API on this machine's `port` (the operator's, or KEDA's metrics
+ * server behind a Service named `service`), and waits until the aggregator says it is Available. Async kubectl
+ * for the wait: the operator answering the aggregator may run in this process.
  */
 export async function registerLocalMetricsApi(
   kubectl: Kubectl,
   namespace: string,
   port: number,
   caCertFile: string,
+  service = serviceName,
 ): Promise<void> {
   kubectl.apply(
     JSON.stringify({
@@ -62,16 +64,16 @@ export async function registerLocalMetricsApi(
         {
           apiVersion: "v1",
           kind: "Service",
-          metadata: { name: serviceName, namespace },
+          metadata: { name: service, namespace },
           spec: { ports: [{ name: "https", port: 443, targetPort: port }] },
         },
         {
           apiVersion: "discovery.k8s.io/v1",
           kind: "EndpointSlice",
           metadata: {
-            name: `${serviceName}-local`,
+            name: `${service}-local`,
             namespace,
-            labels: { "kubernetes.io/service-name": serviceName },
+            labels: { "kubernetes.io/service-name": service },
           },
           addressType: "IPv4",
           endpoints: [{ addresses: [hostAddress()], conditions: { ready: true } }],
@@ -84,7 +86,7 @@ export async function registerLocalMetricsApi(
           spec: {
             group: "external.metrics.k8s.io",
             version: "v1beta1",
-            service: { name: serviceName, namespace, port: 443 },
+            service: { name: service, namespace, port: 443 },
             caBundle: readFileSync(caCertFile).toString("base64"),
             groupPriorityMinimum: 100,
             versionPriority: 100,
