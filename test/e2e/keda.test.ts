@@ -5,19 +5,16 @@
 // and real worker processes doing the draining.
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
-import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
-import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import type { Cluster } from "../../hack/harness/cluster-run.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type RunningKeda, startKeda } from "../../hack/harness/keda-run.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
-import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
 import type { ScaledObject } from "../../operator/src/render/scaled-object.ts";
-import { startKafkaOnFreePorts } from "../support/kafka.ts";
+import { startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
 import { WorkerFleet } from "../support/worker-fleet.ts";
@@ -64,18 +61,7 @@ describe("KEDA as the autoscaler, end to end", function () {
 
   before(async function () {
     this.timeout(300_000);
-    [cluster, kafka] = await startTogether(
-      freePortBase(clusterPortCount).then((portBase) =>
-        startCluster({
-          name: "e2e-keda",
-          portBase,
-          controllerManager: true,
-          kwok: true,
-          hpaSyncPeriodSeconds: 2,
-        }),
-      ),
-      startKafkaOnFreePorts({ name: "test-e2e-keda" }),
-    );
+    [cluster, kafka] = await startAutoscalingCluster("e2e-keda", "test-e2e-keda");
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
     keda = await startKeda("e2e-keda-keda", cluster.kubeconfigPath, k);
