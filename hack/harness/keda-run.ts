@@ -6,12 +6,10 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { HarnessError } from "./cli.ts";
-import { selfSignedCa, signedLeaf } from "./cluster-pki.ts";
-import { requireCommand } from "./commands.ts";
 import { stateDir } from "./dirs.ts";
 import { kedaBinaries, kedaCrdDir } from "./keda-build.ts";
 import type { Kubectl } from "./kubectl.ts";
-import { hostAddress, registerLocalMetricsApi } from "./local-metrics-api.ts";
+import { makeMetricsApiCertificates, registerLocalMetricsApi } from "./local-metrics-api.ts";
 import { freePortBase } from "./ports.ts";
 import { type Daemon, startDaemon, stopDaemon } from "./processes.ts";
 import { waitUntilReady } from "./wait.ts";
@@ -24,21 +22,6 @@ export interface RunningKeda {
   operatorLog: string;
   adapterLog: string;
   stop(): Promise<void>;
-}
-
-function certificates(dir: string): { ca: string; cert: string; key: string } {
-  const openssl = requireCommand("openssl", "install openssl");
-  const ca = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
-  selfSignedCa(openssl, ca.cert, ca.key, "keda-local-ca");
-  const leaf = { cert: join(dir, "tls.crt"), key: join(dir, "tls.key") };
-  // Both roles: the operator serves gRPC to the metrics server, which dials it with the same certificate.
-  signedLeaf(openssl, ca, {
-    ...leaf,
-    subject: "/CN=keda",
-    usage: "serverAuth,clientAuth",
-    san: `IP:127.0.0.1,IP:${hostAddress()},DNS:${metricsServerService}.${kedaNamespace}.svc`,
-  });
-  return { ca: ca.cert, ...leaf };
 }
 
 /** Installs KEDA's CRDs (server-side: they are larger than client-side apply's annotation allows). */
@@ -67,14 +50,24 @@ export async function startKeda(
   });
   const operator = daemon("keda-operator");
   const adapter = daemon("keda-adapter");
-  const stop = async () => {
+  const stopDaemons = async () => {
     await Promise.all([stopDaemon(adapter), stopDaemon(operator)]);
   };
-  await stop();
+  await stopDaemons();
 
   installCrds(kubectl);
   kubectl.apply(JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: kedaNamespace } }));
-  const tls = certificates(dir);
+  // One certificate for both roles: the operator serves gRPC to the metrics server, which dials it with it.
+  // Under the state directory, so each daemon's command line names it (the mark that tells it is ours).
+  const tls = makeMetricsApiCertificates(kedaNamespace, {
+    service: metricsServerService,
+    usage: "serverAuth,clientAuth",
+    dir: join(dir, "certs"),
+  });
+  const stop = async () => {
+    await stopDaemons();
+    tls.remove();
+  };
   const base = await freePortBase(5);
   const metricsPort = base;
   const probePort = base + 1;
@@ -96,8 +89,8 @@ export async function startKeda(
         `--metrics-bind-address=127.0.0.1:${metricsPort}`,
         `--health-probe-bind-address=127.0.0.1:${probePort}`,
         `--metrics-service-bind-address=127.0.0.1:${grpcPort}`,
-        `--cert-dir=${dir}`,
-        `--ca-dir=${dir}`,
+        `--cert-dir=${tls.dir}`,
+        `--ca-dir=${tls.dir}`,
         "--zap-log-level=info",
       ],
       { env },
@@ -108,10 +101,10 @@ export async function startKeda(
       [
         `--secure-port=${securePort}`,
         `--port=${adapterMetricsPort}`,
-        `--cert-dir=${dir}`,
+        `--cert-dir=${tls.dir}`,
         `--tls-cert-file=${tls.cert}`,
         `--tls-private-key-file=${tls.key}`,
-        `--client-ca-file=${tls.ca}`,
+        `--client-ca-file=${tls.caCert}`,
         `--lister-kubeconfig=${kubeconfigPath}`,
         `--authentication-kubeconfig=${kubeconfigPath}`,
         `--authorization-kubeconfig=${kubeconfigPath}`,
@@ -126,7 +119,7 @@ export async function startKeda(
       async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`)).ok,
       { timeoutMs },
     );
-    await registerLocalMetricsApi(kubectl, kedaNamespace, securePort, tls.ca, metricsServerService);
+    await registerLocalMetricsApi(kubectl, kedaNamespace, securePort, tls.caCert, metricsServerService);
   } catch (error) {
     await stop();
     throw error;
