@@ -4,12 +4,13 @@
 # what it uses. Everything it fetches or builds is cached outside git (~/.cache/kubesentiment by default), so a
 # second run only checks.
 #
-#   hack/setup.sh [kafka] [cluster] [helm] [keda] [test-tools] [real-node]   (no argument: all but real-node)
+#   hack/setup.sh [kafka] [cluster] [helm] [keda] [test-tools] [real-node]   (no argument: all but keda and real-node)
 #
 #   kafka        Java, Maven and the Kafka jars
 #   cluster      Go, openssl and the control plane built from source (kube-apiserver, etcd, kubectl, kwok, ...)
 #   helm         Go and helm built from source, for the chart's tests
-#   keda         Go and KEDA's operator and metrics server built from source, for the KEDA e2e test
+#   keda         Go and KEDA's operator and metrics server built from source, for npm run test:keda; only when
+#                named, since a cold build takes far longer than the rest together
 #   test-tools   kcat, nftables, shellcheck and hadolint, which only tests use
 #   real-node    as root on Debian: the packages a real node and the image build need (containerd, runc, CNI
 #                plugins, buildah, debootstrap, iptables, nftables, conntrack, gcc); only when named, since it
@@ -22,8 +23,8 @@ fail() {
   exit 1
 }
 
-default_parts=(kafka cluster helm keda test-tools)
-all_parts=("${default_parts[@]}" real-node)
+default_parts=(kafka cluster helm test-tools)
+all_parts=("${default_parts[@]}" keda real-node)
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${default_parts[@]}")
 for part in "${parts[@]}"; do

@@ -65,7 +65,7 @@ export function buildKeda(log: (line: string) => void = console.error): KedaBina
     build,
     ["-ldflags", kedaLdflags(version), "-o", `${build.dir}/`, ...Object.values<string>(kedaPackages)],
     {
-      announce: `building ${build.purpose} ${version} into ${build.dir} (cold: about 25 minutes on 2 busy cores)`,
+      announce: `building ${build.purpose} ${version} into ${build.dir} (cold: over an hour on 2 cores shared with other builds)`,
       log,
       finish: () => {
         // Both main packages are named by their directory ("operator", "adapter"): give them KEDA's names.

@@ -1,4 +1,5 @@
-// spec.autoscaling.provider keda end to end, on real components: kube-apiserver with the aggregation layer,
+// spec.autoscaling.provider keda end to end (npm run test:keda, not in npm test: KEDA builds from source for far
+// longer than the rest of CI takes), on real components: kube-apiserver with the aggregation layer,
 // kube-controller-manager's HPA controller (short sync period), kwok for the pods, a real Kafka broker, KEDA's
 // own operator and metrics server (built from source, the metrics server registered as external.metrics.k8s.io:
 // the operator serves no metrics API here, as in a cluster where KEDA holds it), the operator with KEDA enabled,
