@@ -136,6 +136,8 @@ describe("KEDA as the autoscaler, end to end", function () {
       },
       { timeoutMs: 60_000, describe: kedaState(name) },
     );
+    // Only once no worker process is left to consume what comes next.
+    await waitFor("the fleet stopping its workers", () => fleet.size === 0);
     await produce("default.surge-requests", 100, "paused");
     await waitFor(
       "the operator reading a lag of 100 while paused",
