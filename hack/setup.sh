@@ -4,11 +4,13 @@
 # what it uses. Everything it fetches or builds is cached outside git (~/.cache/kubesentiment by default), so a
 # second run only checks.
 #
-#   hack/setup.sh [kafka] [cluster] [helm] [test-tools] [real-node]   (no argument: all but real-node)
+#   hack/setup.sh [kafka] [cluster] [helm] [keda] [test-tools] [real-node]   (no argument: all but keda and real-node)
 #
 #   kafka        Java, Maven and the Kafka jars
 #   cluster      Go, openssl and the control plane built from source (kube-apiserver, etcd, kubectl, kwok, ...)
 #   helm         Go and helm built from source, for the chart's tests
+#   keda         Go and KEDA's operator and metrics server built from source, for npm run test:keda; only when
+#                named, since a cold build takes far longer than the rest together
 #   test-tools   kcat, nftables, shellcheck and hadolint, which only tests use
 #   real-node    as root on Debian: the packages a real node and the image build need (containerd, runc, CNI
 #                plugins, buildah, debootstrap, iptables, nftables, conntrack, gcc); only when named, since it
@@ -22,7 +24,7 @@ fail() {
 }
 
 default_parts=(kafka cluster helm test-tools)
-all_parts=("${default_parts[@]}" real-node)
+all_parts=("${default_parts[@]}" keda real-node)
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${default_parts[@]}")
 for part in "${parts[@]}"; do
@@ -55,8 +57,8 @@ if wants kafka; then
   require java 17 "install a Java 17+ JDK (Kafka 4 needs it)" -version
   require mvn 3.6 "install Apache Maven (it resolves the Kafka jars)" --version
 fi
-if wants cluster || wants helm; then
-  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends, and helm)" version
+if wants cluster || wants helm || wants keda; then
+  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends, helm and KEDA)" version
 fi
 if wants cluster; then
   command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
@@ -136,4 +138,5 @@ fi
 if wants kafka; then node --import tsx hack/kafka.ts fetch; fi
 if wants cluster; then node --import tsx hack/cluster.ts build; fi
 if wants helm; then node --import tsx hack/helm.ts build; fi
+if wants keda; then node --import tsx hack/keda.ts build; fi
 echo "setup: ready (${parts[*]})"

@@ -94,7 +94,8 @@ export function goBuild(
   mkdirSync(build.dir, { recursive: true });
   log(`${build.name}: ${announce}`);
   const started = Date.now();
-  run(go, ["build", "-trimpath", ...args], {
+  // Niced: a cold build takes minutes of both cores, and tests or other work may share the machine.
+  run("nice", ["-n", "10", go, "build", "-trimpath", ...args], {
     cwd: build.moduleDir,
     env: { ...process.env, CGO_ENABLED: "0", GOTOOLCHAIN: "local" },
   });

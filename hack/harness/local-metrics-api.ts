@@ -1,7 +1,7 @@
 // The operator's external.metrics.k8s.io served by an operator running on this machine rather than in a pod (the
 // demo, the e2e tests): its serving certificate, made as the chart makes it in a cluster, and the Service,
 // EndpointSlice and APIService that route the aggregation layer to this machine's address and the operator's port.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { selfSignedCa, signedLeaf } from "./cluster-pki.ts";
@@ -22,37 +22,52 @@ export function hostAddress(): string {
 }
 
 export interface MetricsApiCertificates {
+  /** The directory of all three, named as a Kubernetes TLS Secret mounts them (ca.crt, tls.crt, tls.key). */
+  dir: string;
   caCert: string;
   cert: string;
   key: string;
   remove(): void;
 }
 
-/** A CA and a serving certificate for the address the APIService's Service will point at, in a new directory. */
-export function makeMetricsApiCertificates(namespace: string): MetricsApiCertificates {
-  const dir = mkdtempSync(join(tmpdir(), "kubesentiment-metrics-"));
+/**
+ * A CA and a serving certificate for the address the APIService's Service (`service`) will point at, and for
+ * loopback, in `dir` (a new temporary directory by default); `usage` serverAuth,clientAuth for a server that also
+ * dials a peer with it (KEDA's metrics server and operator, over gRPC).
+ */
+export function makeMetricsApiCertificates(
+  namespace: string,
+  {
+    service = serviceName,
+    usage = "serverAuth",
+    dir = mkdtempSync(join(tmpdir(), "kubesentiment-metrics-")),
+  }: { service?: string; usage?: "serverAuth" | "serverAuth,clientAuth"; dir?: string } = {},
+): MetricsApiCertificates {
+  mkdirSync(dir, { recursive: true });
   const openssl = requireCommand("openssl", "install openssl");
   const ca = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
   selfSignedCa(openssl, ca.cert, ca.key, "kubesentiment-metrics-ca");
   const leaf = { cert: join(dir, "tls.crt"), key: join(dir, "tls.key") };
   signedLeaf(openssl, ca, {
     ...leaf,
-    subject: `/CN=${serviceName}`,
-    usage: "serverAuth",
-    san: `IP:${hostAddress()},DNS:${serviceName}.${namespace}.svc`,
+    subject: `/CN=${service}`,
+    usage,
+    san: `IP:127.0.0.1,IP:${hostAddress()},DNS:${service}.${namespace}.svc`,
   });
-  return { caCert: ca.cert, ...leaf, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, caCert: ca.cert, ...leaf, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /**
- * Routes external.metrics.k8s.io to the operator's metrics API on this machine, and waits until the aggregator
- * says it is Available. Async kubectl for the wait: the operator answering the aggregator may run in this process.
+ * Routes external.metrics.k8s.io to the metrics API on this machine's `port` (the operator's, or KEDA's metrics
+ * server behind a Service named `service`), and waits until the aggregator says it is Available. Async kubectl
+ * for the wait: the operator answering the aggregator may run in this process.
  */
 export async function registerLocalMetricsApi(
   kubectl: Kubectl,
   namespace: string,
   port: number,
   caCertFile: string,
+  service = serviceName,
 ): Promise<void> {
   kubectl.apply(
     JSON.stringify({
@@ -62,16 +77,16 @@ export async function registerLocalMetricsApi(
         {
           apiVersion: "v1",
           kind: "Service",
-          metadata: { name: serviceName, namespace },
+          metadata: { name: service, namespace },
           spec: { ports: [{ name: "https", port: 443, targetPort: port }] },
         },
         {
           apiVersion: "discovery.k8s.io/v1",
           kind: "EndpointSlice",
           metadata: {
-            name: `${serviceName}-local`,
+            name: `${service}-local`,
             namespace,
-            labels: { "kubernetes.io/service-name": serviceName },
+            labels: { "kubernetes.io/service-name": service },
           },
           addressType: "IPv4",
           endpoints: [{ addresses: [hostAddress()], conditions: { ready: true } }],
@@ -84,7 +99,7 @@ export async function registerLocalMetricsApi(
           spec: {
             group: "external.metrics.k8s.io",
             version: "v1beta1",
-            service: { name: serviceName, namespace, port: 443 },
+            service: { name: service, namespace, port: 443 },
             caBundle: readFileSync(caCertFile).toString("base64"),
             groupPriorityMinimum: 100,
             versionPriority: 100,

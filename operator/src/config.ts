@@ -17,6 +17,8 @@ export interface OperatorConfig {
   logLevel: LogLevel;
   /** The namespaces whose pipelines it watches and reconciles; empty: every namespace. */
   watchNamespaces: string[];
+  /** KEDA_ENABLED: pipelines with spec.autoscaling.provider keda get a KEDA ScaledObject; needs KEDA's RBAC. */
+  kedaEnabled: boolean;
   /** external.metrics.k8s.io over TLS; off unless a serving certificate is given. */
   metricsApi: { port: number; certFile: string; keyFile: string } | undefined;
 }
@@ -82,6 +84,7 @@ export function parseOperatorConfig(env: Env): ParsedOperatorConfig {
     concurrency: integer("RECONCILE_CONCURRENCY", 4, 1, 64),
     logLevel: isLogLevel(logLevel) ? logLevel : "info",
     watchNamespaces: [...new Set(watchNamespaces)],
+    kedaEnabled: boolean("KEDA_ENABLED", false),
     metricsApi: undefined,
   };
   const certFile = variable("METRICS_TLS_CERT_FILE");

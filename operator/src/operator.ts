@@ -212,6 +212,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         deployments: caches.deployments.cache,
         hpas: caches.hpas.cache,
         objects: KubernetesObjectApi.makeApiClient(kubeConfig),
+        kedaEnabled: config.kedaEnabled,
         customObjects,
         events,
         topics,

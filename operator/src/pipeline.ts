@@ -11,7 +11,10 @@ export const plural = "sentimentpipelines";
 export const kind = "SentimentPipeline";
 export const apiVersion = `${group}/${version}`;
 
-type SaslMechanism = "scram-sha-512" | "scram-sha-256";
+export type SaslMechanism = "scram-sha-512" | "scram-sha-256";
+
+/** What scales the workers: the operator's own HPA on its lag metric, or a KEDA ScaledObject (render/scaled-object.ts). */
+export type AutoscalingProvider = "builtin" | "keda";
 
 export interface SaslLogin {
   mechanism: SaslMechanism;
@@ -64,6 +67,7 @@ export interface PipelineSpec {
     circuitBreaker?: { failureThreshold?: number; resetTimeoutMs?: number };
   };
   autoscaling?: {
+    provider?: AutoscalingProvider;
     minReplicas?: number;
     maxReplicas?: number;
     lagThreshold?: number;
@@ -175,6 +179,7 @@ export interface ResolvedPipeline {
     circuitBreaker: { failureThreshold: number; resetTimeoutMs: number };
   };
   autoscaling: {
+    provider: AutoscalingProvider;
     minReplicas: number;
     maxReplicas: number;
     lagThreshold: number;
@@ -366,6 +371,7 @@ function resolveDefaults(pipeline: SentimentPipeline): ResolvedPipeline {
       },
     },
     autoscaling: {
+      provider: autoscaling.provider ?? "builtin",
       minReplicas: autoscaling.minReplicas ?? 1,
       maxReplicas: autoscaling.maxReplicas ?? 8,
       lagThreshold: autoscaling.lagThreshold ?? 1000,

@@ -8,9 +8,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import type { Admin } from "kafkajs";
-import { clusterFiles, clusterPortCount } from "../../hack/harness/cluster-config.ts";
+import { clusterFiles } from "../../hack/harness/cluster-config.ts";
 import { pkiPaths } from "../../hack/harness/cluster-pki.ts";
-import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
+import type { Cluster } from "../../hack/harness/cluster-run.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
@@ -20,12 +20,10 @@ import {
   makeMetricsApiCertificates,
   registerLocalMetricsApi,
 } from "../../hack/harness/local-metrics-api.ts";
-import { freePortBase } from "../../hack/harness/ports.ts";
-import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { startKafkaOnFreePorts } from "../support/kafka.ts";
+import { startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -157,18 +155,7 @@ describe("lag-driven autoscaling, end to end", function () {
 
   before(async function () {
     this.timeout(300_000);
-    [cluster, kafka] = await startTogether(
-      freePortBase(clusterPortCount).then((portBase) =>
-        startCluster({
-          name: "e2e-autoscaling",
-          portBase,
-          controllerManager: true,
-          kwok: true,
-          hpaSyncPeriodSeconds: 2,
-        }),
-      ),
-      startKafkaOnFreePorts({ name: "test-e2e" }),
-    );
+    [cluster, kafka] = await startAutoscalingCluster("e2e-autoscaling", "test-e2e");
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
 

@@ -77,6 +77,7 @@ describe("SentimentPipeline CRD", function () {
         circuitBreaker: { failureThreshold: 5, resetTimeoutMs: 30_000 },
       },
       autoscaling: {
+        provider: "builtin",
         minReplicas: 1,
         maxReplicas: 4,
         lagThreshold: 1000,
@@ -117,6 +118,11 @@ describe("SentimentPipeline CRD", function () {
       expected: [
         'spec.topics.partitions: Invalid value: "string": spec.topics.partitions in body must be of type integer',
       ],
+    },
+    {
+      title: "an autoscaler the operator does not know",
+      spec: { autoscaling: { provider: "hpa" } },
+      expected: ['spec.autoscaling.provider: Unsupported value: "hpa": supported values: "builtin", "keda"'],
     },
     {
       title: "minReplicas above maxReplicas",

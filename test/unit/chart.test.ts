@@ -251,6 +251,59 @@ describe("Helm chart", function () {
     expect(secretRules?.map((rule) => rule.verbs)).to.deep.equal([["get"]]);
   });
 
+  describe("KEDA (keda.enabled)", () => {
+    const reviewed = () => loadAllYaml(readFileSync(rbacFile, "utf8")) as KubernetesObject[];
+    const rulesOf = (objects: KubernetesObject[], kind: string, name: string) =>
+      findObject<V1ClusterRole>(objects, kind, name).rules ?? [];
+    const grantsKeda = (objects: KubernetesObject[]) =>
+      objects.some((o) =>
+        ((o as V1ClusterRole).rules ?? []).some((rule) => rule.apiGroups?.includes("keda.sh")),
+      );
+
+    it("is off by default: no rule over KEDA's resources, and the operator is not told to use it", () => {
+      expect(grantsKeda(defaults)).to.equal(false);
+      expect(envOf(containerOf(operatorOf(defaults)))).not.to.have.property("KEDA_ENABLED");
+    });
+
+    it("adds exactly the KEDA rules of operator/deploy/rbac.yaml to the pipeline rules, and tells the operator", () => {
+      const objects = render({ keda: { enabled: true }, metricsApi: { enabled: false } });
+      const kedaRules = rulesOf(reviewed(), "ClusterRole", "kubesentiment-operator-keda");
+      expect(kedaRules.flatMap((rule) => rule.resources)).to.deep.equal([
+        "scaledobjects",
+        "triggerauthentications",
+      ]);
+      expect(rulesOf(objects, "ClusterRole", "kubesentiment-operator")).to.deep.equal([
+        ...rulesOf(reviewed(), "ClusterRole", "kubesentiment-operator"),
+        ...kedaRules,
+      ]);
+      expect(envOf(containerOf(operatorOf(objects)))).to.include({ KEDA_ENABLED: "true" });
+      // Without the metrics API, no APIService to collide with KEDA's.
+      expect(objects.some((o) => o.kind === "APIService")).to.equal(false);
+    });
+
+    it("grants them in each watched namespace's Role in a namespaced install", () => {
+      const objects = render({ keda: { enabled: true }, watchNamespaces: ["team-a"] });
+      const role = findObject<V1Role>(
+        objects.filter((o) => o.metadata?.namespace === "team-a"),
+        "Role",
+      );
+      expect(role.rules).to.deep.equal([
+        ...rulesOf(reviewed(), "ClusterRole", "kubesentiment-operator"),
+        ...rulesOf(reviewed(), "ClusterRole", "kubesentiment-operator-keda"),
+      ]);
+    });
+
+    it("binds the raw install's KEDA rules only in operator/deploy/rbac-keda.yaml", () => {
+      const binding = findObject<V1ClusterRoleBinding>(
+        loadAllYaml(readFileSync(join(repoRoot, "operator", "deploy", "rbac-keda.yaml"), "utf8")),
+        "ClusterRoleBinding",
+      );
+      expect(binding.roleRef.name).to.equal("kubesentiment-operator-keda");
+      const bindings = reviewed().filter((o): o is V1ClusterRoleBinding => o.kind === "ClusterRoleBinding");
+      expect(bindings.map((b) => b.roleRef.name)).to.not.include("kubesentiment-operator-keda");
+    });
+  });
+
   describe("namespaced install (watchNamespaces)", () => {
     let namespaced: KubernetesObject[];
     before(() => {
@@ -406,6 +459,14 @@ describe("Helm chart", function () {
         ).to.equal(false);
       }
       expect(objects.some((o) => o.metadata?.namespace === "kube-system")).to.equal(false);
+      // Nor the Service the APIService would call, nor the token and access reviews it would need.
+      const rendered = objects.map((o) => `${o.kind} ${o.metadata?.name}`);
+      for (const kind of ["ClusterRole", "ClusterRoleBinding"]) {
+        expect(rendered).to.not.include(`${kind} kubesentiment-operator-metrics-api`);
+      }
+      expect(objects.filter((o) => o.kind === "Service").map((o) => o.metadata?.name)).to.deep.equal([
+        "kubesentiment-operator",
+      ]);
       const container = containerOf(operatorOf(objects));
       expect(envOf(container)).not.to.have.any.keys(
         "METRICS_API_PORT",

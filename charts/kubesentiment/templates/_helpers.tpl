@@ -55,6 +55,17 @@ grants exactly what that reviewed file grants and the two cannot drift. Call wit
 {{- end -}}
 
 {{/*
+The rules over pipelines and what the operator owns for them (ClusterRole kubesentiment-operator), with KEDA's
+(ClusterRole kubesentiment-operator-keda) when keda.enabled. Takes the root context.
+*/}}
+{{- define "kubesentiment.pipelineRules" -}}
+{{- include "kubesentiment.rbacRules" (list . "ClusterRole" "kubesentiment-operator") }}
+{{- if .Values.keda.enabled }}
+{{ include "kubesentiment.rbacRules" (list . "ClusterRole" "kubesentiment-operator-keda") }}
+{{- end }}
+{{- end -}}
+
+{{/*
 Restricted pod and container security, shared by the operator and the test hook pod.
 */}}
 {{- define "kubesentiment.podSecurityContext" -}}

@@ -30,9 +30,10 @@ import {
   type SentimentPipeline,
 } from "../pipeline.ts";
 import { renderWorkerDeployment } from "../render/deployment.ts";
-import { renderWorkerHpa, replicaBounds } from "../render/hpa.ts";
+import { replicaBounds } from "../render/hpa.ts";
 import { workerName } from "../render/labels.ts";
 import { renderWorkerService } from "../render/service.ts";
+import { type AppliedAutoscaler, applyAutoscaler } from "./autoscaler.ts";
 import { mergeConditions } from "./conditions.ts";
 import { computeStatus, isPaused, type Pause, type TopicsOutcome } from "./status.ts";
 import { claimedTopics, describeClaims } from "./topic-claims.ts";
@@ -100,7 +101,9 @@ export interface ReconcilerDeps {
   pipelines: Pick<ObjectCache<SentimentPipeline>, "get" | "list">;
   deployments: Pick<ObjectCache<V1Deployment>, "get">;
   hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
-  objects: Pick<KubernetesObjectApi, "patch">;
+  objects: Pick<KubernetesObjectApi, "patch" | "read" | "delete">;
+  /** KEDA_ENABLED: pipelines may be scaled by KEDA (see autoscaler.ts); absent means false. */
+  kedaEnabled?: boolean;
   customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus" | "getNamespacedCustomObject">;
   events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
@@ -221,7 +224,9 @@ export class Reconciler {
     }
 
     const workloads =
-      topics.state === "ready" || topics.exist ? await this.#applyWorkloads(object, pipeline) : {};
+      topics.state === "ready" || topics.exist
+        ? await this.#applyWorkloads(object, pipeline, isPaused(pause))
+        : {};
     if (lag !== undefined) this.deps.observeLag?.(namespace, name, lag.total);
     const now = this.deps.now?.() ?? new Date();
     const current = workloads.deployment ?? this.deps.deployments.get(workerName(pipeline), namespace);
@@ -245,7 +250,11 @@ export class Reconciler {
         topics,
         acls: acls.condition,
         deployment,
-        hpa: workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace),
+        hpa:
+          pipeline.autoscaling.provider === "builtin"
+            ? (workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace))
+            : undefined,
+        keda: workloads.keda,
         cappedByPartitions: replicaBounds(pipeline).cappedByPartitions,
         workloadError: workloads.error,
         lag: lag === undefined ? undefined : lagMetric(lag, pipeline.autoscaling.lagThreshold),
@@ -315,9 +324,12 @@ export class Reconciler {
     paused: boolean,
     now: Date,
   ): Promise<{ replicas?: number; activity?: Activity }> {
-    const { minReplicas } = pipeline.autoscaling;
+    const { minReplicas, provider } = pipeline.autoscaling;
     const replicas = deployment?.spec?.replicas;
     if (replicas === undefined || (!paused && minReplicas > 0 && replicas > 0)) return {};
+    // KEDA scales to and from zero itself; a pause is held by KEDA's pause annotation and, should KEDA not
+    // run, here too.
+    if (provider === "keda" && !paused) return {};
     const activity = observeActivity(
       previousActivity(object.status),
       lag === undefined ? undefined : { lag: lag.total, logEndOffset: lag.logEndOffset },
@@ -360,21 +372,22 @@ export class Reconciler {
   async #applyWorkloads(
     object: SentimentPipeline,
     pipeline: ResolvedPipeline,
-  ): Promise<{
-    deployment?: V1Deployment;
-    hpa?: V2HorizontalPodAutoscaler;
-    error?: { reason: string; message: string };
-  }> {
+    paused: boolean,
+  ): Promise<AppliedAutoscaler & { deployment?: V1Deployment; error?: { reason: string; message: string } }> {
     try {
       const deployment = await applyObject(
         this.deps.objects,
         renderWorkerDeployment(pipeline, { defaultImage: this.deps.defaultWorkerImage }),
       );
       await applyObject(this.deps.objects, renderWorkerService(pipeline));
-      const hpa = await applyObject(this.deps.objects, renderWorkerHpa(pipeline));
-      return { deployment, hpa };
+      const autoscaler = await applyAutoscaler(
+        { objects: this.deps.objects, hpas: this.deps.hpas, kedaEnabled: this.deps.kedaEnabled ?? false },
+        pipeline,
+        paused,
+      );
+      return { deployment, ...autoscaler };
     } catch (error) {
-      const message = `applying the worker Deployment, Service and HPA failed: ${errorMessage(error)}`;
+      const message = `applying the worker Deployment, Service and autoscaler failed: ${errorMessage(error)}`;
       await this.#event(object, "Warning", "ApplyFailed", message);
       return { error: { reason: "ApplyFailed", message } };
     }

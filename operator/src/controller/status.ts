@@ -5,6 +5,7 @@ import type { LagMetric } from "../autoscaling/lag-metric.ts";
 import type { Activity } from "../autoscaling/scale-to-zero.ts";
 import type { Condition, PipelineStatus, ResolvedPipeline } from "../pipeline.ts";
 import { type ConditionInput, mergeConditions } from "./conditions.ts";
+import { type KedaOutcome, kedaAutoscalingCondition } from "./keda-status.ts";
 
 /** What happened to the topics in this reconcile. */
 export type TopicsOutcome =
@@ -31,7 +32,10 @@ export interface Observation {
   acls: Omit<ConditionInput, "type"> | undefined;
   /** Undefined when the Deployment does not exist (yet). */
   deployment: V1Deployment | undefined;
+  /** The built-in autoscaler; undefined with provider keda. */
   hpa: V2HorizontalPodAutoscaler | undefined;
+  /** With provider keda: what applying the ScaledObject came to; undefined when it was not applied. */
+  keda: KedaOutcome | undefined;
   /** The HPA's maxReplicas was lowered to the partition count. */
   cappedByPartitions: boolean;
   /** Set when applying the owned objects failed. */
@@ -95,6 +99,10 @@ function workersCondition({ deployment, workloadError }: Observation): Condition
   };
 }
 
+function partitionCapNote(partitions: number): string {
+  return `; at most ${partitions} replicas: the requests topic has ${partitions} partitions and each is consumed by one worker at a time`;
+}
+
 /**
  * What holds the replicas, when the partitions do: a partition is consumed by one worker at a time, so
  * partitions far behind ask for one worker each and no more (see autoscaling/lag-metric.ts).
@@ -108,7 +116,7 @@ function partitionNote({ hpa, pipeline, cappedByPartitions, lag }: Observation):
     saturated.length === partitions ||
     (limited?.status === "True" && hpa?.spec?.maxReplicas === partitions)
   ) {
-    return `; at most ${partitions} replicas: the requests topic has ${partitions} partitions and each is consumed by one worker at a time`;
+    return partitionCapNote(partitions);
   }
   if (saturated.length > 0) {
     return `; partition(s) ${saturated.join(", ")} are more than ${pipeline.autoscaling.lagThreshold} messages behind and count as one worker each, since a partition is consumed by one worker at a time`;
@@ -117,7 +125,12 @@ function partitionNote({ hpa, pipeline, cappedByPartitions, lag }: Observation):
 }
 
 function autoscalingCondition(observation: Observation): ConditionInput {
-  const { hpa } = observation;
+  const { hpa, pipeline } = observation;
+  if (pipeline.autoscaling.provider === "keda") {
+    // KEDA sums the lag uncapped (see render/scaled-object.ts): only the partition ceiling is worth a note.
+    const note = observation.cappedByPartitions ? partitionCapNote(pipeline.topics.partitions) : "";
+    return kedaAutoscalingCondition(observation.keda, note);
+  }
   const type = "AutoscalingActive";
   if (hpa === undefined) {
     return {

@@ -42,7 +42,7 @@ export function replicaBounds(pipeline: ResolvedPipeline): ReplicaBounds {
  * window has held a lower size, removing the surplus in halves (8 → 4 → 2 → 1, a minute apart) only adds two
  * rebalances; all of it may go in one step, and then nothing more for a minute.
  */
-function behavior(pipeline: ResolvedPipeline, maxReplicas: number): V2HorizontalPodAutoscalerBehavior {
+export function behavior(pipeline: ResolvedPipeline, maxReplicas: number): V2HorizontalPodAutoscalerBehavior {
   return {
     scaleUp: {
       stabilizationWindowSeconds: 0,

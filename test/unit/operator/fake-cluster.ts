@@ -106,6 +106,10 @@ export class FakeCluster {
   readonly latest = new Map<string, SentimentPipeline>();
   readonly deployments = new Map<string, V1Deployment>();
   readonly hpas = new Map<string, V2HorizontalPodAutoscaler>();
+  /** What server-side apply stored of the other kinds (KEDA's), keyed "Kind namespace/name". */
+  readonly others = new Map<string, KubernetesObject>();
+  /** What KEDA reports on an applied ScaledObject. */
+  scaledObjectStatus: object | undefined;
   /** Every status written, in order. */
   readonly statuses: PipelineStatus[] = [];
   /** Every Event recorded, as "Type Reason: message". */
@@ -139,7 +143,19 @@ export class FakeCluster {
       pipelines: cache(this.pipelines),
       deployments: cache(this.deployments),
       hpas: cache(this.hpas),
-      objects: { patch: (object) => this.#apply(object) },
+      objects: {
+        patch: (object) => this.#apply(object),
+        read: async (object) => {
+          this.did.push(`read ${otherKey(object)}`);
+          return found(this.others.get(otherKey(object)) ?? this.#hpaOf(object)) as never;
+        },
+        delete: async (object) => {
+          this.did.push(`delete ${otherKey(object)}`);
+          this.others.delete(otherKey(object));
+          this.hpas.delete(`${object.metadata?.namespace}/${object.metadata?.name}`);
+          return {};
+        },
+      },
       customObjects: {
         patchNamespacedCustomObjectStatus: (request) => this.#writeStatus(request),
         getNamespacedCustomObject: async ({ name, namespace }) => {
@@ -172,6 +188,11 @@ export class FakeCluster {
       return object;
     }
     this.did.push(`apply ${object.kind} ${namespace}/${name}`);
+    if (object.kind === "ScaledObject" || object.kind === "TriggerAuthentication") {
+      const stored = object.kind === "ScaledObject" ? { ...object, status: this.scaledObjectStatus } : object;
+      this.others.set(otherKey(object), stored);
+      return stored;
+    }
     if (object.kind !== "Deployment") return object;
     const deployment = object as V1Deployment;
     // The rendered Deployment leaves replicas out, so an apply keeps what the scale subresource set (1 at first).
@@ -183,6 +204,11 @@ export class FakeCluster {
     };
     this.deployments.set(`${namespace}/${name}`, stored);
     return stored as T;
+  }
+
+  #hpaOf(object: Parameters<typeof otherKey>[0]): KubernetesObject | undefined {
+    if (object.kind !== "HorizontalPodAutoscaler") return undefined;
+    return this.hpas.get(`${object.metadata?.namespace}/${object.metadata?.name}`);
   }
 
   async #writeStatus(request: CustomObjectsApiPatchNamespacedCustomObjectStatusRequest): Promise<unknown> {
@@ -214,6 +240,13 @@ export class FakeCluster {
     }
     return {};
   }
+}
+
+function otherKey(object: {
+  kind?: string | undefined;
+  metadata?: { name?: string | undefined; namespace?: string | undefined } | undefined;
+}): string {
+  return `${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`;
 }
 
 /** What the API server answers for an object: the object, or a 404. */

@@ -177,6 +177,7 @@ describe("operator reconcile", () => {
     const key = cluster.add(pipelineObject());
     const deps = cluster.deps({
       objects: {
+        ...cluster.deps().objects,
         patch: async () => {
           throw new Error("admission webhook denied the request");
         },
@@ -187,7 +188,8 @@ describe("operator reconcile", () => {
     expect(conditionOf(cluster.statuses[0], "WorkersAvailable")).to.include({
       status: "False",
       reason: "ApplyFailed",
-      message: "applying the worker Deployment, Service and HPA failed: admission webhook denied the request",
+      message:
+        "applying the worker Deployment, Service and autoscaler failed: admission webhook denied the request",
     });
   });
 

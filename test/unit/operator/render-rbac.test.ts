@@ -25,6 +25,8 @@ describe("operator RBAC manifest", () => {
     ).to.deep.equal([
       "ServiceAccount kubesentiment-system/kubesentiment-operator",
       "ClusterRole -/kubesentiment-operator",
+      // Unbound here: operator/deploy/rbac-keda.yaml binds it where KEDA is used.
+      "ClusterRole -/kubesentiment-operator-keda",
       "ClusterRoleBinding -/kubesentiment-operator",
       "ClusterRole -/kubesentiment-operator-metrics-api",
       "ClusterRoleBinding -/kubesentiment-operator-metrics-api",
@@ -35,7 +37,11 @@ describe("operator RBAC manifest", () => {
   });
 
   it("grants no wildcard and keeps leases out of the cluster-wide roles", () => {
-    for (const name of ["kubesentiment-operator", "kubesentiment-operator-metrics-api"]) {
+    for (const name of [
+      "kubesentiment-operator",
+      "kubesentiment-operator-keda",
+      "kubesentiment-operator-metrics-api",
+    ]) {
       for (const rule of find<V1ClusterRole>("ClusterRole", name).rules ?? []) {
         expect([...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs]).not.to.include("*");
         expect(rule.resources).not.to.include("leases");

@@ -45,6 +45,7 @@ const healthy: Observation = {
   acls: undefined,
   deployment: deployment(2, 2),
   hpa: hpa("True", "ValidMetricFound"),
+  keda: undefined,
   cappedByPartitions: false,
   workloadError: undefined,
   lag: { value: 17, total: 17, saturatedPartitions: [] },
