@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { workersLoginFields } from "../../../operator/src/kafka/client.ts";
 import { resolveKafkaCredentials, type SecretReader } from "../../../operator/src/kafka/credentials.ts";
 import { type PipelineSpec, resolvePipeline } from "../../../operator/src/pipeline.ts";
 
@@ -18,11 +19,14 @@ const secrets: Record<string, Record<string, Buffer>> = {
 };
 const read: SecretReader = async (namespace, name) => secrets[`${namespace}/${name}`];
 
+/** The login fields of the workers' own settings, which every login not from spec.kafka.admin carries. */
+const workersLogin = { loginFields: workersLoginFields };
+
 describe("operator Kafka credentials", () => {
   it("needs nothing without tls or sasl", async () => {
     expect(await resolveKafkaCredentials(pipelineWith({}), read)).to.deep.equal({
       ok: true,
-      credentials: {},
+      credentials: workersLogin,
     });
   });
 
@@ -39,6 +43,7 @@ describe("operator Kafka credentials", () => {
       credentials: {
         ssl: { ca: [Buffer.from("CA PEM")], cert: Buffer.from("CERT"), key: Buffer.from("KEY") },
         sasl: { mechanism: "scram-sha-512", username: "alice", password: "s3cret" },
+        ...workersLogin,
       },
     });
   });
@@ -70,7 +75,7 @@ describe("operator Kafka credentials", () => {
 
   it("uses plain TLS with the system CAs when only tls is on", async () => {
     const resolved = await resolveKafkaCredentials(pipelineWith({ tls: {} }), read);
-    expect(resolved).to.deep.equal({ ok: true, credentials: { ssl: {} } });
+    expect(resolved).to.deep.equal({ ok: true, credentials: { ssl: {}, ...workersLogin } });
   });
 
   describe("spec.kafka.admin: the operator's own login", () => {
@@ -107,6 +112,7 @@ describe("operator Kafka credentials", () => {
         ok: true,
         credentials: {
           ssl: { ca: [Buffer.from("CA PEM")], cert: Buffer.from("OP CERT"), key: Buffer.from("OP KEY") },
+          loginFields: { sasl: "spec.kafka.admin.sasl", certificate: "spec.kafka.admin.certSecretRef" },
         },
       });
     });

@@ -48,7 +48,9 @@ describe("render: KEDA ScaledObject", () => {
     const pipeline = pipelineOf(keda({ scaleToZeroAfterSeconds: 42, scaleDownStabilizationSeconds: 7 }));
     const { spec } = renderScaledObject(pipeline, { paused: false });
     expect(spec.cooldownPeriod).to.equal(42);
-    expect(spec.advanced.horizontalPodAutoscalerConfig.behavior).to.deep.equal(behavior(pipeline, spec.maxReplicaCount));
+    expect(spec.advanced.horizontalPodAutoscalerConfig.behavior).to.deep.equal(
+      behavior(pipeline, spec.maxReplicaCount),
+    );
   });
 
   for (const [title, autoscaling, partitions, min, max] of [
