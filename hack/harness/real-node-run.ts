@@ -69,19 +69,27 @@ export interface RealNodeOptions {
   log?: (line: string) => void;
 }
 
-/** Starts (or finds running) the real node; resolves once the node is Ready and kube-proxy healthy. */
-export async function startRealNode(options: RealNodeOptions): Promise<void> {
-  const log = options.log ?? console.error;
+/**
+ * Claims the machine for the cluster in `clusterDir`'s node, records the machine as it was (once), and makes the
+ * pod network's bridge with its gateway: before the apiserver, which listens there. Idempotent.
+ */
+export function prepareRealNodeNetwork(clusterDir: string): RealNodeFiles {
   if (process.getuid?.() !== 0) throw new HarnessError(`the real node runs containers as root: ${setupHint}`);
-  for (const tool of ["containerd", "runc", "ctr", "ip", "nft", "iptables"]) requireCommand(tool, setupHint);
-  const binaries = buildNodeBinaries(log);
-  const files = realNodeFiles(realNodeDir(options.clusterDir));
+  const files = realNodeFiles(realNodeDir(clusterDir));
   claimMachine(files);
   mkdirSync(files.dir, { recursive: true });
   if (!existsSync(files.before)) writeFileSync(files.before, `${JSON.stringify(recordMachine(), null, 2)}\n`);
-
-  writeNodeFiles(files, options);
   ensureBridge();
+  return files;
+}
+
+/** Starts (or finds running) the real node; resolves once the node is Ready and kube-proxy healthy. */
+export async function startRealNode(options: RealNodeOptions): Promise<void> {
+  const log = options.log ?? console.error;
+  for (const tool of ["containerd", "runc", "ctr", "ip", "nft", "iptables"]) requireCommand(tool, setupHint);
+  const binaries = buildNodeBinaries(log);
+  const files = prepareRealNodeNetwork(options.clusterDir);
+  writeNodeFiles(files, options);
   const timeoutMs = options.timeoutMs;
   const containerd = nodeDaemon(files, "containerd");
   if (runningPid(containerd) === undefined) {

@@ -60,6 +60,48 @@ function workerPod(topics: PipelineTopics, bootstrap: string[]): string {
   });
 }
 
+/**
+ * Node.js in a pod, as a client library's in-cluster configuration does it: the apiserver at
+ * KUBERNETES_SERVICE_HOST:PORT (the kubernetes Service, through kube-proxy), verified against the mounted CA,
+ * with the ServiceAccount's token; prints the user the apiserver saw (a SelfSubjectReview, allowed to anyone).
+ */
+const whoAmIScript = `
+const https = require("node:https");
+const fs = require("node:fs");
+const dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+const request = https.request(
+  {
+    host: process.env.KUBERNETES_SERVICE_HOST,
+    port: process.env.KUBERNETES_SERVICE_PORT,
+    path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    method: "POST",
+    ca: fs.readFileSync(dir + "/ca.crt"),
+    headers: { authorization: "Bearer " + fs.readFileSync(dir + "/token", "utf8"), "content-type": "application/json" },
+  },
+  (response) => {
+    let body = "";
+    response.on("data", (chunk) => { body += chunk; });
+    response.on("end", () => console.log(response.statusCode + " " + (JSON.parse(body).status?.userInfo?.username ?? body)));
+  },
+);
+request.on("error", (error) => { console.log("error " + error.message); process.exitCode = 1; });
+request.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }));
+`;
+
+/** A pod that runs `script` once with the worker image's Node.js, under the namespace's default ServiceAccount. */
+function scriptPod(name: string, script: string): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "default" },
+    spec: {
+      nodeSelector: { [realNodeLabel.key]: realNodeLabel.value },
+      restartPolicy: "Never",
+      containers: [{ name, image: workerImage, imagePullPolicy: "Never", command: ["node", "-e", script] }],
+    },
+  });
+}
+
 describe("real node", function () {
   this.timeout(600_000);
   let cluster: Cluster | undefined;
@@ -119,6 +161,12 @@ describe("real node", function () {
       await producer.disconnect();
       await reader.close();
     }
+  });
+
+  it("lets a pod reach the apiserver through the kubernetes Service with its ServiceAccount token", () => {
+    kubectl.apply(scriptPod("who-am-i", whoAmIScript));
+    kubectl.run(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/who-am-i", "--timeout=120s"]);
+    expect(kubectl.run(["logs", "who-am-i"]).trim()).to.equal("201 system:serviceaccount:default:default");
   });
 
   it("leaves the machine as it found it after down", async () => {
