@@ -45,7 +45,7 @@ export interface StartClusterOptions {
   hpaSyncPeriodSeconds?: number;
   /** Bound on each component's readiness wait. */
   readyTimeoutMs?: number;
-  /** Also run one real node (containerd, kubelet, CNI, kube-proxy; root only) beside kwok's fake one. */
+  /** Also run one real node (containerd, CoreDNS, kubelet, CNI, kube-proxy; root only) and no fake one. */
   realNode?: boolean;
   /** Build the binaries if they are missing instead of failing (the CLI does; tests expect them built). */
   build?: boolean;
@@ -146,13 +146,20 @@ export function httpsRequest(
   });
 }
 
+/**
+ * With a real node, every pod runs for real: kwok's fake node, which the scheduler would fill as readily, is left
+ * out, and the scheduler places pods on the real one.
+ */
 function wanted(options: StartClusterOptions): Component[] {
+  const realNode = options.realNode === true;
+  const fakeNode = options.kwok === true && !realNode;
   return startOrder.filter(
     (component) =>
       component === "etcd" ||
       component === "kube-apiserver" ||
       (component === "kube-controller-manager" && options.controllerManager === true) ||
-      ((component === "kube-scheduler" || component === "kwok") && options.kwok === true),
+      (component === "kube-scheduler" && (fakeNode || realNode)) ||
+      (component === "kwok" && fakeNode),
   );
 }
 
