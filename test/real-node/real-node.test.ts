@@ -1,9 +1,20 @@
-// The real node, end to end on this machine (root only; `npm run test:real-node`, not part of `npm test` yet):
-// the control plane plus containerd, a kubelet, the CNI bridge and kube-proxy; a worker pod from the image
-// `npm run images` built, with its built-in model, against a real Kafka listening on the pod gateway, becomes
-// Ready through its real probes and answers a request; `down` then leaves nothing of the node on the machine.
+// The real node, end to end on this machine (root only; part of `npm test` as root on Debian, alone with
+// `npm run test:real-node`): one cluster with one real node (containerd, CoreDNS, kubelet, CNI bridge, kube-proxy)
+// and one Kafka on the pod gateway, shared by the file, in order: a hand-written worker pod answers; a pod reaches
+// the apiserver with its in-cluster configuration and resolves Service names; the chart installed with helm runs
+// two operator pods electing a leader, serves the metrics API through the APIService and passes `helm test`; a
+// pipeline's worker pods answer every request, lose nothing when deleted (graceful, forced) or rolled by a spec
+// change the new leader reconciles after the old leader's pod is deleted; the real HPA scales worker pods from
+// zero on a backlog, capped at the partitions, and back; `down` then leaves nothing of the node on the machine.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type {
+  V1APIService,
+  V1Deployment,
+  V1LeaseList,
+  V1PodList,
+  V2HorizontalPodAutoscaler,
+} from "@kubernetes/client-node";
 import { expect } from "chai";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
@@ -20,7 +31,11 @@ import {
 } from "../../hack/harness/real-node-config.ts";
 import { leftovers, type MachineBefore } from "../../hack/harness/real-node-machine.ts";
 import { realNodeDir } from "../../hack/harness/real-node-run.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
+import type { PipelineSpec } from "../../operator/src/pipeline.ts";
+import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
 import { startKafkaOnFreePorts } from "../support/kafka.ts";
+import { pipelineManifest, readyPipeline } from "../support/operator.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const workerImage = "kubesentiment/worker:0.1.0";
@@ -88,6 +103,15 @@ request.on("error", (error) => { console.log("error " + error.message); process.
 request.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }));
 `;
 
+/** Looks each name up with the C library's resolver (as any program in a pod does) and prints what it found. */
+function lookupScript(names: string[]): string {
+  return `
+const dns = require("node:dns/promises");
+Promise.all(${JSON.stringify(names)}.map((name) => dns.lookup(name).then((found) => found.address, (error) => error.code)))
+  .then((addresses) => console.log(addresses.join(" ")));
+`;
+}
+
 /** A pod that runs `script` once with the worker image's Node.js, under the namespace's default ServiceAccount. */
 function scriptPod(name: string, script: string): string {
   return JSON.stringify({
@@ -100,6 +124,69 @@ function scriptPod(name: string, script: string): string {
       containers: [{ name, image: workerImage, imagePullPolicy: "Never", command: ["node", "-e", script] }],
     },
   });
+}
+
+/** The pipeline the tests of pods, deletes and rolls share: two partitions, two workers. */
+function inpodsSpec(bootstrapServers: string[], worker: NonNullable<PipelineSpec["worker"]>): PipelineSpec {
+  return {
+    kafka: { bootstrapServers },
+    topics: { partitions: 2, replicationFactor: 1 },
+    autoscaling: { minReplicas: 2, maxReplicas: 2 },
+    worker,
+  };
+}
+
+/** Two cores here: a smaller request than the default half core leaves room for more worker pods. */
+const smallWorker = { resources: { requests: { cpu: "100m", memory: "256Mi" } } };
+
+/**
+ * A producer and a reader on a pipeline's default topics: requests sent with ids `<prefix>-<n>`, and whether
+ * every one of them was answered (duplicates allowed: delivery is at least once; none may be missing).
+ */
+async function openStream(bootstrapServers: string[], pipeline: string, prefix: string) {
+  const topics = {
+    requests: `default.${pipeline}-requests`,
+    responses: `default.${pipeline}-responses`,
+    deadLetter: `default.${pipeline}-dlq`,
+  };
+  const client = kafkaClient(bootstrapServers);
+  const reader = await ResultReader.start(client, topics);
+  const producer = client.producer();
+  await producer.connect();
+  const sent: string[] = [];
+  const answered = () => {
+    const ids = reader.idsOn(topics.responses);
+    return sent.filter((id) => ids.has(id)).length;
+  };
+  return {
+    async send(count: number) {
+      const ids = Array.from({ length: count }, (_, i) => `${prefix}-${sent.length + i}`);
+      sent.push(...ids);
+      await producer.send({
+        topic: topics.requests,
+        acks: -1,
+        messages: ids.map((id, i) => ({
+          key: id,
+          value: JSON.stringify({ id, text: i % 2 ? "a warm, funny film" : "a dull, lifeless film" }),
+        })),
+      });
+    },
+    answered,
+    async allAnswered(timeoutMs = 180_000) {
+      await reader.waitFor(
+        () => answered() === sent.length,
+        () => `answered ${answered()} of ${sent.length}`,
+        timeoutMs,
+      );
+      expect([...reader.idsOn(topics.deadLetter)].filter((id) => id.startsWith(`${prefix}-`))).to.deep.equal(
+        [],
+      );
+    },
+    async close() {
+      await producer.disconnect();
+      await reader.close();
+    },
+  };
 }
 
 describe("real node", function () {
@@ -121,13 +208,29 @@ describe("real node", function () {
       name: "test-real-node",
       portBase: await freePortBase(clusterPortCount + realNodePortCount),
       controllerManager: true,
-      kwok: true,
+      hpaSyncPeriodSeconds: 5,
       realNode: true,
       build: true,
     });
     kubectl = kubectlFor(cluster.kubeconfigPath);
     kafka = await startKafkaOnFreePorts({ name: "test-real-node", clientHost: podNetwork.gateway });
   });
+
+  const release = "kubesentiment";
+  const operatorSelector = "app.kubernetes.io/name=kubesentiment-operator";
+  const h = (args: string[]) => {
+    const result = helm(args, cluster?.kubeconfigPath);
+    if (result.status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  const workerPods = (pipeline: string) =>
+    kubectl.getJson<V1PodList>(["pods", "-l", `kubesentiment.io/pipeline=${pipeline}`])?.items ?? [];
+  const leaseHolders = () =>
+    (kubectl.getJson<V1LeaseList>(["leases", "-n", releaseNamespace])?.items ?? []).map(
+      (lease) => lease.spec?.holderIdentity ?? "",
+    );
+  const operatorPods = () =>
+    kubectl.getJson<V1PodList>(["pods", "-n", releaseNamespace, "-l", operatorSelector])?.items ?? [];
 
   after(async () => {
     await kafka?.stop();
@@ -167,6 +270,187 @@ describe("real node", function () {
     kubectl.apply(scriptPod("who-am-i", whoAmIScript));
     kubectl.run(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/who-am-i", "--timeout=120s"]);
     expect(kubectl.run(["logs", "who-am-i"]).trim()).to.equal("201 system:serviceaccount:default:default");
+  });
+
+  it("resolves Service names in pods: the full name and the short one through the search path", () => {
+    kubectl.apply(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "dns-probe", namespace: "default" },
+        spec: { ports: [{ port: 80 }] },
+      }),
+    );
+    const service = kubectl.getJson<{ spec: { clusterIP: string } }>(["service", "dns-probe"]);
+    kubectl.apply(scriptPod("lookup", lookupScript(["dns-probe.default.svc.cluster.local", "dns-probe"])));
+    kubectl.run(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/lookup", "--timeout=120s"]);
+    const ip = service?.spec.clusterIP;
+    expect(kubectl.run(["logs", "lookup"]).trim()).to.equal(`${ip} ${ip}`);
+  });
+
+  it("runs two operator pods from the image under its ServiceAccount, one holding the leader Lease", async () => {
+    h([
+      "install",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--create-namespace",
+      "--set",
+      "replicaCount=2",
+      "--set",
+      "image.pullPolicy=Never",
+      "--wait",
+      "--timeout",
+      "240s",
+    ]);
+    const pods = operatorPods();
+    expect(pods.map((pod) => pod.status?.phase)).to.deep.equal(["Running", "Running"]);
+    for (const pod of pods) {
+      expect(pod.spec?.serviceAccountName).to.equal("kubesentiment-operator");
+      expect(pod.status?.podIP).to.match(/^10\.88\.0\.\d+$/);
+      const env = pod.spec?.containers[0]?.env ?? [];
+      expect(env.map((e) => e.name)).to.not.include("KUBECONFIG");
+      expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("true");
+    }
+    const names = pods.map((pod) => pod.metadata?.name);
+    const holder = await waitFor("an operator pod holding the leader Lease", () =>
+      leaseHolders().find((identity) => names.includes(identity)),
+    );
+    expect(names).to.include(holder);
+  });
+
+  it("serves the metrics API from the operator pod through the APIService", async () => {
+    await waitFor("the external metrics APIService Available", () => {
+      const service = kubectl.getJson<V1APIService>(["apiservice", "v1beta1.external.metrics.k8s.io"]);
+      return service?.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
+    });
+    const resources = JSON.parse(
+      await kubectl.runAsync(["get", "--raw", "/apis/external.metrics.k8s.io/v1beta1"]),
+    ) as { resources: { name: string }[] };
+    expect(resources.resources.map((r) => r.name)).to.include("kubesentiment_consumer_lag");
+  });
+
+  it("passes helm test, which reaches the operator by its Service's DNS name", () => {
+    expect(h(["test", release, "--namespace", releaseNamespace, "--timeout", "120s"])).to.match(
+      /Phase:\s+Succeeded/,
+    );
+  });
+
+  it("runs a pipeline's workers as pods: Ready through their probes, kubectl get sp Ready with 2, all answered", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    kubectl.apply(pipelineManifest("inpods", inpodsSpec(kafka.bootstrapServers, smallWorker)));
+    await readyPipeline(kubectl, "inpods", "default", 240_000);
+    // Ready needs one available worker; both pods become Ready through their own probes.
+    await waitFor(
+      "both of inpods' worker pods Ready",
+      () => kubectl.pipeline("inpods")?.status?.readyReplicas === 2,
+      { timeoutMs: 180_000 },
+    );
+    expect(workerPods("inpods").map((pod) => pod.status?.podIP)).to.satisfy(
+      (ips: string[]) => ips.length === 2 && ips.every((ip) => /^10\.88\.0\.\d+$/.test(ip)),
+    );
+    expect(kubectl.run(["get", "sp", "inpods"])).to.match(/^inpods\s+True\s+(?:False\s+)?2\s/m);
+
+    const stream = await openStream(kafka.bootstrapServers, "inpods", "first");
+    try {
+      await stream.send(40);
+      await stream.allAnswered();
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("loses nothing when worker pods are deleted mid-stream, gracefully and then forced", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    const stream = await openStream(kafka.bootstrapServers, "inpods", "deleted");
+    try {
+      await stream.send(300);
+      await waitFor("the first responses", () => stream.answered() > 0, { timeoutMs: 120_000 });
+      const [graceful, forced] = workerPods("inpods").map((pod) => pod.metadata?.name ?? "");
+      kubectl.run(["delete", "pod", graceful ?? "", "--wait=false"]);
+      await stream.send(300);
+      kubectl.run(["delete", "pod", forced ?? "", "--grace-period=0", "--force"]);
+      await stream.send(300);
+      await stream.allAnswered(300_000);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("hands the lead to the other operator pod when the leader's pod is deleted", async () => {
+    const names = operatorPods().map((pod) => pod.metadata?.name ?? "");
+    const leader = leaseHolders().find((identity) => names.includes(identity));
+    expect(leader).to.be.a("string");
+    kubectl.run(["delete", "pod", leader ?? "", "-n", releaseNamespace, "--wait=false"]);
+    const other = names.find((name) => name !== leader);
+    await waitFor("the other operator pod holding the Lease", () => leaseHolders().includes(other ?? ""), {
+      timeoutMs: 120_000,
+    });
+  });
+
+  it("rolls the worker pods on a spec change with nothing lost, reconciled by the new leader", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    const before = new Set(workerPods("inpods").map((pod) => pod.metadata?.name));
+    const stream = await openStream(kafka.bootstrapServers, "inpods", "rolled");
+    try {
+      await stream.send(300);
+      const changed = { ...smallWorker, batch: { maxSize: 8 } };
+      kubectl.apply(pipelineManifest("inpods", inpodsSpec(kafka.bootstrapServers, changed)));
+      await stream.send(300);
+      await waitFor(
+        "inpods rolled onto two new Ready pods",
+        () => {
+          const pods = workerPods("inpods");
+          return (
+            pods.length === 2 &&
+            pods.every(
+              (pod) =>
+                !before.has(pod.metadata?.name) &&
+                pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+            )
+          );
+        },
+        { timeoutMs: 240_000 },
+      );
+      await stream.send(300);
+      await stream.allAnswered(300_000);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("scales worker pods from zero on a backlog, the real HPA capping at the partitions, and back to zero", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    kubectl.apply(
+      pipelineManifest("surge", {
+        kafka: { bootstrapServers: kafka.bootstrapServers },
+        topics: { partitions: 3, replicationFactor: 1 },
+        autoscaling: {
+          minReplicas: 0,
+          maxReplicas: 6,
+          lagThreshold: 50,
+          scaleToZeroAfterSeconds: 3,
+          scaleDownStabilizationSeconds: 5,
+        },
+        worker: smallWorker,
+      }),
+    );
+    const replicas = () => kubectl.getJson<V1Deployment>(["deployment", "surge-worker"])?.spec?.replicas;
+    await waitFor("surge at zero replicas", () => replicas() === 0, { timeoutMs: 120_000 });
+    const hpa = kubectl.getJson<V2HorizontalPodAutoscaler>(["hpa", "surge-worker"]);
+    expect(hpa?.spec?.maxReplicas).to.equal(3);
+
+    const stream = await openStream(kafka.bootstrapServers, "surge", "backlog");
+    try {
+      // A backlog far beyond what one worker drains before the HPA's next look (every 5 s here).
+      await stream.send(6000);
+      await waitFor("the HPA raising surge to 3 replicas", () => replicas() === 3, { timeoutMs: 180_000 });
+      await stream.allAnswered(300_000);
+    } finally {
+      await stream.close();
+    }
+    await waitFor("surge back at zero replicas", () => replicas() === 0, { timeoutMs: 180_000 });
   });
 
   it("leaves the machine as it found it after down", async () => {
