@@ -162,14 +162,17 @@ async function openStream(bootstrapServers: string[], pipeline: string, prefix: 
     async send(count: number) {
       const ids = Array.from({ length: count }, (_, i) => `${prefix}-${sent.length + i}`);
       sent.push(...ids);
-      await producer.send({
-        topic: topics.requests,
-        acks: -1,
-        messages: ids.map((id, i) => ({
-          key: id,
-          value: JSON.stringify({ id, text: i % 2 ? "a warm, funny film" : "a dull, lifeless film" }),
-        })),
-      });
+      // In batches well under the broker's 1 MB request limit.
+      for (let from = 0; from < ids.length; from += 4000) {
+        await producer.send({
+          topic: topics.requests,
+          acks: -1,
+          messages: ids.slice(from, from + 4000).map((id, i) => ({
+            key: id,
+            value: JSON.stringify({ id, text: i % 2 ? "a warm, funny film" : "a dull, lifeless film" }),
+          })),
+        });
+      }
     },
     answered,
     async allAnswered(timeoutMs = 180_000) {
@@ -443,14 +446,73 @@ describe("real node", function () {
 
     const stream = await openStream(kafka.bootstrapServers, "surge", "backlog");
     try {
-      // A backlog far beyond what one worker drains before the HPA's next look (every 5 s here).
-      await stream.send(6000);
+      // A backlog far beyond what one worker drains before the HPA's next look (every 5 s here): 6000 once
+      // drained first under light load, the HPA never seeing more than one worker's worth.
+      await stream.send(24000);
       await waitFor("the HPA raising surge to 3 replicas", () => replicas() === 3, { timeoutMs: 180_000 });
       await stream.allAnswered(300_000);
     } finally {
       await stream.close();
     }
     await waitFor("surge back at zero replicas", () => replicas() === 0, { timeoutMs: 180_000 });
+  });
+
+  it("upgrades with helm: new operator pods, one leading, the pipeline still Ready", async () => {
+    const before = new Set(operatorPods().map((pod) => pod.metadata?.name));
+    h([
+      "upgrade",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--reuse-values",
+      "--set",
+      "operator.logLevel=debug",
+      "--wait",
+      "--timeout",
+      "240s",
+    ]);
+    const names = await waitFor("two new operator pods and no old one", () => {
+      const pods = operatorPods().map((pod) => pod.metadata?.name ?? "");
+      return pods.length === 2 && pods.every((name) => !before.has(name)) ? pods : undefined;
+    });
+    await waitFor("a new operator pod holding the Lease", () =>
+      leaseHolders().some((identity) => names.includes(identity)),
+    );
+    await readyPipeline(kubectl, "inpods", "default", 120_000);
+  });
+
+  it("uninstalls with helm, after the pipelines are deleted, leaving nothing of the release", async () => {
+    await kubectl.runAsync(["delete", "sentimentpipelines", "--all", "--timeout=120s"]);
+    // The worker Deployments, HPAs and Services go with their pipeline (owner references, garbage collected).
+    await waitFor(
+      "the pipelines' objects gone",
+      () =>
+        kubectl.run(["get", "deployments,hpa,services", "-l", "kubesentiment.io/pipeline", "-o", "name"]) ===
+        "",
+    );
+    h(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "120s"]);
+    expect(
+      kubectl
+        .run([
+          "get",
+          "all,serviceaccounts,secrets,roles,rolebindings,leases",
+          "-n",
+          releaseNamespace,
+          "-o",
+          "name",
+        ])
+        .split("\n")
+        // The namespace's own ServiceAccount stays, and the leader Lease: the operator's record, not the chart's.
+        .filter((name) => name !== "" && name !== "serviceaccount/default" && !name.startsWith("lease")),
+    ).to.deep.equal([]);
+    expect(kubectl.result(["get", "apiservice", "v1beta1.external.metrics.k8s.io"]).status).to.not.equal(0);
+    expect(
+      kubectl
+        .run(["get", "clusterroles,clusterrolebindings", "-o", "name"])
+        .split("\n")
+        .filter((name) => name.includes("kubesentiment")),
+    ).to.deep.equal([]);
   });
 
   it("leaves the machine as it found it after down", async () => {
