@@ -33,7 +33,7 @@ import { leftovers, type MachineBefore } from "../../hack/harness/real-node-mach
 import { realNodeDir } from "../../hack/harness/real-node-run.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
+import { chartDir, helm, releaseNamespace, upgradeArgs } from "../support/helm.ts";
 import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { pipelineManifest, readyPipeline } from "../support/operator.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
@@ -459,19 +459,7 @@ describe("real node", function () {
 
   it("upgrades with helm: new operator pods, one leading, the pipeline still Ready", async () => {
     const before = new Set(operatorPods().map((pod) => pod.metadata?.name));
-    h([
-      "upgrade",
-      release,
-      chartDir,
-      "--namespace",
-      releaseNamespace,
-      "--reuse-values",
-      "--set",
-      "operator.logLevel=debug",
-      "--wait",
-      "--timeout",
-      "240s",
-    ]);
+    h(upgradeArgs(release, ["operator.logLevel=debug"], "240s"));
     const names = await waitFor("two new operator pods and no old one", () => {
       const pods = operatorPods().map((pod) => pod.metadata?.name ?? "");
       return pods.length === 2 && pods.every((name) => !before.has(name)) ? pods : undefined;
