@@ -480,7 +480,7 @@ describe("real node", function () {
         "",
     );
     h(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "120s"]);
-    expect(
+    const leftInNamespace = () =>
       kubectl
         .run([
           "get",
@@ -492,8 +492,12 @@ describe("real node", function () {
         ])
         .split("\n")
         // The namespace's own ServiceAccount stays, and the leader Lease: the operator's record, not the chart's.
-        .filter((name) => name !== "" && name !== "serviceaccount/default" && !name.startsWith("lease")),
-    ).to.deep.equal([]);
+        .filter((name) => name !== "" && name !== "serviceaccount/default" && !name.startsWith("lease"));
+    // helm waits for the Deployment to go; its pods then take their termination grace period.
+    await waitFor("nothing of the release left in its namespace", () => leftInNamespace().length === 0, {
+      timeoutMs: 90_000,
+      describe: () => leftInNamespace().join(", "),
+    });
     expect(kubectl.result(["get", "apiservice", "v1beta1.external.metrics.k8s.io"]).status).to.not.equal(0);
     expect(
       kubectl
