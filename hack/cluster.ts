@@ -1,12 +1,13 @@
 // A real local Kubernetes control plane for development and tests, built from source with Go.
 //
 //   node --import tsx hack/cluster.ts build   build the binaries into the cache (no-op when built)
-//        build --real-node                    also the real node's kubelet and kube-proxy
+//        build --real-node                    also the real node's kubelet, kube-proxy and CoreDNS
 //   node --import tsx hack/cluster.ts up      start (or find running) etcd, kube-apiserver, controller manager,
 //                                             scheduler and kwok; prints the kubeconfig path on its last line
 //        up --minimal                         only etcd and kube-apiserver
-//        up --real-node                       also one real node (as root: containerd, kubelet, CNI bridge,
-//                                             kube-proxy); `npm run images` loads the images into it
+//        up --real-node                       also one real node (as root: containerd, CoreDNS, kubelet, CNI
+//                                             bridge, kube-proxy) in place of kwok's fake one, the apiserver on
+//                                             the pod gateway; `npm run images` loads the images into it
 //   node --import tsx hack/cluster.ts down    stop everything `up` started and remove its state
 //
 // Environment: KUBESENTIMENT_CLUSTER_PORT (kube-apiserver port, default 6443; the next five ports are used
@@ -17,6 +18,7 @@
 import { HarnessError, runCli } from "./harness/cli.ts";
 import { buildClusterBinaries, buildNodeBinaries } from "./harness/cluster-build.ts";
 import { defaultPortBase, startCluster, stopCluster } from "./harness/cluster-run.ts";
+import { buildCoredns } from "./harness/coredns-build.ts";
 import { stateDir } from "./harness/dirs.ts";
 
 /** A positive integer from the environment, or a HarnessError naming the variable. */
@@ -33,7 +35,10 @@ runCli(async ([command, ...flags]) => {
   switch (command) {
     case "build":
       buildClusterBinaries();
-      if (flags.includes("--real-node")) buildNodeBinaries();
+      if (flags.includes("--real-node")) {
+        buildNodeBinaries();
+        buildCoredns();
+      }
       return;
     case "up": {
       const full = !flags.includes("--minimal");

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# End to end on a throwaway kind cluster, for machines with Docker: build both images, install the chart, run a
-# single-broker Kafka in the cluster, apply a pipeline, send a few requests and check every one is answered.
+# End to end on a throwaway kind cluster, for machines with Docker: build both images, install the chart (two
+# operator replicas, `helm test`, the metrics API through its APIService), run a single-broker Kafka in the
+# cluster, apply a pipeline, send a few requests and check every one is answered. test/real-node proves the same
+# (and more) on a real node without Docker.
 # The cluster is deleted on exit, whatever happened (KEEP_CLUSTER=true keeps it to look around).
 #
 #   hack/kind-e2e.sh
@@ -66,15 +68,19 @@ log "starting a single-broker Kafka"
 k apply -f hack/kind/kafka.yaml
 k -n kafka rollout status deployment/kafka --timeout=300s
 
-log "installing the chart"
+log "installing the chart: two operator replicas electing a leader"
 h install kubesentiment charts/kubesentiment --namespace "$namespace" --create-namespace \
-  --set image.tag="$tag" --set image.pullPolicy=Never --set workerImage.tag="$tag" \
+  --set image.tag="$tag" --set image.pullPolicy=Never --set workerImage.tag="$tag" --set replicaCount=2 \
   --wait --timeout 300s
 h test kubesentiment --namespace "$namespace" --logs
+k wait apiservice/v1beta1.external.metrics.k8s.io --for=condition=Available --timeout=120s
+k get --raw /apis/external.metrics.k8s.io/v1beta1 | grep -q kubesentiment_consumer_lag ||
+  fail "the operator's metrics API does not list kubesentiment_consumer_lag"
 
 log "applying a pipeline"
 k apply -f hack/kind/pipeline.yaml
 k wait sentimentpipeline/e2e --for=condition=Ready --timeout=300s
+k get sentimentpipeline e2e
 
 # Console clients in throwaway pods of the Kafka image: key|value lines in, key|value lines out.
 kafka_pod() {

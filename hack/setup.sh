@@ -13,8 +13,8 @@
 #                named, since a cold build takes far longer than the rest together
 #   test-tools   kcat, nftables, shellcheck and hadolint, which only tests use
 #   real-node    as root on Debian: the packages a real node and the image build need (containerd, runc, CNI
-#                plugins, buildah, debootstrap, iptables, nftables, conntrack, gcc); only when named, since it
-#                installs system packages and the default path runs no real containers
+#                plugins, buildah, debootstrap, iptables, nftables, conntrack, gcc), the node's kubelet, kube-proxy
+#                and CoreDNS built from source, and the operator and worker images built
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,6 +22,8 @@ fail() {
   echo "setup: $*" >&2
   exit 1
 }
+
+can_apt_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 
 default_parts=(kafka cluster helm test-tools)
 all_parts=("${default_parts[@]}" keda real-node)
@@ -57,14 +59,12 @@ if wants kafka; then
   require java 17 "install a Java 17+ JDK (Kafka 4 needs it)" -version
   require mvn 3.6 "install Apache Maven (it resolves the Kafka jars)" --version
 fi
-if wants cluster || wants helm || wants keda; then
-  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends, helm and KEDA)" version
+if wants cluster || wants helm || wants keda || wants real-node; then
+  require go 1.26 "install Go 1.26+ (it builds kube-apiserver, etcd and friends, helm, KEDA, the kubelet and CoreDNS)" version
 fi
-if wants cluster; then
+if wants cluster || wants real-node; then
   command -v openssl >/dev/null 2>&1 || fail "'openssl' is not installed: the control plane's certificates need it"
 fi
-
-can_apt_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 
 # Installs Debian packages without their recommendations, refreshing the package lists once if they are stale.
 apt_install() { # package...
@@ -139,4 +139,9 @@ if wants kafka; then node --import tsx hack/kafka.ts fetch; fi
 if wants cluster; then node --import tsx hack/cluster.ts build; fi
 if wants helm; then node --import tsx hack/helm.ts build; fi
 if wants keda; then node --import tsx hack/keda.ts build; fi
+if wants real-node; then
+  node --import tsx hack/cluster.ts build --real-node
+  # Builds the images when missing or stale (cached layers make a second build quick); the references go nowhere.
+  node --import tsx hack/images.ts >/dev/null
+fi
 echo "setup: ready (${parts[*]})"

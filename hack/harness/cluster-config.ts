@@ -14,11 +14,16 @@ export interface ClusterSettings {
   portBase: number;
   /** How often the HPA controller re-evaluates; short in tests so scaling shows within seconds. */
   hpaSyncPeriodSeconds: number;
+  /**
+   * Where kube-apiserver listens and what it advertises: loopback, or with a real node the pod network's
+   * gateway, so pods reach it through the `kubernetes` Service with their in-cluster configuration.
+   */
+  apiserverAddress: string;
 }
 
 /**
- * Service IPs are only allocated, never routed: nothing here runs kube-proxy. The range is the usual one so
- * manifests that assume it behave as on a real cluster.
+ * Service IPs: routed only on a real node (its kube-proxy), only allocated otherwise. The range is the usual one
+ * so manifests that assume it behave as on a real cluster.
  */
 export const serviceClusterIpRange = "10.96.0.0/16";
 export const kubernetesServiceIp = "10.96.0.1";
@@ -27,6 +32,11 @@ export const kubernetesServiceIp = "10.96.0.1";
 export const fakeNodeName = "kwok-node-0";
 /** Annotation kwok is told to manage nodes by, so a real node (never here) would be left alone. */
 export const fakeNodeAnnotation = "kwok.x-k8s.io/node";
+
+/** The apiserver's URL, as the harness, the kubeconfig and the real node's components reach it. */
+export function apiserverUrl(settings: ClusterSettings): string {
+  return `https://${settings.apiserverAddress}:${clusterPorts(settings.portBase).apiserver}`;
+}
 
 export function clusterPorts(portBase: number) {
   return {
@@ -45,8 +55,11 @@ export const clusterPortCount = Object.keys(clusterPorts(0)).length;
 export function clusterFiles(dir: string) {
   return {
     kubeconfig: join(dir, "kubeconfig"),
-    /** The port base the running cluster was started with, so a later `up` on another one is refused. */
-    portBase: join(dir, "port-base"),
+    /**
+     * The apiserver URL the running cluster was started with, so a later `up` on another port, or with the
+     * real node added or removed (which moves the apiserver), is refused.
+     */
+    server: join(dir, "server"),
     etcdData: join(dir, "etcd"),
     pki: join(dir, "pki"),
     kcmCerts: join(dir, "kcm-certs"),
@@ -76,11 +89,11 @@ export function apiserverArgs(settings: ClusterSettings, pki: Pki): string[] {
   const ports = clusterPorts(settings.portBase);
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
-    // Endpoints may not point at loopback, and there are no in-cluster clients to reach the apiserver
-    // through the kubernetes Service anyway: leave that Service without endpoints.
-    "--endpoint-reconciler-type=none",
+    `--bind-address=${settings.apiserverAddress}`,
+    `--advertise-address=${settings.apiserverAddress}`,
+    // Endpoints may not point at loopback: without a real node there are no in-cluster clients, so the
+    // kubernetes Service stays without endpoints; with one they point at the pod gateway.
+    `--endpoint-reconciler-type=${settings.apiserverAddress === "127.0.0.1" ? "none" : "lease"}`,
     `--secure-port=${ports.apiserver}`,
     `--tls-cert-file=${pki.apiserverCert}`,
     `--tls-private-key-file=${pki.apiserverKey}`,
@@ -93,7 +106,8 @@ export function apiserverArgs(settings: ClusterSettings, pki: Pki): string[] {
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     // Aggregation layer: the operator serves external.metrics.k8s.io behind an APIService. The apiserver
     // proxies to it with the front-proxy client certificate and the user in these headers; routing to
-    // endpoints (not the service IP) because no kube-proxy exists to make service IPs reachable.
+    // endpoints (not the service IP): only a real node's kube-proxy makes service IPs reachable, and the
+    // apiserver reaches pod IPs directly (kwok's on loopback, a real node's on the bridge).
     `--requestheader-client-ca-file=${pki.frontProxyCaCert}`,
     `--requestheader-allowed-names=${frontProxyClientName}`,
     "--requestheader-username-headers=X-Remote-User",

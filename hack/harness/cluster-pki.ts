@@ -46,8 +46,11 @@ export function pkiPaths(dir: string): Pki {
   };
 }
 
-/** Names and addresses the serving certificate must cover: loopback for the harness, the in-cluster names too. */
-export function apiserverSubjectAltNames(serviceIp: string): string {
+/**
+ * Names and addresses the serving certificate must cover: loopback for the harness, the in-cluster names, and
+ * `addresses` (the kubernetes Service's ClusterIP, the pod gateway a real node's pods reach it on).
+ */
+export function apiserverSubjectAltNames(addresses: string[]): string {
   const dns = [
     "localhost",
     "kubernetes",
@@ -55,7 +58,9 @@ export function apiserverSubjectAltNames(serviceIp: string): string {
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
   ];
-  return [...dns.map((name) => `DNS:${name}`), "IP:127.0.0.1", `IP:${serviceIp}`].join(",");
+  return [...dns.map((name) => `DNS:${name}`), ...["127.0.0.1", ...addresses].map((ip) => `IP:${ip}`)].join(
+    ",",
+  );
 }
 
 // P-256 keys: generated in milliseconds where RSA takes noticeably longer, and accepted everywhere here.
@@ -124,7 +129,7 @@ export function signedLeaf(
 }
 
 /** Creates any missing certificate or key in `dir` (all of them on a first start); returns their paths. */
-export function ensurePki(dir: string, serviceIp: string): Pki {
+export function ensurePki(dir: string, apiserverAddresses: string[]): Pki {
   const pki = pkiPaths(dir);
   const complete = Object.entries(pki).every(([field, path]) => field === "dir" || existsSync(path));
   if (complete) return pki;
@@ -143,7 +148,7 @@ export function ensurePki(dir: string, serviceIp: string): Pki {
     key: pki.apiserverKey,
     subject: "/CN=kube-apiserver",
     usage: "serverAuth",
-    san: apiserverSubjectAltNames(serviceIp),
+    san: apiserverSubjectAltNames(apiserverAddresses),
   });
   // O=system:masters: the group RBAC binds to cluster-admin, so the harness and tests can do anything.
   signedLeaf(openssl, ca, {

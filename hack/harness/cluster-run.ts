@@ -9,6 +9,7 @@ import { HarnessError } from "./cli.ts";
 import { buildClusterBinaries, type ClusterBinaries, clusterBinaries } from "./cluster-build.ts";
 import {
   apiserverArgs,
+  apiserverUrl,
   type ClusterSettings,
   clusterFiles,
   clusterPorts,
@@ -25,8 +26,8 @@ import { ensurePki, type Pki } from "./cluster-pki.ts";
 import { stateDir } from "./dirs.ts";
 import { assertPortsFree } from "./ports.ts";
 import { type Daemon, runningPid, startDaemon, stopDaemon } from "./processes.ts";
-import { realNodeName } from "./real-node-config.ts";
-import { startRealNode, stopRealNode } from "./real-node-run.ts";
+import { podNetwork, realNodeName } from "./real-node-config.ts";
+import { prepareRealNodeNetwork, startRealNode, stopRealNode } from "./real-node-run.ts";
 import { waitUntilReady } from "./wait.ts";
 
 export const defaultPortBase = 6443;
@@ -44,7 +45,7 @@ export interface StartClusterOptions {
   hpaSyncPeriodSeconds?: number;
   /** Bound on each component's readiness wait. */
   readyTimeoutMs?: number;
-  /** Also run one real node (containerd, kubelet, CNI, kube-proxy; root only) beside kwok's fake one. */
+  /** Also run one real node (containerd, CoreDNS, kubelet, CNI, kube-proxy; root only) and no fake one. */
   realNode?: boolean;
   /** Build the binaries if they are missing instead of failing (the CLI does; tests expect them built). */
   build?: boolean;
@@ -145,13 +146,20 @@ export function httpsRequest(
   });
 }
 
+/**
+ * With a real node, every pod runs for real: kwok's fake node, which the scheduler would fill as readily, is left
+ * out, and the scheduler places pods on the real one.
+ */
 function wanted(options: StartClusterOptions): Component[] {
+  const realNode = options.realNode === true;
+  const fakeNode = options.kwok === true && !realNode;
   return startOrder.filter(
     (component) =>
       component === "etcd" ||
       component === "kube-apiserver" ||
       (component === "kube-controller-manager" && options.controllerManager === true) ||
-      ((component === "kube-scheduler" || component === "kwok") && options.kwok === true),
+      (component === "kube-scheduler" && (fakeNode || realNode)) ||
+      (component === "kwok" && fakeNode),
   );
 }
 
@@ -177,27 +185,28 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     dir,
     portBase: options.portBase ?? defaultPortBase,
     hpaSyncPeriodSeconds: options.hpaSyncPeriodSeconds ?? 15,
+    apiserverAddress: options.realNode ? podNetwork.gateway : "127.0.0.1",
   };
   const timeoutMs = options.readyTimeoutMs ?? defaultReadyTimeoutMs;
   const binaries = options.build ? buildClusterBinaries() : clusterBinaries();
   const files = clusterFiles(dir);
-  const pki = ensurePki(files.pki, kubernetesServiceIp);
-  const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
+  const pki = ensurePki(files.pki, [kubernetesServiceIp, podNetwork.gateway]);
+  const server = apiserverUrl(settings);
 
   // Restarting the apiserver under a live etcd (or the reverse) is fine, but clients started against the
   // old pair are not worth reasoning about: if either core process is gone, everything starts anew.
   const components = wanted(options);
   const core = (["etcd", "kube-apiserver"] as const).every((c) => runningPid(daemonOf(dir, c)) !== undefined);
   if (core) {
-    const running = Number(readFileSync(files.portBase, "utf8"));
-    if (running !== settings.portBase) {
+    const running = readFileSync(files.server, "utf8").trim();
+    if (running !== server) {
       throw new HarnessError(
-        `the cluster in ${dir} is already running with kube-apiserver on port ${running}, not ${settings.portBase}: stop it first (hack/cluster.ts down) to move it`,
+        `the cluster in ${dir} is already running with kube-apiserver at ${running}, not ${server}: stop it first (hack/cluster.ts down) to move it, or to add or remove the real node`,
       );
     }
   } else {
     await stopComponents(dir, startOrder);
-    writeFileSync(files.portBase, `${settings.portBase}\n`);
+    writeFileSync(files.server, `${server}\n`);
   }
   const admin = adminTls(pki);
   writeFileSync(files.kubeconfig, renderKubeconfig(server, admin.ca, admin.cert, admin.key), { mode: 0o600 });
@@ -215,6 +224,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
 
   const stop = () => stopCluster(dir);
   try {
+    // The apiserver listens on the pod gateway: the bridge that carries it comes first.
+    if (options.realNode) prepareRealNodeNetwork(dir);
     for (const component of missing) {
       options.signal?.throwIfAborted();
       await startComponent(component, settings, pki, binaries, timeoutMs);
@@ -265,8 +276,8 @@ async function startComponent(
       startDaemon(daemon, binaries["kube-apiserver"], apiserverArgs(settings, pki));
       await waitUntilReady(
         [daemon],
-        `https://127.0.0.1:${ports.apiserver}/readyz returns ok`,
-        async () => (await httpsRequest(`https://127.0.0.1:${ports.apiserver}/readyz`, tls)).status === 200,
+        `${apiserverUrl(settings)}/readyz returns ok`,
+        async () => (await httpsRequest(`${apiserverUrl(settings)}/readyz`, tls)).status === 200,
         { timeoutMs },
       );
       return;
@@ -303,16 +314,19 @@ function waitForHealthz(daemon: Daemon, port: number, timeoutMs: number): Promis
 }
 
 async function createFakeNode(settings: ClusterSettings, tls: Tls): Promise<void> {
-  const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
-  const { status, body } = await httpsRequest(`${server}/api/v1/nodes`, tls, "POST", fakeNodeManifest());
+  const { status, body } = await httpsRequest(
+    `${apiserverUrl(settings)}/api/v1/nodes`,
+    tls,
+    "POST",
+    fakeNodeManifest(),
+  );
   if (status !== 201 && status !== 409) {
     throw new HarnessError(`creating the fake node ${fakeNodeName} failed with HTTP ${status}: ${body}`);
   }
 }
 
 async function isNodeReady(settings: ClusterSettings, tls: Tls, name: string): Promise<boolean> {
-  const server = `https://127.0.0.1:${clusterPorts(settings.portBase).apiserver}`;
-  const { status, body } = await httpsRequest(`${server}/api/v1/nodes/${name}`, tls);
+  const { status, body } = await httpsRequest(`${apiserverUrl(settings)}/api/v1/nodes/${name}`, tls);
   if (status !== 200) return false;
   const node = JSON.parse(body) as { status?: { conditions?: { type: string; status: string }[] } };
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;

@@ -20,13 +20,21 @@ export const podNetwork = {
   prefixLength: 24,
 } as const;
 
+export const clusterDomain = "cluster.local";
+
 /** The CNI plugins Debian's containernetworking-plugins installs. */
 export const cniPluginDir = "/usr/lib/cni";
 
 /** Ports on the pod gateway or loopback, after the control plane's (see clusterPorts). */
 export function realNodePorts(portBase: number) {
   const first = portBase + clusterPortCount;
-  return { kubelet: first, kubeletHealthz: first + 1, proxyHealthz: first + 2, proxyMetrics: first + 3 };
+  return {
+    kubelet: first,
+    kubeletHealthz: first + 1,
+    proxyHealthz: first + 2,
+    proxyMetrics: first + 3,
+    dnsReady: first + 4,
+  };
 }
 
 /** How many ports after the control plane's the real node uses. */
@@ -51,6 +59,7 @@ export function realNodeFiles(dir: string) {
     kubeletServingCert: join(dir, "pki", "kubelet-serving.crt"),
     kubeletServingKey: join(dir, "pki", "kubelet-serving.key"),
     proxyConfig: join(dir, "kube-proxy.yaml"),
+    corefile: join(dir, "Corefile"),
     /** What the machine looked like before the first `up`, so `down` puts back exactly that. */
     before: join(dir, "before.json"),
   };
@@ -155,7 +164,8 @@ containerRuntimeEndpoint: unix://${files.containerdSocket}
 cgroupDriver: cgroupfs
 failCgroupV1: false
 failSwapOn: false
-clusterDomain: cluster.local
+clusterDomain: ${clusterDomain}
+clusterDNS: [${podNetwork.gateway}]
 podLogsDir: ${files.podLogs}
 resolvConf: ""
 # The machine is shared with other work: evict only when nearly out, never because a neighbour filled the disk.
@@ -190,6 +200,27 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 `;
+}
+
+/**
+ * CoreDNS as a process of this machine on the pod gateway's port 53 (where the kubelet points pods' resolv.conf),
+ * answering for Service and pod names from the API. Only the cluster's zone: pods reach nothing beyond this
+ * machine, so there is nowhere to forward other names to. Ready (on loopback) once it has listed the API.
+ */
+export function corefile(kubeconfig: string, portBase: number): string {
+  return `${clusterDomain}:53 {
+    bind ${podNetwork.gateway}
+    errors
+    ready 127.0.0.1:${realNodePorts(portBase).dnsReady}
+    kubernetes ${clusterDomain} {
+        kubeconfig ${kubeconfig}
+    }
+}
+`;
+}
+
+export function corednsArgs(files: RealNodeFiles): string[] {
+  return ["-conf", files.corefile];
 }
 
 export function kubeletArgs(files: RealNodeFiles): string[] {

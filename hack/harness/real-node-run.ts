@@ -1,5 +1,5 @@
-// Starts and stops the real node beside the local control plane: containerd, a kubelet and kube-proxy as detached
-// daemons (see processes.ts), the CNI bridge, and the pause image the sandboxes run. Their state lives under the
+// Starts and stops the real node beside the local control plane: containerd, CoreDNS, a kubelet and kube-proxy as
+// detached daemons (see processes.ts), the CNI bridge, and the pause image the sandboxes run. Their state lives under the
 // node's directory in the cluster's; what the kubelet, containerd and CNI leave outside it (mounts, cgroups,
 // network namespaces, links, netfilter chains, directories under /var and /run, ip_forward) is recorded before
 // the first start and put back by stopRealNode, which takes everything down in the reverse order.
@@ -11,11 +11,14 @@ import { buildNodeBinaries, builtNodeBinaries, type NodeBinaries } from "./clust
 import { renderKubeconfig } from "./cluster-config.ts";
 import { type Pki, signedLeaf } from "./cluster-pki.ts";
 import { requireCommand, run, runCommand } from "./commands.ts";
+import { buildCoredns } from "./coredns-build.ts";
 import { ensurePauseImage, importBuiltImages } from "./image-build.ts";
 import { type Daemon, processesMentioning, runningPid, startDaemon, stopDaemon } from "./processes.ts";
 import {
   cniConfig,
   containerdConfig,
+  corednsArgs,
+  corefile,
   kubeletArgs,
   kubeletConfig,
   kubeProxyArgs,
@@ -41,7 +44,7 @@ import { waitUntilReady } from "./wait.ts";
 
 const setupHint = "run 'bash hack/setup.sh real-node' as root";
 
-type NodeComponent = "containerd" | "kubelet" | "kube-proxy";
+type NodeComponent = "containerd" | "coredns" | "kubelet" | "kube-proxy";
 
 function nodeDaemon(files: RealNodeFiles, component: NodeComponent): Daemon {
   return {
@@ -69,19 +72,27 @@ export interface RealNodeOptions {
   log?: (line: string) => void;
 }
 
-/** Starts (or finds running) the real node; resolves once the node is Ready and kube-proxy healthy. */
-export async function startRealNode(options: RealNodeOptions): Promise<void> {
-  const log = options.log ?? console.error;
+/**
+ * Claims the machine for the cluster in `clusterDir`'s node, records the machine as it was (once), and makes the
+ * pod network's bridge with its gateway: before the apiserver, which listens there. Idempotent.
+ */
+export function prepareRealNodeNetwork(clusterDir: string): RealNodeFiles {
   if (process.getuid?.() !== 0) throw new HarnessError(`the real node runs containers as root: ${setupHint}`);
-  for (const tool of ["containerd", "runc", "ctr", "ip", "nft", "iptables"]) requireCommand(tool, setupHint);
-  const binaries = buildNodeBinaries(log);
-  const files = realNodeFiles(realNodeDir(options.clusterDir));
+  const files = realNodeFiles(realNodeDir(clusterDir));
   claimMachine(files);
   mkdirSync(files.dir, { recursive: true });
   if (!existsSync(files.before)) writeFileSync(files.before, `${JSON.stringify(recordMachine(), null, 2)}\n`);
-
-  writeNodeFiles(files, options);
   ensureBridge();
+  return files;
+}
+
+/** Starts (or finds running) the real node; resolves once the node is Ready and kube-proxy healthy. */
+export async function startRealNode(options: RealNodeOptions): Promise<void> {
+  const log = options.log ?? console.error;
+  for (const tool of ["containerd", "runc", "ctr", "ip", "nft", "iptables"]) requireCommand(tool, setupHint);
+  const binaries = { ...buildNodeBinaries(log), coredns: buildCoredns(log) };
+  const files = prepareRealNodeNetwork(options.clusterDir);
+  writeNodeFiles(files, options);
   const timeoutMs = options.timeoutMs;
   const containerd = nodeDaemon(files, "containerd");
   if (runningPid(containerd) === undefined) {
@@ -96,12 +107,18 @@ export async function startRealNode(options: RealNodeOptions): Promise<void> {
     );
   }
   importBuiltImages(files.containerdSocket, log);
+  const { dnsReady, proxyHealthz } = realNodePorts(options.portBase);
+  // Before the kubelet: a pod's first lookup should find DNS there.
+  await startNodeDaemon(files, "coredns", binaries, corednsArgs(files), {
+    what: `CoreDNS's http://127.0.0.1:${dnsReady}/ready returns ok`,
+    ready: async () => (await fetch(`http://127.0.0.1:${dnsReady}/ready`)).ok,
+    timeoutMs,
+  });
   await startNodeDaemon(files, "kubelet", binaries, kubeletArgs(files), {
     what: `node ${realNodeName} is Ready`,
     ready: options.isNodeReady,
     timeoutMs,
   });
-  const { proxyHealthz } = realNodePorts(options.portBase);
   await startNodeDaemon(files, "kube-proxy", binaries, kubeProxyArgs(files), {
     what: `kube-proxy's http://127.0.0.1:${proxyHealthz}/healthz returns ok`,
     ready: async () => (await fetch(`http://127.0.0.1:${proxyHealthz}/healthz`)).ok,
@@ -111,8 +128,8 @@ export async function startRealNode(options: RealNodeOptions): Promise<void> {
 
 async function startNodeDaemon(
   files: RealNodeFiles,
-  component: "kubelet" | "kube-proxy",
-  binaries: NodeBinaries,
+  component: Exclude<NodeComponent, "containerd">,
+  binaries: NodeBinaries & { coredns: string },
   args: string[],
   wait: { what: string; ready: () => Promise<boolean>; timeoutMs: number },
 ): Promise<void> {
@@ -138,6 +155,7 @@ function writeNodeFiles(files: RealNodeFiles, options: RealNodeOptions): void {
   writeFileSync(join(files.cniConfDir, "10-kubesentiment.conflist"), cniConfig(files));
   writeFileSync(files.kubeletConfig, kubeletConfig(files, options.pki.caCert, options.portBase));
   writeFileSync(files.proxyConfig, kubeProxyConfig(options.kubeconfig, options.portBase));
+  writeFileSync(files.corefile, corefile(options.kubeconfig, options.portBase));
   ensureKubeletCertificates(files, options.pki);
   writeFileSync(
     files.kubeletKubeconfig,
@@ -238,6 +256,7 @@ export async function stopRealNode(clusterDir: string): Promise<void> {
     : undefined;
   await stopDaemon(nodeDaemon(files, "kubelet"));
   await stopDaemon(nodeDaemon(files, "kube-proxy"));
+  await stopDaemon(nodeDaemon(files, "coredns"));
   if (runningPid(nodeDaemon(files, "containerd")) !== undefined) killAllTasks(files);
   await stopDaemon(nodeDaemon(files, "containerd"));
   await killShims(files);

@@ -10,7 +10,12 @@ import { goBinaryName, goDirective, requiredVersion, versionAtLeast } from "../.
 
 describe("cluster harness configuration", () => {
   const goMod = readFileSync(join(goModuleDir, "go.mod"), "utf8");
-  const settings = { dir: "/state/cluster", portBase: 7000, hpaSyncPeriodSeconds: 5 };
+  const settings = {
+    dir: "/state/cluster",
+    portBase: 7000,
+    hpaSyncPeriodSeconds: 5,
+    apiserverAddress: "127.0.0.1",
+  };
 
   it("pins one Kubernetes release and maps every staging module to its matching v0 release", () => {
     const version = requiredVersion(goMod, "k8s.io/kubernetes");
@@ -62,6 +67,16 @@ describe("cluster harness configuration", () => {
     for (const url of args.join(" ").match(/\b\d+\.\d+\.\d+\.\d+(?::\d+)?/g) ?? []) {
       if (url.includes(":")) expect(url.startsWith("127.0.0.1:")).to.equal(true, url);
     }
+  });
+
+  it("with a real node, serves and advertises the apiserver on the pod gateway, the kubernetes Service's endpoint", () => {
+    const args = apiserverArgs({ ...settings, apiserverAddress: "10.88.0.1" }, pkiPaths("/state/pki"));
+    expect(args).to.include.members([
+      "--bind-address=10.88.0.1",
+      "--advertise-address=10.88.0.1",
+      "--endpoint-reconciler-type=lease",
+    ]);
+    expect(apiserverArgs(settings, pkiPaths("/state/pki"))).to.include("--endpoint-reconciler-type=none");
   });
 
   it("configures the aggregation layer for an external metrics APIService", () => {

@@ -16,7 +16,7 @@ import { startTogether } from "../../hack/harness/processes.ts";
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { SentimentPipeline } from "../../operator/src/pipeline.ts";
-import { chartDir, helm, releaseNamespace } from "../support/helm.ts";
+import { chartDir, helm, releaseNamespace, upgradeArgs } from "../support/helm.ts";
 import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { conditionOf, pipelineManifest, runOperator } from "../support/operator.ts";
 
@@ -48,19 +48,7 @@ describe("Helm chart on a real control plane", function () {
   };
   const operatorDeployment = () =>
     k.getJson<V1Deployment>(["deployment", operatorName, "-n", releaseNamespace]);
-  const upgrade = (...values: string[]) =>
-    h([
-      "upgrade",
-      release,
-      chartDir,
-      "--namespace",
-      releaseNamespace,
-      "--reuse-values",
-      ...values.flatMap((value) => ["--set", value]),
-      "--wait",
-      "--timeout",
-      "180s",
-    ]);
+  const upgrade = (...values: string[]) => h(upgradeArgs(release, values, "180s"));
   /** The operator Deployment once `replicas` of its newest revision are up and no old one is left. */
   const rolledOut = (replicas: number) =>
     waitFor(

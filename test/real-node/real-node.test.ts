@@ -1,9 +1,20 @@
-// The real node, end to end on this machine (root only; `npm run test:real-node`, not part of `npm test` yet):
-// the control plane plus containerd, a kubelet, the CNI bridge and kube-proxy; a worker pod from the image
-// `npm run images` built, with its built-in model, against a real Kafka listening on the pod gateway, becomes
-// Ready through its real probes and answers a request; `down` then leaves nothing of the node on the machine.
+// The real node, end to end on this machine (root only; part of `npm test` as root on Debian, alone with
+// `npm run test:real-node`): one cluster with one real node (containerd, CoreDNS, kubelet, CNI bridge, kube-proxy)
+// and one Kafka on the pod gateway, shared by the file, in order: a hand-written worker pod answers; a pod reaches
+// the apiserver with its in-cluster configuration and resolves Service names; the chart installed with helm runs
+// two operator pods electing a leader, serves the metrics API through the APIService and passes `helm test`; a
+// pipeline's worker pods answer every request, lose nothing when deleted (graceful, forced) or rolled by a spec
+// change the new leader reconciles after the old leader's pod is deleted; the real HPA scales worker pods from
+// zero on a backlog, capped at the partitions, and back; `down` then leaves nothing of the node on the machine.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type {
+  V1APIService,
+  V1Deployment,
+  V1LeaseList,
+  V1PodList,
+  V2HorizontalPodAutoscaler,
+} from "@kubernetes/client-node";
 import { expect } from "chai";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
@@ -20,7 +31,11 @@ import {
 } from "../../hack/harness/real-node-config.ts";
 import { leftovers, type MachineBefore } from "../../hack/harness/real-node-machine.ts";
 import { realNodeDir } from "../../hack/harness/real-node-run.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
+import type { PipelineSpec } from "../../operator/src/pipeline.ts";
+import { chartDir, helm, releaseNamespace, upgradeArgs } from "../support/helm.ts";
 import { startKafkaOnFreePorts } from "../support/kafka.ts";
+import { pipelineManifest, readyPipeline } from "../support/operator.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const workerImage = "kubesentiment/worker:0.1.0";
@@ -60,6 +75,123 @@ function workerPod(topics: PipelineTopics, bootstrap: string[]): string {
   });
 }
 
+/**
+ * Node.js in a pod, as a client library's in-cluster configuration does it: the apiserver at
+ * KUBERNETES_SERVICE_HOST:PORT (the kubernetes Service, through kube-proxy), verified against the mounted CA,
+ * with the ServiceAccount's token; prints the user the apiserver saw (a SelfSubjectReview, allowed to anyone).
+ */
+const whoAmIScript = `
+const https = require("node:https");
+const fs = require("node:fs");
+const dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+const request = https.request(
+  {
+    host: process.env.KUBERNETES_SERVICE_HOST,
+    port: process.env.KUBERNETES_SERVICE_PORT,
+    path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    method: "POST",
+    ca: fs.readFileSync(dir + "/ca.crt"),
+    headers: { authorization: "Bearer " + fs.readFileSync(dir + "/token", "utf8"), "content-type": "application/json" },
+  },
+  (response) => {
+    let body = "";
+    response.on("data", (chunk) => { body += chunk; });
+    response.on("end", () => console.log(response.statusCode + " " + (JSON.parse(body).status?.userInfo?.username ?? body)));
+  },
+);
+request.on("error", (error) => { console.log("error " + error.message); process.exitCode = 1; });
+request.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }));
+`;
+
+/** Looks each name up with the C library's resolver (as any program in a pod does) and prints what it found. */
+function lookupScript(names: string[]): string {
+  return `
+const dns = require("node:dns/promises");
+Promise.all(${JSON.stringify(names)}.map((name) => dns.lookup(name).then((found) => found.address, (error) => error.code)))
+  .then((addresses) => console.log(addresses.join(" ")));
+`;
+}
+
+/** A pod that runs `script` once with the worker image's Node.js, under the namespace's default ServiceAccount. */
+function scriptPod(name: string, script: string): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "default" },
+    spec: {
+      nodeSelector: { [realNodeLabel.key]: realNodeLabel.value },
+      restartPolicy: "Never",
+      containers: [{ name, image: workerImage, imagePullPolicy: "Never", command: ["node", "-e", script] }],
+    },
+  });
+}
+
+/** The pipeline the tests of pods, deletes and rolls share: two partitions, two workers. */
+function inpodsSpec(bootstrapServers: string[], worker: NonNullable<PipelineSpec["worker"]>): PipelineSpec {
+  return {
+    kafka: { bootstrapServers },
+    topics: { partitions: 2, replicationFactor: 1 },
+    autoscaling: { minReplicas: 2, maxReplicas: 2 },
+    worker,
+  };
+}
+
+/** Two cores here: a smaller request than the default half core leaves room for more worker pods. */
+const smallWorker = { resources: { requests: { cpu: "100m", memory: "256Mi" } } };
+
+/**
+ * A producer and a reader on a pipeline's default topics: requests sent with ids `<prefix>-<n>`, and whether
+ * every one of them was answered (duplicates allowed: delivery is at least once; none may be missing).
+ */
+async function openStream(bootstrapServers: string[], pipeline: string, prefix: string) {
+  const topics = {
+    requests: `default.${pipeline}-requests`,
+    responses: `default.${pipeline}-responses`,
+    deadLetter: `default.${pipeline}-dlq`,
+  };
+  const client = kafkaClient(bootstrapServers);
+  const reader = await ResultReader.start(client, topics);
+  const producer = client.producer();
+  await producer.connect();
+  const sent: string[] = [];
+  const answered = () => {
+    const ids = reader.idsOn(topics.responses);
+    return sent.filter((id) => ids.has(id)).length;
+  };
+  return {
+    async send(count: number) {
+      const ids = Array.from({ length: count }, (_, i) => `${prefix}-${sent.length + i}`);
+      sent.push(...ids);
+      // In batches well under the broker's 1 MB request limit.
+      for (let from = 0; from < ids.length; from += 4000) {
+        await producer.send({
+          topic: topics.requests,
+          acks: -1,
+          messages: ids.slice(from, from + 4000).map((id, i) => ({
+            key: id,
+            value: JSON.stringify({ id, text: i % 2 ? "a warm, funny film" : "a dull, lifeless film" }),
+          })),
+        });
+      }
+    },
+    answered,
+    async allAnswered(timeoutMs = 180_000) {
+      await reader.waitFor(
+        () => answered() === sent.length,
+        () => `answered ${answered()} of ${sent.length}`,
+        timeoutMs,
+      );
+      expect([...reader.idsOn(topics.deadLetter)].filter((id) => id.startsWith(`${prefix}-`))).to.deep.equal(
+        [],
+      );
+    },
+    async close() {
+      await producer.disconnect();
+      await reader.close();
+    },
+  };
+}
+
 describe("real node", function () {
   this.timeout(600_000);
   let cluster: Cluster | undefined;
@@ -79,13 +211,29 @@ describe("real node", function () {
       name: "test-real-node",
       portBase: await freePortBase(clusterPortCount + realNodePortCount),
       controllerManager: true,
-      kwok: true,
+      hpaSyncPeriodSeconds: 5,
       realNode: true,
       build: true,
     });
     kubectl = kubectlFor(cluster.kubeconfigPath);
     kafka = await startKafkaOnFreePorts({ name: "test-real-node", clientHost: podNetwork.gateway });
   });
+
+  const release = "kubesentiment";
+  const operatorSelector = "app.kubernetes.io/name=kubesentiment-operator";
+  const h = (args: string[]) => {
+    const result = helm(args, cluster?.kubeconfigPath);
+    if (result.status !== 0) throw new Error(`helm ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  const workerPods = (pipeline: string) =>
+    kubectl.getJson<V1PodList>(["pods", "-l", `kubesentiment.io/pipeline=${pipeline}`])?.items ?? [];
+  const leaseHolders = () =>
+    (kubectl.getJson<V1LeaseList>(["leases", "-n", releaseNamespace])?.items ?? []).map(
+      (lease) => lease.spec?.holderIdentity ?? "",
+    );
+  const operatorPods = () =>
+    kubectl.getJson<V1PodList>(["pods", "-n", releaseNamespace, "-l", operatorSelector])?.items ?? [];
 
   after(async () => {
     await kafka?.stop();
@@ -119,6 +267,244 @@ describe("real node", function () {
       await producer.disconnect();
       await reader.close();
     }
+  });
+
+  it("lets a pod reach the apiserver through the kubernetes Service with its ServiceAccount token", () => {
+    kubectl.apply(scriptPod("who-am-i", whoAmIScript));
+    kubectl.run(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/who-am-i", "--timeout=120s"]);
+    expect(kubectl.run(["logs", "who-am-i"]).trim()).to.equal("201 system:serviceaccount:default:default");
+  });
+
+  it("resolves Service names in pods: the full name and the short one through the search path", () => {
+    kubectl.apply(
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "dns-probe", namespace: "default" },
+        spec: { ports: [{ port: 80 }] },
+      }),
+    );
+    const service = kubectl.getJson<{ spec: { clusterIP: string } }>(["service", "dns-probe"]);
+    kubectl.apply(scriptPod("lookup", lookupScript(["dns-probe.default.svc.cluster.local", "dns-probe"])));
+    kubectl.run(["wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/lookup", "--timeout=120s"]);
+    const ip = service?.spec.clusterIP;
+    expect(kubectl.run(["logs", "lookup"]).trim()).to.equal(`${ip} ${ip}`);
+  });
+
+  it("runs two operator pods from the image under its ServiceAccount, one holding the leader Lease", async () => {
+    h([
+      "install",
+      release,
+      chartDir,
+      "--namespace",
+      releaseNamespace,
+      "--create-namespace",
+      "--set",
+      "replicaCount=2",
+      "--set",
+      "image.pullPolicy=Never",
+      "--wait",
+      "--timeout",
+      "240s",
+    ]);
+    const pods = operatorPods();
+    expect(pods.map((pod) => pod.status?.phase)).to.deep.equal(["Running", "Running"]);
+    for (const pod of pods) {
+      expect(pod.spec?.serviceAccountName).to.equal("kubesentiment-operator");
+      expect(pod.status?.podIP).to.match(/^10\.88\.0\.\d+$/);
+      const env = pod.spec?.containers[0]?.env ?? [];
+      expect(env.map((e) => e.name)).to.not.include("KUBECONFIG");
+      expect(env.find((e) => e.name === "LEADER_ELECTION")?.value).to.equal("true");
+    }
+    const names = pods.map((pod) => pod.metadata?.name);
+    const holder = await waitFor("an operator pod holding the leader Lease", () =>
+      leaseHolders().find((identity) => names.includes(identity)),
+    );
+    expect(names).to.include(holder);
+  });
+
+  it("serves the metrics API from the operator pod through the APIService", async () => {
+    await waitFor("the external metrics APIService Available", () => {
+      const service = kubectl.getJson<V1APIService>(["apiservice", "v1beta1.external.metrics.k8s.io"]);
+      return service?.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
+    });
+    const resources = JSON.parse(
+      await kubectl.runAsync(["get", "--raw", "/apis/external.metrics.k8s.io/v1beta1"]),
+    ) as { resources: { name: string }[] };
+    expect(resources.resources.map((r) => r.name)).to.include("kubesentiment_consumer_lag");
+  });
+
+  it("passes helm test, which reaches the operator by its Service's DNS name", () => {
+    expect(h(["test", release, "--namespace", releaseNamespace, "--timeout", "120s"])).to.match(
+      /Phase:\s+Succeeded/,
+    );
+  });
+
+  it("runs a pipeline's workers as pods: Ready through their probes, kubectl get sp Ready with 2, all answered", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    kubectl.apply(pipelineManifest("inpods", inpodsSpec(kafka.bootstrapServers, smallWorker)));
+    await readyPipeline(kubectl, "inpods", "default", 240_000);
+    // Ready needs one available worker; both pods become Ready through their own probes.
+    await waitFor(
+      "both of inpods' worker pods Ready",
+      () => kubectl.pipeline("inpods")?.status?.readyReplicas === 2,
+      { timeoutMs: 180_000 },
+    );
+    expect(workerPods("inpods").map((pod) => pod.status?.podIP)).to.satisfy(
+      (ips: string[]) => ips.length === 2 && ips.every((ip) => /^10\.88\.0\.\d+$/.test(ip)),
+    );
+    expect(kubectl.run(["get", "sp", "inpods"])).to.match(/^inpods\s+True\s+(?:False\s+)?2\s/m);
+
+    const stream = await openStream(kafka.bootstrapServers, "inpods", "first");
+    try {
+      await stream.send(40);
+      await stream.allAnswered();
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("loses nothing when worker pods are deleted mid-stream, gracefully and then forced", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    const stream = await openStream(kafka.bootstrapServers, "inpods", "deleted");
+    try {
+      await stream.send(300);
+      await waitFor("the first responses", () => stream.answered() > 0, { timeoutMs: 120_000 });
+      const [graceful, forced] = workerPods("inpods").map((pod) => pod.metadata?.name ?? "");
+      kubectl.run(["delete", "pod", graceful ?? "", "--wait=false"]);
+      await stream.send(300);
+      kubectl.run(["delete", "pod", forced ?? "", "--grace-period=0", "--force"]);
+      await stream.send(300);
+      await stream.allAnswered(300_000);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("hands the lead to the other operator pod when the leader's pod is deleted", async () => {
+    const names = operatorPods().map((pod) => pod.metadata?.name ?? "");
+    const leader = leaseHolders().find((identity) => names.includes(identity));
+    expect(leader).to.be.a("string");
+    kubectl.run(["delete", "pod", leader ?? "", "-n", releaseNamespace, "--wait=false"]);
+    const other = names.find((name) => name !== leader);
+    await waitFor("the other operator pod holding the Lease", () => leaseHolders().includes(other ?? ""), {
+      timeoutMs: 120_000,
+    });
+  });
+
+  it("rolls the worker pods on a spec change with nothing lost, reconciled by the new leader", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    const before = new Set(workerPods("inpods").map((pod) => pod.metadata?.name));
+    const stream = await openStream(kafka.bootstrapServers, "inpods", "rolled");
+    try {
+      await stream.send(300);
+      const changed = { ...smallWorker, batch: { maxSize: 8 } };
+      kubectl.apply(pipelineManifest("inpods", inpodsSpec(kafka.bootstrapServers, changed)));
+      await stream.send(300);
+      await waitFor(
+        "inpods rolled onto two new Ready pods",
+        () => {
+          const pods = workerPods("inpods");
+          return (
+            pods.length === 2 &&
+            pods.every(
+              (pod) =>
+                !before.has(pod.metadata?.name) &&
+                pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+            )
+          );
+        },
+        { timeoutMs: 240_000 },
+      );
+      await stream.send(300);
+      await stream.allAnswered(300_000);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("scales worker pods from zero on a backlog, the real HPA capping at the partitions, and back to zero", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    kubectl.apply(
+      pipelineManifest("surge", {
+        kafka: { bootstrapServers: kafka.bootstrapServers },
+        topics: { partitions: 3, replicationFactor: 1 },
+        autoscaling: {
+          minReplicas: 0,
+          maxReplicas: 6,
+          lagThreshold: 50,
+          scaleToZeroAfterSeconds: 3,
+          scaleDownStabilizationSeconds: 5,
+        },
+        worker: smallWorker,
+      }),
+    );
+    const replicas = () => kubectl.getJson<V1Deployment>(["deployment", "surge-worker"])?.spec?.replicas;
+    await waitFor("surge at zero replicas", () => replicas() === 0, { timeoutMs: 120_000 });
+    const hpa = kubectl.getJson<V2HorizontalPodAutoscaler>(["hpa", "surge-worker"]);
+    expect(hpa?.spec?.maxReplicas).to.equal(3);
+
+    const stream = await openStream(kafka.bootstrapServers, "surge", "backlog");
+    try {
+      // A backlog far beyond what one worker drains before the HPA's next look (every 5 s here): 6000 once
+      // drained first under light load, the HPA never seeing more than one worker's worth.
+      await stream.send(24000);
+      await waitFor("the HPA raising surge to 3 replicas", () => replicas() === 3, { timeoutMs: 180_000 });
+      await stream.allAnswered(300_000);
+    } finally {
+      await stream.close();
+    }
+    await waitFor("surge back at zero replicas", () => replicas() === 0, { timeoutMs: 180_000 });
+  });
+
+  it("upgrades with helm: new operator pods, one leading, the pipeline still Ready", async () => {
+    const before = new Set(operatorPods().map((pod) => pod.metadata?.name));
+    h(upgradeArgs(release, ["operator.logLevel=debug"], "240s"));
+    const names = await waitFor("two new operator pods and no old one", () => {
+      const pods = operatorPods().map((pod) => pod.metadata?.name ?? "");
+      return pods.length === 2 && pods.every((name) => !before.has(name)) ? pods : undefined;
+    });
+    await waitFor("a new operator pod holding the Lease", () =>
+      leaseHolders().some((identity) => names.includes(identity)),
+    );
+    await readyPipeline(kubectl, "inpods", "default", 120_000);
+  });
+
+  it("uninstalls with helm, after the pipelines are deleted, leaving nothing of the release", async () => {
+    await kubectl.runAsync(["delete", "sentimentpipelines", "--all", "--timeout=120s"]);
+    // The worker Deployments, HPAs and Services go with their pipeline (owner references, garbage collected).
+    await waitFor(
+      "the pipelines' objects gone",
+      () =>
+        kubectl.run(["get", "deployments,hpa,services", "-l", "kubesentiment.io/pipeline", "-o", "name"]) ===
+        "",
+    );
+    h(["uninstall", release, "--namespace", releaseNamespace, "--wait", "--timeout", "120s"]);
+    const leftInNamespace = () =>
+      kubectl
+        .run([
+          "get",
+          "all,serviceaccounts,secrets,roles,rolebindings,leases",
+          "-n",
+          releaseNamespace,
+          "-o",
+          "name",
+        ])
+        .split("\n")
+        // The namespace's own ServiceAccount stays, and the leader Lease: the operator's record, not the chart's.
+        .filter((name) => name !== "" && name !== "serviceaccount/default" && !name.startsWith("lease"));
+    // helm waits for the Deployment to go; its pods then take their termination grace period.
+    await waitFor("nothing of the release left in its namespace", () => leftInNamespace().length === 0, {
+      timeoutMs: 90_000,
+      describe: () => leftInNamespace().join(", "),
+    });
+    expect(kubectl.result(["get", "apiservice", "v1beta1.external.metrics.k8s.io"]).status).to.not.equal(0);
+    expect(
+      kubectl
+        .run(["get", "clusterroles,clusterrolebindings", "-o", "name"])
+        .split("\n")
+        .filter((name) => name.includes("kubesentiment")),
+    ).to.deep.equal([]);
   });
 
   it("leaves the machine as it found it after down", async () => {

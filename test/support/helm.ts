@@ -33,6 +33,22 @@ export function helm(args: string[], kubeconfig?: string): CommandResult {
   });
 }
 
+/** `helm upgrade` of `release` keeping its values but these `--set` ones, waiting up to `timeout` for it. */
+export function upgradeArgs(release: string, values: string[], timeout: string): string[] {
+  return [
+    "upgrade",
+    release,
+    chartDir,
+    "--namespace",
+    releaseNamespace,
+    "--reuse-values",
+    ...values.flatMap((value) => ["--set", value]),
+    "--wait",
+    "--timeout",
+    timeout,
+  ];
+}
+
 /** A values file (JSON is YAML) for `-f`. */
 export function valuesFile(values: Record<string, unknown>): string {
   const file = join(mkdtempSync(join(helmHome(), "values-")), "values.yaml");
