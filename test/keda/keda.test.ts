@@ -161,7 +161,13 @@ describe("KEDA as the autoscaler, end to end", function () {
       },
       { timeoutMs: 120_000, describe: kedaState(name) },
     );
-    expect(autoscaling(name)).to.include({ status: "True", reason: "ScalerNotActive" });
+    // The operator reads KEDA's conditions when it applies the ScaledObject, so they reach the pipeline at its
+    // next reconcile (a resync at the latest), not at the instant KEDA scales.
+    await waitFor(
+      "KEDA's Active False (ScalerNotActive) in AutoscalingActive",
+      () => autoscaling(name)?.status === "True" && autoscaling(name)?.reason === "ScalerNotActive",
+      { timeoutMs: 60_000, describe: kedaState(name) },
+    );
     await waitFor("the fleet stopping its worker", () => fleet.size === 0);
 
     const topics = {
