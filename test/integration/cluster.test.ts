@@ -115,7 +115,7 @@ describe("local control plane", function () {
     );
     expect(refusal).to.be.instanceOf(HarnessError);
     expect((refusal as HarnessError).message).to.contain(
-      `already running with kube-apiserver on port ${portBase}`,
+      `already running with kube-apiserver at https://127.0.0.1:${portBase}, not https://127.0.0.1:${portBase + 10}`,
     );
   });
 });
