@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import type { Admin } from "kafkajs";
 import { clusterFiles } from "../../hack/harness/cluster-config.ts";
@@ -23,7 +23,7 @@ import {
 import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
-import { startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
+import { pipelineWorkers, startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
 import {
   conditionOf,
   operatorNamespace,
@@ -32,7 +32,6 @@ import {
   runOperator,
 } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
-import { WorkerFleet } from "../support/worker-fleet.ts";
 
 const metricPath = (pipeline: string) =>
   `/apis/external.metrics.k8s.io/v1beta1/namespaces/default/kubesentiment_consumer_lag?labelSelector=kubesentiment.io%2Fpipeline%3D${pipeline}`;
@@ -68,15 +67,7 @@ describe("lag-driven autoscaling, end to end", function () {
   let operator: RunningOperator;
   let certificates: MetricsApiCertificates | undefined;
   let k: Kubectl;
-  const fleets: WorkerFleet[] = [];
-  const workerDeployment = (name: string) => ["deployment", `${name}-worker`, "-n", "default"];
-  const deployment = (name: string) => k.getJson<V1Deployment>(workerDeployment(name));
-  /** Real workers for `name`'s Deployment, stopped after the test. */
-  const fleetOf = (name: string) => {
-    const fleet = new WorkerFleet(() => k.getJsonAsync<V1Deployment>(workerDeployment(name)));
-    fleets.push(fleet);
-    return fleet;
-  };
+  const { deployment, fleetOf, stopFleets } = pipelineWorkers(() => k);
   const spec = (overrides: Partial<PipelineSpec>): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     ...overrides,
@@ -169,7 +160,7 @@ describe("lag-driven autoscaling, end to end", function () {
   // A test's workers end with it: each fleet polls the Deployment with kubectl, which blocks this process and
   // so the operator in it, and fleets left running starve the operator and its metrics API in the tests after.
   afterEach(async () => {
-    await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
+    await stopFleets();
   });
 
   after(async () => {

@@ -4,7 +4,7 @@
 // own operator and metrics server (built from source, the metrics server registered as external.metrics.k8s.io:
 // the operator serves no metrics API here, as in a cluster where KEDA holds it), the operator with KEDA enabled,
 // and real worker processes doing the draining.
-import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
+import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import type { Cluster } from "../../hack/harness/cluster-run.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
@@ -15,10 +15,9 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import type { RunningOperator } from "../../operator/src/operator.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
 import type { ScaledObject } from "../../operator/src/render/scaled-object.ts";
-import { startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
+import { pipelineWorkers, startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
-import { WorkerFleet } from "../support/worker-fleet.ts";
 
 describe("KEDA as the autoscaler, end to end", function () {
   this.timeout(300_000);
@@ -27,14 +26,7 @@ describe("KEDA as the autoscaler, end to end", function () {
   let keda: RunningKeda;
   let operator: RunningOperator;
   let k: Kubectl;
-  const fleets: WorkerFleet[] = [];
-  const workerDeployment = (name: string) => ["deployment", `${name}-worker`, "-n", "default"];
-  const deployment = (name: string) => k.getJson<V1Deployment>(workerDeployment(name));
-  const fleetOf = (name: string) => {
-    const fleet = new WorkerFleet(() => k.getJsonAsync<V1Deployment>(workerDeployment(name)));
-    fleets.push(fleet);
-    return fleet;
-  };
+  const { deployment, fleetOf, stopFleets } = pipelineWorkers(() => k);
   const spec = (autoscaling: NonNullable<PipelineSpec["autoscaling"]>, partitions: number): PipelineSpec => ({
     kafka: { bootstrapServers: kafka.bootstrapServers },
     topics: { partitions, replicationFactor: 1 },
@@ -70,7 +62,7 @@ describe("KEDA as the autoscaler, end to end", function () {
   });
 
   afterEach(async () => {
-    await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
+    await stopFleets();
   });
 
   after(async () => {
