@@ -144,6 +144,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
   const caches = await startWatches(
     { kubeConfig, customObjects, apps, core, autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api) },
     config.watchNamespaces,
+    config.kedaEnabled,
     { pipeline: (key) => queue.add(key), replay: (key) => replayQueue.add(key) },
     (message, fields) => log("warn", message, fields),
   );
@@ -212,7 +213,14 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         deployments: caches.deployments.cache,
         hpas: caches.hpas.cache,
         objects: KubernetesObjectApi.makeApiClient(kubeConfig),
-        kedaEnabled: config.kedaEnabled,
+        ...(caches.keda === undefined
+          ? {}
+          : {
+              keda: {
+                scaledObjects: caches.keda.scaledObjects.cache,
+                triggerAuthentications: caches.keda.triggerAuthentications.cache,
+              },
+            }),
         customObjects,
         events,
         topics,

@@ -3,7 +3,9 @@
 // kube-controller-manager's HPA controller (short sync period), kwok for the pods, a real Kafka broker, KEDA's
 // own operator and metrics server (built from source, the metrics server registered as external.metrics.k8s.io:
 // the operator serves no metrics API here, as in a cluster where KEDA holds it), the operator with KEDA enabled,
-// and real worker processes doing the draining.
+// and real worker processes doing the draining. The operator's periodic resync is longer than the whole test, so
+// every status waited for here reaches the pipeline through an event: KEDA's conditions through the operator's
+// watch of the ScaledObjects it owns, and nothing waits for a resync.
 import type { V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import type { Cluster } from "../../hack/harness/cluster-run.ts";
@@ -18,6 +20,9 @@ import type { ScaledObject } from "../../operator/src/render/scaled-object.ts";
 import { pipelineWorkers, startAutoscalingCluster } from "../support/autoscaling-cluster.ts";
 import { conditionOf, pipelineManifest, prepareCluster, runOperator } from "../support/operator.ts";
 import { ResultReader } from "../support/pipeline-topics.ts";
+
+/** A resync period no wait of this file outlasts: a status it waits for comes from an event, or never. */
+const beyondTheTest = 3_600_000;
 
 describe("KEDA as the autoscaler, end to end", function () {
   this.timeout(300_000);
@@ -58,7 +63,10 @@ describe("KEDA as the autoscaler, end to end", function () {
     k = kubectlFor(cluster.kubeconfigPath);
     prepareCluster(k);
     keda = await startKeda("e2e-keda-keda", cluster.kubeconfigPath, k);
-    operator = await runOperator(cluster.kubeconfigPath, { kedaEnabled: true });
+    operator = await runOperator(cluster.kubeconfigPath, {
+      kedaEnabled: true,
+      resyncPeriodMs: beyondTheTest,
+    });
   });
 
   afterEach(async () => {
@@ -131,6 +139,9 @@ describe("KEDA as the autoscaler, end to end", function () {
     // Only once no worker process is left to consume what comes next.
     await waitFor("the fleet stopping its workers", () => fleet.size === 0);
     await produce("default.surge-requests", 100, "paused");
+    // Paused, KEDA evaluates nothing and the Deployment stays as it is: a change of the pipeline makes the
+    // operator look (and read the lag) now.
+    k.run(["annotate", "sp", name, "-n", "default", "kubesentiment.test/look=backlog"]);
     await waitFor(
       "the operator reading a lag of 100 while paused",
       () => k.pipeline(name)?.status?.consumerLag === 100,
@@ -153,8 +164,8 @@ describe("KEDA as the autoscaler, end to end", function () {
       },
       { timeoutMs: 120_000, describe: kedaState(name) },
     );
-    // The operator reads KEDA's conditions when it applies the ScaledObject, so they reach the pipeline at its
-    // next reconcile (a resync at the latest), not at the instant KEDA scales.
+    // KEDA scales the Deployment to 0 first and writes Active False after: only the operator's watch of the
+    // ScaledObject brings that to the pipeline (no resync comes within this test).
     await waitFor(
       "KEDA's Active False (ScalerNotActive) in AutoscalingActive",
       () => autoscaling(name)?.status === "True" && autoscaling(name)?.reason === "ScalerNotActive",

@@ -2,7 +2,8 @@
 // pipeline owns, so switching provider hands the Deployment over without two autoscalers fighting over it: the
 // operator's HPA (builtin), or KEDA's ScaledObject with its TriggerAuthentication (keda). KEDA's objects are
 // touched only when the operator runs with KEDA_ENABLED: its RBAC grants them only then, and a cluster without
-// KEDA serves no keda.sh API at all.
+// KEDA serves no keda.sh API at all. Whether the pipeline owns one is read from the watches' caches, so a
+// pipeline on the built-in HPA costs no request to KEDA's API.
 import {
   ApiException,
   type KubernetesObject,
@@ -22,11 +23,17 @@ import {
 } from "../render/scaled-object.ts";
 import type { KedaOutcome } from "./keda-status.ts";
 
+/** The watches' caches of KEDA's kinds the operator owns. */
+export interface KedaCaches {
+  scaledObjects: Pick<ObjectCache<KubernetesObject>, "get">;
+  triggerAuthentications: Pick<ObjectCache<KubernetesObject>, "get">;
+}
+
 export interface AutoscalerDeps {
-  objects: Pick<KubernetesObjectApi, "patch" | "read" | "delete">;
+  objects: Pick<KubernetesObjectApi, "patch" | "delete">;
   hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
-  /** KEDA_ENABLED: the operator may read and write KEDA's objects. */
-  kedaEnabled: boolean;
+  /** Present with KEDA_ENABLED: the operator may read and write KEDA's objects. */
+  keda: KedaCaches | undefined;
 }
 
 export interface AppliedAutoscaler {
@@ -51,14 +58,20 @@ function isNotFound(error: unknown): boolean {
   return error instanceof ApiException && error.code === 404;
 }
 
-/** Deletes the pipeline's object of this kind if it exists and the pipeline owns it (never a user's own). */
-async function deleteOwned(deps: AutoscalerDeps, pipeline: ResolvedPipeline, kind: string): Promise<void> {
-  const ref = reference(pipeline, kedaApiVersion, kind);
-  const existing = await deps.objects.read(ref).catch((error: unknown) => {
-    if (isNotFound(error)) return undefined;
-    throw error;
+/**
+ * Deletes the pipeline's object of this kind if the cache has it and the pipeline owns it (never a user's own);
+ * one the cache still shows after it went is no error.
+ */
+async function deleteOwned(
+  deps: AutoscalerDeps,
+  cache: Pick<ObjectCache<KubernetesObject>, "get">,
+  pipeline: ResolvedPipeline,
+  kind: string,
+): Promise<void> {
+  if (!ownedBy(cache.get(workerName(pipeline), pipeline.namespace), pipeline)) return;
+  await deps.objects.delete(reference(pipeline, kedaApiVersion, kind)).catch((error: unknown) => {
+    if (!isNotFound(error)) throw error;
   });
-  if (ownedBy(existing, pipeline)) await deps.objects.delete(ref);
 }
 
 const kedaNotEnabled = {
@@ -94,11 +107,12 @@ async function applyKeda(
   pipeline: ResolvedPipeline,
   paused: boolean,
 ): Promise<KedaOutcome> {
-  if (!deps.kedaEnabled) return kedaNotEnabled;
+  if (deps.keda === undefined) return kedaNotEnabled;
   try {
     const authentication = renderTriggerAuthentication(pipeline);
-    if (authentication === undefined) await deleteOwned(deps, pipeline, "TriggerAuthentication");
-    else await applyObject(deps.objects, authentication);
+    if (authentication === undefined) {
+      await deleteOwned(deps, deps.keda.triggerAuthentications, pipeline, "TriggerAuthentication");
+    } else await applyObject(deps.objects, authentication);
     const scaledObject = await applyObject(deps.objects, renderScaledObject(pipeline, { paused }));
     return { state: "applied", scaledObject: scaledObject as ScaledObject };
   } catch (error) {
@@ -119,9 +133,9 @@ export async function applyAutoscaler(
 ): Promise<AppliedAutoscaler> {
   if (pipeline.autoscaling.provider === "builtin") {
     const hpa = await applyObject(deps.objects, renderWorkerHpa(pipeline));
-    if (deps.kedaEnabled) {
-      await deleteOwned(deps, pipeline, "ScaledObject");
-      await deleteOwned(deps, pipeline, "TriggerAuthentication");
+    if (deps.keda !== undefined) {
+      await deleteOwned(deps, deps.keda.scaledObjects, pipeline, "ScaledObject");
+      await deleteOwned(deps, deps.keda.triggerAuthentications, pipeline, "TriggerAuthentication");
     }
     return { hpa };
   }

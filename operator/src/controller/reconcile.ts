@@ -33,7 +33,7 @@ import { renderWorkerDeployment } from "../render/deployment.ts";
 import { replicaBounds } from "../render/hpa.ts";
 import { workerName } from "../render/labels.ts";
 import { renderWorkerService } from "../render/service.ts";
-import { type AppliedAutoscaler, applyAutoscaler } from "./autoscaler.ts";
+import { type AppliedAutoscaler, applyAutoscaler, type KedaCaches } from "./autoscaler.ts";
 import { mergeConditions } from "./conditions.ts";
 import { computeStatus, isPaused, type Pause, type TopicsOutcome } from "./status.ts";
 import { claimedTopics, describeClaims } from "./topic-claims.ts";
@@ -101,9 +101,9 @@ export interface ReconcilerDeps {
   pipelines: Pick<ObjectCache<SentimentPipeline>, "get" | "list">;
   deployments: Pick<ObjectCache<V1Deployment>, "get">;
   hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
-  objects: Pick<KubernetesObjectApi, "patch" | "read" | "delete">;
-  /** KEDA_ENABLED: pipelines may be scaled by KEDA (see autoscaler.ts); absent means false. */
-  kedaEnabled?: boolean;
+  objects: Pick<KubernetesObjectApi, "patch" | "delete">;
+  /** With KEDA_ENABLED, its kinds' caches: pipelines may be scaled by KEDA (see autoscaler.ts). */
+  keda?: KedaCaches;
   customObjects: Pick<CustomObjectsApi, "patchNamespacedCustomObjectStatus" | "getNamespacedCustomObject">;
   events: Pick<EventRecorder, "record" | "forget">;
   topics: TopicsPort;
@@ -381,7 +381,7 @@ export class Reconciler {
       );
       await applyObject(this.deps.objects, renderWorkerService(pipeline));
       const autoscaler = await applyAutoscaler(
-        { objects: this.deps.objects, hpas: this.deps.hpas, kedaEnabled: this.deps.kedaEnabled ?? false },
+        { objects: this.deps.objects, hpas: this.deps.hpas, keda: this.deps.keda },
         pipeline,
         paused,
       );

@@ -1,27 +1,33 @@
 // What the controller watches: the SentimentPipelines, and the Deployments, Services and HPAs it owns (by their
-// managed-by label), so a change made behind its back is put back; and the SentimentReplays. Every change becomes
-// the key ("namespace/name") of the pipeline it concerns, and a replay's change also the keys of the replays it
-// concerns; the caches are what reconciles read instead of the API server.
+// managed-by label), so a change made behind its back is put back; with KEDA_ENABLED also the ScaledObjects and
+// TriggerAuthentications it owns, so KEDA's Ready and Active reach the pipeline's status as KEDA sets them; and
+// the SentimentReplays. Every change becomes the key ("namespace/name") of the pipeline it concerns, and a
+// replay's change also the keys of the replays it concerns; the caches are what reconciles read instead of the
+// API server.
 // Either across all namespaces, or (a namespaced install, WATCH_NAMESPACES) one watch per listed namespace, so
 // the operator needs rights only there and never sees a pipeline elsewhere. Secrets are not watched: a reconcile
 // reads the few a pipeline names, by name, and the periodic resync picks up a rotated one.
-import type {
-  AppsV1Api,
-  AutoscalingV2Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesListObject,
-  KubernetesObject,
-  ObjectCache,
-  V1Deployment,
-  V1Service,
-  V2HorizontalPodAutoscaler,
+import {
+  ApiException,
+  type AppsV1Api,
+  type AutoscalingV2Api,
+  type CoreV1Api,
+  type CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Deployment,
+  type V1Service,
+  type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import { AspectChanges } from "../kube/aspect-changes.ts";
 import { type WatchedResource, watchResource } from "../kube/watch.ts";
 import { group, plural, type SentimentPipeline, version } from "../pipeline.ts";
 import { managedBy, pipelineLabel } from "../render/labels.ts";
+import { kedaApiVersion, type ScaledObject, type TriggerAuthentication } from "../render/scaled-object.ts";
 import { ReplayPhaseChanges, replayPlural, replaysToLookAt, type SentimentReplay } from "../replay/replay.ts";
+import { scaledObjectAspect } from "./keda-changes.ts";
 
 export interface WatchClients {
   kubeConfig: KubeConfig;
@@ -36,11 +42,24 @@ export interface Watches {
   deployments: WatchedResource<V1Deployment>;
   services: WatchedResource<V1Service>;
   hpas: WatchedResource<V2HorizontalPodAutoscaler>;
+  /** Only with KEDA_ENABLED: otherwise the operator may not read KEDA's kinds, and need not. */
+  keda: KedaWatches | undefined;
   replays: WatchedResource<SentimentReplay>;
   /** Every watch has listed once: the caches reflect the cluster. */
   synced(): boolean;
   stop(): Promise<void>;
 }
+
+export interface KedaWatches {
+  scaledObjects: WatchedResource<ScaledObject>;
+  triggerAuthentications: WatchedResource<TriggerAuthentication>;
+}
+
+/**
+ * A watch of KEDA's API that fails, most likely because KEDA is not installed, is started again after this
+ * long rather than the usual moment: a reconcile names the missing KEDA in the pipeline's status meanwhile.
+ */
+const kedaRestartDelayMs = 30_000;
 
 const ownedSelector = `app.kubernetes.io/managed-by=${managedBy}`;
 
@@ -133,10 +152,12 @@ function replayPipelineKey(replay: SentimentReplay): string {
 export async function startWatches(
   clients: WatchClients,
   namespaces: readonly string[],
+  /** KEDA_ENABLED: watch KEDA's kinds too. */
+  kedaEnabled: boolean,
   enqueue: Enqueue,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<Watches> {
-  const { kubeConfig, apps, core, autoscaling } = clients;
+  const { kubeConfig, apps, core, autoscaling, customObjects } = clients;
   const onError = (what: string) => (error: unknown) =>
     log(`watch of ${what} failed; restarting it`, { error: String(error) });
   const enqueueOwner = (object: KubernetesObject) => {
@@ -151,6 +172,7 @@ export async function startWatches(
     resource: string,
     listAll: () => Promise<KubernetesListObject<T>>,
     listIn: (namespace: string) => Promise<KubernetesListObject<T>>,
+    options: { onChange?: (object: T, cache: ObjectCache<T>) => void; restartDelayMs?: number } = {},
   ) =>
     watchEach<T>(namespaces, (namespace) =>
       watchResource({
@@ -158,12 +180,55 @@ export async function startWatches(
         path: pathIn(apiPath, resource, namespace),
         labelSelector,
         list: () => (namespace === undefined ? listAll() : listIn(namespace)),
-        onChange: enqueueOwner,
+        onChange: options.onChange ?? enqueueOwner,
         onError: onError(what),
+        ...(options.restartDelayMs === undefined ? {} : { restartDelayMs: options.restartDelayMs }),
       }),
     );
+  /**
+   * One of KEDA's kinds. Where the API server serves no keda.sh (KEDA not installed), the list finds none of
+   * them, which is so: the cache is synced, empty, and the operator Ready for its other pipelines.
+   */
+  const watchKeda = <T extends KubernetesObject>(
+    what: string,
+    resource: string,
+    onChange?: (object: T, cache: ObjectCache<T>) => void,
+  ) => {
+    const [kedaGroup = "", kedaVersion = ""] = kedaApiVersion.split("/");
+    const orNone = async (listing: Promise<object>): Promise<KubernetesListObject<T>> => {
+      try {
+        return (await listing) as KubernetesListObject<T>;
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return { items: [], metadata: {} };
+        throw error;
+      }
+    };
+    const request = { group: kedaGroup, version: kedaVersion, plural: resource, labelSelector };
+    return watchOwned<T>(
+      what,
+      `/apis/${kedaApiVersion}`,
+      resource,
+      () => orNone(customObjects.listClusterCustomObject(request)),
+      (namespace) => orNone(customObjects.listNamespacedCustomObject({ ...request, namespace })),
+      { ...(onChange === undefined ? {} : { onChange }), restartDelayMs: kedaRestartDelayMs },
+    );
+  };
+  const scaledObjectChanges = new AspectChanges<ScaledObject>(scaledObjectAspect);
+  const watchKedaKinds = async (): Promise<KedaWatches> => {
+    const [scaledObjects, triggerAuthentications] = await Promise.all([
+      // KEDA writes its conditions here: a change of them is the pipeline's AutoscalingActive, at once.
+      watchKeda<ScaledObject>("KEDA ScaledObjects", "scaledobjects", (scaledObject, cache) => {
+        const { name = "", namespace } = scaledObject.metadata;
+        if (scaledObjectChanges.changed(scaledObject, cache.get(name, namespace) !== undefined)) {
+          enqueueOwner(scaledObject);
+        }
+      }),
+      watchKeda<TriggerAuthentication>("KEDA TriggerAuthentications", "triggerauthentications"),
+    ]);
+    return { scaledObjects, triggerAuthentications };
+  };
   const replayPhases = new ReplayPhaseChanges();
-  const [pipelines, deployments, services, hpas, replays] = await Promise.all([
+  const [pipelines, deployments, services, hpas, keda, replays] = await Promise.all([
     watchOwnKind<SentimentPipeline>(
       clients,
       namespaces,
@@ -193,6 +258,7 @@ export async function startWatches(
       () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces({ labelSelector }),
       (namespace) => autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace, labelSelector }),
     ),
+    kedaEnabled ? watchKedaKinds() : undefined,
     // A replay's phase decides whether it holds its pipeline paused, and whether the next replay may start.
     watchOwnKind<SentimentReplay>(
       clients,
@@ -207,12 +273,20 @@ export async function startWatches(
       onError("SentimentReplays"),
     ),
   ]);
-  const all = [pipelines, deployments, services, hpas, replays];
+  const all = [
+    pipelines,
+    deployments,
+    services,
+    hpas,
+    replays,
+    ...(keda === undefined ? [] : [keda.scaledObjects, keda.triggerAuthentications]),
+  ];
   return {
     pipelines,
     deployments,
     services,
     hpas,
+    keda,
     replays,
     synced: () => all.every((watched) => watched.synced()),
     stop: async () => {

@@ -6,7 +6,9 @@
 // move (a stuck or poison record) left out of the sum (excludePersistentLag); a group without offsets counted
 // from the log start, as the worker consumes from the beginning (offsetResetPolicy earliest). KEDA scales to and
 // from zero itself (minReplicaCount 0, cooldownPeriod), and KEDA's own pause annotation holds a paused pipeline
-// at 0, so its scale loop never wakes the workers behind the operator's back.
+// at 0, so its scale loop never wakes the workers behind the operator's back. KEDA copies the ScaledObject's
+// labels onto the HPA it makes, but not the managed-by one: that HPA is KEDA's, and the operator's watch of the
+// HPAs it manages (by that label) has no reason to wake its pipeline at each of its status updates.
 // The pipeline's SASL and TLS reach the scaler through a TriggerAuthentication naming the pipeline's own Secrets.
 import type { V1ObjectMeta, V2HorizontalPodAutoscalerBehavior } from "@kubernetes/client-node";
 import type { ResolvedPipeline, SaslMechanism } from "../pipeline.ts";
@@ -16,6 +18,8 @@ import { workerName, workerObjectMeta } from "./labels.ts";
 export const kedaApiVersion = "keda.sh/v1alpha1";
 /** KEDA scales the target to this many replicas and stops scaling it while the annotation is set. */
 export const pausedReplicasAnnotation = "autoscaling.keda.sh/paused-replicas";
+/** Labels of the ScaledObject KEDA leaves off the HPA it makes for it. */
+export const hpaExcludedLabelsAnnotation = "scaledobject.keda.sh/hpa-excluded-labels";
 
 /** One of KEDA's status conditions (Ready, Active, Fallback, Paused). */
 export interface KedaCondition {
@@ -130,7 +134,13 @@ export function renderScaledObject(
   return {
     apiVersion: kedaApiVersion,
     kind: "ScaledObject",
-    metadata: paused ? { ...meta, annotations: { [pausedReplicasAnnotation]: "0" } } : meta,
+    metadata: {
+      ...meta,
+      annotations: {
+        [hpaExcludedLabelsAnnotation]: "app.kubernetes.io/managed-by",
+        ...(paused ? { [pausedReplicasAnnotation]: "0" } : {}),
+      },
+    },
     spec: {
       scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: workerName(pipeline) },
       minReplicaCount: min,

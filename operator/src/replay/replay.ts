@@ -2,6 +2,7 @@
 // phases, and which replays of a pipeline hold it paused or wait for one another.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import type { ConditionOf } from "../controller/conditions.ts";
+import { AspectChanges } from "../kube/aspect-changes.ts";
 
 export const replayPlural = "sentimentreplays";
 export const replayKind = "SentimentReplay";
@@ -127,19 +128,8 @@ export function replaysToLookAt(
  * replays waiting for it, from progress within a phase (a Running replay's counts, written every poll), which
  * concerns nobody else.
  */
-export class ReplayPhaseChanges {
-  readonly #phases = new Map<string, ReplayPhase>();
-
-  /** Whether `replay` is in another phase than last seen; `present` false once it is deleted. */
-  changed(replay: SentimentReplay, present: boolean): boolean {
-    const key = `${replay.metadata.namespace ?? ""}/${replay.metadata.name ?? ""}`;
-    if (!present) {
-      this.#phases.delete(key);
-      return true;
-    }
-    const phase = phaseOf(replay);
-    if (this.#phases.get(key) === phase) return false;
-    this.#phases.set(key, phase);
-    return true;
+export class ReplayPhaseChanges extends AspectChanges<SentimentReplay> {
+  constructor() {
+    super(phaseOf);
   }
 }

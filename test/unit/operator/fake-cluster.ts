@@ -13,6 +13,7 @@ import {
   type V1Status,
   type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import type { KedaCaches } from "../../../operator/src/controller/autoscaler.ts";
 import type {
   AclsOutcome,
   AclsPort,
@@ -145,10 +146,6 @@ export class FakeCluster {
       hpas: cache(this.hpas),
       objects: {
         patch: (object) => this.#apply(object),
-        read: async (object) => {
-          this.did.push(`read ${otherKey(object)}`);
-          return found(this.others.get(otherKey(object)) ?? this.#hpaOf(object)) as never;
-        },
         delete: async (object) => {
           this.did.push(`delete ${otherKey(object)}`);
           this.others.delete(otherKey(object));
@@ -180,6 +177,17 @@ export class FakeCluster {
     };
   }
 
+  /** The watches' caches of KEDA's kinds, over `others`: what a reconcile gets with KEDA_ENABLED. */
+  kedaCaches(): KedaCaches {
+    const cacheOf = (kind: string) => ({
+      get: (name: string, namespace?: string) => this.others.get(`${kind} ${namespace}/${name}`),
+    });
+    return {
+      scaledObjects: cacheOf("ScaledObject"),
+      triggerAuthentications: cacheOf("TriggerAuthentication"),
+    };
+  }
+
   /** Server-side apply: answers with the object as stored, a Deployment with its defaults and status. */
   async #apply<T extends KubernetesObject>(object: T): Promise<T> {
     const { namespace, name, finalizers } = object.metadata ?? {};
@@ -204,11 +212,6 @@ export class FakeCluster {
     };
     this.deployments.set(`${namespace}/${name}`, stored);
     return stored as T;
-  }
-
-  #hpaOf(object: Parameters<typeof otherKey>[0]): KubernetesObject | undefined {
-    if (object.kind !== "HorizontalPodAutoscaler") return undefined;
-    return this.hpas.get(`${object.metadata?.namespace}/${object.metadata?.name}`);
   }
 
   async #writeStatus(request: CustomObjectsApiPatchNamespacedCustomObjectStatusRequest): Promise<unknown> {

@@ -3,6 +3,7 @@ import type { PipelineSpec } from "../../../operator/src/pipeline.ts";
 import { behavior } from "../../../operator/src/render/hpa.ts";
 import { workerObjectMeta } from "../../../operator/src/render/labels.ts";
 import {
+  hpaExcludedLabelsAnnotation,
   pausedReplicasAnnotation,
   renderScaledObject,
   renderTriggerAuthentication,
@@ -20,7 +21,11 @@ describe("render: KEDA ScaledObject", () => {
     const pipeline = pipelineOf(keda({ lagThreshold: 50, activationLagThreshold: 5 }));
     const scaledObject = renderScaledObject(pipeline, { paused: false });
     expect(scaledObject).to.deep.include({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" });
-    expect(scaledObject.metadata).to.deep.equal(workerObjectMeta(pipeline));
+    expect(scaledObject.metadata).to.deep.equal({
+      ...workerObjectMeta(pipeline),
+      // KEDA's HPA says it is KEDA's, so the operator's watch of its own HPAs leaves it out.
+      annotations: { [hpaExcludedLabelsAnnotation]: "app.kubernetes.io/managed-by" },
+    });
     expect(scaledObject.spec.scaleTargetRef).to.deep.equal({
       apiVersion: "apps/v1",
       kind: "Deployment",
@@ -67,10 +72,12 @@ describe("render: KEDA ScaledObject", () => {
 
   it("pauses through KEDA's own annotation at 0 replicas, and drops it when resumed", () => {
     const pipeline = pipelineOf(keda());
-    expect(renderScaledObject(pipeline, { paused: true }).metadata.annotations).to.deep.equal({
+    expect(renderScaledObject(pipeline, { paused: true }).metadata.annotations).to.include({
       [pausedReplicasAnnotation]: "0",
     });
-    expect(renderScaledObject(pipeline, { paused: false }).metadata).to.not.have.property("annotations");
+    expect(renderScaledObject(pipeline, { paused: false }).metadata.annotations).to.not.have.property(
+      pausedReplicasAnnotation,
+    );
   });
 
   it("needs no TriggerAuthentication for a Kafka without credentials", () => {
