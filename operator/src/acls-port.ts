@@ -1,6 +1,7 @@
 // The reconcile's ACL side over kafka/: the workers' principal from their credentials, the bindings they need
 // (acl-plan.ts), and, with the operator's own login, either granting them (spec.kafka.acls.manage: whatever is
-// missing is created, so a removed ACL comes back on the next reconcile) or, when the operator has a login of
+// missing is created, so a removed ACL comes back on the next reconcile, and what it granted before that the
+// workers no longer need, a former principal's or topic's, is revoked) or, when the operator has a login of
 // its own but does not manage ACLs, checking that Kafka's ACLs grant them, so a worker that will be refused is
 // named before it is. Described as the AclsReady condition; never throws for Kafka trouble.
 import { errorChain } from "../../common/src/kafka-errors.ts";
@@ -8,8 +9,11 @@ import type { AclsOutcome, AclsPort } from "./controller/reconcile.ts";
 import {
   type AclBinding,
   describeBindings,
+  isExactly,
   missingBindings,
+  staleBindings,
   ungrantedBindings,
+  unionOfBindings,
   workerAcls,
 } from "./kafka/acl-plan.ts";
 import type { AdminPool } from "./kafka/admin-pool.ts";
@@ -39,45 +43,80 @@ const refusal = (reason: string, message: string, terminal: boolean): AclsOutcom
   terminal,
 });
 
+/** "revoked User:old Read on topic t, ...", one line per former principal. */
+function revokedLines(revoked: readonly AclBinding[]): string[] {
+  const principals = [...new Set(revoked.map((binding) => binding.principal))];
+  return principals.map(
+    (principal) =>
+      `revoked ${principal} ${describeBindings(revoked.filter((binding) => binding.principal === principal))}, which the workers no longer need`,
+  );
+}
+
 export class KafkaAclsPort implements AclsPort {
   constructor(
     private readonly readSecret: SecretReader,
     private readonly admins: AdminPool,
   ) {}
 
-  async ensure(pipeline: ResolvedPipeline): Promise<AclsOutcome> {
+  async ensure(pipeline: ResolvedPipeline, granted: readonly AclBinding[]): Promise<AclsOutcome> {
     const { manage } = pipeline.kafka.acls;
     // Logged in as the workers, the operator can tell nothing about them its own work would not show.
     if (!manage && pipeline.kafka.admin === undefined)
       return { condition: undefined, changes: [], terminal: false };
+    // Until a grant succeeds, what was granted before stays on record, with what this one may have created.
+    let onRecord = [...granted];
     try {
       const principal = await this.#workerPrincipal(pipeline);
       const desired = workerAcls(pipeline, principal);
-      return manage
-        ? await this.#grant(pipeline, principal, desired)
-        : await this.#check(pipeline, principal, desired);
+      if (!manage) return await this.#check(pipeline, principal, desired);
+      onRecord = unionOfBindings(desired, granted);
+      return await this.#grant(pipeline, principal, desired, granted);
     } catch (error) {
-      if (error instanceof AclsFailure) return refusal(error.reason, error.message, error.terminal);
+      const record = manage ? { granted: onRecord } : {};
+      if (error instanceof AclsFailure) {
+        return { ...refusal(error.reason, error.message, error.terminal), ...record };
+      }
       const failure = error instanceof KafkaAdminError ? error : undefined;
-      return refusal(
-        failure?.reason ?? "AclOperationFailed",
-        failure?.message ?? String(error),
-        failure?.retriable === false,
-      );
+      return {
+        ...refusal(
+          failure?.reason ?? "AclOperationFailed",
+          failure?.message ?? String(error),
+          failure?.retriable === false,
+        ),
+        ...record,
+      };
     }
   }
 
-  /** Deletes the bindings a managed pipeline's workers were granted; throws with a message a person can act on. */
-  async delete(pipeline: ResolvedPipeline): Promise<void> {
-    const desired = workerAcls(pipeline, await this.#workerPrincipal(pipeline));
-    await this.#withAdmin(pipeline, "deleting", (admin) => admin.deleteAcls(desired));
+  /**
+   * Deletes the bindings a managed pipeline's workers need and those it `granted` them before; throws with a
+   * message a person can act on.
+   */
+  async delete(pipeline: ResolvedPipeline, granted: readonly AclBinding[]): Promise<void> {
+    const bindings = unionOfBindings(workerAcls(pipeline, await this.#workerPrincipal(pipeline)), granted);
+    await this.#withAdmin(pipeline, "deleting", (admin) => admin.deleteAcls(bindings));
   }
 
-  async #grant(pipeline: ResolvedPipeline, principal: string, desired: AclBinding[]): Promise<AclsOutcome> {
-    const missing = await this.#withAdmin(pipeline, "granting", async (admin) => {
-      const absent = missingBindings(desired, await admin.describeAcls([principal]));
+  /**
+   * Creates what the workers need and Kafka lacks, then revokes what was granted before and is no longer
+   * needed: only bindings the operator itself granted (on record in `granted`), never another ACL on the same
+   * resources.
+   */
+  async #grant(
+    pipeline: ResolvedPipeline,
+    principal: string,
+    desired: AclBinding[],
+    granted: readonly AclBinding[],
+  ): Promise<AclsOutcome> {
+    const stale = staleBindings(granted, desired);
+    const { missing, revoked } = await this.#withAdmin(pipeline, "granting", async (admin) => {
+      const principals = new Set([principal, ...stale.map((binding) => binding.principal)]);
+      const held = await admin.describeAcls([...principals]);
+      const absent = missingBindings(desired, held);
       await admin.createAcls(absent);
-      return absent;
+      const present = stale.filter((binding) => held.some((acl) => isExactly(acl, binding)));
+      await admin.deleteAcls(present);
+      return { missing: absent, revoked: present };
     });
     return {
       condition: {
@@ -85,8 +124,12 @@ export class KafkaAclsPort implements AclsPort {
         reason: "AclsGranted",
         message: `the workers' principal ${principal} is granted ${describeBindings(desired)}`,
       },
-      changes: missing.length === 0 ? [] : [`granted ${principal} ${describeBindings(missing)}`],
+      changes: [
+        ...(missing.length === 0 ? [] : [`granted ${principal} ${describeBindings(missing)}`]),
+        ...revokedLines(revoked),
+      ],
       terminal: false,
+      granted: desired,
     };
   }
 

@@ -4,6 +4,7 @@
 // default existed (or read from a test fixture) renders the same. Every default is decided here and nowhere
 // else: readers of a ResolvedPipeline never fall back to one of their own.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
+import type { AclBinding } from "./kafka/acl-plan.ts";
 
 export const group = "kubesentiment.io";
 export const version = "v1alpha1";
@@ -115,6 +116,14 @@ export interface PipelineStatus {
   lastActiveTime?: string;
   /** The requests topic's log end offsets summed, as last read; kept with lastActiveTime for scale to zero. */
   requestsLogEndOffset?: number;
+  /** While the operator manages the workers' ACLs (spec.kafka.acls.manage). */
+  acls?: {
+    /**
+     * The ACL bindings the operator holds granted for the workers: the only ones it revokes when the workers'
+     * principal or the topics change, and deletes with the pipeline.
+     */
+    granted: AclBinding[];
+  };
 }
 
 export interface SentimentPipeline {

@@ -4,7 +4,8 @@
 // what they need, the pipeline answers end to end, a removed ACL comes back and deletion under Delete takes
 // them away; the workers' principal stays refused on another pipeline's topics and on creating topics; without
 // managed ACLs the pipeline's AclsReady names each missing permission and its topic or group; an operator login
-// that may run topics but not grant ACLs is named, with what it lacks.
+// that may run topics but not grant ACLs is named, with what it lacks; when the workers' principal changes, what
+// the operator granted the former one is revoked, and nothing else of it.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +41,8 @@ const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePattern
 
 const worker: ScramUser = { name: "worker", password: "worker-secret-8Vb" };
 const workerPrincipal = `User:${worker.name}`;
+/** The workers' login after their pipeline moves to another Secret. */
+const successor: ScramUser = { name: "successor", password: "successor-secret-5Qm" };
 /** A login that may run a pipeline's topics (All on topics prefixed "default.unpermitted-") but not grant ACLs. */
 const tenant: ScramUser = { name: "tenant", password: "tenant-secret-2Lp" };
 
@@ -103,11 +106,11 @@ describe("Kafka ACLs on a broker that enforces them", function () {
       },
       { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
     );
-  /** Every ACL naming the workers' principal, as "Operation resourceType:name", read as the super user. */
-  const workerAcls = (): Promise<string[]> =>
+  /** Every ACL naming `principal`, as "Operation resourceType:name", read as the super user. */
+  const workerAcls = (principal = workerPrincipal): Promise<string[]> =>
     asAdmin(async (client) => {
       const { resources } = await client.describeAcls({
-        principal: workerPrincipal,
+        principal,
         resourceType: AclResourceTypes.ANY,
         resourcePatternType: ResourcePatternTypes.ANY,
         operation: AclOperationTypes.ANY,
@@ -151,7 +154,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
     pki = makeTestPki(pkiDir);
     const security = {
       ...brokerSecurity(pki),
-      users: [admin, worker, tenant] as [ScramUser, ...ScramUser[]],
+      users: [admin, worker, tenant, successor] as [ScramUser, ...ScramUser[]],
       authorizer: true,
     };
     [control, kafka] = await startTogether(
@@ -167,6 +170,7 @@ describe("Kafka ACLs on a broker that enforces them", function () {
       ["kafka-admin", admin],
       ["kafka-worker", worker],
       ["kafka-tenant", tenant],
+      ["kafka-successor", successor],
     ] as const) {
       k.run([
         "create",
@@ -315,6 +319,77 @@ describe("Kafka ACLs on a broker that enforces them", function () {
     expect(eventsOf(k, "granted")).to.include(
       `granted ${workerPrincipal} Read on group kubesentiment.default.granted`,
     );
+  });
+
+  it("revokes what it granted the workers' former principal when they log in as another, and nothing else", async () => {
+    const name = "moved";
+    const topics = topicsOf(name);
+    /** Whether `user` may write to the pipeline's responses topic: "not refused", or Kafka's refusal. */
+    const writeAs = async (user: ScramUser) => {
+      const producer = clientAs(user).producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+      await producer.connect();
+      try {
+        return await refusal(
+          producer.send({ topic: topics.responses, acks: -1, messages: [{ key: "probe", value: "{}" }] }),
+        );
+      } finally {
+        await producer.disconnect();
+      }
+    };
+    const grantedTo = (principal: string) =>
+      waitFor(
+        `${name}'s ACLs granted to ${principal}`,
+        () => {
+          const acls = conditionOf(k.pipeline(name), "AclsReady");
+          return acls?.status === "True" && acls.message.includes(`principal ${principal} `);
+        },
+        { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline(name)?.status?.conditions) },
+      );
+    const onMoved = async (principal: string) =>
+      (await workerAcls(principal)).filter(
+        (acl) => acl.includes(`:default.${name}-`) || acl.endsWith(`.${name}`),
+      );
+    k.apply(pipelineManifest(name, spec(true)));
+    await grantedTo(workerPrincipal);
+    expect(await writeAs(worker)).to.equal("not refused");
+    // Someone else's ACL for the same principal on the same topic: not the operator's to revoke.
+    await asAdmin((client) =>
+      client.createAcls({
+        acl: [
+          {
+            principal: workerPrincipal,
+            host: "*",
+            resourceType: AclResourceTypes.TOPIC,
+            resourceName: topics.requests,
+            resourcePatternType: ResourcePatternTypes.LITERAL,
+            operation: AclOperationTypes.DESCRIBE_CONFIGS,
+            permissionType: AclPermissionTypes.ALLOW,
+          },
+        ],
+      }),
+    );
+
+    k.run([
+      "patch",
+      "sp",
+      name,
+      "-n",
+      "default",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { kafka: { sasl: { secretRef: { name: "kafka-successor" } } } } }),
+    ]);
+    await grantedTo(`User:${successor.name}`);
+    expect(await onMoved(workerPrincipal)).to.deep.equal([`DESCRIBE_CONFIGS TOPIC:${topics.requests}`]);
+    expect(await onMoved(`User:${successor.name}`)).to.have.length(7);
+    expect(await writeAs(worker)).to.equal("TOPIC_AUTHORIZATION_FAILED");
+    expect(await writeAs(successor)).to.equal("not refused");
+    expect(eventsOf(k, name)).to.include(
+      `revoked ${workerPrincipal} Read+Describe on topic ${topics.requests}`,
+    );
+    expect(
+      (k.pipeline(name) as SentimentPipeline | undefined)?.status?.acls?.granted.map((b) => b.principal),
+    ).to.deep.equal(Array(7).fill(`User:${successor.name}`));
   });
 
   it("deletes the workers' ACLs with the pipeline under deletionPolicy Delete", async () => {

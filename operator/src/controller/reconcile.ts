@@ -15,6 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import { lagMetric } from "../autoscaling/lag-metric.ts";
 import { type Activity, decideScaleToZero, observeActivity } from "../autoscaling/scale-to-zero.ts";
+import { type AclBinding, unionOfBindings } from "../kafka/acl-plan.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
@@ -77,18 +78,29 @@ export interface TopicsPort {
 export interface AclsOutcome {
   /** Undefined: ACLs are none of the operator's business (not managed, and it logs in as the workers). */
   condition: { status: "True" | "False" | "Unknown"; reason: string; message: string } | undefined;
-  /** What was granted, one line each, for Events. */
+  /** What was granted or revoked, one line each, for Events. */
   changes: string[];
   /** A False condition that asking Kafka again cannot change; something must change first. */
   terminal: boolean;
+  /**
+   * Managed: the bindings the operator now holds granted for the workers (status.acls.granted), which a later
+   * change of principal or topics revokes; undefined leaves the record as it was.
+   */
+  granted?: AclBinding[];
 }
 
 /** The workers' Kafka ACLs (spec.kafka.acls); implementations never throw for Kafka trouble, they describe it. */
 export interface AclsPort {
-  /** Grants what the workers need when managed, else checks that Kafka's ACLs grant it. */
-  ensure(pipeline: ResolvedPipeline): Promise<AclsOutcome>;
-  /** Deletes the ACLs a managed pipeline's workers were granted; throws with a message a person can act on. */
-  delete(pipeline: ResolvedPipeline): Promise<void>;
+  /**
+   * Grants what the workers need when managed, and revokes those of `granted` (what it granted before) they no
+   * longer need; else checks that Kafka's ACLs grant it.
+   */
+  ensure(pipeline: ResolvedPipeline, granted: readonly AclBinding[]): Promise<AclsOutcome>;
+  /**
+   * Deletes the ACLs a managed pipeline's workers need and those of `granted`; throws with a message a person
+   * can act on.
+   */
+  delete(pipeline: ResolvedPipeline, granted: readonly AclBinding[]): Promise<void>;
 }
 
 /** Each dependency narrowed to the calls a reconcile makes, so a test can stand in for the cluster. */
@@ -184,6 +196,8 @@ export class Reconciler {
    * would then be kept, not deleted.
    */
   readonly #recordedCreated = new Map<string, { uid: string; topics: string[] }>();
+  /** The ACL bindings this process last recorded as granted, by pipeline key, for the same reason. */
+  readonly #recordedGrants = new Map<string, { uid: string; bindings: AclBinding[] }>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -193,6 +207,7 @@ export class Reconciler {
     if (object === undefined) {
       this.deps.forgetLag?.(namespace, name);
       this.#recordedCreated.delete(key);
+      this.#recordedGrants.delete(key);
       return { kind: "forget" };
     }
     if (object.metadata.deletionTimestamp !== undefined) return this.#finalize(namespace, name);
@@ -214,10 +229,13 @@ export class Reconciler {
     for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
     if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
     // Granted before the workers start, so a new pipeline's workers are never refused.
-    const acls =
+    const granted = this.#granted(key, object);
+    const acls: AclsOutcome =
       topics.state === "ready" || topics.exist
-        ? await this.deps.acls.ensure(pipeline)
+        ? await this.deps.acls.ensure(pipeline, granted)
         : { condition: undefined, changes: [], terminal: false };
+    const grantedAcls = pipeline.kafka.acls.manage ? (acls.granted ?? granted) : undefined;
+    this.#recordedGrants.set(key, { uid: object.metadata.uid ?? "", bindings: grantedAcls ?? [] });
     for (const change of acls.changes) await this.#event(object, "Normal", "AclsReconciled", change);
     if (acls.condition?.status === "False") {
       await this.#event(object, "Warning", acls.condition.reason, acls.condition.message);
@@ -260,6 +278,7 @@ export class Reconciler {
         lag: lag === undefined ? undefined : lagMetric(lag, pipeline.autoscaling.lagThreshold),
         activity: scaled.activity,
         createdTopics,
+        grantedAcls,
       },
       object.status?.conditions ?? [],
       now,
@@ -302,6 +321,13 @@ export class Reconciler {
     const claims = claimedTopics(object, pipeline, this.deps.pipelines.list());
     if (claims.length > 0) return refused("TopicClaimed", describeClaims(claims));
     return this.deps.topics.ensure(pipeline);
+  }
+
+  /** What the operator granted the pipeline's workers: its status's record and this process's own. */
+  #granted(key: string, object: SentimentPipeline): AclBinding[] {
+    const recorded = this.#recordedGrants.get(key);
+    const own = recorded?.uid === object.metadata.uid ? (recorded?.bindings ?? []) : [];
+    return unionOfBindings(object.status?.acls?.granted ?? [], own);
   }
 
   #failed(reason: string, terminal: boolean): ReconcileResult {
@@ -433,7 +459,7 @@ export class Reconciler {
           kept.length === 0 ? "" : `; kept ${listed(kept)}, which the operator did not create for it`;
         await this.#event(object, "Normal", "TopicsDeleted", `${deleted}${left}`);
         if (pipeline.kafka.acls.manage) {
-          await this.deps.acls.delete(pipeline);
+          await this.deps.acls.delete(pipeline, object.status?.acls?.granted ?? []);
           await this.#event(object, "Normal", "AclsDeleted", "deleted the ACLs granted to the workers");
         }
       } catch (error) {

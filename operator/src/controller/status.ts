@@ -3,6 +3,7 @@
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import type { LagMetric } from "../autoscaling/lag-metric.ts";
 import type { Activity } from "../autoscaling/scale-to-zero.ts";
+import type { AclBinding } from "../kafka/acl-plan.ts";
 import type { Condition, PipelineStatus, ResolvedPipeline } from "../pipeline.ts";
 import { type ConditionInput, mergeConditions } from "./conditions.ts";
 import { type KedaOutcome, kedaAutoscalingCondition } from "./keda-status.ts";
@@ -46,6 +47,8 @@ export interface Observation {
   activity: Activity | undefined;
   /** Those of the pipeline's topics the operator created for it (the only ones it may delete). */
   createdTopics: string[];
+  /** While it manages the workers' ACLs: the bindings the operator holds granted (the only ones it revokes). */
+  grantedAcls: AclBinding[] | undefined;
 }
 
 function topicsCondition({ pipeline, topics }: Observation): ConditionInput {
@@ -244,5 +247,6 @@ export function computeStatus(
     status.lastActiveTime = new Date(observation.activity.lastActiveAt).toISOString();
     status.requestsLogEndOffset = observation.activity.logEndOffset;
   }
+  if (observation.grantedAcls !== undefined) status.acls = { granted: observation.grantedAcls };
   return status;
 }

@@ -64,6 +64,28 @@ export function isExactly(acl: DescribedAcl, binding: AclBinding): boolean {
   );
 }
 
+function sameBinding(a: AclBinding, b: AclBinding): boolean {
+  return (
+    a.principal === b.principal &&
+    a.resourceType === b.resourceType &&
+    a.resourceName === b.resourceName &&
+    a.operation === b.operation
+  );
+}
+
+/**
+ * Those of `granted` (what the operator granted the pipeline's workers before) no longer in `desired`: a former
+ * principal's, or a former topic's or group's, to revoke.
+ */
+export function staleBindings(granted: readonly AclBinding[], desired: readonly AclBinding[]): AclBinding[] {
+  return granted.filter((binding) => !desired.some((wanted) => sameBinding(wanted, binding)));
+}
+
+/** `a` and those of `b` it lacks. */
+export function unionOfBindings(a: readonly AclBinding[], b: readonly AclBinding[]): AclBinding[] {
+  return [...a, ...staleBindings(b, a)];
+}
+
 /** Those of `desired` Kafka does not hold exactly: what a managed pipeline creates (or puts back). */
 export function missingBindings(desired: readonly AclBinding[], held: readonly DescribedAcl[]): AclBinding[] {
   return desired.filter((binding) => !held.some((acl) => isExactly(acl, binding)));

@@ -21,6 +21,7 @@ import type {
   ReconcilerDeps,
   TopicsPort,
 } from "../../../operator/src/controller/reconcile.ts";
+import type { AclBinding } from "../../../operator/src/kafka/acl-plan.ts";
 import type { ConsumerLag } from "../../../operator/src/kafka/lag.ts";
 import {
   apiVersion,
@@ -81,19 +82,32 @@ export class FakeKafka implements TopicsPort {
   }
 }
 
-/** The ACL side: answers `ensured`; deletions recorded in `did`. */
+/** The ACL side: answers `ensured`; what it was told was granted before, and deletions, recorded in `did`. */
 export class FakeAcls implements AclsPort {
   ensured: AclsOutcome = { condition: undefined, changes: [], terminal: false };
 
   constructor(private readonly did: string[]) {}
 
-  async ensure(): Promise<AclsOutcome> {
+  async ensure(pipeline: ResolvedPipeline, granted: readonly AclBinding[]): Promise<AclsOutcome> {
+    if (granted.length > 0)
+      this.did.push(`ensure acls of ${pipeline.name}, granted before ${bindings(granted)}`);
     return this.ensured;
   }
 
-  async delete(pipeline: ResolvedPipeline): Promise<void> {
-    this.did.push(`delete acls of ${pipeline.name}`);
+  async delete(pipeline: ResolvedPipeline, granted: readonly AclBinding[]): Promise<void> {
+    const before = granted.length === 0 ? "" : `, granted before ${bindings(granted)}`;
+    this.did.push(`delete acls of ${pipeline.name}${before}`);
   }
+}
+
+/** "User:a Read topic t, ..." */
+function bindings(granted: readonly AclBinding[]): string {
+  return granted
+    .map(
+      (binding) =>
+        `${binding.principal} ${binding.operation} ${binding.resourceType} ${binding.resourceName}`,
+    )
+    .join(", ");
 }
 
 /** The API server: caches keyed "namespace/name", and every write recorded in `did`. */

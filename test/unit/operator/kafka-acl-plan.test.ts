@@ -4,7 +4,9 @@ import {
   type DescribedAcl,
   describeBindings,
   missingBindings,
+  staleBindings,
   ungrantedBindings,
+  unionOfBindings,
   workerAcls,
 } from "../../../operator/src/kafka/acl-plan.ts";
 import { pipelineOf } from "./render-fixtures.ts";
@@ -70,6 +72,33 @@ describe("operator ACL plan", () => {
       ]) {
         expect(missingBindings([requestsRead], [other]), JSON.stringify(other)).to.deep.equal([requestsRead]);
       }
+    });
+  });
+
+  describe("managed: what to revoke", () => {
+    it("revokes a former principal's bindings, and keeps the current principal's", () => {
+      const former = workerAcls(pipeline, "User:former");
+      expect(staleBindings([...former, ...desired], desired)).to.deep.equal(former);
+      expect(staleBindings(desired, desired)).to.deep.equal([]);
+    });
+
+    it("revokes those of a topic the pipeline no longer uses, and nothing it never granted", () => {
+      const moved = workerAcls(
+        pipelineOf({
+          kafka: { bootstrapServers: ["k:9092"] },
+          topics: { responses: "shop.answers" },
+        }),
+        worker,
+      );
+      expect(describeBindings(staleBindings(desired, moved))).to.equal(
+        "Write+Describe on topic shop.reviews-responses",
+      );
+      expect(staleBindings([], moved)).to.deep.equal([]);
+    });
+
+    it("keeps a record without repeats when it adds what was granted since", () => {
+      const former = workerAcls(pipeline, "User:former");
+      expect(unionOfBindings(desired, [...former, ...desired])).to.deep.equal([...desired, ...former]);
     });
   });
 

@@ -124,6 +124,12 @@ describe("operator reconcile", () => {
   });
 
   describe("ACLs", () => {
+    const aliceReads = {
+      principal: "User:alice",
+      resourceType: "group",
+      resourceName: "g",
+      operation: "Read",
+    } as const;
     const missing =
       "Kafka's ACLs do not grant the workers' principal User:alice Read on group kubesentiment.shop.reviews";
 
@@ -149,6 +155,35 @@ describe("operator reconcile", () => {
       expect(conditionOf(cluster.statuses[0], "Ready")?.status).to.equal("True");
       expect(conditionOf(cluster.statuses[0], "AclsReady")?.status).to.equal("Unknown");
       expect(cluster.events).to.include("Normal AclsReconciled: granted User:alice Read on group g");
+    });
+
+    it("keeps what it granted in status, and tells the ACL side what that was at the next reconcile", async () => {
+      const managed = { kafka: { bootstrapServers: ["k:9092"], acls: { manage: true } } };
+      const key = cluster.add(pipelineObject(managed));
+      const reconciler = new Reconciler(cluster.deps());
+      cluster.acls.ensured = {
+        condition: { status: "True", reason: "AclsGranted", message: "granted" },
+        changes: [],
+        terminal: false,
+        granted: [aliceReads],
+      };
+      await reconciler.reconcile(key);
+      expect(cluster.statuses[0]?.acls).to.deep.equal({ granted: [aliceReads] });
+
+      // The cache still shows the status from before that write: the record this process kept counts too.
+      await reconciler.reconcile(key);
+      expect(cluster.did).to.include("ensure acls of reviews, granted before User:alice Read group g");
+    });
+
+    it("keeps the record as it was when the ACL side was not asked (topics not there)", async () => {
+      const managed = { kafka: { bootstrapServers: ["k:9092"], acls: { manage: true } } };
+      const key = cluster.add(pipelineObject(managed, {}, { acls: { granted: [aliceReads] } }));
+      cluster.kafka.ensured = {
+        ...cluster.kafka.ensured,
+        outcome: { state: "failed", reason: "KafkaUnreachable", message: "no broker", exist: false },
+      };
+      await reconcile(key);
+      expect(cluster.statuses[0]?.acls).to.deep.equal({ granted: [aliceReads] });
     });
 
     it("has no AclsReady condition while ACLs are none of its business", async () => {
@@ -494,15 +529,23 @@ describe("operator reconcile", () => {
       ]);
     });
 
-    it("deletes managed ACLs after the topics under Delete", async () => {
+    it("deletes managed ACLs after the topics under Delete, with those on record as granted", async () => {
       const managed = deleting();
       managed.spec.kafka = { ...managed.spec.kafka, acls: { manage: true } };
+      managed.status = {
+        ...managed.status,
+        acls: {
+          granted: [
+            { principal: "User:former", resourceType: "topic", resourceName: "t", operation: "Read" },
+          ],
+        },
+      };
       const key = cluster.add(managed);
       expect(await reconcile(key)).to.deep.equal({ kind: "forget" });
       expect(cluster.did).to.deep.equal([
         allTopics,
         "event Normal TopicsDeleted",
-        "delete acls of reviews",
+        "delete acls of reviews, granted before User:former Read topic t",
         "event Normal AclsDeleted",
         "apply finalizers [] to reviews",
       ]);

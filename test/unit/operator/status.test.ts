@@ -51,6 +51,7 @@ const healthy: Observation = {
   lag: { value: 17, total: 17, saturatedPartitions: [] },
   activity: undefined,
   createdTopics: ["default.reviews-requests"],
+  grantedAcls: undefined,
 };
 const now = new Date("2026-11-29T05:00:00Z");
 const byType = (observation: Observation) =>
