@@ -35,14 +35,22 @@ function unacknowledged(
   results: readonly RecordMetadata[],
   partitionOf: (message: Message) => number | undefined,
 ): TopicMessages[] {
-  const acknowledged = new Set(
-    results.filter((r) => r.errorCode === 0).map((r) => `${r.partition}@${r.topicName}`),
-  );
+  // Per topic, partition numbers: no key string is built per message of a write.
+  const acknowledged = new Map<string, Set<number | undefined>>();
+  for (const { topicName, partition, errorCode } of results) {
+    if (errorCode !== 0) continue;
+    const partitions = acknowledged.get(topicName) ?? new Set();
+    acknowledged.set(topicName, partitions.add(partition));
+  }
   return topicMessages
-    .map(({ topic, messages }) => ({
-      topic,
-      messages: messages.filter((message) => !acknowledged.has(`${partitionOf(message)}@${topic}`)),
-    }))
+    .map(({ topic, messages }) => {
+      const partitions = acknowledged.get(topic);
+      return {
+        topic,
+        messages:
+          partitions === undefined ? messages : messages.filter((m) => !partitions.has(partitionOf(m))),
+      };
+    })
     .filter(({ messages }) => messages.length > 0);
 }
 
