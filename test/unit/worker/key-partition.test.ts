@@ -30,14 +30,14 @@ const bytes = (n: number, length: number) =>
 function keys(): (Buffer | string)[] {
   const found: (Buffer | string)[] = [];
   for (let length = 0; length <= 80; length++) {
-    for (let n = 0; n < 20; n++) found.push(bytes(n, length));
+    for (let n = 0; n < 10; n++) found.push(bytes(n, length));
   }
   const alphabet = ["a", "Z", "9", "-", "é", "ß", "中", "😀", "\u0000", "\uFFFD"];
-  for (let n = 0; n < 1_000; n++) {
+  for (let n = 0; n < 500; n++) {
     const picks = bytes(n, n % 40);
     found.push(Array.from(picks, (pick) => alphabet[pick % alphabet.length]).join(""));
   }
-  for (let n = 0; n < 1_000; n++) found.push(`b-${n}`, bytes(n, 16).toString("hex"));
+  for (let n = 0; n < 500; n++) found.push(`b-${n}`, bytes(n, 16).toString("hex"));
   return found;
 }
 
@@ -50,7 +50,7 @@ describe("key partition (murmur2 in 32-bit arithmetic)", () => {
   });
 
   it("gives each keyed message the partition kafkajs's default partitioner gives it", () => {
-    for (const partitions of [1, 3, 8, 100]) {
+    for (const partitions of [1, 8, 100]) {
       const choose = Partitioners.DefaultPartitioner();
       const metadata = partitionMetadata(partitions);
       const differing = keys().filter(
