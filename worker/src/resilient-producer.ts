@@ -12,6 +12,7 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from "kafkajs";
+import { keyPartition } from "./output/key-partition.ts";
 import { type BackoffPolicy, backoffDelayMs } from "./resilience/backoff.ts";
 
 /** Broker answers meaning this producer's idempotence state (id, epoch, sequence numbers) is lost for good. */
@@ -34,14 +35,22 @@ function unacknowledged(
   results: readonly RecordMetadata[],
   partitionOf: (message: Message) => number | undefined,
 ): TopicMessages[] {
-  const acknowledged = new Set(
-    results.filter((r) => r.errorCode === 0).map((r) => `${r.partition}@${r.topicName}`),
-  );
+  // Per topic, partition numbers: no key string is built per message of a write.
+  const acknowledged = new Map<string, Set<number | undefined>>();
+  for (const { topicName, partition, errorCode } of results) {
+    if (errorCode !== 0) continue;
+    const partitions = acknowledged.get(topicName) ?? new Set();
+    acknowledged.set(topicName, partitions.add(partition));
+  }
   return topicMessages
-    .map(({ topic, messages }) => ({
-      topic,
-      messages: messages.filter((message) => !acknowledged.has(`${partitionOf(message)}@${topic}`)),
-    }))
+    .map(({ topic, messages }) => {
+      const partitions = acknowledged.get(topic);
+      return {
+        topic,
+        messages:
+          partitions === undefined ? messages : messages.filter((m) => !partitions.has(partitionOf(m))),
+      };
+    })
     .filter(({ messages }) => messages.length > 0);
 }
 
@@ -196,8 +205,9 @@ function producerConfig(shared: SharedPlacement): ProducerConfig {
 
 /**
  * kafkajs's default partitioner, except that a message keeps the partition it was first given (an unkeyed one
- * would move round-robin on every try), so an acknowledged partition covers every message sent to it. It also
- * keeps the topic's partitions as kafkajs last saw them, for place().
+ * would move round-robin on every try), so an acknowledged partition covers every message sent to it, and that a
+ * keyed one is hashed in 32-bit arithmetic (key-partition.ts, the same partition). It also keeps the topic's
+ * partitions as kafkajs last saw them, for place().
  */
 function stablePartitioner({
   partitions,
@@ -208,7 +218,11 @@ function stablePartitioner({
     topics.set(args.topic, args.partitionMetadata);
     const kept = partitions.get(args.message);
     if (kept !== undefined && kept < args.partitionMetadata.length) return kept;
-    const partition = choose(args);
+    const { key, partition: given } = args.message;
+    const partition =
+      key === null || key === undefined || (given !== null && given !== undefined)
+        ? choose(args)
+        : keyPartition(key, args.partitionMetadata.length);
     partitions.set(args.message, partition);
     return partition;
   };

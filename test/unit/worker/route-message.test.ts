@@ -63,6 +63,25 @@ describe("routeMessage", () => {
     expect(classifyCalls.map((c) => [c.request.text, c.fetchedAt])).to.deep.equal([["good", 1_000]]);
   });
 
+  it("hands winston the classified line only when its level logs debug: a dropped line still costs its write", async () => {
+    for (const [level, writes] of [
+      ["info", 0],
+      ["debug", 1],
+    ] as const) {
+      const { deps } = setUp();
+      const logger = winston.createLogger({ level, silent: true });
+      let written = 0;
+      const write = logger.write.bind(logger);
+      logger.write = ((chunk: unknown) => {
+        written++;
+        return write(chunk);
+      }) as typeof logger.write;
+      deps.logger = logger;
+      await routeMessage(source('{"id":"r1","text":"good"}'), fetched, deps);
+      expect(written, level).to.equal(writes);
+    }
+  });
+
   it("dead-letters an undecodable message without classifying it, keeping its key and bytes", async () => {
     const { deps, classifyCalls } = setUp();
     const routed = await routeMessage(source("not json"), fetched, deps);
@@ -158,6 +177,7 @@ describe("routeMessage", () => {
     deps.logger = {
       warn: (message: string, meta: object) => lines.push(JSON.stringify({ message, ...meta })),
       debug: (message: string, meta: object) => lines.push(JSON.stringify({ message, ...meta })),
+      isDebugEnabled: () => true,
     } as unknown as RouteDependencies["logger"];
     deps.config = { ...deps.config, limits: { maxMessageBytes: 100_000, maxTextLength: 100 } };
     const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;

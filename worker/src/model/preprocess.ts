@@ -40,26 +40,38 @@ export function truncateIds(
 /** Right-pads every row to the longest one with `padId`; the mask is 1 for real tokens, 0 for padding. */
 export function padBatch(rows: readonly (readonly number[])[], padId: number): PaddedBatch {
   const batch = rows.length;
-  const length = rows.reduce((max, row) => Math.max(max, row.length), 0);
+  let length = 0;
+  for (const row of rows) length = Math.max(length, row.length);
   const inputIds = new BigInt64Array(batch * length).fill(BigInt(padId));
   const attentionMask = new BigInt64Array(batch * length);
-  rows.forEach((row, r) => {
+  // Plain loops: this runs for every token of every batch on the classifier thread.
+  for (let r = 0; r < batch; r++) {
+    const row = rows[r] as readonly number[];
     const base = r * length;
-    row.forEach((id, c) => {
-      inputIds[base + c] = BigInt(id);
-      attentionMask[base + c] = 1n;
-    });
-  });
+    for (let c = 0; c < row.length; c++) inputIds[base + c] = BigInt(row[c] as number);
+    attentionMask.fill(1n, base, base + row.length);
+  }
   return { batch, length, inputIds, attentionMask };
 }
 
 /** Numerically stable softmax of one row. */
 export function softmax(logits: ArrayLike<number>): number[] {
+  return softmaxAt(logits, 0, logits.length);
+}
+
+/** Softmax of `values[start, start + width)`, read in place: no row is copied out of the logits. */
+function softmaxAt(values: ArrayLike<number>, start: number, width: number): number[] {
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i] as number);
-  const exps = Array.from({ length: logits.length }, (_, i) => Math.exp((logits[i] as number) - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
+  for (let i = start; i < start + width; i++) max = Math.max(max, values[i] as number);
+  const probs: number[] = new Array(width);
+  let sum = 0;
+  for (let i = 0; i < width; i++) {
+    const e = Math.exp((values[start + i] as number) - max);
+    probs[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < width; i++) probs[i] = (probs[i] as number) / sum;
+  return probs;
 }
 
 /** Index of the largest value; the first one wins ties. */
@@ -80,13 +92,13 @@ export function predictionsFromLogits(
   if (logits.length !== batch * width) {
     throw new RangeError(`expected ${batch}x${width} logits, got ${logits.length} values`);
   }
-  return Array.from({ length: batch }, (_, r) => {
-    const probs = softmax(Array.prototype.slice.call(logits, r * width, (r + 1) * width) as number[]);
+  const predictions: Prediction[] = new Array(batch);
+  for (let r = 0; r < batch; r++) {
+    const probs = softmaxAt(logits, r * width, width);
     const best = argmax(probs);
     const scores: Record<string, number> = {};
-    labels.forEach((label, i) => {
-      scores[label] = probs[i] as number;
-    });
-    return { label: labels[best] as string, score: probs[best] as number, scores };
-  });
+    for (let i = 0; i < width; i++) scores[labels[i] as string] = probs[i] as number;
+    predictions[r] = { label: labels[best] as string, score: probs[best] as number, scores };
+  }
+  return predictions;
 }
