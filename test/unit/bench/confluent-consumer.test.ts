@@ -10,6 +10,7 @@ import {
   assignmentAfter,
   confluentConsumerConfig,
   confluentWorkerConsumer,
+  type GroupProtocol,
 } from "../../../hack/bench/confluent-consumer.ts";
 
 const assign = -175;
@@ -48,6 +49,13 @@ function fakeClient() {
     PartitionAssignors: { cooperativeSticky: "cooperative-sticky" },
   } as ConfluentKafkaJS;
   return { client, made };
+}
+
+/** The adapter on a fake client, and what that client was given. */
+function workerConsumer(protocol: GroupProtocol) {
+  const { client, made } = fakeClient();
+  const consumer = confluentWorkerConsumer(client, { brokers: ["b:1"], clientId: "w" }, options, protocol, 8);
+  return { consumer, made };
 }
 
 const options = {
@@ -95,14 +103,7 @@ describe("the confluent client's consumer for the scaling bench", () => {
   });
 
   it("reports each rebalance as kafkajs's GROUP_JOIN with the whole assignment after it", () => {
-    const { client, made } = fakeClient();
-    const consumer = confluentWorkerConsumer(
-      client,
-      { brokers: ["b:1"], clientId: "w" },
-      options,
-      "kip848",
-      64,
-    );
+    const { consumer, made } = workerConsumer("kip848");
     const joins: ConsumerGroupJoinEvent["payload"]["memberAssignment"][] = [];
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => joins.push(payload.memberAssignment));
     const rebalance = made.config.rebalance_cb as (
@@ -119,14 +120,7 @@ describe("the confluent client's consumer for the scaling bench", () => {
   });
 
   it("refuses the kafkajs events it cannot report, and accepts CRASH, which it never emits", () => {
-    const { client } = fakeClient();
-    const consumer = confluentWorkerConsumer(
-      client,
-      { brokers: ["b:1"], clientId: "w" },
-      options,
-      "cooperative",
-      8,
-    );
+    const { consumer } = workerConsumer("cooperative");
     expect(() => consumer.on(consumer.events.CRASH, () => {})).to.not.throw();
     expect(() => consumer.on(consumer.events.HEARTBEAT, () => {})).to.throw(
       /cannot report consumer\.heartbeat/,
@@ -134,14 +128,7 @@ describe("the confluent client's consumer for the scaling bench", () => {
   });
 
   it("runs the pipeline's eachBatch on the client's batches, with no kafkajs-only run options", async () => {
-    const { client, made } = fakeClient();
-    const consumer = confluentWorkerConsumer(
-      client,
-      { brokers: ["b:1"], clientId: "w" },
-      options,
-      "cooperative",
-      8,
-    );
+    const { consumer, made } = workerConsumer("cooperative");
     const seen: EachBatchPayload[] = [];
     await consumer.run({
       autoCommit: false,
