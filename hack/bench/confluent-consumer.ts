@@ -72,6 +72,7 @@ export function confluentConsumerConfig(
     ...(options.maxBytesPerPartition === undefined
       ? {}
       : { maxBytesPerPartition: options.maxBytesPerPartition }),
+    ...(options.maxWaitTimeInMs === undefined ? {} : { maxWaitTimeInMs: options.maxWaitTimeInMs }),
     allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
     // kafkajs takes these per subscribe and per run; this client per consumer.
     fromBeginning: true,
