@@ -4,14 +4,25 @@
 // end-to-end latency of (b) at a fixed offered load and at half of (b)'s throughput; and the model path's
 // tokenize and infer costs per message.
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
-// `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts).
+// `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts); with
+// `--client confluent` it then runs it again on the same broker with workers consuming through
+// @confluentinc/kafka-javascript, cooperative-sticky and then KIP-848 (hack/bench/confluent-worker.ts).
 // `npm run bench -- --operator N [--partitions P]` runs only the operator at scale (hack/bench/operator-scale.ts).
 
+import { installConfluentClient, loadConfluentKafkaJS } from "./bench/confluent-client.ts";
+import { type GroupProtocol, groupProtocols } from "./bench/confluent-consumer.ts";
+import { confluentScaleClient } from "./bench/confluent-scale.ts";
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
 import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
 import { describeOperatorScale, operatorAtScale } from "./bench/operator-scale.ts";
 import { compareLabels, peerPython, pythonPeerRate } from "./bench/python-peer.ts";
-import { describeScale, scaleMessages, scaleScenario } from "./bench/scale.ts";
+import {
+  describeScale,
+  kafkajsScaleClient,
+  type ScaleFigures,
+  scaleMessages,
+  scaleScenario,
+} from "./bench/scale.ts";
 import { messages, seedStyleRate, seedStyleSeconds, workerConfig, workerRate } from "./bench/throughput.ts";
 import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workload.ts";
 import { HarnessError, runCli } from "./harness/cli.ts";
@@ -35,6 +46,37 @@ function countAfter(args: string[], flag: string, fallback: number): number {
     throw new HarnessError(`${flag} takes a positive whole number, got '${value}'`);
   return Number(value);
 }
+
+const scaleClients = ["kafkajs", "confluent"] as const;
+
+/** The Kafka client the scaling scenario's workers are compared on, after `--client`; kafkajs alone by default. */
+function scaleClientOf(args: string[]): (typeof scaleClients)[number] {
+  const at = args.indexOf("--client");
+  if (at < 0) return "kafkajs";
+  const value = args[at + 1];
+  const client = scaleClients.find((name) => name === value);
+  if (client === undefined) {
+    throw new HarnessError(`--client takes one of ${scaleClients.join(", ")}, got '${value ?? ""}'`);
+  }
+  return client;
+}
+
+/** The --json keys of one scaling run, named `${prefix}_…`. */
+function scaleKeys(prefix: string, figures: ScaleFigures): Record<string, unknown> {
+  return {
+    [`${prefix}_drain_s`]: Number(figures.drainSeconds.toFixed(1)),
+    [`${prefix}_max_pause_ms`]: figures.maxPauseMs,
+    [`${prefix}_step_pauses_ms`]: figures.stepPauses.slice(1).map((step) => step.pauseMs),
+    [`${prefix}_duplicates`]: figures.duplicates,
+    [`${prefix}_lost`]: figures.lost,
+  };
+}
+
+/** The key prefix of the confluent client's runs under each group protocol. */
+const confluentPrefix: Record<GroupProtocol, string> = {
+  cooperative: "scale_confluent",
+  kip848: "scale_confluent_kip848",
+};
 
 runCli(async (args) => {
   const json = args.includes("--json");
@@ -66,6 +108,11 @@ runCli(async (args) => {
     }
     return;
   }
+  const scaleClient = scaleClientOf(args);
+  if (scaleClient === "confluent") {
+    if (!args.includes("--scale")) throw new HarnessError("--client confluent goes with --scale");
+    installConfluentClient(say);
+  }
   const cluster = await startKafka({
     name: "bench",
     portBase: Number(process.env.KAFKA_PORT_BASE ?? 39_092),
@@ -75,21 +122,36 @@ runCli(async (args) => {
     const admin = kafka.admin();
     await admin.connect();
     if (args.includes("--scale")) {
-      const figures = await scaleScenario(kafka, admin, cluster.bootstrapServers, say);
+      say("kafkajs (eager rebalancing), the product's worker:");
+      const figures = await scaleScenario(
+        kafka,
+        admin,
+        cluster.bootstrapServers,
+        kafkajsScaleClient(admin),
+        say,
+      );
       for (const line of describeScale(figures)) say(line);
-      await admin.disconnect();
-      if (json) {
-        console.log(
-          JSON.stringify({
-            scale_drain_s: Number(figures.drainSeconds.toFixed(1)),
-            scale_max_pause_ms: figures.maxPauseMs,
-            scale_step_pauses_ms: figures.stepPauses.slice(1).map((step) => step.pauseMs),
-            scale_duplicates: figures.duplicates,
-            scale_lost: figures.lost,
-            scale_messages: scaleMessages,
-          }),
-        );
+      const keys = { ...scaleKeys("scale", figures), scale_messages: scaleMessages };
+      if (scaleClient === "confluent") {
+        const confluent = loadConfluentKafkaJS();
+        const confluentAdmin = new confluent.Kafka({
+          kafkaJS: { brokers: cluster.bootstrapServers, logLevel: confluent.logLevel.NOTHING },
+        }).admin();
+        await confluentAdmin.connect();
+        try {
+          for (const protocol of groupProtocols) {
+            say(`@confluentinc/kafka-javascript, ${protocol} rebalancing:`);
+            const client = confluentScaleClient(confluent, confluentAdmin, protocol);
+            const run = await scaleScenario(kafka, admin, cluster.bootstrapServers, client, say);
+            for (const line of describeScale(run)) say(line);
+            Object.assign(keys, scaleKeys(confluentPrefix[protocol], run));
+          }
+        } finally {
+          await confluentAdmin.disconnect();
+        }
       }
+      await admin.disconnect();
+      if (json) console.log(JSON.stringify(keys));
       return;
     }
     const requests = "bench-requests";

@@ -7,7 +7,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Admin, Kafka } from "kafkajs";
 import { HarnessError } from "../harness/cli.ts";
 import { recordCount } from "../harness/kafka-client.ts";
-import { defaultWorkerGroupId, localWorkerEnv, startWorkerProcess } from "../harness/local-worker.ts";
+import {
+  defaultWorkerGroupId,
+  localWorkerEnv,
+  startWorkerProcess,
+  workerArgs,
+} from "../harness/local-worker.ts";
 import { stopChild } from "../harness/processes.ts";
 import { awaitCommitted, committed } from "./progress.ts";
 import { createTopics, produceAll } from "./workload.ts";
@@ -39,16 +44,48 @@ export interface ScaleFigures {
   answered: number;
 }
 
+/** A consumer group as the scenario checks it between steps. */
+export interface GroupState {
+  stable: boolean;
+  /** How the client names the state, for the error when it never settles. */
+  state: string;
+  members: number;
+}
+
+/** What the scenario's workers run on: the worker process's command, and how their group is read. */
+export interface ScaleClient {
+  /** Node's arguments that start one worker. */
+  workerArgs: readonly string[];
+  /** Added to every worker's environment. */
+  env: Record<string, string>;
+  describeGroup(groupId: string): Promise<GroupState>;
+}
+
+/** The product's worker, on kafkajs. */
+export function kafkajsScaleClient(admin: Admin): ScaleClient {
+  return {
+    workerArgs,
+    env: {},
+    async describeGroup(groupId) {
+      const {
+        groups: [group],
+      } = await admin.describeGroups([groupId]);
+      const state = group?.state ?? "Unknown";
+      return { stable: state === "Stable", state, members: group?.members.length ?? 0 };
+    },
+  };
+}
+
 /** Waits until the group has exactly `size` members and is not rebalancing. */
-async function awaitStableGroup(admin: Admin, groupId: string, size: number): Promise<void> {
+async function awaitStableGroup(client: ScaleClient, groupId: string, size: number): Promise<void> {
   const deadline = Date.now() + 180_000;
   for (;;) {
-    const {
-      groups: [group],
-    } = await admin.describeGroups([groupId]);
-    if (group?.state === "Stable" && group.members.length === size) return;
+    const group = await client.describeGroup(groupId);
+    if (group.stable && group.members === size) return;
     if (Date.now() > deadline) {
-      throw new HarnessError(`${groupId} never became stable with ${size} members (${group?.state})`);
+      throw new HarnessError(
+        `${groupId} never became stable with ${size} members (${group.state}, ${group.members} members)`,
+      );
     }
     await sleep(100);
   }
@@ -115,11 +152,12 @@ export function scaleFigures(
   };
 }
 
-/** Runs the scenario on its own topics of `kafka`; `say` prints progress for a person. */
+/** Runs the scenario on its own topics of `kafka` with workers on `client`; `say` prints progress for a person. */
 export async function scaleScenario(
   kafka: Kafka,
   admin: Admin,
   bootstrap: string[],
+  client: ScaleClient,
   say: (line: string) => void,
 ): Promise<ScaleFigures> {
   const run = randomUUID().slice(0, 8);
@@ -132,7 +170,7 @@ export async function scaleScenario(
   await createTopics(bootstrap, Object.values(topics));
   say(`producing ${scaleMessages} requests to ${topics.requests}…`);
   await produceAll(kafka, topics.requests, scaleMessages);
-  const env = localWorkerEnv(bootstrap, topics);
+  const env = { ...localWorkerEnv(bootstrap, topics), ...client.env };
   const workers: ChildProcess[] = [];
   const steps: Step[] = [];
   try {
@@ -146,10 +184,10 @@ export async function scaleScenario(
       // Before the first step the group does not exist yet (its offsets cannot be asked for).
       const backlogLeft =
         scaleMessages - (steps.length === 0 ? 0 : await committed(admin, groupId, topics.requests));
-      while (workers.length < size) workers.push(startWorkerProcess(env, "ignore"));
+      while (workers.length < size) workers.push(startWorkerProcess(env, "ignore", client.workerArgs));
       // The kubelet stops the pods of one scale-down decision together.
       await Promise.all(workers.splice(size).map((worker) => stopChild(worker)));
-      await awaitStableGroup(admin, groupId, size);
+      await awaitStableGroup(client, groupId, size);
       const stableAfterMs = Date.now() - startedAt;
       steps.push({ size, startedAt, stableAfterMs, backlogLeft });
       say(

@@ -10,9 +10,16 @@ import { repoRoot } from "./dirs.ts";
 /** Node's arguments that run the worker from this checkout's source, as its image runs it from the build. */
 export const workerArgs = ["--import", "tsx", join(repoRoot, "worker", "src", "main.ts")];
 
-/** A worker in a process of its own, configured by `env` over this process's environment; stderr shown. */
-export function startWorkerProcess(env: Record<string, string>, stdout: "inherit" | "ignore"): ChildProcess {
-  return spawn(process.execPath, workerArgs, {
+/**
+ * A worker in a process of its own, configured by `env` over this process's environment; stderr shown. `args`
+ * runs another entry point instead (the scaling bench's worker on another Kafka client).
+ */
+export function startWorkerProcess(
+  env: Record<string, string>,
+  stdout: "inherit" | "ignore",
+  args: readonly string[] = workerArgs,
+): ChildProcess {
+  return spawn(process.execPath, args, {
     cwd: repoRoot,
     stdio: ["ignore", stdout, "inherit"],
     env: { ...process.env, ...env },

@@ -1,12 +1,12 @@
 // One worker: the model, Kafka clients, the consume loop and the HTTP endpoints, started and stopped together.
-import { Kafka, logLevel as kafkaLogLevel } from "kafkajs";
+import { type Consumer, type ConsumerConfig, Kafka, logLevel as kafkaLogLevel } from "kafkajs";
 import { createLogger } from "../../common/src/logger.ts";
 import { registerLz4Codec } from "../../common/src/lz4-codec.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
 import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
 import { fetchBudget, readMemoryLimits } from "./consume/memory-budget.ts";
-import { RequestPipeline } from "./consume/request-pipeline.ts";
+import { type RequestConsumer, RequestPipeline } from "./consume/request-pipeline.ts";
 import { checkKafkaAccess, kafkaSecurityOptions } from "./kafka-security.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
@@ -19,9 +19,17 @@ export interface RunningWorker {
   readonly httpPort: number;
 }
 
+/** What the worker uses of its consumer: the pipeline's part, and connecting and leaving. */
+export type WorkerConsumer = RequestConsumer & Pick<Consumer, "connect" | "disconnect">;
+
 export interface WorkerOverrides {
   /** Wraps the loaded classifier: how tests inject inference failures around the real model. */
   wrapClassifier?: (classifier: Classifier) => Classifier;
+  /**
+   * Makes the consumer from the worker's kafkajs settings instead of kafkajs: how the scaling bench measures
+   * another client's rebalancing under the same pipeline (hack/bench/confluent-worker.ts).
+   */
+  createConsumer?: (options: ConsumerConfig) => WorkerConsumer;
 }
 
 /** Starts a worker in this process; the caller owns its lifetime (main.ts, a test or the demo). */
@@ -71,7 +79,8 @@ export async function startWorker(
   const limits = readMemoryLimits();
   const budget = fetchBudget(config.maxInFlightBytes, config.limits.maxMessageBytes, limits);
   logger.info("memory budget", { ...limits, ...budget });
-  const consumer = kafka.consumer({
+  const createConsumer = overrides.createConsumer ?? ((options: ConsumerConfig) => kafka.consumer(options));
+  const consumer = createConsumer({
     groupId: config.kafka.groupId,
     maxBytes: budget.maxBytes,
     maxBytesPerPartition: budget.maxBytesPerPartition,
