@@ -20,12 +20,14 @@ COPY operator/src operator/src
 COPY worker/src worker/src
 RUN npx tsc -p tsconfig.build.json
 
-# npm ci starts from an empty node_modules: what each leaves is one workspace's production closure.
+# npm ci starts from an empty node_modules: what each leaves is one workspace's production closure, in the
+# root's node_modules and, for a package whose version the root's cannot hold (the worker's lru-cache), in the
+# workspace's own (made empty when there is none, so the runtime stages can copy it either way).
 FROM build AS operator-dependencies
-RUN npm ci --omit=dev --workspace operator --no-audit --no-fund
+RUN npm ci --omit=dev --workspace operator --no-audit --no-fund && mkdir -p operator/node_modules
 
 FROM build AS worker-dependencies
-RUN npm ci --omit=dev --workspace worker --no-audit --no-fund
+RUN npm ci --omit=dev --workspace worker --no-audit --no-fund && mkdir -p worker/node_modules
 
 FROM node:20.19-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -38,6 +40,7 @@ USER 1000:1000
 
 FROM runtime AS operator
 COPY --from=operator-dependencies /src/node_modules node_modules
+COPY --from=operator-dependencies /src/operator/node_modules operator/node_modules
 COPY --from=build /src/dist/operator operator
 # The kubectl plugin's launchers, which run the compiled plugin beside them: node operator/bin/kubectl-sentiment.js
 COPY operator/bin operator/bin
@@ -46,6 +49,7 @@ ENTRYPOINT ["node", "--enable-source-maps", "operator/src/main.js"]
 
 FROM runtime AS worker
 COPY --from=worker-dependencies /src/node_modules node_modules
+COPY --from=worker-dependencies /src/worker/node_modules worker/node_modules
 COPY --from=build /src/dist/worker worker
 COPY worker/model worker/model
 EXPOSE 8080
