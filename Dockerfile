@@ -22,12 +22,21 @@ RUN npx tsc -p tsconfig.build.json
 
 # npm ci starts from an empty node_modules: what each leaves is one workspace's production closure, in the
 # root's node_modules and, for a package whose version the root's cannot hold (the worker's lru-cache), in the
-# workspace's own (made empty when there is none, so the runtime stages can copy it either way).
+# workspace's own (made empty when there is none, so the runtime stages can copy it either way). Type
+# declarations only serve the compiler (26 MB of them in the operator's, most of it the Kubernetes client's).
 FROM build AS operator-dependencies
-RUN npm ci --omit=dev --workspace operator --no-audit --no-fund && mkdir -p operator/node_modules
+RUN npm ci --omit=dev --workspace operator --no-audit --no-fund && mkdir -p operator/node_modules && \
+    find node_modules operator/node_modules -type f -regex '.*\.d\.[cm]?ts' -delete
 
 FROM build AS worker-dependencies
-RUN npm ci --omit=dev --workspace worker --no-audit --no-fund && mkdir -p worker/node_modules
+RUN npm ci --omit=dev --workspace worker --no-audit --no-fund && mkdir -p worker/node_modules && \
+    find node_modules worker/node_modules -type f -regex '.*\.d\.[cm]?ts' -delete
+# onnxruntime-node ships its native library for every platform (about 250 MB of them for macOS, Windows and the
+# other Linux architecture); the image keeps the one it runs on, and fails here rather than at start without it.
+RUN runtime="node_modules/onnxruntime-node/bin/napi-v6/linux/$(node -p process.arch)" && \
+    find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 -type d ! -path "$runtime" \
+      -exec rm -rf {} + && \
+    test -f "$runtime/onnxruntime_binding.node"
 
 FROM node:20.19-bookworm-slim AS runtime
 ENV NODE_ENV=production
