@@ -442,6 +442,10 @@ describe("real node", function () {
     );
     const replicas = () => kubectl.getJson<V1Deployment>(["deployment", "surge-worker"])?.spec?.replicas;
     await waitFor("surge at zero replicas", () => replicas() === 0, { timeoutMs: 120_000 });
+    // The pod the Deployment started with is deleted while it starts; until it is gone it could consume.
+    await waitFor("surge's first worker pod gone", () => workerPods("surge").length === 0, {
+      timeoutMs: 120_000,
+    });
     const hpa = kubectl.getJson<V2HorizontalPodAutoscaler>(["hpa", "surge-worker"]);
     expect(hpa?.spec?.maxReplicas).to.equal(3);
 
