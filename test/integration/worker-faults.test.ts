@@ -1,14 +1,17 @@
 // At-least-once through failures, on real brokers and real worker processes: a worker SIGKILLed mid-stream,
 // and a broker of three killed mid-stream (under the worker, and under its producer's write alone). Every
 // request must be answered; duplicates are allowed, loss is not.
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "chai";
 import type { Kafka } from "kafkajs";
 import { createTopic, kafkaClient, recordCount } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
-import { localWorkerEnv, startWorkerProcess } from "../../hack/harness/local-worker.ts";
+import { localWorkerEnv, startWorkerProcess, workerArgs } from "../../hack/harness/local-worker.ts";
+import { freePortBase } from "../../hack/harness/ports.ts";
 import { stopChild } from "../../hack/harness/processes.ts";
+import { waitFor } from "../../hack/harness/wait.ts";
 import { ResilientProducer } from "../../worker/src/resilient-producer.ts";
 import { consume, startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
@@ -206,6 +209,40 @@ describe("worker fault tolerance", function () {
       expect(missing, `${missing.length} of 1200 records never written (${resent} sent again)`).to.deep.equal(
         [],
       );
+    });
+  });
+  describe("a worker SIGTERMed while it starts, as PID 1 of its own PID namespace (as in a container)", () => {
+    let unshare: ChildProcess | undefined;
+    after(async () => {
+      if (unshare !== undefined) await stopChild(unshare);
+    });
+
+    it("exits 0 at once rather than finishing its start and consuming until SIGKILL", async function () {
+      if (process.getuid?.() !== 0) {
+        console.log("    skipped: a PID namespace of its own needs root");
+        this.skip();
+      }
+      // No broker answers there, so the worker is still starting (connecting with retries) when it is told to
+      // stop: what a pod scaled back to zero a moment after it was created sees.
+      const nowhere = [`127.0.0.1:${await freePortBase(1)}`];
+      const topics = { requests: "r", responses: "s", deadLetter: "d" };
+      const started = spawn("unshare", ["--pid", "--fork", "--kill-child", process.execPath, ...workerArgs], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ...localWorkerEnv(nowhere, topics), LOG_LEVEL: "warn" },
+      });
+      unshare = started;
+      let output = "";
+      for (const stream of [started.stdout, started.stderr]) stream?.on("data", (chunk) => (output += chunk));
+      const exited = new Promise<number | null>((resolve) => started.once("exit", (code) => resolve(code)));
+      await waitFor("the worker's word that Kafka did not answer its start-up check", () =>
+        output.includes("Kafka did not answer the start-up check"),
+      );
+      // The worker is the child of unshare, PID 1 inside; the signal comes from outside, as the kubelet's does.
+      const worker = Number(readFileSync(`/proc/${started.pid}/task/${started.pid}/children`, "utf8").trim());
+      process.kill(worker, "SIGTERM");
+      const code = await Promise.race([exited, sleep(60_000).then(() => "still running 60 s after SIGTERM")]);
+      expect(code, output.slice(-2000)).to.equal(0);
+      expect(output).to.include("SIGTERM while starting; exiting without committing anything");
     });
   });
 });

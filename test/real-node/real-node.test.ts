@@ -27,6 +27,7 @@ import {
   podNetwork,
   realNodeFiles,
   realNodeLabel,
+  realNodeName,
   realNodePortCount,
 } from "../../hack/harness/real-node-config.ts";
 import { leftovers, type MachineBefore } from "../../hack/harness/real-node-machine.ts";
@@ -441,17 +442,30 @@ describe("real node", function () {
     );
     const replicas = () => kubectl.getJson<V1Deployment>(["deployment", "surge-worker"])?.spec?.replicas;
     await waitFor("surge at zero replicas", () => replicas() === 0, { timeoutMs: 120_000 });
+    // The pod the Deployment started with is deleted while it starts; until it is gone it could consume.
+    await waitFor("surge's first worker pod gone", () => workerPods("surge").length === 0, {
+      timeoutMs: 120_000,
+    });
     const hpa = kubectl.getJson<V2HorizontalPodAutoscaler>(["hpa", "surge-worker"]);
     expect(hpa?.spec?.maxReplicas).to.equal(3);
 
     const stream = await openStream(kafka.bootstrapServers, "surge", "backlog");
+    // The first worker the operator starts from zero drains about 2000 requests a second here: it used to race
+    // the HPA's first look at one replica (up to a sync period later), and when it won, every partition was
+    // below one worker's worth by then and the HPA never asked for 3. With the node cordoned, the workers stay
+    // Pending until the HPA has decided, so the backlog need only fill each partition beyond lagThreshold.
+    kubectl.run(["cordon", realNodeName]);
     try {
-      // A backlog far beyond what one worker drains before the HPA's next look (every 5 s here): 6000 once
-      // drained first under light load, the HPA never seeing more than one worker's worth.
-      await stream.send(24000);
-      await waitFor("the HPA raising surge to 3 replicas", () => replicas() === 3, { timeoutMs: 180_000 });
+      await stream.send(3000);
+      await waitFor("the HPA raising surge to 3 replicas", () => replicas() === 3, {
+        timeoutMs: 120_000,
+        describe: () => kubectl.run(["describe", "hpa/surge-worker", "sentimentpipeline/surge"]),
+      });
+      expect(stream.answered()).to.equal(0);
+      kubectl.run(["uncordon", realNodeName]);
       await stream.allAnswered(300_000);
     } finally {
+      kubectl.run(["uncordon", realNodeName]);
       await stream.close();
     }
     await waitFor("surge back at zero replicas", () => replicas() === 0, { timeoutMs: 180_000 });

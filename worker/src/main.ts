@@ -1,7 +1,7 @@
 // The worker process: configuration from the environment, then the worker, and a bounded graceful shutdown on
 // SIGTERM/SIGINT (readiness goes false, fetching stops, the in-flight batch finishes and commits, exit 0).
 import { parseWorkerConfig } from "./config.ts";
-import { startWorker } from "./worker.ts";
+import { type RunningWorker, startWorker } from "./worker.ts";
 
 async function main(): Promise<void> {
   const parsed = parseWorkerConfig(process.env);
@@ -9,11 +9,19 @@ async function main(): Promise<void> {
     console.error(`worker: invalid configuration:\n${parsed.problems.map((p) => `  - ${p}`).join("\n")}`);
     process.exit(2);
   }
-  const worker = await startWorker(parsed.config);
+  // Handled from the start: in a container the worker is PID 1, which ignores a signal it has no handler for,
+  // so a pod deleted while its worker starts (scaled back to zero a moment after it was created) would finish
+  // starting, consume, and run until the kubelet's SIGKILL. Nothing is committed before the worker has started,
+  // so exiting then loses nothing: whatever it had begun to read, the group's next member reads again.
+  let worker: RunningWorker | undefined;
   let signalled = false;
   const shutdown = (signal: string) => {
     if (signalled) return;
     signalled = true;
+    if (worker === undefined) {
+      console.error(`worker: ${signal} while starting; exiting without committing anything`);
+      process.exit(0);
+    }
     const deadline = setTimeout(() => {
       console.error(
         `worker: shutdown after ${signal} exceeded ${parsed.config.shutdownTimeoutMs} ms; exiting`,
@@ -31,6 +39,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  worker = await startWorker(parsed.config);
 }
 
 main().catch((error: Error) => {
