@@ -4,7 +4,8 @@
 # what it uses. Everything it fetches or builds is cached outside git (~/.cache/kubesentiment by default), so a
 # second run only checks.
 #
-#   hack/setup.sh [kafka] [cluster] [helm] [keda] [test-tools] [real-node]   (no argument: all but keda and real-node)
+#   hack/setup.sh [kafka] [cluster] [helm] [keda] [test-tools] [real-node]   (no argument: all but keda, and
+#   real-node only as root on Debian)
 #
 #   kafka        Java, Maven and the Kafka jars
 #   cluster      Go, openssl and the control plane built from source (kube-apiserver, etcd, kubectl, kwok, ...)
@@ -28,7 +29,16 @@ can_apt_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 default_parts=(kafka cluster helm test-tools)
 all_parts=("${default_parts[@]}" keda real-node)
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=("${default_parts[@]}")
+if [ ${#parts[@]} -eq 0 ]; then
+  parts=("${default_parts[@]}")
+  # The real node runs containers, a bridge and netfilter rules: only root can, and its packages are Debian's.
+  # Elsewhere its tests say they are skipped and why.
+  if can_apt_install; then
+    parts+=(real-node)
+  else
+    echo "setup: note: not root on Debian, so no real node: test/real-node will be skipped" >&2
+  fi
+fi
 for part in "${parts[@]}"; do
   [[ " ${all_parts[*]} " == *" $part "* ]] || fail "unknown part '$part': the parts are ${all_parts[*]}"
 done
