@@ -3,7 +3,11 @@
 import { expect } from "chai";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import winston from "winston";
-import { parseWorkerConfig, type WorkerConfig } from "../../../worker/src/config.ts";
+import {
+  heartbeatIntervalMs as heartbeatIntervalMsOf,
+  parseWorkerConfig,
+  type WorkerConfig,
+} from "../../../worker/src/config.ts";
 import type { FetchBudget } from "../../../worker/src/consume/memory-budget.ts";
 import { type RequestConsumer, RequestPipeline } from "../../../worker/src/consume/request-pipeline.ts";
 import { createWorkerMetrics } from "../../../worker/src/metrics.ts";
@@ -28,7 +32,11 @@ type EachBatch = (payload: object) => Promise<void>;
 
 /** The kafkajs consumer as the pipeline sees it: events the test emits, and a log of what it was asked. */
 class FakeConsumer {
-  readonly events = { GROUP_JOIN: "consumer.group_join", CRASH: "consumer.crash" };
+  readonly events = {
+    GROUP_JOIN: "consumer.group_join",
+    CRASH: "consumer.crash",
+    REBALANCING: "consumer.rebalancing",
+  };
   /** Pauses and resumes, in order. */
   readonly fetching: string[] = [];
   /** Each commit request, as topic/partition@offset. */
@@ -57,6 +65,10 @@ class FakeConsumer {
 
   async commitOffsets(offsets: OffsetToCommit[]): Promise<void> {
     this.commits.push(offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`));
+  }
+
+  rebalancing(): void {
+    this.#emit(this.events.REBALANCING, { groupId: "group", memberId: "member" });
   }
 
   joined(assignment: Record<string, number[]>): void {
@@ -143,7 +155,37 @@ function fakeModel(fails: (text: string) => boolean = () => false) {
   };
 }
 
+/** A model whose runs each wait until the test opens the gate; `runs` lists the texts of each run begun. */
+function gatedModel() {
+  const runs: string[][] = [];
+  const waiting: (() => void)[] = [];
+  let open = false;
+  const prediction = { label: "positive", score: 0.9, scores: { positive: 0.9, negative: 0.1 } };
+  return {
+    runs,
+    open(): void {
+      open = true;
+      for (const run of waiting.splice(0)) run();
+    },
+    classifier: {
+      name: "model",
+      version: "1",
+      async classify(texts: readonly string[]) {
+        runs.push([...texts]);
+        if (!open) await new Promise<void>((resolve) => waiting.push(resolve));
+        return texts.map(() => prediction);
+      },
+    },
+  };
+}
+
 const request = (id: string, text = "good") => JSON.stringify({ id, text });
+
+/** The group is rebalancing: what the coordinator answers a heartbeat with meanwhile, as kafkajs throws it. */
+const rebalanceInProgress = () =>
+  Object.assign(new Error("The group is rebalancing, so a rejoin is needed"), {
+    type: "REBALANCE_IN_PROGRESS",
+  });
 
 /** One fetched batch of partition `partition` starting at `firstOffset`, and what the pipeline did with it. */
 function fetched(partition: number, firstOffset: number, values: (string | null)[]) {
@@ -175,7 +217,11 @@ function fetched(partition: number, firstOffset: number, values: (string | null)
   return { payload, seen };
 }
 
-async function setUp(env: Record<string, string> = {}, model = fakeModel(), budget?: FetchBudget) {
+async function setUp(
+  env: Record<string, string> = {},
+  model: Pick<ReturnType<typeof fakeModel>, "runs" | "classifier"> = fakeModel(),
+  budget?: FetchBudget,
+) {
   const timers = new ManualTimers();
   const consumer = new FakeConsumer();
   const producer = new FakeProducer();
@@ -374,7 +420,7 @@ describe("RequestPipeline", () => {
     const handOff = consumer.eachBatch(payload).then(() => {
       returned = true;
     });
-    const heartbeatIntervalMs = config.kafka.sessionTimeoutMs / 10;
+    const heartbeatIntervalMs = heartbeatIntervalMsOf(config.kafka);
     await timers.advance(2 * heartbeatIntervalMs);
     expect([seen.heartbeats, returned]).to.deep.equal([3, false]);
     producer.release();
@@ -440,6 +486,93 @@ describe("RequestPipeline", () => {
     await timers.advance(1_000);
     expect(producer.records).to.deep.equal([]);
     expect(consumer.commits).to.deep.equal([]);
+  });
+
+  it("commits a large batch a model batch at a time: what a drain stops in the middle of is committed up to there", async () => {
+    const model = gatedModel();
+    const { consumer, producer, pipeline } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+    const texts = ["t-a", "t-b", "t-c", "t-d", "t-e"];
+    await consumer.eachBatch(
+      fetched(
+        0,
+        0,
+        texts.map((text, i) => request(`r${i}`, text)),
+      ).payload,
+    );
+    await settle();
+    const draining = pipeline.drain();
+    model.open();
+    await draining;
+    expect(model.runs.flat()).to.deep.equal(["t-a", "t-b"], "chunks not started when the drain began");
+    expect(producer.records).to.deep.equal(["res r0", "res r1"]);
+    expect(consumer.commits).to.deep.equal([["req/0@2"]]);
+  });
+
+  it("told by a heartbeat that the group rebalances: starts no further chunk, writes and commits the started ones, then lets kafkajs rejoin", async () => {
+    const model = gatedModel();
+    const { consumer, producer } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+    const texts = ["t-a", "t-b", "t-c", "t-d"];
+    const { payload } = fetched(
+      0,
+      0,
+      texts.map((text, i) => request(`r${i}`, text)),
+    );
+    let heartbeats = 0;
+    const handOff = consumer.eachBatch({
+      ...payload,
+      heartbeat: async () => {
+        heartbeats += 1;
+        throw rebalanceInProgress();
+      },
+    });
+    let rejoined = false;
+    const rejoin = handOff.catch((error: Error & { type?: string }) => {
+      rejoined = error.type === "REBALANCE_IN_PROGRESS";
+    });
+    await settle();
+    expect([heartbeats, rejoined]).to.deep.equal([1, false], "kafkajs waits for the started chunks");
+    model.open();
+    await rejoin;
+    expect(rejoined).to.equal(true);
+    expect(model.runs.flat()).to.deep.equal(["t-a"], "the chunk started before the heartbeat");
+    expect(producer.records).to.deep.equal(["res r0"]);
+    expect(consumer.commits).to.deep.equal([["req/0@1"]], "committed before the rejoin, without the timer");
+  });
+
+  it("told of a rebalance by kafkajs's event: commits what is acknowledged at once, then writes nothing of the batches in flight", async () => {
+    const model = gatedModel();
+    const { timers, consumer, producer } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+    model.open();
+    await consumer.eachBatch(fetched(0, 0, [request("r0", "t-a")]).payload);
+    await settle();
+    expect([producer.records, consumer.commits]).to.deep.equal(
+      [["res r0"], []],
+      "the commit waits its timer",
+    );
+    const closed = gatedModel();
+    model.classifier.classify = closed.classifier.classify;
+    const texts = ["t-b", "t-c", "t-d", "t-e"];
+    await consumer.eachBatch(
+      fetched(
+        1,
+        0,
+        texts.map((text, i) => request(`s${i}`, text)),
+      ).payload,
+    );
+    await settle();
+    consumer.rebalancing();
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+    closed.open();
+    await timers.advance(1_000);
+    expect(closed.runs.flat()).to.deep.equal(["t-b", "t-c"]);
+    expect(producer.records).to.deep.equal(["res r0"], "the rejoined group answers partition 1 again");
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+
+    consumer.joined({ req: [1] });
+    await consumer.eachBatch(fetched(1, 0, [request("s0", "t-b")]).payload);
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["res r0", "res s0"]);
+    expect(consumer.commits).to.deep.equal([["req/0@1"], ["req/1@1"]]);
   });
 
   it("answers the health probes from the consumer's group membership and crashes", async () => {
