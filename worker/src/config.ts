@@ -213,9 +213,9 @@ const maxHeartbeatIntervalMs = 1_000;
 
 /**
  * How long the coordinator waits for every member to rejoin before it drops the missing ones: as long as the
- * session timeout. A member rejoins as soon as it has finished the chunks it had started (seconds at most);
- * one that has not rejoined by then is as good as gone, and waiting kafkajs's default minute for it would stop
- * the whole group that long.
+ * session timeout. A member rejoins within a second (request-pipeline.ts's rejoinGraceMs); one that has not
+ * rejoined by then is as good as gone, and waiting kafkajs's default minute for it would stop the whole group
+ * that long.
  */
 export function rebalanceTimeoutMs(kafka: WorkerConfig["kafka"]): number {
   return kafka.sessionTimeoutMs;

@@ -9,7 +9,11 @@ import {
   type WorkerConfig,
 } from "../../../worker/src/config.ts";
 import type { FetchBudget } from "../../../worker/src/consume/memory-budget.ts";
-import { type RequestConsumer, RequestPipeline } from "../../../worker/src/consume/request-pipeline.ts";
+import {
+  type RequestConsumer,
+  RequestPipeline,
+  rejoinGraceMs,
+} from "../../../worker/src/consume/request-pipeline.ts";
 import { createWorkerMetrics } from "../../../worker/src/metrics.ts";
 import type { OffsetToCommit } from "../../../worker/src/offsets/commit-tracker.ts";
 import { ManualTimers, settle } from "./manual-timers.ts";
@@ -537,6 +541,39 @@ describe("RequestPipeline", () => {
     expect(model.runs.flat()).to.deep.equal(["t-a"], "the chunk started before the heartbeat");
     expect(producer.records).to.deep.equal(["res r0"]);
     expect(consumer.commits).to.deep.equal([["req/0@1"]], "committed before the rejoin, without the timer");
+  });
+
+  it("told by a heartbeat that the group rebalances while the model is stuck: rejoins after the grace, commits what was answered, writes nothing of the stuck chunk", async () => {
+    const model = gatedModel();
+    const { timers, consumer, producer } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+    model.open();
+    await consumer.eachBatch(fetched(0, 0, [request("r0", "t-a")]).payload);
+    await settle();
+    const stuck = gatedModel();
+    model.classifier.classify = stuck.classifier.classify;
+    const { payload } = fetched(1, 0, [request("s0", "t-b"), request("s1", "t-c")]);
+    let rejoined = false;
+    const handOff = consumer
+      .eachBatch({
+        ...payload,
+        heartbeat: async () => {
+          throw rebalanceInProgress();
+        },
+      })
+      .catch((error: Error & { type?: string }) => {
+        rejoined = error.type === "REBALANCE_IN_PROGRESS";
+      });
+    await timers.advance(rejoinGraceMs - 1);
+    expect(rejoined).to.equal(false, "the started chunks get their grace");
+    await timers.advance(1);
+    expect(rejoined).to.equal(true, "kafkajs rejoins though the model has not answered");
+    expect(consumer.commits).to.deep.equal([["req/0@1"]], "what was answered is committed before the rejoin");
+    stuck.open();
+    await timers.advance(1_000);
+    expect(stuck.runs.flat()).to.deep.equal(["t-b"], "the chunk started before the heartbeat");
+    expect(producer.records).to.deep.equal(["res r0"], "the stuck chunk's partition is for its next owner");
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+    await handOff;
   });
 
   it("told of a rebalance by kafkajs's event: commits what is acknowledged at once, then writes nothing of the batches in flight", async () => {

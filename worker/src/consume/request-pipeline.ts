@@ -68,6 +68,15 @@ interface Chunk {
  */
 const chunksRoutedAtOnce = 2;
 
+/**
+ * How long a member told to rejoin waits for the chunks it had started before it rejoins all the same. The whole
+ * group stops meanwhile, and a member that outwaits the rebalance timeout (the session timeout, 6 s at least) is
+ * dropped from the group, its commits refused and its answers given again by others. A started chunk is a model
+ * batch or two a partition and normally finishes well within this; one that does not (a slow or stuck model)
+ * writes nothing, and its partition's next owner answers it.
+ */
+export const rejoinGraceMs = 1_000;
+
 export class RequestPipeline {
   /** The one source of the worker's liveness and readiness. */
   readonly health: WorkerHealth;
@@ -87,11 +96,15 @@ export class RequestPipeline {
   #inFlightBytes = 0;
   /** Between learning that the group rebalances and joining it again: every partition is being given up. */
   #rejoining = false;
+  /** This rebalance's wait for the started chunks, shared by every batch told of it by a heartbeat. */
+  #beforeRejoin: Promise<void> | undefined;
+  readonly #timers: Timers;
 
   constructor(deps: RequestPipelineDependencies) {
     this.#deps = deps;
     const { config, consumer, producer, classifier, metrics, logger } = deps;
     const timers = deps.timers ?? realTimers;
+    this.#timers = timers;
     this.#requests = [{ topic: config.topics.requests }];
     const breaker = new CircuitBreaker(config.circuitBreaker, timers);
     breaker.onChange(() => this.#backPressure.wake());
@@ -155,6 +168,7 @@ export class RequestPipeline {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = payload.memberAssignment;
       this.#rejoining = false;
+      this.#beforeRejoin = undefined;
       this.health.joinedGroup();
       logger.info("joined consumer group", { memberId: payload.memberId, assignment });
       this.#tracker.retain((topic, partition) => assignment[topic]?.includes(partition) === true);
@@ -183,7 +197,7 @@ export class RequestPipeline {
   async drain(): Promise<void> {
     this.health.beginStopping();
     this.#stopFetching();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#allInFlightSettled();
     await this.#commits.flush();
   }
 
@@ -266,22 +280,48 @@ export class RequestPipeline {
   }
 
   /**
-   * kafkajs's heartbeat, which is how a member learns that its group rebalances. Before kafkajs rejoins (it waits
-   * for this batch's eachBatch to return), what is being answered is finished and committed while this member's
-   * generation still may: every partition changes hands, and whatever is not committed by then is answered again.
+   * kafkajs's heartbeat, which is how a member learns that its group rebalances. kafkajs rejoins once this batch's
+   * eachBatch returns: what is being answered is finished and committed first, while this member's generation
+   * still may commit, but for rejoinGraceMs at most, since the whole group waits for this member meanwhile.
    */
   async #heartbeat(heartbeat: () => Promise<void>): Promise<void> {
     try {
       await heartbeat();
     } catch (error) {
       if (meansRejoin(error)) {
-        this.#rejoining = true;
-        this.#backPressure.wake();
-        while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-        this.#giveUpPartitions();
+        this.#beforeRejoin ??= this.#finishStartedChunks();
+        await this.#beforeRejoin;
       }
       throw error;
     }
+  }
+
+  /** Waits for the chunks in flight for rejoinGraceMs at most, commits, then gives up every partition. */
+  async #finishStartedChunks(): Promise<void> {
+    this.#rejoining = true;
+    this.#backPressure.wake();
+    const startedAt = this.#timers.clock();
+    let cancelGrace = () => {};
+    const graceOver = new Promise<void>((resolve) => {
+      cancelGrace = this.#timers.schedule(resolve, rejoinGraceMs);
+    });
+    const finished = this.#allInFlightSettled().then(() => cancelGrace());
+    await Promise.race([finished, graceOver]);
+    const unfinished = this.#inFlight.size;
+    // What is acknowledged is committed while this generation still may (one commit in flight is waited for,
+    // not raced), then the partitions are forgotten: a chunk still unfinished writes nothing. Unless kafkajs,
+    // told of the rebalance elsewhere, has rejoined meanwhile: the partitions held then are the new generation's.
+    await this.#commits.flush();
+    if (!this.#rejoining) return;
+    this.#tracker.retain(() => false);
+    this.#deps.logger.info("rejoining the consumer group", {
+      waitedMs: this.#timers.clock() - startedAt,
+      batchesUnfinished: unfinished,
+    });
+  }
+
+  async #allInFlightSettled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   /**
