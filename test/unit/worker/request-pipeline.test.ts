@@ -246,6 +246,21 @@ async function setUp(
   return { timers, consumer, producer, pipeline, model, config, metrics };
 }
 
+/**
+ * A pipeline with model batches of one that has answered r0 (t-a) of partition 0, its commit waiting for the
+ * timer; every later model run waits until `stuck.open()`.
+ */
+async function answeredOneThenStuck() {
+  const model = gatedModel();
+  const pipeline = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+  model.open();
+  await pipeline.consumer.eachBatch(fetched(0, 0, [request("r0", "t-a")]).payload);
+  await settle();
+  const stuck = gatedModel();
+  model.classifier.classify = stuck.classifier.classify;
+  return { ...pipeline, stuck };
+}
+
 describe("RequestPipeline", () => {
   it("commits a batch's offsets only after the producer acknowledged its responses", async () => {
     const { timers, consumer, producer } = await setUp();
@@ -544,13 +559,7 @@ describe("RequestPipeline", () => {
   });
 
   it("told by a heartbeat that the group rebalances while the model is stuck: rejoins after the grace, commits what was answered, writes nothing of the stuck chunk", async () => {
-    const model = gatedModel();
-    const { timers, consumer, producer } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
-    model.open();
-    await consumer.eachBatch(fetched(0, 0, [request("r0", "t-a")]).payload);
-    await settle();
-    const stuck = gatedModel();
-    model.classifier.classify = stuck.classifier.classify;
+    const { timers, consumer, producer, stuck } = await answeredOneThenStuck();
     const { payload } = fetched(1, 0, [request("s0", "t-b"), request("s1", "t-c")]);
     let rejoined = false;
     const handOff = consumer
@@ -577,17 +586,11 @@ describe("RequestPipeline", () => {
   });
 
   it("told of a rebalance by kafkajs's event: commits what is acknowledged at once, then writes nothing of the batches in flight", async () => {
-    const model = gatedModel();
-    const { timers, consumer, producer } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
-    model.open();
-    await consumer.eachBatch(fetched(0, 0, [request("r0", "t-a")]).payload);
-    await settle();
+    const { timers, consumer, producer, stuck: closed } = await answeredOneThenStuck();
     expect([producer.records, consumer.commits]).to.deep.equal(
       [["res r0"], []],
       "the commit waits its timer",
     );
-    const closed = gatedModel();
-    model.classifier.classify = closed.classifier.classify;
     const texts = ["t-b", "t-c", "t-d", "t-e"];
     await consumer.eachBatch(
       fetched(
