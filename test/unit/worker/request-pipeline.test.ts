@@ -585,6 +585,31 @@ describe("RequestPipeline", () => {
     await handOff;
   });
 
+  it("told by a heartbeat that it was dropped from the group: rejoins at once, without waiting or committing", async () => {
+    const { timers, consumer, producer, stuck } = await answeredOneThenStuck();
+    const { payload } = fetched(1, 0, [request("s0", "t-b")]);
+    let rejoined = false;
+    const handOff = consumer
+      .eachBatch({
+        ...payload,
+        heartbeat: async () => {
+          throw Object.assign(new Error("The provided generation id is not the current generation"), {
+            type: "ILLEGAL_GENERATION",
+          });
+        },
+      })
+      .catch((error: Error & { type?: string }) => {
+        rejoined = error.type === "ILLEGAL_GENERATION";
+      });
+    await settle();
+    expect(rejoined).to.equal(true, "a commit would be refused: nothing is worth waiting for");
+    stuck.open();
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["res r0"]);
+    expect(consumer.commits).to.deep.equal([], "the dropped member commits nothing");
+    await handOff;
+  });
+
   it("told of a rebalance by kafkajs's event: commits what is acknowledged at once, then writes nothing of the batches in flight", async () => {
     const { timers, consumer, producer, stuck: closed } = await answeredOneThenStuck();
     expect([producer.records, consumer.commits]).to.deep.equal(

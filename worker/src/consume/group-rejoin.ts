@@ -12,3 +12,12 @@ const rejoinTypes = new Set([
 export function meansRejoin(error: unknown): boolean {
   return errorChain(error).some((link) => link.type !== undefined && rejoinTypes.has(link.type));
 }
+
+/**
+ * Whether the member is still in its generation, which the coordinator lets commit until it rejoins: a rebalance
+ * has begun. The other rejoin errors say the member was dropped or the coordinator moved, and a commit would be
+ * refused (and retried by kafkajs for up to a minute).
+ */
+export function mayCommitBeforeRejoin(error: unknown): boolean {
+  return errorChain(error).some((link) => link.type === "REBALANCE_IN_PROGRESS");
+}

@@ -28,7 +28,7 @@ import { type RouteDependencies, type Routed, routeMessage } from "../routing/ro
 import { realTimers, type Timers } from "../timers.ts";
 import { BackPressure, fetchAheadLimit } from "./back-pressure.ts";
 import { pauseWhileBreakerOpen } from "./breaker-pause.ts";
-import { meansRejoin } from "./group-rejoin.ts";
+import { mayCommitBeforeRejoin, meansRejoin } from "./group-rejoin.ts";
 import { type FetchBudget, fetchBudget, readMemoryLimits, recordBytes } from "./memory-budget.ts";
 
 /** What the pipeline uses of a kafkajs consumer. */
@@ -281,22 +281,27 @@ export class RequestPipeline {
 
   /**
    * kafkajs's heartbeat, which is how a member learns that its group rebalances. kafkajs rejoins once this batch's
-   * eachBatch returns: what is being answered is finished and committed first, while this member's generation
-   * still may commit, but for rejoinGraceMs at most, since the whole group waits for this member meanwhile.
+   * eachBatch returns: while this member's generation still may commit, what is being answered is finished and
+   * committed first, but for rejoinGraceMs at most, since the whole group waits for this member meanwhile.
    */
   async #heartbeat(heartbeat: () => Promise<void>): Promise<void> {
     try {
       await heartbeat();
     } catch (error) {
-      if (meansRejoin(error)) {
+      if (mayCommitBeforeRejoin(error)) {
         this.#beforeRejoin ??= this.#finishStartedChunks();
         await this.#beforeRejoin;
+      } else if (meansRejoin(error)) {
+        this.#forgetPartitions();
       }
       throw error;
     }
   }
 
-  /** Waits for the chunks in flight for rejoinGraceMs at most, commits, then gives up every partition. */
+  /**
+   * Waits rejoinGraceMs at most for the chunks in flight and the commit of what they answered (one commit in
+   * flight is waited for, not raced), then gives up every partition: a chunk still unfinished writes nothing.
+   */
   async #finishStartedChunks(): Promise<void> {
     this.#rejoining = true;
     this.#backPressure.wake();
@@ -305,15 +310,15 @@ export class RequestPipeline {
     const graceOver = new Promise<void>((resolve) => {
       cancelGrace = this.#timers.schedule(resolve, rejoinGraceMs);
     });
-    const finished = this.#allInFlightSettled().then(() => cancelGrace());
-    await Promise.race([finished, graceOver]);
+    const committed = this.#allInFlightSettled()
+      .then(() => this.#commits.flush())
+      .then(() => cancelGrace());
+    await Promise.race([committed, graceOver]);
     const unfinished = this.#inFlight.size;
-    // What is acknowledged is committed while this generation still may (one commit in flight is waited for,
-    // not raced), then the partitions are forgotten: a chunk still unfinished writes nothing. Unless kafkajs,
-    // told of the rebalance elsewhere, has rejoined meanwhile: the partitions held then are the new generation's.
-    await this.#commits.flush();
+    // Unless kafkajs, told of the rebalance elsewhere, has rejoined meanwhile: the partitions held then are the new
+    // generation's.
     if (!this.#rejoining) return;
-    this.#tracker.retain(() => false);
+    this.#giveUpPartitions();
     this.#deps.logger.info("rejoining the consumer group", {
       waitedMs: this.#timers.clock() - startedAt,
       batchesUnfinished: unfinished,
@@ -331,9 +336,14 @@ export class RequestPipeline {
    * partitions' next owners, this member among them, fetch from the committed offsets.
    */
   #giveUpPartitions(): void {
+    void this.#commits.flush();
+    this.#forgetPartitions();
+  }
+
+  /** No further chunk is started, and nothing of the partitions held is written or committed any more. */
+  #forgetPartitions(): void {
     this.#rejoining = true;
     this.#backPressure.wake();
-    void this.#commits.flush();
     this.#tracker.retain(() => false);
   }
 
