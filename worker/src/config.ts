@@ -198,10 +198,27 @@ function kafkaSecurity(read: Reader): Pick<WorkerConfig["kafka"], "tls" | "sasl"
 
 /**
  * How often a member tells the group coordinator it is alive: a tenth of the session timeout, so one slow
- * heartbeat never costs the member its partitions.
+ * heartbeat never costs the member its partitions, and at most maxHeartbeatIntervalMs.
  */
 export function heartbeatIntervalMs(kafka: WorkerConfig["kafka"]): number {
-  return Math.floor(kafka.sessionTimeoutMs / 10);
+  return Math.min(maxHeartbeatIntervalMs, Math.floor(kafka.sessionTimeoutMs / 10));
+}
+
+/**
+ * A member learns that its group rebalances only from a heartbeat's answer, and the whole group stops until its
+ * last member has rejoined: every second between heartbeats can add a second to every scaling step's pause. A
+ * heartbeat is a small request to the coordinator; one a second per worker costs it nothing noticeable.
+ */
+const maxHeartbeatIntervalMs = 1_000;
+
+/**
+ * How long the coordinator waits for every member to rejoin before it drops the missing ones: as long as the
+ * session timeout. A member rejoins within a second (request-pipeline.ts's rejoinGraceMs); one that has not
+ * rejoined by then is as good as gone, and waiting kafkajs's default minute for it would stop the whole group
+ * that long.
+ */
+export function rebalanceTimeoutMs(kafka: WorkerConfig["kafka"]): number {
+  return kafka.sessionTimeoutMs;
 }
 
 export type ParsedConfig = { ok: true; config: WorkerConfig } | { ok: false; problems: string[] };

@@ -3,7 +3,7 @@ import { type Consumer, type ConsumerConfig, Kafka, logLevel as kafkaLogLevel } 
 import { createLogger } from "../../common/src/logger.ts";
 import { registerLz4Codec } from "../../common/src/lz4-codec.ts";
 import { startHttpServer } from "../../common/src/probe-server.ts";
-import { heartbeatIntervalMs, type WorkerConfig } from "./config.ts";
+import { heartbeatIntervalMs, rebalanceTimeoutMs, type WorkerConfig } from "./config.ts";
 import { connectProducer } from "./connect-producer.ts";
 import { fetchBudget, readMemoryLimits } from "./consume/memory-budget.ts";
 import { type RequestConsumer, RequestPipeline } from "./consume/request-pipeline.ts";
@@ -12,6 +12,9 @@ import { createWorkerMetrics } from "./metrics.ts";
 import type { Classifier } from "./model/classifier.ts";
 import { loadClassifierPool } from "./model/classifier-pool.ts";
 import { ResilientProducer } from "./resilient-producer.ts";
+
+/** How long a fetch waits for records before the broker answers (kafkajs's default is 5 s). */
+const fetchMaxWaitMs = 500;
 
 export interface RunningWorker {
   /** Stops fetching, lets the in-flight batch finish and commit, then disconnects. */
@@ -85,7 +88,11 @@ export async function startWorker(
     maxBytes: budget.maxBytes,
     maxBytesPerPartition: budget.maxBytesPerPartition,
     sessionTimeout: config.kafka.sessionTimeoutMs,
+    rebalanceTimeout: rebalanceTimeoutMs(config.kafka),
     heartbeatInterval: heartbeatIntervalMs(config.kafka),
+    // With every partition paused (a graceful stop) kafkajs's fetch loop sleeps this long before it sees the stop
+    // and leaves the group, and the group's other members wait for that leave to rebalance.
+    maxWaitTimeInMs: fetchMaxWaitMs,
     allowAutoTopicCreation: false,
   });
 

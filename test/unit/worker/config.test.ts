@@ -34,7 +34,7 @@ describe("parseWorkerConfig", () => {
     expect(parsed.config.logLevel).to.equal("info");
   });
 
-  it("heartbeats a tenth of the session timeout apart: 3 s by default, 0.6 s at the broker's 6 s minimum", () => {
+  it("heartbeats a tenth of the session timeout apart, at most a second: 1 s by default, 0.6 s at the broker's 6 s minimum", () => {
     const at = (timeout?: string) => {
       const parsed = parseWorkerConfig(
         timeout === undefined ? minimal : { ...minimal, KAFKA_SESSION_TIMEOUT_MS: timeout },
@@ -42,8 +42,9 @@ describe("parseWorkerConfig", () => {
       if (!parsed.ok) throw new Error(parsed.problems.join("; "));
       return heartbeatIntervalMs(parsed.config.kafka);
     };
-    expect(at()).to.equal(3000);
+    expect(at()).to.equal(1000);
     expect(at("6000")).to.equal(600);
+    expect(at("9000")).to.equal(900);
   });
 
   it("names every missing required variable at once", () => {

@@ -3,9 +3,17 @@
 import { expect } from "chai";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import winston from "winston";
-import { parseWorkerConfig, type WorkerConfig } from "../../../worker/src/config.ts";
+import {
+  heartbeatIntervalMs as heartbeatIntervalMsOf,
+  parseWorkerConfig,
+  type WorkerConfig,
+} from "../../../worker/src/config.ts";
 import type { FetchBudget } from "../../../worker/src/consume/memory-budget.ts";
-import { type RequestConsumer, RequestPipeline } from "../../../worker/src/consume/request-pipeline.ts";
+import {
+  type RequestConsumer,
+  RequestPipeline,
+  rejoinGraceMs,
+} from "../../../worker/src/consume/request-pipeline.ts";
 import { createWorkerMetrics } from "../../../worker/src/metrics.ts";
 import type { OffsetToCommit } from "../../../worker/src/offsets/commit-tracker.ts";
 import { ManualTimers, settle } from "./manual-timers.ts";
@@ -28,7 +36,11 @@ type EachBatch = (payload: object) => Promise<void>;
 
 /** The kafkajs consumer as the pipeline sees it: events the test emits, and a log of what it was asked. */
 class FakeConsumer {
-  readonly events = { GROUP_JOIN: "consumer.group_join", CRASH: "consumer.crash" };
+  readonly events = {
+    GROUP_JOIN: "consumer.group_join",
+    CRASH: "consumer.crash",
+    REBALANCING: "consumer.rebalancing",
+  };
   /** Pauses and resumes, in order. */
   readonly fetching: string[] = [];
   /** Each commit request, as topic/partition@offset. */
@@ -57,6 +69,10 @@ class FakeConsumer {
 
   async commitOffsets(offsets: OffsetToCommit[]): Promise<void> {
     this.commits.push(offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`));
+  }
+
+  rebalancing(): void {
+    this.#emit(this.events.REBALANCING, { groupId: "group", memberId: "member" });
   }
 
   joined(assignment: Record<string, number[]>): void {
@@ -143,7 +159,37 @@ function fakeModel(fails: (text: string) => boolean = () => false) {
   };
 }
 
+/** A model whose runs each wait until the test opens the gate; `runs` lists the texts of each run begun. */
+function gatedModel() {
+  const runs: string[][] = [];
+  const waiting: (() => void)[] = [];
+  let open = false;
+  const prediction = { label: "positive", score: 0.9, scores: { positive: 0.9, negative: 0.1 } };
+  return {
+    runs,
+    open(): void {
+      open = true;
+      for (const run of waiting.splice(0)) run();
+    },
+    classifier: {
+      name: "model",
+      version: "1",
+      async classify(texts: readonly string[]) {
+        runs.push([...texts]);
+        if (!open) await new Promise<void>((resolve) => waiting.push(resolve));
+        return texts.map(() => prediction);
+      },
+    },
+  };
+}
+
 const request = (id: string, text = "good") => JSON.stringify({ id, text });
+
+/** The group is rebalancing: what the coordinator answers a heartbeat with meanwhile, as kafkajs throws it. */
+const rebalanceInProgress = () =>
+  Object.assign(new Error("The group is rebalancing, so a rejoin is needed"), {
+    type: "REBALANCE_IN_PROGRESS",
+  });
 
 /** One fetched batch of partition `partition` starting at `firstOffset`, and what the pipeline did with it. */
 function fetched(partition: number, firstOffset: number, values: (string | null)[]) {
@@ -175,7 +221,11 @@ function fetched(partition: number, firstOffset: number, values: (string | null)
   return { payload, seen };
 }
 
-async function setUp(env: Record<string, string> = {}, model = fakeModel(), budget?: FetchBudget) {
+async function setUp(
+  env: Record<string, string> = {},
+  model: Pick<ReturnType<typeof fakeModel>, "runs" | "classifier"> = fakeModel(),
+  budget?: FetchBudget,
+) {
   const timers = new ManualTimers();
   const consumer = new FakeConsumer();
   const producer = new FakeProducer();
@@ -194,6 +244,21 @@ async function setUp(env: Record<string, string> = {}, model = fakeModel(), budg
   await pipeline.start();
   consumer.joined({ req: [0, 1] });
   return { timers, consumer, producer, pipeline, model, config, metrics };
+}
+
+/**
+ * A pipeline with model batches of one that has answered r0 (t-a) of partition 0, its commit waiting for the
+ * timer; every later model run waits until `stuck.open()`.
+ */
+async function answeredOneThenStuck() {
+  const model = gatedModel();
+  const pipeline = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+  model.open();
+  await pipeline.consumer.eachBatch(fetched(0, 0, [request("r0", "t-a")]).payload);
+  await settle();
+  const stuck = gatedModel();
+  model.classifier.classify = stuck.classifier.classify;
+  return { ...pipeline, stuck };
 }
 
 describe("RequestPipeline", () => {
@@ -374,7 +439,7 @@ describe("RequestPipeline", () => {
     const handOff = consumer.eachBatch(payload).then(() => {
       returned = true;
     });
-    const heartbeatIntervalMs = config.kafka.sessionTimeoutMs / 10;
+    const heartbeatIntervalMs = heartbeatIntervalMsOf(config.kafka);
     await timers.advance(2 * heartbeatIntervalMs);
     expect([seen.heartbeats, returned]).to.deep.equal([3, false]);
     producer.release();
@@ -440,6 +505,139 @@ describe("RequestPipeline", () => {
     await timers.advance(1_000);
     expect(producer.records).to.deep.equal([]);
     expect(consumer.commits).to.deep.equal([]);
+  });
+
+  it("commits a large batch a model batch at a time: what a drain stops in the middle of is committed up to there", async () => {
+    const model = gatedModel();
+    const { consumer, producer, pipeline } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+    const texts = ["t-a", "t-b", "t-c", "t-d", "t-e"];
+    await consumer.eachBatch(
+      fetched(
+        0,
+        0,
+        texts.map((text, i) => request(`r${i}`, text)),
+      ).payload,
+    );
+    await settle();
+    const draining = pipeline.drain();
+    model.open();
+    await draining;
+    expect(model.runs.flat()).to.deep.equal(["t-a", "t-b"], "chunks not started when the drain began");
+    expect(producer.records).to.deep.equal(["res r0", "res r1"]);
+    expect(consumer.commits).to.deep.equal([["req/0@2"]]);
+  });
+
+  it("told by a heartbeat that the group rebalances: starts no further chunk, writes and commits the started ones, then lets kafkajs rejoin", async () => {
+    const model = gatedModel();
+    const { consumer, producer } = await setUp({ BATCH_MAX_SIZE: "1" }, model);
+    const texts = ["t-a", "t-b", "t-c", "t-d"];
+    const { payload } = fetched(
+      0,
+      0,
+      texts.map((text, i) => request(`r${i}`, text)),
+    );
+    let heartbeats = 0;
+    const handOff = consumer.eachBatch({
+      ...payload,
+      heartbeat: async () => {
+        heartbeats += 1;
+        throw rebalanceInProgress();
+      },
+    });
+    let rejoined = false;
+    const rejoin = handOff.catch((error: Error & { type?: string }) => {
+      rejoined = error.type === "REBALANCE_IN_PROGRESS";
+    });
+    await settle();
+    expect([heartbeats, rejoined]).to.deep.equal([1, false], "kafkajs waits for the started chunks");
+    model.open();
+    await rejoin;
+    expect(rejoined).to.equal(true);
+    expect(model.runs.flat()).to.deep.equal(["t-a"], "the chunk started before the heartbeat");
+    expect(producer.records).to.deep.equal(["res r0"]);
+    expect(consumer.commits).to.deep.equal([["req/0@1"]], "committed before the rejoin, without the timer");
+  });
+
+  it("told by a heartbeat that the group rebalances while the model is stuck: rejoins after the grace, commits what was answered, writes nothing of the stuck chunk", async () => {
+    const { timers, consumer, producer, stuck } = await answeredOneThenStuck();
+    const { payload } = fetched(1, 0, [request("s0", "t-b"), request("s1", "t-c")]);
+    let rejoined = false;
+    const handOff = consumer
+      .eachBatch({
+        ...payload,
+        heartbeat: async () => {
+          throw rebalanceInProgress();
+        },
+      })
+      .catch((error: Error & { type?: string }) => {
+        rejoined = error.type === "REBALANCE_IN_PROGRESS";
+      });
+    await timers.advance(rejoinGraceMs - 1);
+    expect(rejoined).to.equal(false, "the started chunks get their grace");
+    await timers.advance(1);
+    expect(rejoined).to.equal(true, "kafkajs rejoins though the model has not answered");
+    expect(consumer.commits).to.deep.equal([["req/0@1"]], "what was answered is committed before the rejoin");
+    stuck.open();
+    await timers.advance(1_000);
+    expect(stuck.runs.flat()).to.deep.equal(["t-b"], "the chunk started before the heartbeat");
+    expect(producer.records).to.deep.equal(["res r0"], "the stuck chunk's partition is for its next owner");
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+    await handOff;
+  });
+
+  it("told by a heartbeat that it was dropped from the group: rejoins at once, without waiting or committing", async () => {
+    const { timers, consumer, producer, stuck } = await answeredOneThenStuck();
+    const { payload } = fetched(1, 0, [request("s0", "t-b")]);
+    let rejoined = false;
+    const handOff = consumer
+      .eachBatch({
+        ...payload,
+        heartbeat: async () => {
+          throw Object.assign(new Error("The provided generation id is not the current generation"), {
+            type: "ILLEGAL_GENERATION",
+          });
+        },
+      })
+      .catch((error: Error & { type?: string }) => {
+        rejoined = error.type === "ILLEGAL_GENERATION";
+      });
+    await settle();
+    expect(rejoined).to.equal(true, "a commit would be refused: nothing is worth waiting for");
+    stuck.open();
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["res r0"]);
+    expect(consumer.commits).to.deep.equal([], "the dropped member commits nothing");
+    await handOff;
+  });
+
+  it("told of a rebalance by kafkajs's event: commits what is acknowledged at once, then writes nothing of the batches in flight", async () => {
+    const { timers, consumer, producer, stuck: closed } = await answeredOneThenStuck();
+    expect([producer.records, consumer.commits]).to.deep.equal(
+      [["res r0"], []],
+      "the commit waits its timer",
+    );
+    const texts = ["t-b", "t-c", "t-d", "t-e"];
+    await consumer.eachBatch(
+      fetched(
+        1,
+        0,
+        texts.map((text, i) => request(`s${i}`, text)),
+      ).payload,
+    );
+    await settle();
+    consumer.rebalancing();
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+    closed.open();
+    await timers.advance(1_000);
+    expect(closed.runs.flat()).to.deep.equal(["t-b", "t-c"]);
+    expect(producer.records).to.deep.equal(["res r0"], "the rejoined group answers partition 1 again");
+    expect(consumer.commits).to.deep.equal([["req/0@1"]]);
+
+    consumer.joined({ req: [1] });
+    await consumer.eachBatch(fetched(1, 0, [request("s0", "t-b")]).payload);
+    await timers.advance(1_000);
+    expect(producer.records).to.deep.equal(["res r0", "res s0"]);
+    expect(consumer.commits).to.deep.equal([["req/0@1"], ["req/1@1"]]);
   });
 
   it("answers the health probes from the consumer's group membership and crashes", async () => {
