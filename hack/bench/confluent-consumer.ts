@@ -105,8 +105,10 @@ function asKafkajsPayload(payload: ConfluentBatchPayload): EachBatchPayload {
 }
 
 /**
- * A consumer of `client` for the worker's kafkajs `options`. Only GROUP_JOIN and CRASH can be listened to; this
- * client never crashes the kafkajs way (it restarts by itself), so CRASH never fires.
+ * A consumer of `client` for the worker's kafkajs `options`. Only GROUP_JOIN, REBALANCING and CRASH can be
+ * listened to, and only GROUP_JOIN fires: REBALANCING is kafkajs's eager "every partition is given up", which a
+ * cooperative or KIP-848 member never does (a revoke arrives as a GROUP_JOIN with the smaller assignment), and
+ * this client never crashes the kafkajs way (it restarts by itself).
  */
 export function confluentWorkerConsumer(
   client: ConfluentKafkaJS,
@@ -147,7 +149,7 @@ export function confluentWorkerConsumer(
     events,
     on: ((eventName: string, listener: (event: ConsumerGroupJoinEvent) => void) => {
       if (eventName === events.GROUP_JOIN) joinListeners.push(listener);
-      else if (eventName !== events.CRASH) {
+      else if (eventName !== events.CRASH && eventName !== events.REBALANCING) {
         throw new Error(`the confluent bench consumer cannot report ${eventName}`);
       }
       return () => {};

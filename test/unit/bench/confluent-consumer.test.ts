@@ -119,9 +119,10 @@ describe("the confluent client's consumer for the scaling bench", () => {
     expect(joins).to.deep.equal([{ req: [0, 1, 2, 3] }, { req: [0, 1, 3] }, { req: [0, 1, 3] }]);
   });
 
-  it("refuses the kafkajs events it cannot report, and accepts CRASH, which it never emits", () => {
+  it("refuses the kafkajs events it cannot report, and accepts CRASH and REBALANCING, which it never emits", () => {
     const { consumer } = workerConsumer("cooperative");
     expect(() => consumer.on(consumer.events.CRASH, () => {})).to.not.throw();
+    expect(() => consumer.on(consumer.events.REBALANCING, () => {})).to.not.throw();
     expect(() => consumer.on(consumer.events.HEARTBEAT, () => {})).to.throw(
       /cannot report consumer\.heartbeat/,
     );
