@@ -13,10 +13,7 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import { startKafkaOnFreePorts } from "../support/kafka.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
-/**
- * Small model batches: the worker answers and commits a chunk of this many requests at a time, and answers
- * slowly enough that the member still holds a backlog when a second worker has started and joins.
- */
+/** Small model batches: the worker answers and commits a chunk of this many requests at a time. */
 const batchMaxSize = 8;
 /** Chunks of one fetched batch being routed at once (request-pipeline.ts's chunksRoutedAtOnce). */
 const chunksRoutedAtOnce = 2;
@@ -24,11 +21,15 @@ const partitions = 8;
 /** 3,000 requests a partition, each a single fetch (under a megabyte): the backlog a member holds at once. */
 const backlog = 24_000;
 
-function spawnWorker(cluster: KafkaCluster, topics: PipelineTopics, batchSize = batchMaxSize): ChildProcess {
+function spawnWorker(
+  cluster: KafkaCluster,
+  topics: PipelineTopics,
+  { batchSize = batchMaxSize, sessionTimeoutMs = 6_000 } = {},
+): ChildProcess {
   return startWorkerProcess(
     {
       ...localWorkerEnv(cluster.bootstrapServers, topics),
-      KAFKA_SESSION_TIMEOUT_MS: "6000",
+      KAFKA_SESSION_TIMEOUT_MS: String(sessionTimeoutMs),
       BATCH_MAX_SIZE: String(batchSize),
       LOG_LEVEL: process.env.WORKER_TEST_LOG_LEVEL ?? "error",
     },
@@ -60,6 +61,11 @@ async function committed(admin: Admin, topics: PipelineTopics): Promise<number> 
   return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
 }
 
+async function groupState(admin: Admin, topics: PipelineTopics): Promise<string | undefined> {
+  const { groups } = await admin.describeGroups([defaultWorkerGroupId(topics)]);
+  return groups[0]?.state;
+}
+
 /** Requests answered more than once, and requests never answered, by id over responses and dead letters. */
 function tally(reader: ResultReader, topics: PipelineTopics) {
   const written = [...reader.on(topics.responses), ...reader.on(topics.deadLetter)];
@@ -81,7 +87,12 @@ describe("worker group rebalances under a fetched backlog", function () {
     await admin.connect();
   });
   afterEach(async () => {
-    await Promise.all(workers.splice(0).map((worker) => stopChild(worker)));
+    await Promise.all(
+      workers.splice(0).map((worker) => {
+        worker.kill("SIGCONT");
+        return stopChild(worker);
+      }),
+    );
   });
   after(async () => {
     await admin?.disconnect();
@@ -92,13 +103,32 @@ describe("worker group rebalances under a fetched backlog", function () {
     const topics = await createPipelineTopics(cluster.bootstrapServers, { partitions });
     await produceBacklog(kafka, topics.requests);
     const reader = await ResultReader.start(kafka, topics);
-    workers.push(spawnWorker(cluster, topics));
+    // The member answers the whole backlog in a few seconds, about as long as a worker takes to start, so the
+    // test orders the events itself: the member is stopped (SIGSTOP) once it answers, the second worker asks
+    // to join, and only then does the member go on, to learn of the rebalance holding what it had fetched. Its
+    // session outlasts the second worker's start, so that the coordinator waits for it rather than dropping it.
+    const member = spawnWorker(cluster, topics, { sessionTimeoutMs: 60_000 });
+    workers.push(member);
     await reader.waitFor(
-      () => reader.on(topics.responses).length > 200,
+      () => reader.on(topics.responses).length > 0,
       () => "the first worker never answered",
       120_000,
     );
+    member.kill("SIGSTOP");
+    const leftAtJoin = backlog - (await committed(admin, topics));
+    expect(
+      leftAtJoin,
+      "requests left when the second worker asked to join (else the test shows nothing)",
+    ).to.be.above(2_000);
     workers.push(spawnWorker(cluster, topics));
+    await waitFor(
+      "the second worker asking to join",
+      async () => (await groupState(admin, topics)) === "PreparingRebalance",
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    member.kill("SIGCONT");
     await waitFor(
       "the second worker in the group",
       async () => {
@@ -107,11 +137,6 @@ describe("worker group rebalances under a fetched backlog", function () {
       },
       { timeoutMs: 120_000 },
     );
-    const leftAtJoin = backlog - (await committed(admin, topics));
-    expect(
-      leftAtJoin,
-      "requests left when the second worker joined (else the test shows nothing)",
-    ).to.be.above(2_000);
     await reader.waitFor(
       () => tally(reader, topics).answered >= backlog,
       () => `${tally(reader, topics).answered} of ${backlog} answered`,
@@ -146,7 +171,7 @@ describe("worker group rebalances under a fetched backlog", function () {
     expect(committedByFirst, "the first worker's answers are committed").to.be.above(0);
     expect(answeredByFirst, "the first worker left with its fetched backlog unanswered").to.be.below(backlog);
     // The default model batch: the successor only has to answer the rest, which it may do quickly.
-    workers.push(spawnWorker(cluster, topics, 64));
+    workers.push(spawnWorker(cluster, topics, { batchSize: 64 }));
     await reader.waitFor(
       () => tally(reader, topics).answered >= backlog,
       () => `${tally(reader, topics).answered} of ${backlog} answered`,
