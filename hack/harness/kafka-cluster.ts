@@ -62,7 +62,7 @@ export interface KafkaOptions {
   autoCreateTopics?: boolean;
   /**
    * The address client listeners bind and advertise instead of 127.0.0.1: the real node's pod gateway, which
-   * pods and this machine both reach. PLAINTEXT only.
+   * pods and this machine both reach. With security, the server certificate must name it.
    */
   clientHost?: string;
 }
@@ -129,9 +129,6 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaClust
   if (options.security !== undefined && brokers !== 1) {
     // Several nodes would also log in to one another over the listener; nothing needs that yet.
     throw new HarnessError("a SASL_SSL Kafka cluster has one node (brokers: 1)");
-  }
-  if (options.security !== undefined && options.clientHost !== undefined) {
-    throw new HarnessError("a SASL_SSL Kafka cluster listens on 127.0.0.1 only (no clientHost)");
   }
   requireCommand("java", javaHint); // before any fetch: a missing JDK is the first thing to hear about
   const libs = ensureKafkaLibs(log);
@@ -337,6 +334,7 @@ class LocalCluster implements KafkaCluster {
         interBrokerUser: security.users[0],
         clientAuth: security.clientAuth !== undefined,
         authorizer: security.authorizer === true,
+        ...(this.record.clientHost === undefined ? {} : { clientHost: this.record.clientHost }),
       }),
     );
   }

@@ -97,7 +97,7 @@ export interface ScramUser {
 export interface KafkaSecurity {
   /** The CA that signed serverCertFile; the node trusts it for client certificates too. */
   caCertFile: string;
-  /** Must name 127.0.0.1 (IP SAN): clients check it against the address they dialled. */
+  /** Must name the listener's address (IP SAN, 127.0.0.1 or clientHost): clients check it against what they dialled. */
   serverCertFile: string;
   serverKeyFile: string;
   /** Created at format time; the first one is the node's own login and the harness's, for its probes. */
@@ -122,6 +122,8 @@ export interface ListenerSecurity {
   clientAuth: boolean;
   /** Whether ACLs are enforced (see KafkaSecurity.authorizer). */
   authorizer: boolean;
+  /** The address the listener binds and advertises; default loopback. */
+  clientHost?: string;
 }
 
 export const secureListener = "SASL_SSL";
@@ -139,9 +141,10 @@ export function secureListenerProperties(
   const { client, controller } = nodePorts(portBase, nodeId);
   const { name, password } = security.interBrokerUser;
   const listener = `listener.name.${secureListener.toLowerCase()}`;
+  const host = security.clientHost ?? loopback;
   return {
-    listeners: `${secureListener}://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller}`,
-    "advertised.listeners": `${secureListener}://127.0.0.1:${client}`,
+    listeners: `${secureListener}://${host}:${client},CONTROLLER://127.0.0.1:${controller}`,
+    "advertised.listeners": `${secureListener}://${host}:${client}`,
     "listener.security.protocol.map": `${secureListener}:SASL_SSL,CONTROLLER:PLAINTEXT`,
     "inter.broker.listener.name": secureListener,
     "sasl.enabled.mechanisms": scramMechanism,

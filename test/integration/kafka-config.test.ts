@@ -117,6 +117,13 @@ describe("local Kafka harness: configuration", () => {
       });
     });
 
+    it("binds and advertises the client host it is given (the pod gateway), the controller staying on loopback", () => {
+      expect(secureListenerProperties(29_892, 0, { ...security, clientHost: "10.88.0.1" })).to.include({
+        listeners: "SASL_SSL://10.88.0.1:29892,CONTROLLER://127.0.0.1:29893",
+        "advertised.listeners": "SASL_SSL://10.88.0.1:29892",
+      });
+    });
+
     it("enforces ACLs only when asked, with the node's own login and the controller listener as super users", () => {
       expect(secureListenerProperties(29_892, 0, security)).to.not.have.property("authorizer.class.name");
       expect(secureListenerProperties(29_892, 0, { ...security, authorizer: true })).to.include({

@@ -16,7 +16,8 @@ export interface TestPki {
   otherCaCert: string;
 }
 
-export function makeTestPki(dir: string): TestPki {
+/** `serverAddresses`: IP addresses the broker's certificate names besides 127.0.0.1 (a listener's clientHost). */
+export function makeTestPki(dir: string, serverAddresses: readonly string[] = []): TestPki {
   const openssl = requireCommand("openssl", "install OpenSSL 3 (Debian: apt-get install openssl)");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => join(dir, name);
@@ -29,7 +30,7 @@ export function makeTestPki(dir: string): TestPki {
     subject: "/CN=kafka-test-broker",
     // Under mutual TLS the broker checks at start that its own certificate could log in to itself.
     usage: "serverAuth,clientAuth",
-    san: "IP:127.0.0.1,DNS:localhost",
+    san: ["IP:127.0.0.1", ...serverAddresses.map((address) => `IP:${address}`), "DNS:localhost"].join(","),
   });
   signedLeaf(openssl, ca, {
     cert: file("client.crt"),
