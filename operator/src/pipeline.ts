@@ -17,6 +17,12 @@ export type SaslMechanism = "scram-sha-512" | "scram-sha-256";
 /** What scales the workers: the operator's own HPA on its lag metric, or a KEDA ScaledObject (render/scaled-object.ts). */
 export type AutoscalingProvider = "builtin" | "keda";
 
+/** The Secret, and its key, holding a CA bundle (PEM); `key` defaults to "ca.crt" (caRef). */
+export interface CaSecretRef {
+  name: string;
+  key?: string;
+}
+
 export interface SaslLogin {
   mechanism: SaslMechanism;
   secretRef: { name: string };
@@ -29,7 +35,7 @@ export interface PipelineSpec {
     bootstrapServers: string[];
     tls?: {
       enabled?: boolean;
-      caSecretRef?: { name: string; key?: string };
+      caSecretRef?: CaSecretRef;
       certSecretRef?: { name: string };
     };
     sasl?: { mechanism?: SaslMechanism; secretRef: { name: string } };
@@ -54,7 +60,7 @@ export interface PipelineSpec {
     source?: {
       builtin?: Record<string, never>;
       volume?: { claimName: string; subPath?: string };
-      url?: { url: string; sha256: string };
+      url?: { url: string; sha256: string; caSecretRef?: CaSecretRef };
     };
     maxSequenceLength?: number;
     threads?: number;
@@ -137,7 +143,13 @@ export interface SentimentPipeline {
 export type ModelSource =
   | { kind: "builtin" }
   | { kind: "volume"; claimName: string; subPath: string | undefined }
-  | { kind: "url"; url: string; sha256: string };
+  | {
+      kind: "url";
+      url: string;
+      sha256: string;
+      /** A private CA the fetcher trusts besides the public roots; undefined: the public roots alone. */
+      caSecretRef: Required<CaSecretRef> | undefined;
+    };
 
 /** A pipeline with every default applied and every derived name decided. */
 export interface ResolvedPipeline {
@@ -153,7 +165,7 @@ export interface ResolvedPipeline {
     tls:
       | {
           /** Undefined: the system's CAs. */
-          caSecretRef: { name: string; key: string } | undefined;
+          caSecretRef: Required<CaSecretRef> | undefined;
           /** A kubernetes.io/tls Secret (tls.crt, tls.key); undefined: no client certificate. */
           certSecretRef: { name: string } | undefined;
         }
@@ -204,6 +216,10 @@ function saslLogin(sasl: NonNullable<PipelineSpec["kafka"]["sasl"]> | undefined)
     : { mechanism: sasl.mechanism ?? "scram-sha-512", secretRef: sasl.secretRef };
 }
 
+function caRef(ref: CaSecretRef | undefined): Required<CaSecretRef> | undefined {
+  return ref === undefined ? undefined : { name: ref.name, key: ref.key ?? "ca.crt" };
+}
+
 function kafkaSettings(kafka: PipelineSpec["kafka"]): ResolvedPipeline["kafka"] {
   const { tls, sasl, admin, acls } = kafka;
   return {
@@ -212,10 +228,7 @@ function kafkaSettings(kafka: PipelineSpec["kafka"]): ResolvedPipeline["kafka"] 
       tls === undefined || tls.enabled === false
         ? undefined
         : {
-            caSecretRef:
-              tls.caSecretRef === undefined
-                ? undefined
-                : { name: tls.caSecretRef.name, key: tls.caSecretRef.key ?? "ca.crt" },
+            caSecretRef: caRef(tls.caSecretRef),
             certSecretRef: tls.certSecretRef,
           },
     sasl: saslLogin(sasl),
@@ -303,7 +316,10 @@ function modelSource(source: NonNullable<PipelineSpec["model"]>["source"]): Mode
   if (source?.volume !== undefined) {
     return { kind: "volume", claimName: source.volume.claimName, subPath: source.volume.subPath };
   }
-  if (source?.url !== undefined) return { kind: "url", url: source.url.url, sha256: source.url.sha256 };
+  if (source?.url !== undefined) {
+    const { url, sha256, caSecretRef } = source.url;
+    return { kind: "url", url, sha256, caSecretRef: caRef(caSecretRef) };
+  }
   return { kind: "builtin" };
 }
 

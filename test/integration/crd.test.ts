@@ -101,6 +101,21 @@ describe("SentimentPipeline CRD", function () {
     k(["delete", "sentimentpipeline", "defaults"]);
   });
 
+  it("defaults the key of a model URL's CA Secret to ca.crt", () => {
+    const url = { url: "https://models.internal/sst2.tar.gz", sha256: "ab".repeat(32) };
+    const created = k(
+      ["create", "-f", "-", "-o", "json"],
+      pipeline("private-ca", {
+        model: { source: { url: { ...url, caSecretRef: { name: "artifacts-ca" } } } },
+      }),
+    );
+    expect(created.status, created.stderr).to.equal(0);
+    expect(JSON.parse(created.stdout).spec.model.source).to.deep.equal({
+      url: { ...url, caSecretRef: { name: "artifacts-ca", key: "ca.crt" } },
+    });
+    k(["delete", "sentimentpipeline", "private-ca"]);
+  });
+
   it("shows Ready, Paused, Replicas, Lag and Age columns", () => {
     const table = k(["get", "sp", "demo"]);
     expect(table.stdout.split("\n")[0]).to.match(/^NAME\s+READY\s+PAUSED\s+REPLICAS\s+LAG\s+AGE$/);
@@ -227,6 +242,32 @@ describe("SentimentPipeline CRD", function () {
       title: "a model URL without a valid sha256",
       spec: { model: { source: { url: { url: "https://models.example/sst2.tar", sha256: "abc" } } } },
       expected: ['spec.model.source.url.sha256: Invalid value: "abc"'],
+    },
+    {
+      title: "a model URL's CA Secret without a name",
+      spec: {
+        model: {
+          source: {
+            url: { url: "https://models.internal/m.tar.gz", sha256: "ab".repeat(32), caSecretRef: {} },
+          },
+        },
+      },
+      expected: ["spec.model.source.url.caSecretRef.name: Required value"],
+    },
+    {
+      title: "a model URL's CA key that is no Secret key",
+      spec: {
+        model: {
+          source: {
+            url: {
+              url: "https://models.internal/m.tar.gz",
+              sha256: "ab".repeat(32),
+              caSecretRef: { name: "artifacts-ca", key: "../ca.crt" },
+            },
+          },
+        },
+      },
+      expected: ['spec.model.source.url.caSecretRef.key: Invalid value: "../ca.crt"'],
     },
     {
       title: "an initial backoff above the maximum",

@@ -1,12 +1,35 @@
 // Where the worker finds its model, per spec.model.source: what the pod needs for it (volumes, mounts, an init
 // container) and the MODEL_DIR that points the worker there. The built-in model needs nothing: the worker's
 // default MODEL_DIR is the model baked into its image.
-import type { V1Container, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { fetchModelScript } from "../../../common/src/worker-env.ts";
-import type { ModelSource } from "../pipeline.ts";
+import type { CaSecretRef, ModelSource } from "../pipeline.ts";
+import { secretVolume } from "./secret-volume.ts";
 
 const modelMountPath = "/models";
 const modelVolume = "model";
+
+/** Where the fetcher reads the CA of spec.model.source.url.caSecretRef; the worker container never sees it. */
+export const modelCaMountPath = "/etc/kubesentiment/model/ca";
+const modelCaVolume = "model-ca";
+
+/**
+ * The fetcher's side of a private CA: the Secret's one key mounted read-only, and NODE_EXTRA_CA_CERTS naming
+ * it, which Node reads at start and adds to its public roots for every TLS connection, fetch's included. The
+ * fetcher itself refuses to start when that file cannot be read (Node would only warn).
+ */
+function modelCaParts(ref: Required<CaSecretRef> | undefined): {
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+  env: V1EnvVar[];
+} {
+  if (ref === undefined) return { volumes: [], mounts: [], env: [] };
+  return {
+    volumes: [secretVolume(modelCaVolume, ref.name, [ref.key])],
+    mounts: [{ name: modelCaVolume, mountPath: modelCaMountPath, readOnly: true }],
+    env: [{ name: "NODE_EXTRA_CA_CERTS", value: `${modelCaMountPath}/${ref.key}` }],
+  };
+}
 
 /** MODEL_DIR for the worker; undefined leaves the worker's default, the image's built-in model. */
 export function modelDir(source: ModelSource): string | undefined {
@@ -46,10 +69,11 @@ export function modelPodParts(
         ],
         initContainers: [],
       };
-    case "url":
+    case "url": {
+      const ca = modelCaParts(source.caSecretRef);
       return {
         // Per pod, filled before the worker starts; the archive's sha256 pins what every pod gets.
-        volumes: [{ name: modelVolume, emptyDir: {} }],
+        volumes: [{ name: modelVolume, emptyDir: {} }, ...ca.volumes],
         workerMounts: [{ name: modelVolume, mountPath: modelMountPath, readOnly: true }],
         initContainers: [
           {
@@ -58,9 +82,11 @@ export function modelPodParts(
             // Explicit: the image's entrypoint starts the worker.
             command: ["node", "--enable-source-maps", fetchModelScript],
             args: [source.url, source.sha256, modelMountPath],
-            volumeMounts: [{ name: modelVolume, mountPath: modelMountPath }],
+            ...(ca.env.length > 0 ? { env: ca.env } : {}),
+            volumeMounts: [{ name: modelVolume, mountPath: modelMountPath }, ...ca.mounts],
           },
         ],
       };
+    }
   }
 }

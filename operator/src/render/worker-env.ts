@@ -5,6 +5,7 @@ import type { V1EnvVar, V1Volume, V1VolumeMount } from "@kubernetes/client-node"
 import type { WorkerEnvVariable } from "../../../common/src/worker-env.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { modelDir } from "./model-source.ts";
+import { secretVolume } from "./secret-volume.ts";
 
 /** The worker's HTTP port: /metrics, /healthz, /readyz. */
 export const workerHttpPort = 8080;
@@ -61,10 +62,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
         ]),
   ];
   return {
-    volumes: secrets.map(({ volume, ref, keys }) => ({
-      name: volume,
-      secret: { secretName: ref.name, items: keys.map((key) => ({ key, path: key })) },
-    })),
+    volumes: secrets.map(({ volume, ref, keys }) => secretVolume(volume, ref.name, keys)),
     workerMounts: secrets.map(({ volume, path }) => ({ name: volume, mountPath: path, readOnly: true })),
   };
 }

@@ -67,6 +67,37 @@ describe("operator pipeline resolution: spec.kafka", () => {
   });
 });
 
+const modelSourceOf = (source: NonNullable<NonNullable<PipelineSpec["model"]>["source"]>) =>
+  resolvePipeline({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name: "p", namespace: "team" },
+    spec: { kafka: { bootstrapServers: ["k:9093"] }, model: { source } },
+  }).model.source;
+
+describe("operator pipeline resolution: spec.model.source", () => {
+  const url = "https://models.internal/sst2.tar.gz";
+  const sha256 = "ab".repeat(32);
+
+  it("trusts only the public roots for a URL without caSecretRef", () => {
+    expect(modelSourceOf({ url: { url, sha256 } })).to.deep.equal({
+      kind: "url",
+      url,
+      sha256,
+      caSecretRef: undefined,
+    });
+  });
+
+  it("gives the URL's CA key its default, ca.crt, as spec.kafka.tls.caSecretRef does, and keeps a set one", () => {
+    expect(modelSourceOf({ url: { url, sha256, caSecretRef: { name: "artifacts-ca" } } })).to.deep.include({
+      caSecretRef: { name: "artifacts-ca", key: "ca.crt" },
+    });
+    expect(
+      modelSourceOf({ url: { url, sha256, caSecretRef: { name: "artifacts-ca", key: "bundle.pem" } } }),
+    ).to.deep.include({ caSecretRef: { name: "artifacts-ca", key: "bundle.pem" } });
+  });
+});
+
 const topicsOf = (
   namespace: string,
   name: string,

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { V1Container, V1Deployment } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { fetchModelScript } from "../../../common/src/worker-env.ts";
-import type { PipelineSpec } from "../../../operator/src/pipeline.ts";
+import type { CaSecretRef, PipelineSpec } from "../../../operator/src/pipeline.ts";
 import {
   configChecksumAnnotation,
   renderWorkerDeployment,
@@ -179,6 +179,49 @@ describe("render: worker Deployment", () => {
       });
     });
 
+    describe("url with caSecretRef", () => {
+      const withCa = (caSecretRef: CaSecretRef): PipelineSpec => ({
+        ...customSpec,
+        model: {
+          ...customSpec.model,
+          source: {
+            url: { url: "https://models.internal/sst2.tar.gz", sha256: "ab".repeat(32), caSecretRef },
+          },
+        },
+      });
+
+      it("mounts only the CA's key, read-only, into the fetcher alone, and names it in NODE_EXTRA_CA_CERTS", () => {
+        const deployment = render(withCa({ name: "artifacts-ca", key: "bundle.pem" }));
+        const pod = podSpec(deployment);
+        expect(pod.volumes).to.deep.include({
+          name: "model-ca",
+          secret: { secretName: "artifacts-ca", items: [{ key: "bundle.pem", path: "bundle.pem" }] },
+        });
+        const [fetcher] = pod.initContainers ?? [];
+        expect(fetcher?.volumeMounts).to.deep.equal([
+          { name: "model", mountPath: "/models" },
+          { name: "model-ca", mountPath: "/etc/kubesentiment/model/ca", readOnly: true },
+        ]);
+        expect(fetcher?.env).to.deep.equal([
+          { name: "NODE_EXTRA_CA_CERTS", value: "/etc/kubesentiment/model/ca/bundle.pem" },
+        ]);
+        const worker = workerContainer(deployment);
+        expect(worker.volumeMounts?.map(({ name }) => name)).not.to.include("model-ca");
+        expect(worker.env?.map(({ name }) => name)).not.to.include("NODE_EXTRA_CA_CERTS");
+      });
+
+      it("reads the key ca.crt when the spec names none", () => {
+        const pod = podSpec(render(withCa({ name: "artifacts-ca" })));
+        expect(pod.volumes).to.deep.include({
+          name: "model-ca",
+          secret: { secretName: "artifacts-ca", items: [{ key: "ca.crt", path: "ca.crt" }] },
+        });
+        expect(pod.initContainers?.[0]?.env).to.deep.equal([
+          { name: "NODE_EXTRA_CA_CERTS", value: "/etc/kubesentiment/model/ca/ca.crt" },
+        ]);
+      });
+    });
+
     it("runs a fetcher that exists: the compiled path of worker/src/model/fetch-model.ts", () => {
       const source = new URL(`../../../${fetchModelScript.replace(/\.js$/, ".ts")}`, import.meta.url);
       expect(existsSync(source), source.pathname).to.equal(true);
@@ -260,6 +303,33 @@ describe("render: worker Deployment", () => {
       expect(
         checksumOf(renderWorkerDeployment(pipelineOf(defaultSpec), { defaultImage: "other:1" })),
       ).not.to.equal(base);
+    });
+
+    it("changes with the model URL's CA Secret and key, and stays as it was for a URL without one", () => {
+      const checksumWithCa = (caSecretRef?: CaSecretRef) =>
+        checksumOf(
+          render({
+            ...defaultSpec,
+            model: {
+              source: {
+                url: {
+                  url: "https://models.internal/sst2.tar.gz",
+                  sha256: "ab".repeat(32),
+                  ...(caSecretRef === undefined ? {} : { caSecretRef }),
+                },
+              },
+            },
+          }),
+        );
+      const variants = [
+        checksumWithCa(),
+        checksumWithCa({ name: "artifacts-ca" }),
+        checksumWithCa({ name: "artifacts-ca-2" }),
+        checksumWithCa({ name: "artifacts-ca", key: "bundle.pem" }),
+      ];
+      expect(new Set(variants).size).to.equal(variants.length);
+      // The default key spelled out is the same reference.
+      expect(checksumWithCa({ name: "artifacts-ca", key: "ca.crt" })).to.equal(variants[1]);
     });
 
     it("changes with every Secret reference of spec.kafka.tls and .sasl", () => {

@@ -1,8 +1,10 @@
-// fetch-model as the init container runs it: the CLI against a local HTTPS server whose self-signed certificate
-// the child process is told to trust.
+// fetch-model as the init container runs it: the CLI against a local HTTPS server whose certificate a test CA
+// signs, which the child process trusts through NODE_EXTRA_CA_CERTS as the operator's init container does
+// (spec.model.source.url.caSecretRef) — or does not.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -12,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { builtInModelDir } from "../../../worker/src/config.ts";
+import { makeTestPki, type TestPki } from "../../support/kafka-security.ts";
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL("../../../worker/src/model/fetch-model.ts", import.meta.url));
@@ -24,18 +27,13 @@ describe("fetch-model", function () {
   let archives: Record<string, Buffer>;
   let server: Server;
   let base: string;
-  let certificate: string;
+  let pki: TestPki;
   const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "fetch-model-test-"));
-    certificate = join(work, "server.crt");
-    const key = join(work, "server.key");
-    await run("openssl", [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-      ...["-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1"],
-      ...["-addext", "subjectAltName=IP:127.0.0.1"],
-    ]);
+    // A private CA and a leaf for IP:127.0.0.1 it signs; and a second CA that signs nothing here.
+    pki = makeTestPki(join(work, "pki"));
     // The worker's own model as an archive with the files at its top level; and one missing a file.
     await run("tar", ["-czf", join(work, "model.tar.gz"), "-C", builtInModelDir, ...modelFiles]);
     await run("tar", [
@@ -52,7 +50,7 @@ describe("fetch-model", function () {
       "/not-gzip.tar.gz": Buffer.from("this is not an archive\n"),
     };
     server = createServer(
-      { key: await readFile(key), cert: await readFile(certificate) },
+      { key: await readFile(pki.serverKey), cert: await readFile(pki.serverCert) },
       (request, response) => {
         const body = archives[request.url ?? ""];
         if (body === undefined) response.writeHead(404).end("no such archive\n");
@@ -78,17 +76,29 @@ describe("fetch-model", function () {
     return sha256(body);
   }
 
-  /** Runs the CLI, trusting the test server's certificate: its exit code and what it wrote to stderr. */
-  async function fetchModel(...args: string[]): Promise<{ code: number; stderr: string }> {
+  /**
+   * Runs the CLI with `caFile` as NODE_EXTRA_CA_CERTS (none: the public roots alone): its exit code and what it
+   * wrote to stderr.
+   */
+  async function fetchModelTrusting(
+    caFile: string | undefined,
+    ...args: string[]
+  ): Promise<{ code: number; stderr: string }> {
+    const { NODE_EXTRA_CA_CERTS: _inherited, ...env } = process.env;
     try {
       await run(process.execPath, ["--import", "tsx", script, ...args], {
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate },
+        env: caFile === undefined ? env : { ...env, NODE_EXTRA_CA_CERTS: caFile },
       });
       return { code: 0, stderr: "" };
     } catch (error) {
       const failed = error as { code: number; stderr: string };
       return { code: failed.code, stderr: failed.stderr };
     }
+  }
+
+  /** Runs the CLI trusting the test CA, as a pipeline whose caSecretRef names it. */
+  function fetchModel(...args: string[]): Promise<{ code: number; stderr: string }> {
+    return fetchModelTrusting(pki.caCert, ...args);
   }
 
   it("downloads, verifies and unpacks the model, leaving only its files", async () => {
@@ -114,6 +124,69 @@ describe("fetch-model", function () {
       .to.include(`expected ${wrong}`)
       .and.include(`got ${archiveDigest("/model.tar.gz")}`);
     expect(await readdir(dir)).to.deep.equal([]);
+  });
+
+  describe("the server's certificate", () => {
+    it("is not trusted without the CA that signs it: says so, hints at caSecretRef, and unpacks nothing", async () => {
+      const dir = await target();
+      const url = `${base}/model.tar.gz`;
+      const result = await fetchModelTrusting(undefined, url, archiveDigest("/model.tar.gz"), dir);
+      expect(result.code).to.equal(1);
+      expect(result.stderr)
+        .to.include(`fetch-model: cannot download ${url}: the server's certificate was not trusted`)
+        .and.include("none of Node's public root CAs issued it")
+        .and.include("spec.model.source.url.caSecretRef");
+      expect(await readdir(dir)).to.deep.equal([]);
+    });
+
+    it("is not trusted with a CA that did not sign it, naming that CA's file", async () => {
+      const dir = await target();
+      const result = await fetchModelTrusting(
+        pki.otherCaCert,
+        `${base}/model.tar.gz`,
+        archiveDigest("/model.tar.gz"),
+        dir,
+      );
+      expect(result.code).to.equal(1);
+      expect(result.stderr)
+        .to.include("the server's certificate was not trusted")
+        .and.include(`nor the CA in ${pki.otherCaCert} issued it`)
+        .and.include("spec.model.source.url.caSecretRef");
+      expect(await readdir(dir)).to.deep.equal([]);
+    });
+  });
+
+  describe("a CA file it cannot use", () => {
+    it("refuses one it cannot read, naming it, before making the target directory", async () => {
+      const missing = join(work, "no-such-ca.crt");
+      const dir = join(work, "never-made");
+      const result = await fetchModelTrusting(
+        missing,
+        `${base}/model.tar.gz`,
+        archiveDigest("/model.tar.gz"),
+        dir,
+      );
+      expect(result.code).to.equal(1);
+      expect(result.stderr)
+        .to.include(`fetch-model: cannot read the CA file ${missing} (NODE_EXTRA_CA_CERTS`)
+        .and.include("ENOENT");
+      expect(existsSync(dir)).to.equal(false);
+    });
+
+    it("refuses one that holds no PEM certificate, naming it", async () => {
+      const notPem = join(work, "not-a-ca.crt");
+      await writeFile(notPem, "ca.crt was expected here\n");
+      const result = await fetchModelTrusting(
+        notPem,
+        `${base}/model.tar.gz`,
+        archiveDigest("/model.tar.gz"),
+        await target(),
+      );
+      expect(result.code).to.equal(1);
+      expect(result.stderr)
+        .to.include(`fetch-model: the CA file ${notPem} (NODE_EXTRA_CA_CERTS`)
+        .and.include("holds no PEM certificate");
+    });
   });
 
   it("names the HTTP status of a failed download", async () => {

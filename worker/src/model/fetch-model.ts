@@ -4,9 +4,13 @@
 //
 // CLI: node worker/src/model/fetch-model.js <https-url> <sha256> <target-dir>
 // exits 0 with the model in <target-dir>, 1 with a message on any failure, 2 on wrong usage.
+//
+// The server's certificate must chain to Node's public roots or to a CA in the file NODE_EXTRA_CA_CERTS names
+// (the operator points it at the mounted spec.model.source.url.caSecretRef). Node reads that file at start for
+// every TLS connection, fetch's included, but only warns when it cannot; so this refuses to go on without it.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { access, mkdir, open, rm } from "node:fs/promises";
+import { access, mkdir, open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { CONFIG_FILE, MODEL_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./files.ts";
@@ -20,6 +24,18 @@ class FetchModelError extends Error {
 /** A download that takes longer is given up, instead of hanging the pod. */
 const downloadTimeoutMs = 600_000;
 
+/** OpenSSL's verdicts that mean no CA the process trusts issued the server's certificate. */
+const untrustedCertificateCodes = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+]);
+
+const caField = "spec.model.source.url.caSecretRef";
+
 function reason(error: unknown): string {
   if (error instanceof Error) {
     if (error.name === "TimeoutError") return "timed out";
@@ -27,6 +43,42 @@ function reason(error: unknown): string {
     return error.cause instanceof Error ? error.cause.message : error.message;
   }
   return String(error);
+}
+
+/** A failed download's message; an untrusted certificate says which CAs were tried and where to add one. */
+function downloadFailure(url: URL, error: unknown, caFile: string | undefined): FetchModelError {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (cause === undefined || code === undefined || !untrustedCertificateCodes.has(code)) {
+    return new FetchModelError(`cannot download ${url}: ${reason(error)}`);
+  }
+  const remedy =
+    caFile === undefined
+      ? `none of Node's public root CAs issued it; for a server with a private CA, name a Secret holding that CA in ${caField}`
+      : `neither Node's public root CAs nor the CA in ${caFile} issued it; check that the Secret of ${caField} holds the CA that signs the server's certificate`;
+  return new FetchModelError(
+    `cannot download ${url}: the server's certificate was not trusted (${code}: ${cause.message}): ${remedy}`,
+  );
+}
+
+/**
+ * Refuses an extra CA file Node could not have loaded: it would only have warned, and the download would then
+ * fail as untrusted without the cause.
+ */
+async function checkCaFile(caFile: string): Promise<void> {
+  let pem: string;
+  try {
+    pem = await readFile(caFile, "utf8");
+  } catch (error) {
+    throw new FetchModelError(
+      `cannot read the CA file ${caFile} (NODE_EXTRA_CA_CERTS, from ${caField}): ${reason(error)}`,
+    );
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new FetchModelError(
+      `the CA file ${caFile} (NODE_EXTRA_CA_CERTS, from ${caField}) holds no PEM certificate`,
+    );
+  }
 }
 
 function checkedUrl(url: string): URL {
@@ -43,7 +95,7 @@ function checkedUrl(url: string): URL {
 }
 
 /** Streams the body to `file` and returns the SHA-256 (hex) of what was written. */
-async function download(url: URL, file: string): Promise<string> {
+async function download(url: URL, file: string, caFile: string | undefined): Promise<string> {
   const hash = createHash("sha256");
   const handle = await open(file, "w");
   try {
@@ -57,7 +109,7 @@ async function download(url: URL, file: string): Promise<string> {
     }
   } catch (error) {
     if (error instanceof FetchModelError) throw error;
-    throw new FetchModelError(`cannot download ${url}: ${reason(error)}`);
+    throw downloadFailure(url, error, caFile);
   } finally {
     await handle.close();
   }
@@ -96,19 +148,26 @@ async function missingFiles(dir: string): Promise<string[]> {
 
 /**
  * Downloads `url`, checks its SHA-256 against `sha256`, and unpacks it into `targetDir`, which must then hold
- * the model files at its top level. Throws a FetchModelError whose message says what failed.
+ * the model files at its top level. `caFile` is the extra CA file Node was started with, if any. Throws a
+ * FetchModelError whose message says what failed.
  */
-async function fetchModel(url: string, sha256: string, targetDir: string): Promise<void> {
+async function fetchModel(
+  url: string,
+  sha256: string,
+  targetDir: string,
+  caFile: string | undefined,
+): Promise<void> {
   const source = checkedUrl(url);
   const expected = sha256.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(expected)) {
     throw new FetchModelError(`'${sha256}' is not a SHA-256 digest (64 hexadecimal digits)`);
   }
+  if (caFile !== undefined) await checkCaFile(caFile);
   await mkdir(targetDir, { recursive: true });
   // Inside the target directory: in the pod it is the only writable volume besides a small /tmp.
   const archive = join(targetDir, `.fetch-model-${randomBytes(6).toString("hex")}.tar.gz`);
   try {
-    const actual = await download(source, archive);
+    const actual = await download(source, archive, caFile);
     if (actual !== expected) {
       throw new FetchModelError(
         `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual}; the archive was not unpacked`,
@@ -133,7 +192,8 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    await fetchModel(url, sha256, targetDir);
+    // Node ignores an empty NODE_EXTRA_CA_CERTS, and so does this.
+    await fetchModel(url, sha256, targetDir, process.env.NODE_EXTRA_CA_CERTS || undefined);
     console.log(`fetch-model: ${url} (sha256 ${sha256}) unpacked into ${targetDir}`);
     return 0;
   } catch (error) {
