@@ -46,8 +46,8 @@ function jsonLogReason(line: string): string | undefined {
 export function lastMeaningfulLine(text: string): string | undefined {
   const line = text
     .split("\n")
-    .map((candidate) => candidate.trim())
-    .findLast((candidate) => candidate !== "" && !/^at /.test(candidate) && !/^Node\.js v\d/.test(candidate));
+    .findLast((candidate) => !/^\s*$|^\s+at |^Node\.js v\d/.test(candidate))
+    ?.trim();
   return line === undefined ? undefined : (jsonLogReason(line) ?? line);
 }
 

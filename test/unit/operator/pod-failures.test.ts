@@ -219,6 +219,9 @@ describe("worker pod failures", () => {
     it("is the last line that is not blank", () => {
       expect(lastMeaningfulLine("first\nsecond\n\n  \n")).to.equal("second");
       expect(lastMeaningfulLine("\n \n")).to.equal(undefined);
+      expect(lastMeaningfulLine("worker: failed to start: x\nat least one broker is down\n")).to.equal(
+        "at least one broker is down",
+      );
     });
 
     it("is a JSON log line's message and error", () => {
