@@ -27,6 +27,7 @@ import { EventRecorder } from "./kube/events.ts";
 import { KeepAliveKubeConfig } from "./kube/kube-config.ts";
 import { defaultElectionTimings, LeaderElector } from "./kube/leader-election.ts";
 import { kubeLeaseApi } from "./kube/lease-api.ts";
+import { podLister } from "./kube/pods.ts";
 import { secretReader } from "./kube/secret-reader.ts";
 import { createOperatorMetrics } from "./metrics.ts";
 import { lagAnswerer } from "./metrics-api/lag-answer.ts";
@@ -212,6 +213,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         pipelines: caches.pipelines.cache,
         deployments: caches.deployments.cache,
         hpas: caches.hpas.cache,
+        pods: podLister(core),
         objects: KubernetesObjectApi.makeApiClient(kubeConfig),
         ...(caches.keda === undefined
           ? {}

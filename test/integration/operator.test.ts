@@ -281,6 +281,91 @@ describe("operator on a real control plane and a real Kafka", function () {
     await k.runAsync(["delete", "sp", "locked", "-n", "default", "--wait=true", "--timeout=60s"]);
   });
 
+  it("names a failing worker pod in WorkersAvailable and Ready, and lets go of it once the pod is ready", async () => {
+    const modelUrl = "https://models.example/sentiment.tar.gz";
+    const sha256 = "ab".repeat(32);
+    k.apply(
+      pipelineManifest(
+        "fetching",
+        spec({
+          topics: { partitions: 1, replicationFactor: 1 },
+          model: { source: { url: { url: modelUrl, sha256 } } },
+        }),
+      ),
+    );
+    await readyPipeline("fetching");
+    const pod = k
+      .run(["get", "pods", "-n", "default", "-l", "app.kubernetes.io/instance=fetching", "-o", "name"])
+      .trim()
+      .replace(/^pod\//, "");
+    const mismatch = `SHA-256 mismatch for ${modelUrl}: expected ${sha256}, got ${"cd".repeat(32)}; the archive was not unpacked`;
+    // What a kubelet reports of a pod whose init container keeps failing, written through the status subresource
+    // as a kubelet writes it. kwok, which plays the kubelet here, acts only on Pending pods: this Running pod's
+    // status stays as written. The termination message is the tail of fetch-model's log.
+    const container = (name: string, state: object, lastState: object = {}) => ({
+      name,
+      image: "kubesentiment/worker:0.1.0",
+      imageID: "",
+      ready: false,
+      restartCount: 3,
+      state,
+      lastState,
+    });
+    const status = (ready: "True" | "False", init: object, worker: object) => ({
+      status: {
+        conditions: ["Initialized", "ContainersReady", "Ready"].map((type) => ({ type, status: ready })),
+        initContainerStatuses: [init],
+        containerStatuses: [worker],
+      },
+    });
+    const patchStatus = (patch: object) =>
+      k.run(["patch", "pod", pod, "-n", "default", "--subresource=status", "-p", JSON.stringify(patch)]);
+    patchStatus(
+      status(
+        "False",
+        container(
+          "fetch-model",
+          { waiting: { reason: "CrashLoopBackOff", message: "back-off 40s restarting failed container" } },
+          { terminated: { exitCode: 1, reason: "Error", message: `fetch-model: ${mismatch}\n` } },
+        ),
+        container("worker", { waiting: { reason: "PodInitializing" } }),
+      ),
+    );
+    const failing = await waitFor(
+      "WorkersAvailable naming the failing pod",
+      () => {
+        const current = k.pipeline("fetching");
+        return conditionOf(current, "WorkersAvailable")?.reason === "WorkerPodFailing" ? current : undefined;
+      },
+      { timeoutMs: 60_000, describe: () => JSON.stringify(k.pipeline("fetching")?.status?.conditions) },
+    );
+    const expected = {
+      status: "False",
+      reason: "WorkerPodFailing",
+      message: `0 of 1 workers of Deployment fetching-worker available; pod ${pod}: init container fetch-model failed (exit 1; now CrashLoopBackOff): ${mismatch}`,
+    };
+    expect(conditionOf(failing, "WorkersAvailable")).to.include(expected);
+    expect(conditionOf(failing, "Ready")).to.include(expected);
+
+    const completed = { terminated: { exitCode: 0, reason: "Completed" } };
+    patchStatus(
+      status(
+        "True",
+        { ...container("fetch-model", completed), ready: true },
+        {
+          ...container("worker", { running: { startedAt: new Date().toISOString() } }),
+          ready: true,
+        },
+      ),
+    );
+    const recovered = await readyPipeline("fetching", 60_000);
+    expect(conditionOf(recovered, "WorkersAvailable")).to.include({
+      status: "True",
+      message: "1 of 1 workers available",
+    });
+    await k.runAsync(["delete", "sp", "fetching", "-n", "default", "--wait=true", "--timeout=60s"]);
+  });
+
   it("never wedges: a pipeline whose Kafka is gone can be released by an annotation", async () => {
     const nowhere = { bootstrapServers: ["127.0.0.1:1"] };
     k.apply(

@@ -6,7 +6,8 @@ import { type RunningWorker, startWorker } from "./worker.ts";
 async function main(): Promise<void> {
   const parsed = parseWorkerConfig(process.env);
   if (!parsed.ok) {
-    console.error(`worker: invalid configuration:\n${parsed.problems.map((p) => `  - ${p}`).join("\n")}`);
+    // One line, the last: a pod's termination message is its log's tail (render/deployment.ts).
+    console.error(`worker: invalid configuration: ${parsed.problems.join("; ")}`);
     process.exit(2);
   }
   // Handled from the start: in a container the worker is PID 1, which ignores a signal it has no handler for,

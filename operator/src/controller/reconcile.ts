@@ -21,6 +21,7 @@ import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
 import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
+import type { PodLister } from "../kube/pods.ts";
 import { readCustomObject } from "../kube/read.ts";
 import {
   type InvalidPipelineError,
@@ -32,11 +33,12 @@ import {
 } from "../pipeline.ts";
 import { renderWorkerDeployment } from "../render/deployment.ts";
 import { replicaBounds } from "../render/hpa.ts";
-import { workerName } from "../render/labels.ts";
+import { selectorLabels, workerName } from "../render/labels.ts";
 import { renderWorkerService } from "../render/service.ts";
 import { type AppliedAutoscaler, applyAutoscaler, type KedaCaches } from "./autoscaler.ts";
 import { mergeConditions } from "./conditions.ts";
-import { computeStatus, isPaused, type Pause, type TopicsOutcome } from "./status.ts";
+import { mostTellingPodFailure, type PodFailure } from "./pod-failures.ts";
+import { computeStatus, isPaused, type Pause, type TopicsOutcome, workersShort } from "./status.ts";
 import { claimedTopics, describeClaims } from "./topic-claims.ts";
 
 /** Held while topics must be deleted with the pipeline (deletionPolicy Delete). */
@@ -113,6 +115,8 @@ export interface ReconcilerDeps {
   pipelines: Pick<ObjectCache<SentimentPipeline>, "get" | "list">;
   deployments: Pick<ObjectCache<V1Deployment>, "get">;
   hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
+  /** Read only while a pipeline's workers are short, to say why (pods are not watched: there are many). */
+  pods: PodLister;
   objects: Pick<KubernetesObjectApi, "patch" | "delete">;
   /** With KEDA_ENABLED, its kinds' caches: pipelines may be scaled by KEDA (see autoscaler.ts). */
   keda?: KedaCaches;
@@ -253,6 +257,8 @@ export class Reconciler {
       current?.spec === undefined || scaled.replicas === undefined
         ? current
         : { ...current, spec: { ...current.spec, replicas: scaled.replicas } };
+    const podFailure =
+      workloads.error === undefined ? await this.#podFailure(pipeline, deployment) : undefined;
 
     const uid = object.metadata.uid ?? "";
     const recorded = this.#recordedCreated.get(key);
@@ -268,6 +274,7 @@ export class Reconciler {
         topics,
         acls: acls.condition,
         deployment,
+        podFailure,
         hpa:
           pipeline.autoscaling.provider === "builtin"
             ? (workloads.hpa ?? this.deps.hpas.get(workerName(pipeline), namespace))
@@ -334,6 +341,26 @@ export class Reconciler {
     return terminal
       ? { kind: "terminal", reason, afterMs: this.deps.resyncPeriodMs }
       : { kind: "retry", reason };
+  }
+
+  /**
+   * Why the workers do not come up, read from their pods only while some are missing. Best effort: a pod list
+   * refused (an install without the right) or failed leaves the condition as the Deployment alone tells it.
+   */
+  async #podFailure(
+    pipeline: ResolvedPipeline,
+    deployment: V1Deployment | undefined,
+  ): Promise<PodFailure | undefined> {
+    if (!workersShort(deployment)) return undefined;
+    try {
+      return mostTellingPodFailure(await this.deps.pods(pipeline.namespace, selectorLabels(pipeline)));
+    } catch (error) {
+      this.deps.log("listing the worker pods failed", {
+        pipeline: `${pipeline.namespace}/${pipeline.name}`,
+        error: errorMessage(error),
+      });
+      return undefined;
+    }
   }
 
   /**

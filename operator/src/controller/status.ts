@@ -7,6 +7,7 @@ import type { AclBinding } from "../kafka/acl-plan.ts";
 import type { Condition, PipelineStatus, ResolvedPipeline } from "../pipeline.ts";
 import { type ConditionInput, mergeConditions } from "./conditions.ts";
 import { type KedaOutcome, kedaAutoscalingCondition } from "./keda-status.ts";
+import type { PodFailure } from "./pod-failures.ts";
 
 /** What happened to the topics in this reconcile. */
 export type TopicsOutcome =
@@ -33,6 +34,8 @@ export interface Observation {
   acls: Omit<ConditionInput, "type"> | undefined;
   /** Undefined when the Deployment does not exist (yet). */
   deployment: V1Deployment | undefined;
+  /** Why a worker pod fails, looked for only while workersShort(deployment); undefined when none is found. */
+  podFailure: PodFailure | undefined;
   /** The built-in autoscaler; undefined with provider keda. */
   hpa: V2HorizontalPodAutoscaler | undefined;
   /** With provider keda: what applying the ScaledObject came to; undefined when it was not applied. */
@@ -64,7 +67,25 @@ function topicsCondition({ pipeline, topics }: Observation): ConditionInput {
   };
 }
 
-function workersCondition({ deployment, workloadError }: Observation): ConditionInput {
+function workerCounts(deployment: V1Deployment) {
+  return {
+    desired: deployment.spec?.replicas ?? 0,
+    available: deployment.status?.availableReplicas ?? 0,
+    updated: deployment.status?.updatedReplicas ?? 0,
+  };
+}
+
+/**
+ * Fewer workers available or updated than desired: only then are the pods worth reading for a failure, so a
+ * pipeline in its steady state costs no call for them.
+ */
+export function workersShort(deployment: V1Deployment | undefined): boolean {
+  if (deployment === undefined) return false;
+  const { desired, available, updated } = workerCounts(deployment);
+  return available < desired || updated < desired;
+}
+
+function workersCondition({ deployment, podFailure, workloadError }: Observation): ConditionInput {
   const type = "WorkersAvailable";
   if (workloadError !== undefined) return { type, status: "False", ...workloadError };
   if (deployment === undefined) {
@@ -76,29 +97,35 @@ function workersCondition({ deployment, workloadError }: Observation): Condition
     };
   }
   const name = deployment.metadata?.name ?? "";
-  const desired = deployment.spec?.replicas ?? 0;
-  const available = deployment.status?.availableReplicas ?? 0;
-  const updated = deployment.status?.updatedReplicas ?? 0;
+  const { desired, available, updated } = workerCounts(deployment);
   if (desired === 0) {
     return { type, status: "True", reason: "ScaledToZero", message: `Deployment ${name} is scaled to zero` };
   }
   const rollout =
     updated < desired ? `; rolling out a new configuration: ${updated} of ${desired} updated` : "";
+  const failing = podFailure === undefined ? "" : `; pod ${podFailure.pod}: ${podFailure.message}`;
   if (available > 0) {
+    // The workers that are there answer; a failing new pod is worth saying, not a reason to call them gone.
     return {
       type,
       status: "True",
       reason: "WorkersAvailable",
-      message: `${available} of ${desired} workers available${rollout}`,
+      message: `${available} of ${desired} workers available${rollout}${failing}`,
     };
   }
   const progressing = deployment.status?.conditions?.find((condition) => condition.type === "Progressing");
   const stalled = progressing?.reason === "ProgressDeadlineExceeded" ? `: ${progressing.message ?? ""}` : "";
+  const reason =
+    podFailure !== undefined
+      ? "WorkerPodFailing"
+      : stalled === ""
+        ? "NoWorkerAvailable"
+        : "ProgressDeadlineExceeded";
   return {
     type,
     status: "False",
-    reason: stalled === "" ? "NoWorkerAvailable" : "ProgressDeadlineExceeded",
-    message: `0 of ${desired} workers of Deployment ${name} available${stalled || rollout}`,
+    reason,
+    message: `0 of ${desired} workers of Deployment ${name} available${stalled || rollout}${failing}`,
   };
 }
 

@@ -110,6 +110,10 @@ export function renderWorkerDeployment(
     image,
     resources: workerResources(pipeline.worker.resources),
     securityContext: containerSecurityContext(),
+    // Neither the worker nor fetch-model writes /dev/termination-log: a container that fails is given its log's
+    // tail as its termination message, whose last line is the reason each prints before it exits non-zero, and
+    // the pipeline's WorkersAvailable condition quotes it (controller/pod-failures.ts).
+    terminationMessagePolicy: "FallbackToLogsOnError",
   };
   const model = modelPodParts(pipeline.model.source, shared);
   const kafkaTls = kafkaTlsPodParts(pipeline);

@@ -44,12 +44,13 @@ export interface ModelPodParts {
 }
 
 /**
- * `container` is the worker container's image, resources and security context: the fetcher runs the same
- * image (no second image to pull, pin or scan) under the same restrictions.
+ * `container` is the worker container's image, resources, security context and termination message policy: the
+ * fetcher runs the same image (no second image to pull, pin or scan) under the same restrictions, and its
+ * failure reaches the pipeline's status the same way.
  */
 export function modelPodParts(
   source: ModelSource,
-  container: Pick<V1Container, "image" | "resources" | "securityContext">,
+  container: Pick<V1Container, "image" | "resources" | "securityContext" | "terminationMessagePolicy">,
 ): ModelPodParts {
   switch (source.kind) {
     case "builtin":

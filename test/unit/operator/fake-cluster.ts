@@ -9,6 +9,7 @@ import {
   type KubernetesObject,
   type V1Deployment,
   type V1DeploymentStatus,
+  type V1Pod,
   type V1Scale,
   type V1Status,
   type V2HorizontalPodAutoscaler,
@@ -129,6 +130,8 @@ export class FakeCluster {
   readonly statuses: PipelineStatus[] = [];
   /** Every Event recorded, as "Type Reason: message". */
   readonly events: string[] = [];
+  /** The pods there are, in any namespace; a list of them is recorded in `did`. */
+  pods: V1Pod[] = [];
   /** What the Deployment controller reports for an applied Deployment. */
   deploymentStatus: V1DeploymentStatus = {
     replicas: 1,
@@ -158,6 +161,15 @@ export class FakeCluster {
       pipelines: cache(this.pipelines),
       deployments: cache(this.deployments),
       hpas: cache(this.hpas),
+      pods: async (namespace, labels) => {
+        const selector = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
+        this.did.push(`list pods in ${namespace} with ${selector.join(",")}`);
+        return this.pods.filter(
+          (pod) =>
+            pod.metadata?.namespace === namespace &&
+            Object.entries(labels).every(([key, value]) => pod.metadata?.labels?.[key] === value),
+        );
+      },
       objects: {
         patch: (object) => this.#apply(object),
         delete: async (object) => {

@@ -228,6 +228,85 @@ describe("operator reconcile", () => {
     });
   });
 
+  describe("worker pods", () => {
+    const listPods =
+      "list pods in shop with app.kubernetes.io/name=kubesentiment-worker,app.kubernetes.io/instance=reviews";
+    const noneAvailable = { replicas: 1, readyReplicas: 0, availableReplicas: 0, updatedReplicas: 1 };
+    const refusedWorker = (namespace: string, instance: string) => ({
+      metadata: {
+        name: `${instance}-worker-5d8f-q7x`,
+        namespace,
+        labels: { "app.kubernetes.io/name": "kubesentiment-worker", "app.kubernetes.io/instance": instance },
+      },
+      status: {
+        phase: "Running",
+        conditions: [{ type: "Ready", status: "False" }],
+        containerStatuses: [
+          {
+            name: "worker",
+            image: "example/worker:1",
+            imageID: "",
+            ready: false,
+            restartCount: 4,
+            state: { waiting: { reason: "CrashLoopBackOff" } },
+            lastState: {
+              terminated: {
+                exitCode: 1,
+                reason: "Error",
+                message: "worker: failed to start: SASL authentication failed for user alice\n",
+              },
+            },
+          },
+        ],
+      },
+    });
+
+    it("are not read while every worker is available", async () => {
+      cluster.pods.push(refusedWorker("shop", "reviews"));
+      await reconcile(cluster.add(pipelineObject()));
+      expect(cluster.did).not.to.include(listPods);
+    });
+
+    it("name the pipeline's failing pod in WorkersAvailable and Ready while no worker is available", async () => {
+      cluster.deploymentStatus = noneAvailable;
+      cluster.pods.push(refusedWorker("other", "reviews"), refusedWorker("shop", "reviews"));
+      await reconcile(cluster.add(pipelineObject()));
+      expect(cluster.did.slice(-2)).to.deep.equal([listPods, "write status of reviews"]);
+      const expected = {
+        status: "False",
+        reason: "WorkerPodFailing",
+        message:
+          "0 of 1 workers of Deployment reviews-worker available; pod reviews-worker-5d8f-q7x: container worker failed (exit 1; now CrashLoopBackOff): failed to start: SASL authentication failed for user alice",
+      };
+      expect(conditionOf(cluster.statuses[0], "WorkersAvailable")).to.include(expected);
+      expect(conditionOf(cluster.statuses[0], "Ready")).to.include(expected);
+    });
+
+    it("leave the condition to the Deployment when they cannot be listed, and the reconcile goes on", async () => {
+      cluster.deploymentStatus = noneAvailable;
+      const logged: string[] = [];
+      const deps = cluster.deps({
+        pods: async () => {
+          throw new Error('pods is forbidden: cannot list resource "pods"');
+        },
+        log: (message, fields) => logged.push(`${message}: ${JSON.stringify(fields)}`),
+      });
+      const key = cluster.add(pipelineObject());
+      expect(await new Reconciler(deps).reconcile(key)).to.deep.equal({
+        kind: "resync",
+        afterMs: resyncPeriodMs,
+      });
+      expect(conditionOf(cluster.statuses[0], "WorkersAvailable")).to.include({
+        status: "False",
+        reason: "NoWorkerAvailable",
+        message: "0 of 1 workers of Deployment reviews-worker available",
+      });
+      expect(logged).to.deep.equal([
+        'listing the worker pods failed: {"pipeline":"shop/reviews","error":"pods is forbidden: cannot list resource \\"pods\\""}',
+      ]);
+    });
+  });
+
   it("scales an idle pipeline with minReplicas 0 to zero once the cooldown has passed without lag", async () => {
     const cooldownMs = 300_000;
     const lastActiveTime = new Date(now.getTime() - cooldownMs).toISOString();
@@ -370,6 +449,8 @@ describe("operator reconcile", () => {
       expect(cluster.did.slice(4)).to.deep.equal([
         "scale shop/reviews-worker to 2",
         "event Normal ScaledFromZero",
+        // The Deployment reports 1 of the 2 workers available: their pods are looked at for a failure.
+        "list pods in shop with app.kubernetes.io/name=kubesentiment-worker,app.kubernetes.io/instance=reviews",
         "write status of reviews",
         "event Normal PipelineReady",
         "event Normal Resumed",

@@ -123,6 +123,15 @@ describe("render: worker Deployment", () => {
     }
   });
 
+  it("has every container's log tail as its termination message when it fails without writing one", () => {
+    const pod = podSpec(render(customSpec));
+    const containers = [...pod.containers, ...(pod.initContainers ?? [])];
+    expect(containers.map(({ name }) => name)).to.deep.equal(["worker", "fetch-model"]);
+    for (const container of containers) {
+      expect(container.terminationMessagePolicy, container.name).to.equal("FallbackToLogsOnError");
+    }
+  });
+
   it("gives the worker more time to stop than its own shutdown bound (25 s)", () => {
     const grace = podSpec(render(defaultSpec)).terminationGracePeriodSeconds ?? 0;
     expect(grace).to.be.above(25).and.at.most(40);
@@ -173,6 +182,7 @@ describe("render: worker Deployment", () => {
         image: worker.image,
         resources: worker.resources,
         securityContext: hardenedContainer,
+        terminationMessagePolicy: "FallbackToLogsOnError",
         command: ["node", "--enable-source-maps", "worker/src/model/fetch-model.js"],
         args: ["https://models.example/sst2.tar.gz", "ab".repeat(32), "/models"],
         volumeMounts: [{ name: "model", mountPath: "/models" }],

@@ -58,6 +58,13 @@ describe("operator RBAC manifest", () => {
     ).to.deep.equal([["get"]]);
   });
 
+  it("lists pods, to say why workers fail, and does nothing else with them", () => {
+    const rules = find<V1ClusterRole>("ClusterRole", "kubesentiment-operator").rules ?? [];
+    expect(rules.filter((rule) => rule.resources?.includes("pods"))).to.deep.equal([
+      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+    ]);
+  });
+
   it("keeps only cluster-scoped resources in the role a namespaced install keeps cluster-wide", () => {
     const rules = find<V1ClusterRole>("ClusterRole", "kubesentiment-operator-metrics-api").rules ?? [];
     expect(rules.flatMap((rule) => rule.resources)).to.deep.equal(["tokenreviews", "subjectaccessreviews"]);

@@ -1,7 +1,7 @@
 import type { V1Deployment, V2HorizontalPodAutoscaler } from "@kubernetes/client-node";
 import { expect } from "chai";
 import { mergeConditions } from "../../../operator/src/controller/conditions.ts";
-import { computeStatus, type Observation } from "../../../operator/src/controller/status.ts";
+import { computeStatus, type Observation, workersShort } from "../../../operator/src/controller/status.ts";
 import { resolvePipeline } from "../../../operator/src/pipeline.ts";
 
 const pipeline = resolvePipeline({
@@ -44,6 +44,7 @@ const healthy: Observation = {
   topics: { state: "ready" },
   acls: undefined,
   deployment: deployment(2, 2),
+  podFailure: undefined,
   hpa: hpa("True", "ValidMetricFound"),
   keda: undefined,
   cappedByPartitions: false,
@@ -104,6 +105,67 @@ describe("operator status", () => {
     expect(conditions.WorkersAvailable).to.include({ status: "False", reason: "NoWorkerAvailable" });
     expect(conditions.WorkersAvailable?.message).to.include("1 of 2 updated");
     expect(conditions.Ready?.status).to.equal("False");
+  });
+
+  describe("a failing worker pod", () => {
+    const podFailure = {
+      pod: "reviews-worker-7c9d-x2x",
+      container: "fetch-model",
+      reason: "CrashLoopBackOff",
+      message:
+        "init container fetch-model failed (exit 1; now CrashLoopBackOff): SHA-256 mismatch for https://m/x",
+    };
+    const named =
+      "pod reviews-worker-7c9d-x2x: init container fetch-model failed (exit 1; now CrashLoopBackOff): SHA-256 mismatch for https://m/x";
+
+    it("is why no worker is available, and so why the pipeline is not Ready", () => {
+      const conditions = byType({ ...healthy, deployment: deployment(2, 0), podFailure });
+      const expected = {
+        status: "False",
+        reason: "WorkerPodFailing",
+        message: `0 of 2 workers of Deployment reviews-worker available; ${named}`,
+      };
+      expect(conditions.WorkersAvailable).to.include(expected);
+      expect(conditions.Ready).to.include(expected);
+    });
+
+    it("comes after a stalled roll-out's own word", () => {
+      const stalled = deployment(2, 0, 1);
+      stalled.status = {
+        ...stalled.status,
+        conditions: [
+          {
+            type: "Progressing",
+            status: "False",
+            reason: "ProgressDeadlineExceeded",
+            message: 'ReplicaSet "reviews-worker-7c9d" has timed out progressing.',
+          },
+        ],
+      };
+      expect(byType({ ...healthy, deployment: stalled, podFailure }).WorkersAvailable).to.include({
+        status: "False",
+        reason: "WorkerPodFailing",
+        message: `0 of 2 workers of Deployment reviews-worker available: ReplicaSet "reviews-worker-7c9d" has timed out progressing.; ${named}`,
+      });
+    });
+
+    it("is told beside the workers that answer while a roll-out's new pods fail", () => {
+      const conditions = byType({ ...healthy, deployment: deployment(2, 2, 1), podFailure });
+      expect(conditions.WorkersAvailable).to.include({
+        status: "True",
+        reason: "WorkersAvailable",
+        message: `2 of 2 workers available; rolling out a new configuration: 1 of 2 updated; ${named}`,
+      });
+      expect(conditions.Ready?.status).to.equal("True");
+    });
+  });
+
+  it("looks for failing pods only while workers are missing or not yet updated", () => {
+    expect(workersShort(deployment(2, 2))).to.equal(false);
+    expect(workersShort(deployment(0, 0))).to.equal(false);
+    expect(workersShort(undefined)).to.equal(false);
+    expect(workersShort(deployment(2, 1))).to.equal(true);
+    expect(workersShort(deployment(2, 2, 1))).to.equal(true);
   });
 
   it("reports a missing Deployment and an apply failure", () => {

@@ -215,11 +215,16 @@ describe("fetch-model", function () {
     expect(result.stderr).to.include("lacks tokenizer.json, tokenizer_config.json");
   });
 
-  it("reports what tar says about a file that is not an archive", async () => {
+  it("reports what tar says about a file that is not an archive, on one line", async () => {
     const dir = await target();
     const result = await fetchModel(`${base}/not-gzip.tar.gz`, archiveDigest("/not-gzip.tar.gz"), dir);
     expect(result.code).to.equal(1);
-    expect(result.stderr).to.match(/^fetch-model: tar could not unpack the archive \(exit \d+\): .+/);
+    // The last line of the init container's log is its termination message's reason (pod-failures.ts): it must
+    // hold what tar said first (the cause), not only tar's closing "exiting now".
+    expect(result.stderr.trimEnd()).to.match(
+      /^fetch-model: tar could not unpack the archive \(exit \d+\): [^\n]+$/,
+    );
+    expect(result.stderr).to.include("not in gzip format");
     expect(await readdir(dir)).to.deep.equal([]);
   });
 

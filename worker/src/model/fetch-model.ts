@@ -3,7 +3,8 @@
 // it is unpacked, so a changed or truncated download never reaches the worker.
 //
 // CLI: node worker/src/model/fetch-model.js <https-url> <sha256> <target-dir>
-// exits 0 with the model in <target-dir>, 1 with a message on any failure, 2 on wrong usage.
+// exits 0 with the model in <target-dir>, 1 with a message on any failure (one line, the last it prints: the
+// pod's termination message ends with it), 2 on wrong usage.
 //
 // The server's certificate must chain to Node's public roots or to a CA in the file NODE_EXTRA_CA_CERTS names
 // (the operator points it at the mounted spec.model.source.url.caSecretRef). Node reads that file at start for
@@ -116,6 +117,18 @@ async function download(url: URL, file: string, caFile: string | undefined): Pro
   return hash.digest("hex");
 }
 
+/**
+ * tar's lines joined: the last line of the init container's log is its reason in the pipeline's status (tar's
+ * own last line, "Error is not recoverable: exiting now", says nothing of the cause on its first).
+ */
+function oneLine(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .join("; ");
+}
+
 /** The system tar: no archive code of our own to get wrong; it strips leading "/" and "../" from members. */
 function untar(archive: string, targetDir: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -129,7 +142,7 @@ function untar(archive: string, targetDir: string): Promise<void> {
     tar.on("error", (error) => reject(new FetchModelError(`cannot run tar: ${error.message}`)));
     tar.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new FetchModelError(`tar could not unpack the archive (exit ${code}): ${stderr.trim()}`));
+      else reject(new FetchModelError(`tar could not unpack the archive (exit ${code}): ${oneLine(stderr)}`));
     });
   });
 }
