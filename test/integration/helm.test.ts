@@ -170,6 +170,8 @@ describe("Helm chart on a real control plane", function () {
       ["create", "events", "-n", "default"],
       ["patch", "events.events.k8s.io", "-n", "default"],
       ["get", "secrets", "-n", "default"],
+      // Why a pipeline's worker pods fail, for its WorkersAvailable condition.
+      ["list", "pods", "-n", "default"],
       ["watch", "sentimentredrives.kubesentiment.io", "-A"],
       ["get", "sentimentredrives.kubesentiment.io", "-n", "default"],
       ["patch", "sentimentredrives.kubesentiment.io", "--subresource=status", "-n", "default"],
@@ -192,6 +194,8 @@ describe("Helm chart on a real control plane", function () {
       ["create", "sentimentreplays.kubesentiment.io", "-n", "default"],
       ["patch", "sentimentreplays.kubesentiment.io", "-n", "default"],
       ["create", "pods", "-n", "default"],
+      ["get", "pods/log", "-n", "default"],
+      ["watch", "pods", "-A"],
       ["update", "secrets", "-n", "default"],
       ["update", "leases.coordination.k8s.io/someone-else", "-n", releaseNamespace],
       ["create", "leases.coordination.k8s.io", "-n", "default"],
