@@ -72,17 +72,20 @@ function workerCounts(deployment: V1Deployment) {
     desired: deployment.spec?.replicas ?? 0,
     available: deployment.status?.availableReplicas ?? 0,
     updated: deployment.status?.updatedReplicas ?? 0,
+    /** Every pod of the Deployment's ReplicaSets: more than the updated ones while old pods still run. */
+    total: deployment.status?.replicas ?? 0,
   };
 }
 
 /**
- * Fewer workers available or updated than desired: only then are the pods worth reading for a failure, so a
- * pipeline in its steady state costs no call for them.
+ * Fewer workers available or updated than desired, or old pods still running beside the updated ones (a roll-out
+ * whose new pods do not become ready, the old ones answering meanwhile): only then are the pods worth reading for
+ * a failure, so a pipeline in its steady state costs no call for them.
  */
 export function workersShort(deployment: V1Deployment | undefined): boolean {
   if (deployment === undefined) return false;
-  const { desired, available, updated } = workerCounts(deployment);
-  return available < desired || updated < desired;
+  const { desired, available, updated, total } = workerCounts(deployment);
+  return available < desired || updated < desired || total > updated;
 }
 
 function workersCondition({ deployment, podFailure, workloadError }: Observation): ConditionInput {
@@ -97,12 +100,17 @@ function workersCondition({ deployment, podFailure, workloadError }: Observation
     };
   }
   const name = deployment.metadata?.name ?? "";
-  const { desired, available, updated } = workerCounts(deployment);
+  const { desired, available, updated, total } = workerCounts(deployment);
   if (desired === 0) {
     return { type, status: "True", reason: "ScaledToZero", message: `Deployment ${name} is scaled to zero` };
   }
+  const old = total - updated;
   const rollout =
-    updated < desired ? `; rolling out a new configuration: ${updated} of ${desired} updated` : "";
+    updated < desired
+      ? `; rolling out a new configuration: ${updated} of ${desired} updated`
+      : old > 0
+        ? `; rolling out a new configuration: ${old} old pod${old === 1 ? "" : "s"} still running until the new ones are ready`
+        : "";
   const failing = podFailure === undefined ? "" : `; pod ${podFailure.pod}: ${podFailure.message}`;
   if (available > 0) {
     // The workers that are there answer; a failing new pod is worth saying, not a reason to call them gone.

@@ -158,6 +158,18 @@ describe("operator status", () => {
       });
       expect(conditions.Ready?.status).to.equal("True");
     });
+
+    it("names a new pod's failure while the old pod it would replace still answers", () => {
+      // maxSurge 1, maxUnavailable 0: the updated pod fails, so the old one stays; every count but the total is met.
+      const stuck = deployment(1, 1);
+      stuck.status = { ...stuck.status, replicas: 2 };
+      const conditions = byType({ ...healthy, deployment: stuck, podFailure });
+      expect(conditions.WorkersAvailable).to.include({
+        status: "True",
+        message: `1 of 1 workers available; rolling out a new configuration: 1 old pod still running until the new ones are ready; ${named}`,
+      });
+      expect(workersShort(stuck)).to.equal(true);
+    });
   });
 
   it("looks for failing pods only while workers are missing or not yet updated", () => {
