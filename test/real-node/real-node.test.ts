@@ -6,7 +6,11 @@
 // pipeline's worker pods answer every request, lose nothing when deleted (graceful, forced) or rolled by a spec
 // change the new leader reconciles after the old leader's pod is deleted; the real HPA scales worker pods from
 // zero on a backlog, capped at the partitions, and back; `down` then leaves nothing of the node on the machine.
-import { existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type {
   V1APIService,
@@ -18,7 +22,8 @@ import type {
 import { expect } from "chai";
 import { clusterPortCount } from "../../hack/harness/cluster-config.ts";
 import { type Cluster, startCluster } from "../../hack/harness/cluster-run.ts";
-import { cacheDir } from "../../hack/harness/dirs.ts";
+import { requireCommand, run } from "../../hack/harness/commands.ts";
+import { cacheDir, repoRoot } from "../../hack/harness/dirs.ts";
 import { kafkaClient } from "../../hack/harness/kafka-client.ts";
 import type { KafkaCluster } from "../../hack/harness/kafka-cluster.ts";
 import { type Kubectl, kubectlFor } from "../../hack/harness/kubectl.ts";
@@ -36,7 +41,8 @@ import { waitFor } from "../../hack/harness/wait.ts";
 import type { PipelineSpec } from "../../operator/src/pipeline.ts";
 import { chartDir, helm, releaseNamespace, upgradeArgs } from "../support/helm.ts";
 import { startKafkaOnFreePorts } from "../support/kafka.ts";
-import { pipelineManifest, readyPipeline } from "../support/operator.ts";
+import { alice, brokerSecurity, makeTestPki, type TestPki } from "../support/kafka-security.ts";
+import { conditionOf, pipelineManifest, readyPipeline } from "../support/operator.ts";
 import { createPipelineTopics, type PipelineTopics, ResultReader } from "../support/pipeline-topics.ts";
 
 const workerImage = "kubesentiment/worker:0.1.0";
@@ -140,17 +146,114 @@ function inpodsSpec(bootstrapServers: string[], worker: NonNullable<PipelineSpec
 /** Two cores here: a smaller request than the default half core leaves room for more worker pods. */
 const smallWorker = { resources: { requests: { cpu: "100m", memory: "256Mi" } } };
 
+const wrongPassword = "not-alices-password-4Wq";
+
+/** The secured pipeline's SCRAM login, as a user keeps it: a Secret of username and password. */
+function kafkaUserSecret(password: string): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "kafka-user", namespace: "default" },
+    stringData: { username: alice.name, password },
+  });
+}
+
+/** One worker over SASL_SSL: the CA from Secret kafka-ca, SCRAM-SHA-512 as alice from Secret kafka-user. */
+function securedSpec(bootstrapServers: string[]): PipelineSpec {
+  return {
+    kafka: {
+      bootstrapServers,
+      tls: { caSecretRef: { name: "kafka-ca" } },
+      sasl: { mechanism: "scram-sha-512", secretRef: { name: "kafka-user" } },
+    },
+    topics: { partitions: 2, replicationFactor: 1 },
+    autoscaling: { minReplicas: 1, maxReplicas: 1 },
+    worker: smallWorker,
+  };
+}
+
+/** A PersistentVolume of `dir` on the node and the claim `model` bound to it, read-only, as a cluster admin would. */
+function modelVolume(dir: string): string {
+  const volume = {
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name: "kubesentiment-test-model" },
+    spec: {
+      capacity: { storage: "1Gi" },
+      accessModes: ["ReadOnlyMany"],
+      persistentVolumeReclaimPolicy: "Retain",
+      storageClassName: "",
+      hostPath: { path: dir, type: "Directory" },
+    },
+  };
+  const claim = {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "model", namespace: "default" },
+    spec: {
+      accessModes: ["ReadOnlyMany"],
+      storageClassName: "",
+      volumeName: volume.metadata.name,
+      resources: { requests: { storage: "1Gi" } },
+    },
+  };
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: [volume, claim] });
+}
+
+/**
+ * An HTTPS server on the pod gateway serving the worker's own model as a .tar.gz at `url`, under a certificate
+ * of a private CA (as an internal artifact server would be): pods reach it, and trust it only through the CA.
+ */
+async function startModelServer(dir: string) {
+  const pki = makeTestPki(dir, [podNetwork.gateway]);
+  const archive = join(dir, "model.tar.gz");
+  run(requireCommand("tar", "install tar"), [
+    "-czf",
+    archive,
+    "-C",
+    join(repoRoot, "worker", "model"),
+    "config.json",
+    "model.onnx",
+    "tokenizer.json",
+    "tokenizer_config.json",
+  ]);
+  const body = readFileSync(archive);
+  let requests = 0;
+  const server = createServer(
+    { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) },
+    (request, response) => {
+      requests++;
+      if (request.url === "/models/sst2.tar.gz") response.writeHead(200).end(body);
+      else response.writeHead(404).end();
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, podNetwork.gateway, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://${podNetwork.gateway}:${port}/models/sst2.tar.gz`,
+    sha256: createHash("sha256").update(body).digest("hex"),
+    caCert: pki.caCert,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 /**
  * A producer and a reader on a pipeline's default topics: requests sent with ids `<prefix>-<n>`, and whether
  * every one of them was answered (duplicates allowed: delivery is at least once; none may be missing).
  */
-async function openStream(bootstrapServers: string[], pipeline: string, prefix: string) {
+async function openStream(
+  bootstrapServers: string[],
+  pipeline: string,
+  prefix: string,
+  security?: KafkaCluster["security"],
+) {
   const topics = {
     requests: `default.${pipeline}-requests`,
     responses: `default.${pipeline}-responses`,
     deadLetter: `default.${pipeline}-dlq`,
   };
-  const client = kafkaClient(bootstrapServers);
+  const client = kafkaClient(bootstrapServers, { security });
   const reader = await ResultReader.start(client, topics);
   const producer = client.producer();
   await producer.connect();
@@ -197,6 +300,10 @@ describe("real node", function () {
   this.timeout(600_000);
   let cluster: Cluster | undefined;
   let kafka: KafkaCluster | undefined;
+  /** SASL_SSL (SCRAM-SHA-512 over TLS on a test CA) on the pod gateway, for the secured pipeline's cases. */
+  let secureKafka: { cluster: KafkaCluster; pki: TestPki } | undefined;
+  /** Scratch files of this run: the test CA, the model directory a PersistentVolume serves. */
+  const scratch = mkdtempSync(join(tmpdir(), "kubesentiment-real-node-"));
   let kubectl: Kubectl;
 
   before(async function () {
@@ -237,8 +344,10 @@ describe("real node", function () {
     kubectl.getJson<V1PodList>(["pods", "-n", releaseNamespace, "-l", operatorSelector])?.items ?? [];
 
   after(async () => {
+    await secureKafka?.cluster.stop();
     await kafka?.stop();
     await cluster?.stop();
+    rmSync(scratch, { recursive: true, force: true });
   });
 
   it("runs a worker pod from the image to Ready through its probes, and it answers a request", async () => {
@@ -424,6 +533,208 @@ describe("real node", function () {
     }
   });
 
+  it("runs a SCRAM/TLS pipeline's workers in pods from its Secrets: the CA mounted, the password by secretKeyRef", async () => {
+    const pki = makeTestPki(join(scratch, "pki"), [podNetwork.gateway]);
+    const security = brokerSecurity(pki);
+    secureKafka = {
+      pki,
+      cluster: await startKafkaOnFreePorts({
+        name: "test-real-node-secure",
+        clientHost: podNetwork.gateway,
+        security,
+      }),
+    };
+    kubectl.run(["create", "secret", "generic", "kafka-ca", `--from-file=ca.crt=${pki.caCert}`]);
+    kubectl.apply(kafkaUserSecret(alice.password));
+    kubectl.apply(pipelineManifest("secured", securedSpec(secureKafka.cluster.bootstrapServers)));
+    await readyPipeline(kubectl, "secured", "default", 240_000);
+    const [pod] = workerPods("secured");
+    const env = pod?.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === "KAFKA_SASL_PASSWORD")?.valueFrom?.secretKeyRef).to.deep.equal({
+      name: "kafka-user",
+      key: "password",
+    });
+    expect(JSON.stringify(pod?.spec)).not.to.include(alice.password);
+
+    const stream = await openStream(secureKafka.cluster.bootstrapServers, "secured", "secured", security);
+    try {
+      await stream.send(40);
+      await stream.allAnswered();
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("shows a wrong password in the new worker pod's log and the pipeline's conditions, the old pod answering meanwhile", async () => {
+    if (!secureKafka) throw new Error("no secured Kafka");
+    const before = new Set(workerPods("secured").map((pod) => pod.metadata?.name));
+    kubectl.apply(kafkaUserSecret(wrongPassword));
+    // The worker reads its credentials at start: a rotation takes a rollout, as README says.
+    kubectl.run(["rollout", "restart", "deployment/secured-worker"]);
+    const refused = await waitFor(
+      "a new secured worker pod's container failed at least once",
+      () =>
+        workerPods("secured").find(
+          (pod) =>
+            !before.has(pod.metadata?.name) &&
+            pod.status?.containerStatuses?.[0]?.lastState?.terminated !== undefined,
+        ),
+      { timeoutMs: 180_000 },
+    );
+    const log = kubectl.run(["logs", refused.metadata?.name ?? "", "-c", "worker", "--previous"]);
+    expect(log).to.include("SASL authentication failed for user alice");
+    expect(log).to.include("KAFKA_SASL_PASSWORD");
+    const conditions = await waitFor(
+      "secured reported with its login rejected",
+      () => {
+        const current = kubectl.pipeline("secured");
+        return conditionOf(current, "TopicsReady")?.reason === "KafkaAuthenticationFailed"
+          ? current
+          : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    expect(conditionOf(conditions, "TopicsReady")?.message).to.include("spec.kafka.sasl.secretRef");
+    expect(conditionOf(conditions, "Ready")?.status).to.equal("False");
+    // The old pod still answers, so workers are available; the condition names the new pod's failure.
+    const workers = await waitFor(
+      "secured's WorkersAvailable naming the refused login",
+      () => {
+        const condition = conditionOf(kubectl.pipeline("secured"), "WorkersAvailable");
+        return condition?.message?.includes("SASL authentication failed for user alice")
+          ? condition
+          : undefined;
+      },
+      { timeoutMs: 120_000, describe: () => JSON.stringify(kubectl.pipeline("secured")?.status?.conditions) },
+    );
+    expect(workers.message).to.include(refused.metadata?.name ?? "");
+    expect(log + JSON.stringify(kubectl.pipeline("secured")?.status)).not.to.include(wrongPassword);
+
+    // maxUnavailable 0: the pod started with the right password stays and answers.
+    const stream = await openStream(
+      secureKafka.cluster.bootstrapServers,
+      "secured",
+      "rotating",
+      secureKafka.cluster.security,
+    );
+    try {
+      await stream.send(40);
+      await stream.allAnswered();
+    } finally {
+      await stream.close();
+    }
+
+    kubectl.apply(kafkaUserSecret(alice.password));
+    kubectl.run(["delete", "pod", refused.metadata?.name ?? "", "--wait=false"]);
+    await waitFor(
+      "secured rolled onto a new pod with the right password",
+      () => {
+        const pods = workerPods("secured");
+        return (
+          pods.length === 1 &&
+          !before.has(pods[0]?.metadata?.name) &&
+          pods[0]?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")
+        );
+      },
+      { timeoutMs: 180_000 },
+    );
+    await readyPipeline(kubectl, "secured", "default", 120_000);
+  });
+
+  it("runs workers on a model from a PersistentVolume on the node (a subPath of it), and they answer", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    const volumeDir = join(scratch, "model-volume");
+    mkdirSync(join(volumeDir, "sst2"), { recursive: true });
+    cpSync(join(repoRoot, "worker", "model"), join(volumeDir, "sst2"), { recursive: true });
+    // The worker runs as a non-root user: the directory must be readable by it, as on any shared volume.
+    for (const dir of [scratch, volumeDir, join(volumeDir, "sst2")]) chmodSync(dir, 0o755);
+    kubectl.apply(modelVolume(volumeDir));
+    kubectl.apply(
+      pipelineManifest("fromvolume", {
+        kafka: { bootstrapServers: kafka.bootstrapServers },
+        topics: { partitions: 1, replicationFactor: 1 },
+        autoscaling: { minReplicas: 1, maxReplicas: 1 },
+        model: { source: { volume: { claimName: "model", subPath: "sst2" } } },
+        worker: smallWorker,
+      }),
+    );
+    await readyPipeline(kubectl, "fromvolume", "default", 240_000);
+    const [pod] = workerPods("fromvolume");
+    const loaded = kubectl
+      .run(["logs", pod?.metadata?.name ?? "", "-c", "worker"])
+      .split("\n")
+      .map((line) => (line.startsWith("{") ? (JSON.parse(line) as { message?: string; dir?: string }) : {}))
+      .find((entry) => entry.message === "model loaded");
+    expect(loaded?.dir).to.equal("/models");
+    const stream = await openStream(kafka.bootstrapServers, "fromvolume", "volume");
+    try {
+      await stream.send(40);
+      await stream.allAnswered();
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("fetches the model from an HTTPS server on a private CA with the right sha256; a wrong one fails visibly", async () => {
+    if (!kafka) throw new Error("no Kafka");
+    const server = await startModelServer(join(scratch, "model-server"));
+    try {
+      kubectl.run(["create", "secret", "generic", "model-ca", `--from-file=ca.crt=${server.caCert}`]);
+      const fromUrl = (sha256: string): PipelineSpec => ({
+        kafka: { bootstrapServers: kafka?.bootstrapServers ?? [] },
+        topics: { partitions: 1, replicationFactor: 1 },
+        autoscaling: { minReplicas: 1, maxReplicas: 1 },
+        model: { source: { url: { url: server.url, sha256, caSecretRef: { name: "model-ca" } } } },
+        worker: smallWorker,
+      });
+      kubectl.apply(pipelineManifest("fromurl", fromUrl(server.sha256)));
+      await readyPipeline(kubectl, "fromurl", "default", 240_000);
+      expect(server.requests()).to.be.above(0);
+      const stream = await openStream(kafka.bootstrapServers, "fromurl", "url");
+      try {
+        await stream.send(40);
+        await stream.allAnswered();
+      } finally {
+        await stream.close();
+      }
+
+      const wrong = "0".repeat(64);
+      kubectl.apply(pipelineManifest("badurl", fromUrl(wrong)));
+      const failed = await waitFor(
+        "badurl's fetch-model init container failed",
+        () =>
+          workerPods("badurl").find(
+            (pod) =>
+              (pod.status?.initContainerStatuses?.[0]?.lastState?.terminated ??
+                pod.status?.initContainerStatuses?.[0]?.state?.terminated) !== undefined,
+          ),
+        { timeoutMs: 180_000 },
+      );
+      const init = failed.status?.initContainerStatuses?.[0];
+      const terminated = init?.lastState?.terminated ?? init?.state?.terminated;
+      expect(init?.name).to.equal("fetch-model");
+      expect(terminated?.exitCode).to.equal(1);
+      expect(terminated?.message).to.include("SHA-256 mismatch");
+      const reported = await waitFor(
+        "badurl's WorkersAvailable naming the failed download",
+        () => {
+          const condition = conditionOf(kubectl.pipeline("badurl"), "WorkersAvailable");
+          return condition?.message?.includes("SHA-256 mismatch") ? condition : undefined;
+        },
+        {
+          timeoutMs: 120_000,
+          describe: () => JSON.stringify(kubectl.pipeline("badurl")?.status?.conditions),
+        },
+      );
+      expect(reported.status).to.equal("False");
+      expect(reported.message).to.include("fetch-model");
+      expect(conditionOf(kubectl.pipeline("badurl"), "Ready")?.status).to.equal("False");
+      kubectl.run(["delete", "sentimentpipeline", "badurl", "--wait=false"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("scales worker pods from zero on a backlog, the real HPA capping at the partitions, and back to zero", async () => {
     if (!kafka) throw new Error("no Kafka");
     kubectl.apply(
@@ -525,6 +836,8 @@ describe("real node", function () {
     if (!cluster) throw new Error("no cluster");
     const files = realNodeFiles(realNodeDir(cluster.dir));
     const before = JSON.parse(readFileSync(files.before, "utf8")) as MachineBefore;
+    await secureKafka?.cluster.stop();
+    secureKafka = undefined;
     await kafka?.stop();
     kafka = undefined;
     const stopping = cluster;
