@@ -296,6 +296,22 @@ async function openStream(
   };
 }
 
+/** Sends 40 requests to a pipeline and waits until every one of them is answered. */
+async function answersAll(
+  bootstrapServers: string[],
+  pipeline: string,
+  prefix: string,
+  security?: KafkaCluster["security"],
+): Promise<void> {
+  const stream = await openStream(bootstrapServers, pipeline, prefix, security);
+  try {
+    await stream.send(40);
+    await stream.allAnswered();
+  } finally {
+    await stream.close();
+  }
+}
+
 describe("real node", function () {
   this.timeout(600_000);
   let cluster: Cluster | undefined;
@@ -465,13 +481,7 @@ describe("real node", function () {
     );
     expect(kubectl.run(["get", "sp", "inpods"])).to.match(/^inpods\s+True\s+(?:False\s+)?2\s/m);
 
-    const stream = await openStream(kafka.bootstrapServers, "inpods", "first");
-    try {
-      await stream.send(40);
-      await stream.allAnswered();
-    } finally {
-      await stream.close();
-    }
+    await answersAll(kafka.bootstrapServers, "inpods", "first");
   });
 
   it("loses nothing when worker pods are deleted mid-stream, gracefully and then forced", async () => {
@@ -556,13 +566,7 @@ describe("real node", function () {
     });
     expect(JSON.stringify(pod?.spec)).not.to.include(alice.password);
 
-    const stream = await openStream(secureKafka.cluster.bootstrapServers, "secured", "secured", security);
-    try {
-      await stream.send(40);
-      await stream.allAnswered();
-    } finally {
-      await stream.close();
-    }
+    await answersAll(secureKafka.cluster.bootstrapServers, "secured", "secured", security);
   });
 
   it("shows a wrong password in the new worker pod's log and the pipeline's conditions, the old pod answering meanwhile", async () => {
@@ -611,18 +615,12 @@ describe("real node", function () {
     expect(log + JSON.stringify(kubectl.pipeline("secured")?.status)).not.to.include(wrongPassword);
 
     // maxUnavailable 0: the pod started with the right password stays and answers.
-    const stream = await openStream(
+    await answersAll(
       secureKafka.cluster.bootstrapServers,
       "secured",
       "rotating",
       secureKafka.cluster.security,
     );
-    try {
-      await stream.send(40);
-      await stream.allAnswered();
-    } finally {
-      await stream.close();
-    }
 
     kubectl.apply(kafkaUserSecret(alice.password));
     kubectl.run(["delete", "pod", refused.metadata?.name ?? "", "--wait=false"]);
@@ -666,13 +664,7 @@ describe("real node", function () {
       .map((line) => (line.startsWith("{") ? (JSON.parse(line) as { message?: string; dir?: string }) : {}))
       .find((entry) => entry.message === "model loaded");
     expect(loaded?.dir).to.equal("/models");
-    const stream = await openStream(kafka.bootstrapServers, "fromvolume", "volume");
-    try {
-      await stream.send(40);
-      await stream.allAnswered();
-    } finally {
-      await stream.close();
-    }
+    await answersAll(kafka.bootstrapServers, "fromvolume", "volume");
   });
 
   it("fetches the model from an HTTPS server on a private CA with the right sha256; a wrong one fails visibly", async () => {
@@ -690,13 +682,7 @@ describe("real node", function () {
       kubectl.apply(pipelineManifest("fromurl", fromUrl(server.sha256)));
       await readyPipeline(kubectl, "fromurl", "default", 240_000);
       expect(server.requests()).to.be.above(0);
-      const stream = await openStream(kafka.bootstrapServers, "fromurl", "url");
-      try {
-        await stream.send(40);
-        await stream.allAnswered();
-      } finally {
-        await stream.close();
-      }
+      await answersAll(kafka.bootstrapServers, "fromurl", "url");
 
       const wrong = "0".repeat(64);
       kubectl.apply(pipelineManifest("badurl", fromUrl(wrong)));

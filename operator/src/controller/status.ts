@@ -88,6 +88,14 @@ export function workersShort(deployment: V1Deployment | undefined): boolean {
   return available < desired || updated < desired || total > updated;
 }
 
+/** What a roll-out in progress adds to the WorkersAvailable message; empty when none is. */
+function rolloutNote({ desired, updated, total }: ReturnType<typeof workerCounts>): string {
+  if (updated < desired) return `; rolling out a new configuration: ${updated} of ${desired} updated`;
+  const old = total - updated;
+  if (old === 0) return "";
+  return `; rolling out a new configuration: ${old} old pod${old === 1 ? "" : "s"} still running until the new ones are ready`;
+}
+
 function workersCondition({ deployment, podFailure, workloadError }: Observation): ConditionInput {
   const type = "WorkersAvailable";
   if (workloadError !== undefined) return { type, status: "False", ...workloadError };
@@ -100,17 +108,11 @@ function workersCondition({ deployment, podFailure, workloadError }: Observation
     };
   }
   const name = deployment.metadata?.name ?? "";
-  const { desired, available, updated, total } = workerCounts(deployment);
+  const { desired, available } = workerCounts(deployment);
   if (desired === 0) {
     return { type, status: "True", reason: "ScaledToZero", message: `Deployment ${name} is scaled to zero` };
   }
-  const old = total - updated;
-  const rollout =
-    updated < desired
-      ? `; rolling out a new configuration: ${updated} of ${desired} updated`
-      : old > 0
-        ? `; rolling out a new configuration: ${old} old pod${old === 1 ? "" : "s"} still running until the new ones are ready`
-        : "";
+  const rollout = rolloutNote(workerCounts(deployment));
   const failing = podFailure === undefined ? "" : `; pod ${podFailure.pod}: ${podFailure.message}`;
   if (available > 0) {
     // The workers that are there answer; a failing new pod is worth saying, not a reason to call them gone.
