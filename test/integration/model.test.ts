@@ -76,6 +76,20 @@ describe("default sentiment model (worker/model)", () => {
     }
   });
 
+  it("gives every SST-2 dev sentence the same result in batches of 256 (run by length groups) as alone", async function () {
+    if (!existsSync(devFile)) this.skip();
+    const texts = (await readSst2(devFile)).map((row) => row.text);
+    for (let i = 0; i < texts.length; i += 256) {
+      const batch = texts.slice(i, i + 256);
+      const batched = await classifier.classify(batch);
+      for (const [k, text] of batch.entries()) {
+        const [single] = await classifier.classify([text]);
+        expect(batched[k]?.label, text).to.equal(single?.label);
+        expect(batched[k]?.score, text).to.be.closeTo(single?.score ?? Number.NaN, 1e-5);
+      }
+    }
+  });
+
   it("returns an empty result for an empty batch", async () => {
     expect(await classifier.classify([])).to.deep.equal([]);
   });

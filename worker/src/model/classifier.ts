@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { ModelDirError, readModelDir, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "./files.ts";
+import { groupByLength } from "./length-groups.ts";
 import {
   type PaddedBatch,
   type Prediction,
@@ -46,11 +47,17 @@ export interface Classifier {
 export interface ClassifierStages {
   /** One row of token ids per text, truncated to maxSequenceLength. */
   tokenize(texts: readonly string[]): number[][];
-  /** Pads the rows into one batch and runs the model: one prediction per row, in order. */
+  /** Runs the model on the rows, grouped by length and padded per group: one prediction per row, in order. */
   infer(rows: readonly (readonly number[])[]): Promise<Prediction[]>;
 }
 
 const LOGITS = "logits";
+/**
+ * The fixed cost of one ONNX Runtime run, in padded tokens: on the default model a run of equal rows costs about
+ * 100 µs plus about 1 µs per padded token (measured at 1–64 rows of 4–128 tokens). Heavier models pay more per
+ * token for a similar fixed cost, so for them this errs towards fewer, larger runs.
+ */
+const RUN_COST_IN_TOKENS = 100;
 const SUPPORTED_INPUTS = new Set(["input_ids", "attention_mask", "token_type_ids"]);
 
 function resolvePadId(
@@ -167,6 +174,27 @@ export async function loadClassifierStages(
   }
   const output = session.outputNames.includes(LOGITS) ? LOGITS : (session.outputNames[0] as string);
 
+  async function runOnce(rows: readonly (readonly number[])[]): Promise<Prediction[]> {
+    const padded = padBatch(rows, padId);
+    const feeds = feedsFor(session.inputNames, padded);
+    if (injectedFault(options) !== undefined) {
+      feeds.input_ids = new ort.Tensor("float32", new Float32Array(padded.batch * padded.length), [
+        padded.batch,
+        padded.length,
+      ]);
+    }
+    const results = await session.run(feeds, [output]);
+    const logits = results[output];
+    if (logits === undefined) throw new Error(`${files.modelPath}: run returned no "${output}" output`);
+    if (logits.dims.length !== 2 || logits.dims[1] !== files.labels.length) {
+      throw new ModelDirError(
+        files.modelPath,
+        `"${output}" has shape [${logits.dims.join(", ")}], expected [${padded.batch}, ${files.labels.length}] (one column per id2label entry)`,
+      );
+    }
+    return predictionsFromLogits(logits.data as Float32Array, padded.batch, files.labels);
+  }
+
   return {
     name: files.name,
     version: files.version,
@@ -176,24 +204,17 @@ export async function loadClassifierStages(
     tokenize: (texts) =>
       texts.map((text) => truncateIds(encoder.encode(text), maxSequenceLength, specialIds)),
     async infer(rows) {
-      const padded = padBatch(rows, padId);
-      const feeds = feedsFor(session.inputNames, padded);
-      if (injectedFault(options) !== undefined) {
-        feeds.input_ids = new ort.Tensor("float32", new Float32Array(padded.batch * padded.length), [
-          padded.batch,
-          padded.length,
-        ]);
+      const predictions: Prediction[] = new Array(rows.length);
+      for (const group of groupByLength(
+        rows.map((row) => row.length),
+        RUN_COST_IN_TOKENS,
+      )) {
+        const results = await runOnce(group.map((index) => rows[index] as readonly number[]));
+        group.forEach((index, k) => {
+          predictions[index] = results[k] as Prediction;
+        });
       }
-      const results = await session.run(feeds, [output]);
-      const logits = results[output];
-      if (logits === undefined) throw new Error(`${files.modelPath}: run returned no "${output}" output`);
-      if (logits.dims.length !== 2 || logits.dims[1] !== files.labels.length) {
-        throw new ModelDirError(
-          files.modelPath,
-          `"${output}" has shape [${logits.dims.join(", ")}], expected [${padded.batch}, ${files.labels.length}] (one column per id2label entry)`,
-        );
-      }
-      return predictionsFromLogits(logits.data as Float32Array, padded.batch, files.labels);
+      return predictions;
     },
     close: () => session.release(),
   };
