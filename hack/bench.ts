@@ -2,16 +2,18 @@
 // worker, (c) the seed's style (eachMessage, one inference and one synchronous commit per message), all on the
 // same broker and the same pre-produced requests, beside the Python peer (the seed's stack, batched); then
 // end-to-end latency of (b) at a fixed offered load and at half of (b)'s throughput; and the model path's
-// tokenize and infer costs per message.
+// tokenize and infer costs per message. Under (a) and (b), where each drain's CPU went (hack/bench/cpu-split.ts).
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
 // `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts); with
 // `--client confluent` it then runs it again on the same broker with workers consuming through
 // @confluentinc/kafka-javascript, cooperative-sticky and then KIP-848 (hack/bench/confluent-worker.ts).
 // `npm run bench -- --operator N [--partitions P]` runs only the operator at scale (hack/bench/operator-scale.ts).
 
+import { join } from "node:path";
 import { installConfluentClient, loadConfluentKafkaJS } from "./bench/confluent-client.ts";
 import { type GroupProtocol, groupProtocols } from "./bench/confluent-consumer.ts";
 import { confluentScaleClient } from "./bench/confluent-scale.ts";
+import { type CpuSplit, describeCpuSplit } from "./bench/cpu-split.ts";
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
 import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
 import { describeOperatorScale, operatorAtScale } from "./bench/operator-scale.ts";
@@ -28,6 +30,7 @@ import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workl
 import { HarnessError, runCli } from "./harness/cli.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
+import { readPid } from "./harness/processes.ts";
 
 const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
 /**
@@ -62,6 +65,19 @@ function scaleClientOf(args: string[]): (typeof scaleClients)[number] {
 }
 
 /** The --json keys of one scaling run, named `${prefix}_…`. */
+/** The CPU split of a drain as JSON keys, e.g. worker_main_thread_us_per_msg; none where it was not measured. */
+function cpuKeys(prefix: string, cpu: CpuSplit | undefined): Record<string, number> {
+  if (cpu === undefined) return {};
+  const round = (value: number) => Number(value.toFixed(1));
+  return {
+    [`${prefix}_main_thread_us_per_msg`]: round(cpu.mainUsPerMsg),
+    [`${prefix}_main_thread_run_queue_us_per_msg`]: round(cpu.mainRunQueueUsPerMsg),
+    [`${prefix}_other_threads_us_per_msg`]: round(cpu.otherThreadsUsPerMsg),
+    [`${prefix}_broker_us_per_msg`]: round(cpu.brokerUsPerMsg),
+    [`${prefix}_machine_us_per_msg`]: round(cpu.machineUsPerMsg),
+  };
+}
+
 function scaleKeys(prefix: string, figures: ScaleFigures): Record<string, unknown> {
   return {
     [`${prefix}_drain_s`]: Number(figures.drainSeconds.toFixed(1)),
@@ -173,15 +189,17 @@ runCli(async (args) => {
       (typeof sinks)[0],
       (typeof sinks)[0],
     ];
-    const passthrough = await workerRate(
-      kafka,
-      admin,
-      workerConfig(cluster.bootstrapServers, passSink),
-      true,
-    );
+    const brokerPid = readPid(join(cluster.dir, "node-0", "kafka.pid")) ?? -1;
+    const drain = async (sink: (typeof sinks)[0], passThrough: boolean) =>
+      workerRate(kafka, admin, workerConfig(cluster.bootstrapServers, sink), passThrough, brokerPid);
+    const cpuLine = (cpu: CpuSplit | undefined) =>
+      `    ${cpu === undefined ? "CPU per message: not available (no Linux /proc here)" : describeCpuSplit(cpu)}`;
+    const { rate: passthrough, cpu: passthroughCpu } = await drain(passSink, true);
     say(`(a) pass-through (no inference):  ${passthrough.toFixed(0)} msg/s`);
-    const worker = await workerRate(kafka, admin, workerConfig(cluster.bootstrapServers, workerSink), false);
+    say(cpuLine(passthroughCpu));
+    const { rate: worker, cpu: workerCpu } = await drain(workerSink, false);
     say(`(b) worker:                       ${worker.toFixed(0)} msg/s`);
+    say(cpuLine(workerCpu));
     const seed = await seedStyleRate(kafka, admin, workerConfig(cluster.bootstrapServers, seedSink));
     say(`(c) seed style (per message):     ${seed.toFixed(0)} msg/s (over ${seedStyleSeconds} s)`);
     const pythonConfig = workerConfig(cluster.bootstrapServers, pythonSink);
@@ -249,6 +267,8 @@ runCli(async (args) => {
           tokenize_warm_us_per_msg: Number(costs.warmUs.toFixed(1)),
           tokenize_uncached_us_per_msg: Number(costs.uncachedUs.toFixed(1)),
           infer_us_per_msg: Number(costs.inferUs.toFixed(1)),
+          ...cpuKeys("passthrough", passthroughCpu),
+          ...cpuKeys("worker", workerCpu),
           messages,
         }),
       );

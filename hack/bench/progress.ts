@@ -33,8 +33,15 @@ export async function awaitCommitted(
  * Messages per second written to `topic`, from the create timestamps of its first and last records: what a
  * pipeline produced, timed without joining its group or the poll that noticed it was done. (A backlog is
  * fetched a megabyte per partition at a time, so commits come in a few large steps: too coarse to time by.)
+ * `startedAt` (epoch ms), when known, replaces the first record's timestamp: a pipeline that writes only once a
+ * whole fetched chunk is routed does much of its work before its first record, which that would leave untimed.
  */
-export async function writeRate(kafka: Kafka, admin: Admin, topic: string): Promise<number> {
+export async function writeRate(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  startedAt?: number,
+): Promise<number> {
   const total = await recordCount(admin, topic);
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
@@ -56,6 +63,10 @@ export async function writeRate(kafka: Kafka, admin: Admin, topic: string): Prom
     });
   });
   await reader.disconnect();
+  if (startedAt !== undefined) {
+    if (last <= startedAt) throw new HarnessError(`${topic}: no record written after the work started`);
+    return (seen / (last - startedAt)) * 1000;
+  }
   if (last <= first) throw new HarnessError(`${topic}: too few records (${seen}) to time`);
   return ((seen - 1) / (last - first)) * 1000;
 }

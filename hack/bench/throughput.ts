@@ -1,14 +1,17 @@
 // Throughput of (a) the worker with no inference, (b) the worker, (c) the seed's style, each draining the same
 // pre-produced requests into a sink of its own.
+import { availableParallelism } from "node:os";
 import { type Admin, type Kafka, Partitioners } from "kafkajs";
 import { parseWorkerConfig, type WorkerConfig } from "../../worker/src/config.ts";
 import { loadClassifier } from "../../worker/src/model/classifier.ts";
 import { startWorker } from "../../worker/src/worker.ts";
 import { HarnessError } from "../harness/cli.ts";
 import { localWorkerEnv, type WorkerTopics } from "../harness/local-worker.ts";
+import { type CpuSnapshot, type CpuSplit, cpuSnapshot, cpuSplit } from "./cpu-split.ts";
 import { awaitCommitted, writeRate } from "./progress.ts";
 
-export const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
+/** Enough for each drain to last seconds: at 60,000 the pass-through drained in under 2 s, a few fetches. */
+export const messages = Number(process.env.BENCH_MESSAGES ?? 240_000);
 export const seedStyleSeconds = Number(process.env.BENCH_SEED_SECONDS ?? 15);
 
 /** The worker's configuration for one sink; the sinks share the requests topic, so the group follows the responses. */
@@ -18,25 +21,42 @@ export function workerConfig(bootstrap: string[], topics: WorkerTopics) {
   return parsed.config;
 }
 
-export async function workerRate(kafka: Kafka, admin: Admin, config: WorkerConfig, passThrough: boolean) {
-  const worker = await startWorker(
-    config,
-    passThrough
-      ? {
-          wrapClassifier: (model) => ({
-            ...model,
-            classify: async (texts) =>
-              texts.map(() => ({ label: "positive", score: 1, scores: { positive: 1 } })),
-          }),
-        }
-      : {},
-  );
+/** (a) or (b): the drain's rate, and where its CPU went (undefined where /proc is not Linux's). */
+export async function workerRate(
+  kafka: Kafka,
+  admin: Admin,
+  config: WorkerConfig,
+  passThrough: boolean,
+  brokerPid: number,
+): Promise<{ rate: number; cpu: CpuSplit | undefined }> {
+  // Both drains are timed from their first batch handed to the model (see writeRate), so (a), which routes a
+  // whole fetched chunk before its first write, is timed as (b) is.
+  let startedAt: number | undefined;
+  const worker = await startWorker(config, {
+    wrapClassifier: (model) => ({
+      ...model,
+      classify: async (texts) => {
+        startedAt ??= Date.now();
+        return passThrough
+          ? texts.map(() => ({ label: "positive", score: 1, scores: { positive: 1 } }))
+          : model.classify(texts);
+      },
+    }),
+  });
+  const before = cpuSnapshot(brokerPid);
+  let after: CpuSnapshot | undefined;
   try {
     await awaitCommitted(admin, config.kafka.groupId, config.topics.requests, messages, 300);
+    after = cpuSnapshot(brokerPid);
   } finally {
     await worker.stop();
   }
-  return writeRate(kafka, admin, config.topics.responses);
+  const rate = await writeRate(kafka, admin, config.topics.responses, startedAt);
+  const cpu =
+    before === undefined || after === undefined
+      ? undefined
+      : cpuSplit(before, after, { mainThreadId: process.pid, messages, cores: availableParallelism() });
+  return { rate, cpu };
 }
 
 /** The seed's way: eachMessage, one inference, one produce and one synchronous commit per message. */

@@ -1,0 +1,110 @@
+// Where the CPU of a drain went, read from Linux's /proc: the worker's main thread (and how long it was ready to
+// run but waited for a core), the process's other threads (the classifier thread, V8's GC helpers), the broker,
+// and the machine. On a 2-core machine that runs the broker too, this is what bounds (b) against (a).
+import { readdirSync, readFileSync } from "node:fs";
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const ticksPerSecond = 100;
+
+export interface CpuSnapshot {
+  /** Nanoseconds on a core and waiting in a run queue, per thread id of this process. */
+  readonly threads: ReadonlyMap<number, { readonly runNs: number; readonly waitNs: number }>;
+  /** CPU seconds of the broker's process, all threads. */
+  readonly brokerSeconds: number;
+  /** The machine's busy time from /proc/stat, in seconds summed over its cores. */
+  readonly machineBusySeconds: number;
+}
+
+/**
+ * Per message answered. Shares of wall time are left out on purpose: the snapshots' window also holds the group
+ * join and the poll that saw the last commit, while CPU and run-queue time per message are what the drain cost.
+ */
+export interface CpuSplit {
+  /** The main thread: CPU µs per message, and µs it was ready to run but waited for a core. */
+  readonly mainUsPerMsg: number;
+  readonly mainRunQueueUsPerMsg: number;
+  /** Every other thread of this process together (classifier thread, GC helpers), CPU µs per message. */
+  readonly otherThreadsUsPerMsg: number;
+  readonly brokerUsPerMsg: number;
+  /** The whole machine's CPU µs per message, and the rate its cores could sustain at that cost. */
+  readonly machineUsPerMsg: number;
+  readonly machineCeilingMsgsPerS: number;
+}
+
+/** "run_ns wait_ns timeslices" of /proc/.../schedstat. */
+export function parseSchedstat(text: string): { runNs: number; waitNs: number } {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  if (run === undefined || wait === undefined || Number.isNaN(run) || Number.isNaN(wait)) {
+    throw new Error(`schedstat: expected "run_ns wait_ns timeslices", got "${text.trim()}"`);
+  }
+  return { runNs: run, waitNs: wait };
+}
+
+/** utime + stime of /proc/<pid>/stat, in seconds. The command name (field 2) may hold spaces and parentheses. */
+export function parseStatCpuSeconds(text: string): number {
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // After the name, field 3 (state) is index 0, so utime (field 14) is index 11 and stime index 12.
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (Number.isNaN(utime) || Number.isNaN(stime)) throw new Error("stat: no utime and stime fields");
+  return (utime + stime) / ticksPerSecond;
+}
+
+/** Busy seconds over all cores from /proc/stat's first line: every column but idle and iowait. */
+export function parseMachineBusySeconds(text: string): number {
+  const [label, ...values] = (text.split("\n")[0] ?? "").trim().split(/\s+/);
+  if (label !== "cpu" || values.length < 5) throw new Error("/proc/stat: no aggregate cpu line");
+  const ticks = values.map(Number);
+  const total = ticks.reduce((sum, value) => sum + value, 0);
+  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / ticksPerSecond;
+}
+
+/** The figures of now, or undefined where /proc is not Linux's (the split is then left out). */
+export function cpuSnapshot(brokerPid: number): CpuSnapshot | undefined {
+  try {
+    const threads = new Map<number, { runNs: number; waitNs: number }>();
+    for (const tid of readdirSync("/proc/self/task")) {
+      threads.set(Number(tid), parseSchedstat(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8")));
+    }
+    return {
+      threads,
+      brokerSeconds: parseStatCpuSeconds(readFileSync(`/proc/${brokerPid}/stat`, "utf8")),
+      machineBusySeconds: parseMachineBusySeconds(readFileSync("/proc/stat", "utf8")),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What happened between two snapshots taken around answering `messages` on a machine of `cores` cores. */
+export function cpuSplit(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  drain: { mainThreadId: number; messages: number; cores: number },
+): CpuSplit {
+  const perMsg = (ns: number) => ns / 1000 / drain.messages;
+  const delta = (tid: number) => {
+    const end = after.threads.get(tid) ?? { runNs: 0, waitNs: 0 };
+    const start = before.threads.get(tid) ?? { runNs: 0, waitNs: 0 };
+    return { runNs: end.runNs - start.runNs, waitNs: end.waitNs - start.waitNs };
+  };
+  const main = delta(drain.mainThreadId);
+  let othersNs = 0;
+  for (const tid of after.threads.keys()) if (tid !== drain.mainThreadId) othersNs += delta(tid).runNs;
+  const machineUsPerMsg = perMsg((after.machineBusySeconds - before.machineBusySeconds) * 1e9);
+  return {
+    mainUsPerMsg: perMsg(main.runNs),
+    mainRunQueueUsPerMsg: perMsg(main.waitNs),
+    otherThreadsUsPerMsg: perMsg(othersNs),
+    brokerUsPerMsg: perMsg((after.brokerSeconds - before.brokerSeconds) * 1e9),
+    machineUsPerMsg,
+    machineCeilingMsgsPerS:
+      machineUsPerMsg > 0 ? (drain.cores * 1e6) / machineUsPerMsg : Number.POSITIVE_INFINITY,
+  };
+}
+
+export const describeCpuSplit = (split: CpuSplit) =>
+  `CPU per message: main thread ${split.mainUsPerMsg.toFixed(1)} µs (one core's worth: ` +
+  `${(1e6 / split.mainUsPerMsg).toFixed(0)} msg/s; and ${split.mainRunQueueUsPerMsg.toFixed(1)} µs waiting for a core), other threads ${split.otherThreadsUsPerMsg.toFixed(1)} µs, broker ` +
+  `${split.brokerUsPerMsg.toFixed(1)} µs; the machine ${split.machineUsPerMsg.toFixed(1)} µs in all, ` +
+  `which its cores sustain at ${split.machineCeilingMsgsPerS.toFixed(0)} msg/s at most`;

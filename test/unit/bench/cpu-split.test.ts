@@ -1,0 +1,66 @@
+// The bench's CPU split: /proc's schedstat, stat and /proc/stat read right (a command name with spaces and
+// parentheses included), and the differences between two snapshots turned into per-message and per-second shares.
+import { expect } from "chai";
+import {
+  type CpuSnapshot,
+  cpuSnapshot,
+  cpuSplit,
+  parseMachineBusySeconds,
+  parseSchedstat,
+  parseStatCpuSeconds,
+} from "../../../hack/bench/cpu-split.ts";
+
+describe("bench CPU split", () => {
+  it("reads run and wait nanoseconds from schedstat, and refuses anything else", () => {
+    expect(parseSchedstat("138449 2043376 2\n")).to.deep.equal({ runNs: 138449, waitNs: 2043376 });
+    expect(() => parseSchedstat("")).to.throw(/schedstat/);
+  });
+
+  it("reads utime + stime after a command name holding spaces and parentheses", () => {
+    const fields = Array.from({ length: 40 }, (_, i) => String(i + 3));
+    fields[11] = "150"; // utime (field 14)
+    fields[12] = "50"; // stime (field 15)
+    expect(parseStatCpuSeconds(`4242 (java (main) x) ${fields.join(" ")}\n`)).to.equal(2);
+    expect(() => parseStatCpuSeconds("4242 (java) S")).to.throw(/utime/);
+  });
+
+  it("counts idle and iowait as the machine's only idle time", () => {
+    expect(parseMachineBusySeconds("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5\n")).to.equal(1.5);
+    expect(() => parseMachineBusySeconds("intr 1 2 3")).to.throw(/cpu line/);
+  });
+
+  it("splits two snapshots into the main thread, the other threads (new ones too), the broker and the machine", () => {
+    const before: CpuSnapshot = {
+      threads: new Map([
+        [1, { runNs: 1e9, waitNs: 1e9 }],
+        [2, { runNs: 5e9, waitNs: 0 }],
+      ]),
+      brokerSeconds: 10,
+      machineBusySeconds: 100,
+    };
+    const after: CpuSnapshot = {
+      threads: new Map([
+        [1, { runNs: 2e9, waitNs: 1.5e9 }],
+        [2, { runNs: 5.2e9, waitNs: 0 }],
+        [3, { runNs: 0.3e9, waitNs: 0 }],
+      ]),
+      brokerSeconds: 10.1,
+      machineBusySeconds: 103,
+    };
+    const split = cpuSplit(before, after, { mainThreadId: 1, messages: 1000, cores: 2 });
+    expect(split.mainUsPerMsg).to.be.closeTo(1000, 1e-6);
+    expect(split.mainRunQueueUsPerMsg).to.be.closeTo(500, 1e-6);
+    expect(split.otherThreadsUsPerMsg).to.be.closeTo(500, 1e-6);
+    expect(split.brokerUsPerMsg).to.be.closeTo(100, 1e-6);
+    expect(split.machineUsPerMsg).to.be.closeTo(3000, 1e-6);
+    // 2 cores, 3 ms of machine CPU per message: at most 667 messages a second.
+    expect(split.machineCeilingMsgsPerS).to.be.closeTo(2e6 / 3000, 1e-6);
+  });
+
+  it("snapshots this process on Linux: its main thread's id is its pid", () => {
+    const snapshot = cpuSnapshot(process.pid);
+    expect(snapshot, "this machine is Linux").to.not.equal(undefined);
+    expect(snapshot?.threads.get(process.pid)?.runNs).to.be.greaterThan(0);
+    expect(snapshot?.brokerSeconds).to.be.greaterThan(0);
+  });
+});
