@@ -64,7 +64,6 @@ function scaleClientOf(args: string[]): (typeof scaleClients)[number] {
   return client;
 }
 
-/** The --json keys of one scaling run, named `${prefix}_…`. */
 /** The CPU split of a drain as JSON keys, e.g. worker_main_thread_us_per_msg; none where it was not measured. */
 function cpuKeys(prefix: string, cpu: CpuSplit | undefined): Record<string, number> {
   if (cpu === undefined) return {};
@@ -78,6 +77,7 @@ function cpuKeys(prefix: string, cpu: CpuSplit | undefined): Record<string, numb
   };
 }
 
+/** The --json keys of one scaling run, named `${prefix}_…`. */
 function scaleKeys(prefix: string, figures: ScaleFigures): Record<string, unknown> {
   return {
     [`${prefix}_drain_s`]: Number(figures.drainSeconds.toFixed(1)),
@@ -189,7 +189,9 @@ runCli(async (args) => {
       (typeof sinks)[0],
       (typeof sinks)[0],
     ];
-    const brokerPid = readPid(join(cluster.dir, "node-0", "kafka.pid")) ?? -1;
+    const brokerPidFile = join(cluster.dir, "node-0", "kafka.pid");
+    const brokerPid = readPid(brokerPidFile);
+    if (brokerPid === undefined) throw new HarnessError(`the broker's pid file ${brokerPidFile} is missing`);
     const drain = async (sink: (typeof sinks)[0], passThrough: boolean) =>
       workerRate(kafka, admin, workerConfig(cluster.bootstrapServers, sink), passThrough, brokerPid);
     const cpuLine = (cpu: CpuSplit | undefined) =>

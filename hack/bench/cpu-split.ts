@@ -1,7 +1,7 @@
 // Where the CPU of a drain went, read from Linux's /proc: the worker's main thread (and how long it was ready to
 // run but waited for a core), the process's other threads (the classifier thread, V8's GC helpers), the broker,
 // and the machine. On a 2-core machine that runs the broker too, this is what bounds (b) against (a).
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
 const ticksPerSecond = 100;
@@ -50,6 +50,11 @@ export function parseStatCpuSeconds(text: string): number {
   return (utime + stime) / ticksPerSecond;
 }
 
+/** CPU seconds (user + system) process `pid` has used, all its threads. */
+export function processCpuSeconds(pid: number): number {
+  return parseStatCpuSeconds(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
 /** Busy seconds over all cores from /proc/stat's first line: every column but idle and iowait. */
 export function parseMachineBusySeconds(text: string): number {
   const [label, ...values] = (text.split("\n")[0] ?? "").trim().split(/\s+/);
@@ -61,19 +66,16 @@ export function parseMachineBusySeconds(text: string): number {
 
 /** The figures of now, or undefined where /proc is not Linux's (the split is then left out). */
 export function cpuSnapshot(brokerPid: number): CpuSnapshot | undefined {
-  try {
-    const threads = new Map<number, { runNs: number; waitNs: number }>();
-    for (const tid of readdirSync("/proc/self/task")) {
-      threads.set(Number(tid), parseSchedstat(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8")));
-    }
-    return {
-      threads,
-      brokerSeconds: parseStatCpuSeconds(readFileSync(`/proc/${brokerPid}/stat`, "utf8")),
-      machineBusySeconds: parseMachineBusySeconds(readFileSync("/proc/stat", "utf8")),
-    };
-  } catch {
-    return undefined;
+  if (!existsSync("/proc/self/task")) return undefined;
+  const threads = new Map<number, { runNs: number; waitNs: number }>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    threads.set(Number(tid), parseSchedstat(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8")));
   }
+  return {
+    threads,
+    brokerSeconds: processCpuSeconds(brokerPid),
+    machineBusySeconds: parseMachineBusySeconds(readFileSync("/proc/stat", "utf8")),
+  };
 }
 
 /** What happened between two snapshots taken around answering `messages` on a machine of `cores` cores. */

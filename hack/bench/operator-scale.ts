@@ -18,6 +18,7 @@ import { type Kubectl, kubectlFor } from "../harness/kubectl.ts";
 import { makeMetricsApiCertificates, registerLocalMetricsApi } from "../harness/local-metrics-api.ts";
 import { freePortBase } from "../harness/ports.ts";
 import { startTogether, stopChild } from "../harness/processes.ts";
+import { processCpuSeconds } from "./cpu-split.ts";
 
 const operatorNamespace = "kubesentiment-system";
 /**
@@ -28,8 +29,6 @@ const podsPerNode = 50;
 /** Bound on waiting for every pipeline to be Ready, so the scenario ends within minutes even when they are not. */
 const readyBoundMs = 240_000;
 const restWindowS = Number(process.env.BENCH_OPERATOR_REST_S ?? 60);
-/** The kernel's clock ticks per second, the unit of utime and stime in /proc/<pid>/stat (100 on Linux). */
-const clockTicks = 100;
 
 export interface OperatorScaleResult {
   pipelines: number;
@@ -83,7 +82,7 @@ export async function operatorAtScale(
     const ready = await waitUntilReady(k, pipelines, appliedAt, say);
 
     say(`at rest for ${restWindowS} s…`);
-    const before = cpuSeconds(pid);
+    const before = processCpuSeconds(pid);
     const startedAt = Date.now();
     let kafkaConnectionsMax = 0;
     let rssMb = 0;
@@ -92,7 +91,7 @@ export async function operatorAtScale(
       kafkaConnectionsMax = Math.max(kafkaConnectionsMax, connectionsTo(pid, kafka.bootstrapServers));
       rssMb = Math.max(rssMb, rssMegabytes(pid));
     }
-    const cpuPct = (100 * (cpuSeconds(pid) - before)) / ((Date.now() - startedAt) / 1000);
+    const cpuPct = (100 * (processCpuSeconds(pid) - before)) / ((Date.now() - startedAt) / 1000);
     return {
       pipelines,
       partitions,
@@ -224,14 +223,6 @@ async function waitUntilReady(
     await sleep(2_000);
   }
   return { topicsReadyS, readyS: undefined, readyCount };
-}
-
-/** CPU seconds (user + system) the process has used, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  // The command name (field 2) can hold spaces; fields after its closing parenthesis are space-separated.
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // utime and stime are fields 14 and 15, the 12th and 13th after the state (field 3).
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 function rssMegabytes(pid: number): number {

@@ -1,5 +1,5 @@
 // The bench's CPU split: /proc's schedstat, stat and /proc/stat read right (a command name with spaces and
-// parentheses included), and the differences between two snapshots turned into per-message and per-second shares.
+// parentheses included), and the differences between two snapshots turned into CPU per message.
 import { expect } from "chai";
 import {
   type CpuSnapshot,

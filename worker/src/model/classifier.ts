@@ -205,10 +205,11 @@ export async function loadClassifierStages(
       texts.map((text) => truncateIds(encoder.encode(text), maxSequenceLength, specialIds)),
     async infer(rows) {
       const predictions: Prediction[] = new Array(rows.length);
-      for (const group of groupByLength(
+      const groups = groupByLength(
         rows.map((row) => row.length),
         RUN_COST_IN_TOKENS,
-      )) {
+      );
+      for (const group of groups) {
         const results = await runOnce(group.map((index) => rows[index] as readonly number[]));
         group.forEach((index, k) => {
           predictions[index] = results[k] as Prediction;
