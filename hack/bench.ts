@@ -225,7 +225,7 @@ runCli(async (args) => {
       );
     }
 
-    const { warmUp, measured: latency } = await latencyAtLoad(kafka, cluster.bootstrapServers, offeredRate);
+    const { warmUp, measured: latency } = await latencyAtLoad(cluster.bootstrapServers, offeredRate);
     say(
       `(b) end-to-end latency at ${offeredRate} msg/s offered for ${offeredSeconds} s, after ${warmUpSeconds} s ` +
         `of the same load: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`,
@@ -237,7 +237,7 @@ runCli(async (args) => {
         `p99 ${warmUp.p99} ms`,
     );
     const halfRate = Math.round(worker / 2);
-    const { measured: half } = await latencyAtLoad(kafka, cluster.bootstrapServers, halfRate);
+    const { measured: half } = await latencyAtLoad(cluster.bootstrapServers, halfRate);
     say(
       `(b) end-to-end latency at half saturation, ${halfRate} msg/s offered for ${offeredSeconds} s (after ` +
         `${warmUpSeconds} s of the same load): p50 ${half.p50} ms, p95 ${half.p95} ms, p99 ${half.p99} ms`,

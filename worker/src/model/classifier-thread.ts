@@ -1,7 +1,7 @@
 // The classifier on a thread of its own. Tokenization and ONNX Runtime run synchronously on whichever thread
 // calls them; in the worker's main thread they would take turns with Kafka I/O, JSON and validation. On their
 // own thread the two halves overlap, which on a multi-core machine is most of a worker's throughput.
-import { Worker } from "node:worker_threads";
+import { startThread } from "../../../common/src/start-thread.ts";
 import type { Classifier, ClassifierOptions } from "./classifier.ts";
 import type { Prediction } from "./preprocess.ts";
 
@@ -26,19 +26,6 @@ export type ThreadMessage =
 export interface ThreadData {
   dir: string;
   options: ClassifierOptions;
-}
-
-function startThread(entry: URL, workerData: ThreadData): Worker {
-  if (entry.pathname.endsWith(".ts")) {
-    // Run from TypeScript source (tsx: development and tests): a worker thread does not inherit tsx's loader,
-    // so the entry is imported through tsx's API. Compiled code (the image) takes the plain path below.
-    const href = JSON.stringify(entry.href);
-    return new Worker(`import("tsx/esm/api").then(({ tsImport }) => tsImport(${href}, ${href}));`, {
-      eval: true,
-      workerData,
-    });
-  }
-  return new Worker(entry, { workerData });
 }
 
 function errorFrom(message: { name: string; message: string }): Error {

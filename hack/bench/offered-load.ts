@@ -1,0 +1,73 @@
+// The latency scenario's client side, on a thread of its own (see latency.ts): it offers requests at a fixed rate
+// and reads the responses back. On the worker's own event loop this work would delay the worker's, which in a
+// deployment never shares a process with its clients.
+import { setTimeout as sleep } from "node:timers/promises";
+import { parentPort, workerData } from "node:worker_threads";
+import { Partitioners } from "kafkajs";
+import { kafkaClient } from "../harness/kafka-client.ts";
+import { type LatencySample, latencySummary, type ResponseTiming } from "./latency-summary.ts";
+import { request } from "./workload.ts";
+
+export interface OfferedLoad {
+  servers: string[];
+  topics: { requests: string; responses: string };
+  /** Requests per second. */
+  rate: number;
+  /** Requests sent before the measured ones, and not measured. */
+  warmUpCount: number;
+  total: number;
+  /** A response not read within this many milliseconds of the last request sent is left unmeasured. */
+  drainMs: number;
+}
+
+export type OfferedLoadResult = Record<"warmUp" | "measured", ReturnType<typeof latencySummary>>;
+
+const port = parentPort;
+if (port === null) throw new Error("offered-load runs as a worker thread only");
+const load = workerData as OfferedLoad;
+const kafka = kafkaClient(load.servers);
+// Index i is request b-i's send time (epoch ms).
+const sentAt = new Float64Array(load.total);
+const warmUp: LatencySample[] = [];
+const measured: LatencySample[] = [];
+const reader = kafka.consumer({ groupId: `${load.topics.responses}-reader`, maxWaitTimeInMs: 50 });
+await reader.connect();
+await reader.subscribe({ topic: load.topics.responses, fromBeginning: true });
+await reader.run({
+  // The reader only times responses: committing after every fetch would load the broker it measures.
+  autoCommit: false,
+  eachMessage: async ({ message }) => {
+    const index = Number(message.key?.toString().slice(2));
+    const sent = sentAt[index];
+    if (sent === undefined || sent === 0) return;
+    const { timing } = JSON.parse(message.value?.toString() ?? "{}") as { timing: ResponseTiming };
+    const sample = { totalMs: Number(message.timestamp) - sent, ...timing };
+    (index < load.warmUpCount ? warmUp : measured).push(sample);
+  },
+});
+const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+await producer.connect();
+const tickMs = 10;
+const perTick = Math.max(1, Math.round((load.rate * tickMs) / 1000));
+const started = performance.now();
+for (let sent = 0; sent < load.total; ) {
+  const size = Math.min(perTick, load.total - sent);
+  const now = Date.now();
+  sentAt.fill(now, sent, sent + size);
+  void producer.send({
+    topic: load.topics.requests,
+    acks: -1,
+    messages: Array.from({ length: size }, (_, i) => ({ key: `b-${sent + i}`, value: request(sent + i) })),
+  });
+  sent += size;
+  const due = started + (sent / load.rate) * 1000;
+  await sleep(Math.max(0, due - performance.now()));
+}
+const deadline = Date.now() + load.drainMs;
+while (warmUp.length + measured.length < load.total && Date.now() < deadline) await sleep(100);
+await producer.disconnect();
+await reader.disconnect();
+port.postMessage({
+  warmUp: latencySummary(warmUp),
+  measured: latencySummary(measured),
+} satisfies OfferedLoadResult);
