@@ -33,17 +33,20 @@ export const describeBreakdown = (b: Breakdown) =>
   `${b.queueMs.toFixed(1)} ms in Kafka before the fetch, ${b.batchWaitMs.toFixed(1)} ms waiting for its batch, ` +
   `${b.inferenceMs.toFixed(1)} ms of inference, ${b.writeMs.toFixed(1)} ms waiting to be written`;
 
+/** p50/p95/p99 of `totalsMs`. */
+export function percentiles(totalsMs: number[]): Record<"p50" | "p95" | "p99", number> {
+  const sorted = [...totalsMs].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+}
+
 /** p50/p95/p99 of the end-to-end latencies in `samples`, and where the time went. */
 export function latencySummary(samples: LatencySample[]) {
-  const sorted = samples.map((s) => s.totalMs).sort((a, b) => a - b);
-  const p99 = percentile(sorted, 99);
+  const totals = percentiles(samples.map((s) => s.totalMs));
   return {
+    ...totals,
     // Where the time went, from the timing each response carries: for the median request, and for the slowest 1%.
     median: breakdown(samples),
-    slowest: breakdown(samples.filter((s) => s.totalMs >= p99)),
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99,
+    slowest: breakdown(samples.filter((s) => s.totalMs >= totals.p99)),
   };
 }
 
