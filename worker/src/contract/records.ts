@@ -20,7 +20,11 @@ export interface SourceRecord {
 export interface OutgoingRecord {
   key: Buffer | string | null;
   value: string;
-  headers: Record<string, string>;
+  /**
+   * Only what a consumer may want before parsing the value. Every record is JSON, as its topic's schema says: a
+   * content-type header on each response cost kafkajs about 2 µs to encode, near half of the record's encoding.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface Timing {
@@ -73,11 +77,7 @@ export function buildResponse(
       attempts: timing.attempts,
     },
   };
-  return {
-    key: request.id,
-    value: JSON.stringify(response),
-    headers: { "content-type": "application/json" },
-  };
+  return { key: request.id, value: JSON.stringify(response) };
 }
 
 export interface Failure {
@@ -152,6 +152,6 @@ function deadLetterRecord(
   return {
     key,
     value: JSON.stringify(record),
-    headers: { "content-type": "application/json", "kubesentiment-error-code": failure.code },
+    headers: { "kubesentiment-error-code": failure.code },
   };
 }
