@@ -82,15 +82,20 @@ export class KafkaTopicsPort implements TopicsPort {
         await admin.waitUntilUsable(topicsToAwait(plan));
         const outcome = outcomeOf(plan, seen, names);
         // On the same connection: a reconcile reads the lag whenever the topics are there to read it from.
+        let lagUnknown: string | undefined;
         const lag =
           outcome.state === "ready" || outcome.exist
-            ? await readLag(admin, pipeline).catch(() => undefined)
+            ? await readLag(admin, pipeline).catch((error: unknown) => {
+                lagUnknown = error instanceof Error ? error.message : String(error);
+                return undefined;
+              })
             : undefined;
         // A refusal waits for a person (the spec, the topic, the brokers): asking again changes nothing.
         return {
           outcome,
           changes: describeChanges(plan),
           lag,
+          ...(lagUnknown === undefined ? {} : { lagUnknown }),
           terminal: outcome.state === "failed",
           created,
         };

@@ -61,6 +61,8 @@ export interface EnsuredTopics {
   changes: string[];
   /** Undefined when the topics are not there or the lag could not be read. */
   lag: ConsumerLag | undefined;
+  /** Why the lag could not be read although the topics are there. */
+  lagUnknown?: string;
   /** The outcome is a failure that asking Kafka again cannot change; something must change first. */
   terminal: boolean;
   /** The topics this call created (also when it failed later): the pipeline's own, to delete under Delete. */
@@ -227,11 +229,26 @@ export class Reconciler {
       outcome: topics,
       changes,
       lag,
+      lagUnknown,
       terminal,
       created,
     } = await this.#ensureTopics(object, pipeline, refusal);
     for (const change of changes) await this.#event(object, "Normal", "TopicsReconciled", change);
     if (topics.state === "failed") await this.#event(object, "Warning", topics.reason, topics.message);
+    if (lagUnknown !== undefined) {
+      const { minReplicas, provider } = pipeline.autoscaling;
+      const held =
+        minReplicas === 0 && provider === "builtin"
+          ? ", and scale to zero holds the workers as they are,"
+          : "";
+      await this.#event(
+        object,
+        "Warning",
+        "ConsumerLagUnknown",
+        `reading the consumer lag of group ${pipeline.consumerGroup} failed: ${lagUnknown}; ` +
+          `status.consumerLag is left out${held} until it can be read`,
+      );
+    }
     // Granted before the workers start, so a new pipeline's workers are never refused.
     const granted = this.#granted(key, object);
     const acls: AclsOutcome =

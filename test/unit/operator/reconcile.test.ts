@@ -337,6 +337,27 @@ describe("operator reconcile", () => {
     expect(cluster.statuses[0]?.lastActiveTime).to.equal(lastActiveTime);
   });
 
+  it("says in a Warning why the lag could not be read, and leaves it out of the status", async () => {
+    const key = cluster.add(pipelineObject({ autoscaling: { minReplicas: 0 } }));
+    cluster.kafka.ensured = {
+      outcome: { state: "ready" },
+      changes: [],
+      lag: undefined,
+      lagUnknown: "Not authorized to access group",
+      terminal: false,
+      created: [],
+    };
+
+    await reconcile(key);
+    expect(cluster.events).to.include(
+      "Warning ConsumerLagUnknown: reading the consumer lag of group kubesentiment.shop.reviews failed: Not " +
+        "authorized to access group; status.consumerLag is left out, and scale to zero holds the workers as they " +
+        "are, until it can be read",
+    );
+    expect(cluster.statuses[0]).to.not.have.property("consumerLag");
+    expect(cluster.did).to.not.include("scale shop/reviews-worker to 0");
+  });
+
   it("records in status the topics it created, beside those it had created before", async () => {
     const key = cluster.add(
       pipelineObject({}, {}, { topics: { ...recorded, created: ["shop.reviews-requests"] } }),

@@ -1,7 +1,8 @@
 import { expect } from "chai";
+import type { TopicAdmin } from "../../../operator/src/kafka/admin.ts";
 import { AdminPool } from "../../../operator/src/kafka/admin-pool.ts";
 import type { KafkaLogEntry } from "../../../operator/src/kafka/client.ts";
-import type { TopicPlan } from "../../../operator/src/kafka/topic-plan.ts";
+import { type TopicPlan, topicNames } from "../../../operator/src/kafka/topic-plan.ts";
 import { resolvePipeline } from "../../../operator/src/pipeline.ts";
 import { describeChanges, KafkaTopicsPort, outcomeOf } from "../../../operator/src/topics-port.ts";
 
@@ -116,5 +117,56 @@ describe("operator topics port: kafkajs's own log", () => {
     expect(lines.length).to.be.above(0);
     expect(lines.every(([, kafka]) => kafka === "127.0.0.1:1")).to.equal(true);
     expect(lines.map(([entry]) => entry.message).join("\n")).to.include("ECONNREFUSED");
+  });
+});
+
+describe("operator topics port: the lag", () => {
+  /** A pool whose every lease is `admin`: Kafka as a test wants it, with no broker. */
+  class PoolOf extends AdminPool {
+    constructor(private readonly admin: Partial<TopicAdmin>) {
+      super();
+    }
+    override lease(): TopicAdmin {
+      return this.admin as TopicAdmin;
+    }
+  }
+  const pipeline = resolvePipeline({
+    apiVersion: "kubesentiment.io/v1alpha1",
+    kind: "SentimentPipeline",
+    metadata: { name: "a", namespace: "team" },
+    spec: { kafka: { bootstrapServers: ["127.0.0.1:1"] } },
+  });
+  const topicsThere: Partial<TopicAdmin> = {
+    describeTopics: async () => ({
+      brokers: 1,
+      topics: Object.fromEntries(
+        topicNames(pipeline.topics).map((name) => [
+          name,
+          {
+            partitions: pipeline.topics.partitions,
+            replicationFactor: pipeline.topics.replicationFactor,
+            configs: {},
+          },
+        ]),
+      ),
+    }),
+    applyPlan: async () => {},
+    waitUntilUsable: async () => {},
+    close: async () => {},
+  };
+
+  it("says why it could not be read while the topics are ready", async () => {
+    const port = new KafkaTopicsPort(
+      async () => undefined,
+      new PoolOf({
+        ...topicsThere,
+        partitionOffsets: async () => {
+          throw new Error("Not authorized to access group");
+        },
+      }),
+    );
+    const ensured = await port.ensure(pipeline);
+    expect(ensured.outcome).to.deep.equal({ state: "ready" });
+    expect(ensured).to.include({ lag: undefined, lagUnknown: "Not authorized to access group" });
   });
 });
