@@ -245,8 +245,8 @@ export class Reconciler {
         object,
         "Warning",
         "ConsumerLagUnknown",
-        `reading the consumer lag of group ${pipeline.consumerGroup} failed: ${lagUnknown}; ` +
-          `status.consumerLag is left out${held} until it can be read`,
+        // The reason names the group and topic already (KafkaAdminError's action).
+        `the consumer lag could not be read: ${lagUnknown}; status.consumerLag is left out${held} until it can be read`,
       );
     }
     // Granted before the workers start, so a new pipeline's workers are never refused.

@@ -343,16 +343,17 @@ describe("operator reconcile", () => {
       outcome: { state: "ready" },
       changes: [],
       lag: undefined,
-      lagUnknown: "Not authorized to access group",
+      lagUnknown:
+        'reading the offsets of group "kubesentiment.shop.reviews" failed: Not authorized to access group',
       terminal: false,
       created: [],
     };
 
     await reconcile(key);
     expect(cluster.events).to.include(
-      "Warning ConsumerLagUnknown: reading the consumer lag of group kubesentiment.shop.reviews failed: Not " +
-        "authorized to access group; status.consumerLag is left out, and scale to zero holds the workers as they " +
-        "are, until it can be read",
+      "Warning ConsumerLagUnknown: the consumer lag could not be read: reading the offsets of group " +
+        '"kubesentiment.shop.reviews" failed: Not authorized to access group; status.consumerLag is left out, and ' +
+        "scale to zero holds the workers as they are, until it can be read",
     );
     expect(cluster.statuses[0]).to.not.have.property("consumerLag");
     expect(cluster.did).to.not.include("scale shop/reviews-worker to 0");
