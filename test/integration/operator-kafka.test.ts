@@ -2,6 +2,7 @@
 // planned (and seen so by kcat, an independent client), refusals that change nothing, lag from real offsets,
 // deletion, and an unreachable Kafka reported within a bounded time; all on one connection shared as the
 // operator shares it (admin-pool.ts), which must survive topics deleted behind its back and a broker restart.
+import { createRequire } from "node:module";
 import { createServer, type Server, type Socket } from "node:net";
 import { expect } from "chai";
 import kafkajs from "kafkajs";
@@ -48,6 +49,33 @@ function pipelineTopics(name: string, topics: { partitions?: number; replication
       topics: { replicationFactor: 1, config: { "retention.ms": "86400000" }, ...topics },
     },
   }).topics;
+}
+
+interface SentRequest {
+  apiName: string;
+  encode(): Promise<{ buffer: Buffer }>;
+}
+/** kafkajs's connection to one broker: every request any of its clients makes passes through its send(). */
+const BrokerConnection = createRequire(import.meta.url)("kafkajs/src/network/connection.js") as {
+  prototype: { send(this: unknown, args: { request: SentRequest }): Promise<unknown> };
+};
+
+/** The topic count of each Metadata request sent while `use` runs; -1 (a null array) asks for every topic. */
+async function recordingMetadataRequests(use: () => Promise<void>): Promise<number[]> {
+  const counts: Promise<number>[] = [];
+  const send = BrokerConnection.prototype.send;
+  BrokerConnection.prototype.send = function (args) {
+    if (args.request.apiName === "Metadata") {
+      counts.push(args.request.encode().then((encoded) => encoded.buffer.readInt32BE(0)));
+    }
+    return send.call(this, args);
+  };
+  try {
+    await use();
+  } finally {
+    BrokerConnection.prototype.send = send;
+  }
+  return Promise.all(counts);
 }
 
 /** One reconcile of the topics: read, plan, apply, wait until usable. */
@@ -157,6 +185,25 @@ describe("operator Kafka layer on a real broker", function () {
     expect(isEmptyPlan(await converge(admin, topics))).to.equal(false);
     const second = planTopics(topics, await admin.describeTopics(topicNames(topics)));
     expect(second).to.deep.equal({ create: [], raisePartitions: [], restoreConfigs: [], refusals: [] });
+  });
+
+  it("reconciles a pipeline's existing topics without listing every topic of the cluster", async () => {
+    const topics = pipelineTopics("own-topics-only");
+    await converge(admin, topics);
+    const metadataTopicCounts = await recordingMetadataRequests(async () => {
+      const observed = await admin.describeTopics(topicNames(topics));
+      expect(observed.brokers).to.equal(1);
+      expect(observed.topics[topics.requests]).to.include({ partitions: 8, replicationFactor: 1 });
+      expect(Object.keys(observed.topics)).to.have.members(topicNames(topics));
+      expect(isEmptyPlan(planTopics(topics, observed))).to.equal(true);
+      expect(
+        consumerLag(await admin.partitionOffsets("test.own-topics-group", topics.requests)).total,
+      ).to.equal(0);
+    });
+    // A Metadata request's topic array of length -1 (null) asks for every topic: with thousands of pipelines on
+    // one Kafka, that answer is megabytes, decoded on every reconcile.
+    expect(metadataTopicCounts).to.not.be.empty;
+    expect(metadataTopicCounts).to.not.include(-1);
   });
 
   it("raises the partitions of existing topics", async () => {

@@ -47,12 +47,12 @@ export class AdminConnection {
     });
   }
 
-  /** The connected client; callers at the same time share one connection attempt, and each its failure. */
-  async connected(action: string): Promise<Admin> {
+  /** The connected client and its cluster; callers at the same time share one connection attempt, and each its failure. */
+  async connected(action: string): Promise<{ admin: Admin; cluster: AdminCluster }> {
     const connecting = this.#connecting ?? this.#connect();
     this.#connecting = connecting;
     try {
-      return (await connecting).admin;
+      return await connecting;
     } catch (error) {
       if (this.#connecting === connecting) this.#connecting = undefined;
       throw toKafkaAdminError(error, {

@@ -1,12 +1,23 @@
 // What kafkajs 2.2.4 (pinned, its last release) keeps private and this workspace needs: its Kafka client builds
 // each admin's, producer's and consumer's cluster through one function under a private symbol. lag-tail.ts
 // builds a cluster of its own there to fetch without a consumer group; admin-connection.ts keeps hold of its
-// admin's cluster, to forget topics it no longer asks about (see there).
+// admin's cluster, to forget topics it no longer asks about (see there) and to read named topics with the brokers.
 import type { Admin, Kafka } from "kafkajs";
 
-/** The part of kafkajs's Cluster an admin's long-lived connection prunes: the topics it refreshes metadata of. */
+/** A Metadata answer as kafkajs's Cluster returns it. */
+export interface ClusterMetadata {
+  brokers: { nodeId: number }[];
+  topicMetadata: { topic: string; partitionMetadata: { replicas: number[] }[] }[];
+}
+
+/**
+ * The parts of kafkajs's Cluster an admin's long-lived connection uses: the topics it refreshes metadata of (which
+ * it prunes), and one Metadata request about named topics, which kafkajs's admin answers without the brokers.
+ */
 export interface AdminCluster {
   targetTopics: Set<string>;
+  /** Throws the first topic's or partition's error: UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist. */
+  metadata(options: { topics: string[] }): Promise<ClusterMetadata>;
 }
 
 type CreateCluster = (options: object) => unknown;
