@@ -26,8 +26,11 @@ const operatorNamespace = "kubesentiment-system";
  * than its 110 pods; 50 leaves room.
  */
 const podsPerNode = 50;
-/** Bound on waiting for every pipeline to be Ready, so the scenario ends within minutes even when they are not. */
-const readyBoundMs = 240_000;
+/**
+ * Bound on waiting for every pipeline to be Ready, so the scenario ends within minutes even when they are not:
+ * 4 minutes, or 0.4 s per pipeline when that is longer (1,000 pipelines took 4-6 minutes on 2 cores).
+ */
+const readyBoundMs = (pipelines: number) => Math.max(240_000, pipelines * 400);
 const restWindowS = Number(process.env.BENCH_OPERATOR_REST_S ?? 60);
 
 export interface OperatorScaleResult {
@@ -207,7 +210,7 @@ async function waitUntilReady(
 ): Promise<Pick<OperatorScaleResult, "topicsReadyS" | "readyS" | "readyCount">> {
   let topicsReadyS: number | undefined;
   let readyCount = 0;
-  while (Date.now() - appliedAt < readyBoundMs) {
+  while (Date.now() - appliedAt < readyBoundMs(count)) {
     const list = await k.getJsonAsync<{ items: SentimentPipeline[] }>([
       "sentimentpipelines",
       "-n",
@@ -256,7 +259,7 @@ function connectionsTo(pid: number, servers: readonly string[]): number {
 
 export function describeOperatorScale(result: OperatorScaleResult): string[] {
   const seconds = (s: number | undefined) =>
-    s === undefined ? `not within ${readyBoundMs / 1000} s` : `${s.toFixed(0)} s`;
+    s === undefined ? `not within ${readyBoundMs(result.pipelines) / 1000} s` : `${s.toFixed(0)} s`;
   return [
     `operator with ${result.pipelines} pipelines (${result.partitions} partitions per topic):`,
     `  every pipeline TopicsReady after ${seconds(result.topicsReadyS)}, Ready after ${seconds(result.readyS)}` +

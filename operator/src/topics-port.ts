@@ -69,13 +69,13 @@ export class KafkaTopicsPort implements TopicsPort {
     return withPipelineAdmin(this.admins, pipeline, this.readSecret, use);
   }
 
-  async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {
+  async ensure(pipeline: ResolvedPipeline, { wereReady }: { wereReady: boolean }): Promise<EnsuredTopics> {
     const names = topicNames(pipeline.topics);
     const created: string[] = [];
     let observed: KafkaObservation | undefined;
     try {
       return await this.#withAdmin(pipeline, async (admin) => {
-        const seen = await admin.describeTopics(names);
+        const seen = await admin.describeTopics(names, { likelyPresent: wereReady });
         observed = seen;
         const plan = planTopics(pipeline.topics, seen);
         await admin.applyPlan(plan, (topic) => created.push(topic));

@@ -266,7 +266,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
   describe("operator topics port", () => {
     it("creates the pipeline's topics over SCRAM and TLS with the credentials from its Secrets", async () => {
       const { port, pipeline } = operatorSide(broker.cluster, broker.pki);
-      const { outcome, changes } = await port.ensure(pipeline);
+      const { outcome, changes } = await port.ensure(pipeline, { wereReady: false });
       expect(outcome).to.deep.equal({ state: "ready" });
       expect(changes).to.have.length(3);
       const existing = await topicNames(secureClient(broker.cluster));
@@ -277,7 +277,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
     it("reports a wrong password as KafkaAuthenticationFailed, naming the Secret field and not the password", async () => {
       const { port, pipeline } = operatorSide(broker.cluster, broker.pki, { password: wrongPassword });
       const started = Date.now();
-      const { outcome } = await port.ensure(pipeline);
+      const { outcome } = await port.ensure(pipeline, { wereReady: false });
       expect(Date.now() - started).to.be.below(refusalBoundMs);
       if (outcome.state !== "failed") throw new Error("expected a failure");
       expect(outcome.reason).to.equal("KafkaAuthenticationFailed");
@@ -287,7 +287,7 @@ describe("Kafka security: SASL/SCRAM over TLS on a real broker", function () {
 
     it("reports a CA that did not sign the broker as KafkaTlsFailed, naming spec.kafka.tls.caSecretRef", async () => {
       const { port, pipeline } = operatorSide(broker.cluster, broker.pki, { ca: broker.pki.otherCaCert });
-      const { outcome } = await port.ensure(pipeline);
+      const { outcome } = await port.ensure(pipeline, { wereReady: false });
       if (outcome.state !== "failed") throw new Error("expected a failure");
       expect(outcome.reason).to.equal("KafkaTlsFailed");
       expect(outcome.message).to.include("spec.kafka.tls.caSecretRef").and.not.include(alice.password);
@@ -397,9 +397,11 @@ describe("Kafka security: mutual TLS on a real broker", function () {
 
   it("has the operator's topics port present spec.kafka.tls.certSecretRef, and say so when it is missing", async () => {
     const withCert = operatorSide(broker.cluster, broker.pki, { clientCert: true });
-    expect((await withCert.port.ensure(withCert.pipeline)).outcome).to.deep.equal({ state: "ready" });
+    expect((await withCert.port.ensure(withCert.pipeline, { wereReady: false })).outcome).to.deep.equal({
+      state: "ready",
+    });
     const without = operatorSide(broker.cluster, broker.pki);
-    const { outcome } = await without.port.ensure(without.pipeline);
+    const { outcome } = await without.port.ensure(without.pipeline, { wereReady: false });
     if (outcome.state !== "failed") throw new Error("expected a failure");
     expect(outcome.reason).to.equal("KafkaTlsFailed");
     expect(outcome.message).to.include("spec.kafka.tls.certSecretRef");

@@ -191,7 +191,7 @@ describe("operator Kafka layer on a real broker", function () {
     const topics = pipelineTopics("own-topics-only");
     await converge(admin, topics);
     const metadataTopicCounts = await recordingMetadataRequests(async () => {
-      const observed = await admin.describeTopics(topicNames(topics));
+      const observed = await admin.describeTopics(topicNames(topics), { likelyPresent: true });
       expect(observed.brokers).to.equal(1);
       expect(observed.topics[topics.requests]).to.include({ partitions: 8, replicationFactor: 1 });
       expect(Object.keys(observed.topics)).to.have.members(topicNames(topics));
@@ -204,6 +204,31 @@ describe("operator Kafka layer on a real broker", function () {
     // one Kafka, that answer is megabytes, decoded on every reconcile.
     expect(metadataTopicCounts).to.not.be.empty;
     expect(metadataTopicCounts).to.not.include(-1);
+  });
+
+  it("reads topics thought present but deleted behind its back as absent, and a new pipeline's without an error", async () => {
+    const logs: KafkaLogEntry[] = [];
+    const logging = new AdminPool({ onLog: (entry) => logs.push(entry) });
+    try {
+      const fresh = pipelineTopics("fresh");
+      const observer = logging.lease({ bootstrapServers: servers });
+      expect(await observer.describeTopics(topicNames(fresh))).to.deep.equal({ brokers: 1, topics: {} });
+      await observer.close();
+      expect(logs.filter(({ level }) => level === "error")).to.deep.equal([]);
+
+      const gone = pipelineTopics("partly-gone");
+      await converge(admin, gone);
+      await direct.deleteTopics({ topics: [gone.responses] });
+      await waitFor("the topic deleted", async () =>
+        (await direct.listTopics()).includes(gone.responses) ? undefined : true,
+      );
+      const observed = await admin.describeTopics(topicNames(gone), { likelyPresent: true });
+      expect(observed.brokers).to.equal(1);
+      expect(Object.keys(observed.topics)).to.have.members([gone.requests, gone.deadLetter]);
+      expect(planTopics(gone, observed).create.map(({ topic }) => topic)).to.deep.equal([gone.responses]);
+    } finally {
+      await logging.close();
+    }
   });
 
   it("raises the partitions of existing topics", async () => {

@@ -71,8 +71,11 @@ export interface EnsuredTopics {
 
 /** The Kafka side of a reconcile; implementations never throw for Kafka trouble, they describe it. */
 export interface TopicsPort {
-  /** Creates, raises and repairs the topics, and reads the group's lag while connected. */
-  ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics>;
+  /**
+   * Creates, raises and repairs the topics, and reads the group's lag while connected. `wereReady`: the status
+   * last said TopicsReady, so the topics are most likely there (which makes reading them cheaper).
+   */
+  ensure(pipeline: ResolvedPipeline, hint: { wereReady: boolean }): Promise<EnsuredTopics>;
   /** Deletes those of `topics` that exist; throws with a message a person can act on when it cannot. */
   delete(pipeline: ResolvedPipeline, topics: readonly string[]): Promise<void>;
   /** The consumer group's lag on the requests topic; throws a KafkaAdminError when it cannot be read. */
@@ -344,7 +347,10 @@ export class Reconciler {
     if (refusal !== undefined) return refused(refusal.reason, refusal.message);
     const claims = claimedTopics(object, pipeline, this.deps.pipelines.list());
     if (claims.length > 0) return refused("TopicClaimed", describeClaims(claims));
-    return this.deps.topics.ensure(pipeline);
+    const wereReady =
+      object.status?.conditions?.some(({ type, status }) => type === "TopicsReady" && status === "True") ??
+      false;
+    return this.deps.topics.ensure(pipeline, { wereReady });
   }
 
   /** What the operator granted the pipeline's workers: its status's record and this process's own. */

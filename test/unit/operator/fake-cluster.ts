@@ -65,11 +65,14 @@ export class FakeKafka implements TopicsPort {
     created: [],
   };
   deleteFailure: Error | undefined;
+  /** Each ensure's word on whether the topics were ready when last reported. */
+  readonly wereReady: boolean[] = [];
 
   constructor(private readonly did: string[]) {}
 
-  async ensure(pipeline: ResolvedPipeline): Promise<EnsuredTopics> {
+  async ensure(pipeline: ResolvedPipeline, hint: { wereReady: boolean }): Promise<EnsuredTopics> {
     this.did.push(`ensure topics of ${pipeline.name}`);
+    this.wereReady.push(hint.wereReady);
     return this.ensured;
   }
 

@@ -86,6 +86,24 @@ describe("operator reconcile", () => {
     expect(cluster.did).to.deep.equal(["ensure topics of reviews", ...workloadsApplied]);
   });
 
+  it("tells the Kafka side whether the status last said TopicsReady, so it can ask about those topics alone", async () => {
+    const key = cluster.add(pipelineObject());
+    await reconcile(key);
+    cluster.add(pipelineObject({}, {}, cluster.statuses[0]));
+    await reconcile(key);
+    cluster.kafka.ensured = {
+      outcome: { state: "failed", reason: "KafkaUnreachable", message: "no broker answered", exist: false },
+      changes: [],
+      lag: undefined,
+      terminal: false,
+      created: [],
+    };
+    await reconcile(key);
+    cluster.add(pipelineObject({}, {}, cluster.statuses.at(-1)));
+    await reconcile(key);
+    expect(cluster.kafka.wereReady).to.deep.equal([false, true, true, false]);
+  });
+
   it("says Kafka is unreachable in TopicsReady and Ready, applies nothing without topics, and retries", async () => {
     const key = cluster.add(pipelineObject());
     cluster.kafka.ensured = unreachableKafka;

@@ -82,7 +82,7 @@ describe("operator topics port: failures no retry cures", () => {
 
   it("reports a missing Secret as terminal: the same Secrets give the same answer until one changes", async () => {
     const port = new KafkaTopicsPort(async () => undefined);
-    expect(await port.ensure(pipeline)).to.deep.equal({
+    expect(await port.ensure(pipeline, { wereReady: false })).to.deep.equal({
       outcome: {
         state: "failed",
         reason: "SecretNotFound",
@@ -111,7 +111,7 @@ describe("operator topics port: kafkajs's own log", () => {
       // Port 1: nothing listens, so the connection is refused at once and kafkajs logs why.
       spec: { kafka: { bootstrapServers: ["127.0.0.1:1"] } },
     });
-    const { outcome, terminal } = await port.ensure(unreachable);
+    const { outcome, terminal } = await port.ensure(unreachable, { wereReady: false });
     expect(outcome).to.include({ state: "failed", reason: "KafkaUnreachable" });
     expect(terminal).to.equal(false);
     expect(lines.length).to.be.above(0);
@@ -165,7 +165,7 @@ describe("operator topics port: the lag", () => {
         },
       }),
     );
-    const ensured = await port.ensure(pipeline);
+    const ensured = await port.ensure(pipeline, { wereReady: false });
     expect(ensured.outcome).to.deep.equal({ state: "ready" });
     expect(ensured).to.include({ lag: undefined, lagUnknown: "Not authorized to access group" });
   });
