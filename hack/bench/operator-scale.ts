@@ -223,7 +223,8 @@ async function waitUntilReady(
     if (topicsReadyS === undefined && topicsReady === count) topicsReadyS = elapsedS;
     if (readyCount === count) return { topicsReadyS, readyS: elapsedS, readyCount };
     say(`  ${elapsedS.toFixed(0)} s: ${topicsReady} TopicsReady, ${readyCount} Ready of ${count}`);
-    await sleep(2_000);
+    // Each look lists every pipeline through the API server and kubectl, on the cores the operator uses.
+    await sleep(5_000);
   }
   return { topicsReadyS, readyS: undefined, readyCount };
 }
