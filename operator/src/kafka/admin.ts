@@ -173,10 +173,13 @@ export class TopicAdmin {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const problems = await this.run(`reading the metadata of ${quoted(names)}`, async (admin, cluster) => {
-        const metadata = await admin.fetchTopicMetadata({ topics: names });
-        // Known to the broker now: describeConfigs refreshes these rather than every topic (see describeTopics).
+        // describeConfigs refreshes these rather than every topic (see describeTopics); one the broker does not
+        // know yet fails that refresh as it fails the metadata read: not usable yet.
         for (const name of names) cluster.targetTopics.add(name);
-        const minInsync = await minInsyncReplicas(admin, names);
+        const [metadata, minInsync] = await Promise.all([
+          admin.fetchTopicMetadata({ topics: names }),
+          minInsyncReplicas(admin, names),
+        ]);
         return topics.flatMap(({ topic, partitions }) =>
           unusableBecause(
             topic,
