@@ -15,7 +15,7 @@ export const workerIntegerSettings = {
   MODEL_MAX_SEQUENCE_LENGTH: { fallback: 128, min: 8, max: 8192 },
   MODEL_THREADS: { fallback: 1, min: 1, max: 64 },
   MODEL_INTRA_OP_THREADS: { fallback: 1, min: 1, max: 64 },
-  BATCH_MAX_SIZE: { fallback: 64, min: 1, max: 4096 },
+  BATCH_MAX_SIZE: { fallback: 256, min: 1, max: 4096 },
   BATCH_MAX_WAIT_MS: { fallback: 0, min: 0, max: 10_000 },
   RETRY_MAX_ATTEMPTS: { fallback: 3, min: 1, max: 100 },
   RETRY_INITIAL_BACKOFF_MS: { fallback: 100, min: 1, max: 600_000 },

@@ -384,7 +384,7 @@ function resolveDefaults(pipeline: SentimentPipeline): ResolvedPipeline {
     worker: {
       image: worker.image,
       resources: worker.resources ?? {},
-      batch: { maxSize: worker.batch?.maxSize ?? 64, maxWaitMs: worker.batch?.maxWaitMs ?? 0 },
+      batch: { maxSize: worker.batch?.maxSize ?? 256, maxWaitMs: worker.batch?.maxWaitMs ?? 0 },
       retry: {
         maxAttempts: worker.retry?.maxAttempts ?? 3,
         initialBackoffMs: worker.retry?.initialBackoffMs ?? 100,

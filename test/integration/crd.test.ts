@@ -72,7 +72,7 @@ describe("SentimentPipeline CRD", function () {
     expect(demo?.spec).to.deep.include({
       model: { source: { builtin: {} }, maxSequenceLength: 128, threads: 1, intraOpThreads: 1 },
       worker: {
-        batch: { maxSize: 64, maxWaitMs: 0 },
+        batch: { maxSize: 256, maxWaitMs: 0 },
         retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10_000 },
         circuitBreaker: { failureThreshold: 5, resetTimeoutMs: 30_000 },
       },

@@ -97,7 +97,7 @@ describe("operator on a real control plane and a real Kafka", function () {
       TOPIC_REQUESTS: "default.reviews-requests",
       TOPIC_RESPONSES: "default.reviews-responses",
       TOPIC_DEAD_LETTER: "default.reviews-dlq",
-      BATCH_MAX_SIZE: "64",
+      BATCH_MAX_SIZE: "256",
     });
     expect(container?.securityContext).to.include({
       readOnlyRootFilesystem: true,

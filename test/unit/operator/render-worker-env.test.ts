@@ -69,7 +69,7 @@ describe("render: worker environment", () => {
         deadLetter: "shop.reviews-dlq",
       },
       model: { dir: builtInModelDir, maxSequenceLength: 128, threads: 1, intraOpThreads: 1 },
-      batch: { maxSize: 64, maxWaitMs: 0 },
+      batch: { maxSize: 256, maxWaitMs: 0 },
       // The pipeline's default (10 s), not the worker's own (5 s): the rendered env decides.
       retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10_000 },
       circuitBreaker: { failureThreshold: 5, resetTimeoutMs: 30_000 },

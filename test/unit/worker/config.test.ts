@@ -23,7 +23,7 @@ describe("parseWorkerConfig", () => {
     const parsed = parseWorkerConfig(minimal);
     if (!parsed.ok) throw new Error(parsed.problems.join("; "));
     expect(parsed.config.kafka.bootstrapServers).to.deep.equal(["127.0.0.1:9092", "broker-2:9093"]);
-    expect(parsed.config.batch).to.deep.equal({ maxSize: 64, maxWaitMs: 0 });
+    expect(parsed.config.batch).to.deep.equal({ maxSize: 256, maxWaitMs: 0 });
     expect(parsed.config.retry).to.deep.equal({ maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10000 });
     expect(parsed.config.model).to.deep.equal({
       dir: builtInModelDir,
