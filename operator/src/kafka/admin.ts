@@ -80,10 +80,8 @@ export class TopicAdmin {
         (likelyPresent ? await metadataOfEvery(cluster, names) : undefined) ??
         (await metadataOfThoseListed(admin, names));
       const present = metadata.topicMetadata.map(({ topic }) => topic);
-      // kafkajs's describeConfigs first refreshes the metadata of its cluster's target topics, or of every topic
-      // when it has none: held until close() (see #use), the topics just seen are what it refreshes.
-      for (const topic of present) cluster.targetTopics.add(topic);
-      const configs = present.length === 0 ? new Map() : await topicConfigs(admin, present);
+      refreshOnly(cluster, present);
+      const configs = await topicConfigs(admin, present);
       const topics: Record<string, TopicState> = {};
       for (const { topic, partitionMetadata } of metadata.topicMetadata) {
         topics[topic] = {
@@ -173,9 +171,8 @@ export class TopicAdmin {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const problems = await this.run(`reading the metadata of ${quoted(names)}`, async (admin, cluster) => {
-        // describeConfigs refreshes these rather than every topic (see describeTopics); one the broker does not
-        // know yet fails that refresh as it fails the metadata read: not usable yet.
-        for (const name of names) cluster.targetTopics.add(name);
+        // One the broker does not know yet fails describeConfigs's refresh as it fails the metadata read.
+        refreshOnly(cluster, names);
         const [metadata, minInsync] = await Promise.all([
           admin.fetchTopicMetadata({ topics: names }),
           minInsyncReplicas(admin, names),
@@ -382,6 +379,14 @@ async function metadataOfThoseListed(admin: Admin, names: readonly string[]): Pr
   };
 }
 
+/**
+ * kafkajs's describeConfigs first refreshes the metadata of its cluster's target topics, or of every topic when
+ * it has none: these topics, held by the TopicAdmin until close() (see #use), are what it refreshes instead.
+ */
+function refreshOnly(cluster: AdminCluster, topics: readonly string[]): void {
+  for (const topic of topics) cluster.targetTopics.add(topic);
+}
+
 /** Those of `names` that brokers list as topics. */
 async function listed(admin: Admin, names: readonly string[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
@@ -394,6 +399,7 @@ function entries(configs: Record<string, string>): { name: string; value: string
 
 /** Each topic's own overrides (dynamic topic configs), leaving out broker-level and default values. */
 async function topicConfigs(admin: Admin, topics: string[]): Promise<Map<string, Record<string, string>>> {
+  if (topics.length === 0) return new Map();
   const { resources } = await admin.describeConfigs({
     includeSynonyms: false,
     resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
