@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { installConfluentClient, loadConfluentKafkaJS } from "./bench/confluent-client.ts";
 import { type GroupProtocol, groupProtocols } from "./bench/confluent-consumer.ts";
 import { confluentScaleClient } from "./bench/confluent-scale.ts";
-import { type CpuSplit, describeCpuSplit } from "./bench/cpu-split.ts";
+import { type CpuSplit, describeCpuSplit, describeLoadCpuSplit } from "./bench/cpu-split.ts";
 import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from "./bench/latency.ts";
 import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
 import { describeOperatorScale, operatorAtScale } from "./bench/operator-scale.ts";
@@ -74,6 +74,17 @@ function cpuKeys(prefix: string, cpu: CpuSplit | undefined): Record<string, numb
     [`${prefix}_other_threads_us_per_msg`]: round(cpu.otherThreadsUsPerMsg),
     [`${prefix}_broker_us_per_msg`]: round(cpu.brokerUsPerMsg),
     [`${prefix}_machine_us_per_msg`]: round(cpu.machineUsPerMsg),
+  };
+}
+
+/** The --json keys of an offered load's CPU split, named `${prefix}_…`: a drain's, the client's and how busy the
+ * machine was. */
+function loadCpuKeys(prefix: string, cpu: CpuSplit | undefined): Record<string, number> {
+  if (cpu === undefined) return {};
+  return {
+    ...cpuKeys(prefix, cpu),
+    [`${prefix}_client_us_per_msg`]: Number(cpu.clientUsPerMsg.toFixed(1)),
+    [`${prefix}_machine_busy_pct`]: Math.round(cpu.machineBusyShare * 100),
   };
 }
 
@@ -194,8 +205,8 @@ runCli(async (args) => {
     if (brokerPid === undefined) throw new HarnessError(`the broker's pid file ${brokerPidFile} is missing`);
     const drain = async (sink: (typeof sinks)[0], passThrough: boolean) =>
       workerRate(kafka, admin, workerConfig(cluster.bootstrapServers, sink), passThrough, brokerPid);
-    const cpuLine = (cpu: CpuSplit | undefined) =>
-      `    ${cpu === undefined ? "CPU per message: not available (no Linux /proc here)" : describeCpuSplit(cpu)}`;
+    const cpuLine = (cpu: CpuSplit | undefined, describe = describeCpuSplit) =>
+      `    ${cpu === undefined ? "CPU per message: not available (no Linux /proc here)" : describe(cpu)}`;
     const { rate: passthrough, cpu: passthroughCpu } = await drain(passSink, true);
     say(`(a) pass-through (no inference):  ${passthrough.toFixed(0)} msg/s`);
     say(cpuLine(passthroughCpu));
@@ -225,25 +236,35 @@ runCli(async (args) => {
       );
     }
 
-    const { warmUp, measured: latency } = await latencyAtLoad(cluster.bootstrapServers, offeredRate);
+    const {
+      warmUp,
+      measured: latency,
+      cpu: latencyCpu,
+    } = await latencyAtLoad(cluster.bootstrapServers, offeredRate, brokerPid);
     say(
       `(b) end-to-end latency at ${offeredRate} msg/s offered for ${offeredSeconds} s, after ${warmUpSeconds} s ` +
         `of the same load: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`,
     );
     say(`    median request: ${describeBreakdown(latency.median)}`);
     say(`    slowest 1% (median of each part): ${describeBreakdown(latency.slowest)}`);
+    say(cpuLine(latencyCpu, describeLoadCpuSplit));
     say(
       `    during the warm-up (a freshly started worker): p50 ${warmUp.p50} ms, p95 ${warmUp.p95} ms, ` +
         `p99 ${warmUp.p99} ms`,
     );
     const halfRate = Math.round(worker / 2);
-    const { measured: half } = await latencyAtLoad(cluster.bootstrapServers, halfRate);
+    const { measured: half, cpu: halfCpu } = await latencyAtLoad(
+      cluster.bootstrapServers,
+      halfRate,
+      brokerPid,
+    );
     say(
       `(b) end-to-end latency at half saturation, ${halfRate} msg/s offered for ${offeredSeconds} s (after ` +
         `${warmUpSeconds} s of the same load): p50 ${half.p50} ms, p95 ${half.p95} ms, p99 ${half.p99} ms`,
     );
     say(`    median request: ${describeBreakdown(half.median)}`);
     say(`    slowest 1% (median of each part): ${describeBreakdown(half.slowest)}`);
+    say(cpuLine(halfCpu, describeLoadCpuSplit));
 
     const { model } = pythonConfig;
     const costs = await modelPathCosts(model.dir, model.maxSequenceLength);
@@ -271,6 +292,8 @@ runCli(async (args) => {
           infer_us_per_msg: Number(costs.inferUs.toFixed(1)),
           ...cpuKeys("passthrough", passthroughCpu),
           ...cpuKeys("worker", workerCpu),
+          ...loadCpuKeys("offered", latencyCpu),
+          ...loadCpuKeys("half_saturation", halfCpu),
           messages,
         }),
       );

@@ -1,6 +1,7 @@
-// Where the CPU of a drain went, read from Linux's /proc: the worker's main thread (and how long it was ready to
-// run but waited for a core), the process's other threads (the classifier thread, V8's GC helpers), the broker,
-// and the machine. On a 2-core machine that runs the broker too, this is what bounds (b) against (a).
+// Where the CPU of a drain or an offered load went, read from Linux's /proc: the worker's main thread (and how long
+// it was ready to run but waited for a core), the offered load's client thread, the process's other threads (the
+// classifier thread, V8's GC helpers), the broker, and the machine. On a 2-core machine that runs the broker and
+// the client too, this is what bounds (b) against (a), and the latency at a load.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
@@ -13,6 +14,8 @@ export interface CpuSnapshot {
   readonly brokerSeconds: number;
   /** The machine's busy time from /proc/stat, in seconds summed over its cores. */
   readonly machineBusySeconds: number;
+  /** When the snapshot was taken, in seconds on a monotonic clock. */
+  readonly atSeconds: number;
 }
 
 /**
@@ -23,12 +26,16 @@ export interface CpuSplit {
   /** The main thread: CPU µs per message, and µs it was ready to run but waited for a core. */
   readonly mainUsPerMsg: number;
   readonly mainRunQueueUsPerMsg: number;
+  /** The offered load's client thread, CPU µs per message; 0 when the split was not told of one. */
+  readonly clientUsPerMsg: number;
   /** Every other thread of this process together (classifier thread, GC helpers), CPU µs per message. */
   readonly otherThreadsUsPerMsg: number;
   readonly brokerUsPerMsg: number;
   /** The whole machine's CPU µs per message, and the rate its cores could sustain at that cost. */
   readonly machineUsPerMsg: number;
   readonly machineCeilingMsgsPerS: number;
+  /** The share of the machine's cores that was busy between the snapshots, 0 to 1. */
+  readonly machineBusyShare: number;
 }
 
 /** "run_ns wait_ns timeslices" of /proc/.../schedstat. */
@@ -75,14 +82,18 @@ export function cpuSnapshot(brokerPid: number): CpuSnapshot | undefined {
     threads,
     brokerSeconds: processCpuSeconds(brokerPid),
     machineBusySeconds: parseMachineBusySeconds(readFileSync("/proc/stat", "utf8")),
+    atSeconds: performance.now() / 1000,
   };
 }
 
-/** What happened between two snapshots taken around answering `messages` on a machine of `cores` cores. */
+/**
+ * What happened between two snapshots taken around answering `messages` on a machine of `cores` cores; the thread
+ * `clientThreadId`, when given, is the offered load's client, counted apart from the worker's threads.
+ */
 export function cpuSplit(
   before: CpuSnapshot,
   after: CpuSnapshot,
-  drain: { mainThreadId: number; messages: number; cores: number },
+  drain: { mainThreadId: number; messages: number; cores: number; clientThreadId?: number },
 ): CpuSplit {
   const perMsg = (ns: number) => ns / 1000 / drain.messages;
   const delta = (tid: number) => {
@@ -91,17 +102,24 @@ export function cpuSplit(
     return { runNs: end.runNs - start.runNs, waitNs: end.waitNs - start.waitNs };
   };
   const main = delta(drain.mainThreadId);
+  const client = drain.clientThreadId === undefined ? 0 : delta(drain.clientThreadId).runNs;
   let othersNs = 0;
-  for (const tid of after.threads.keys()) if (tid !== drain.mainThreadId) othersNs += delta(tid).runNs;
-  const machineUsPerMsg = perMsg((after.machineBusySeconds - before.machineBusySeconds) * 1e9);
+  for (const tid of after.threads.keys()) {
+    if (tid !== drain.mainThreadId && tid !== drain.clientThreadId) othersNs += delta(tid).runNs;
+  }
+  const machineBusySeconds = after.machineBusySeconds - before.machineBusySeconds;
+  const machineUsPerMsg = perMsg(machineBusySeconds * 1e9);
+  const elapsedSeconds = after.atSeconds - before.atSeconds;
   return {
     mainUsPerMsg: perMsg(main.runNs),
     mainRunQueueUsPerMsg: perMsg(main.waitNs),
+    clientUsPerMsg: perMsg(client),
     otherThreadsUsPerMsg: perMsg(othersNs),
     brokerUsPerMsg: perMsg((after.brokerSeconds - before.brokerSeconds) * 1e9),
     machineUsPerMsg,
     machineCeilingMsgsPerS:
       machineUsPerMsg > 0 ? (drain.cores * 1e6) / machineUsPerMsg : Number.POSITIVE_INFINITY,
+    machineBusyShare: elapsedSeconds > 0 ? machineBusySeconds / (elapsedSeconds * drain.cores) : 0,
   };
 }
 
@@ -110,3 +128,10 @@ export const describeCpuSplit = (split: CpuSplit) =>
   `${(1e6 / split.mainUsPerMsg).toFixed(0)} msg/s; and ${split.mainRunQueueUsPerMsg.toFixed(1)} µs waiting for a core), other threads ${split.otherThreadsUsPerMsg.toFixed(1)} µs, broker ` +
   `${split.brokerUsPerMsg.toFixed(1)} µs; the machine ${split.machineUsPerMsg.toFixed(1)} µs in all, ` +
   `which its cores sustain at ${split.machineCeilingMsgsPerS.toFixed(0)} msg/s at most`;
+
+/** The split of an offered load: the worker's threads, the client's, the broker's, and how busy the machine was. */
+export const describeLoadCpuSplit = (split: CpuSplit) =>
+  `CPU per message: worker main thread ${split.mainUsPerMsg.toFixed(1)} µs (and ` +
+  `${split.mainRunQueueUsPerMsg.toFixed(1)} µs waiting for a core), its other threads ` +
+  `${split.otherThreadsUsPerMsg.toFixed(1)} µs, the load's client ${split.clientUsPerMsg.toFixed(1)} µs, broker ` +
+  `${split.brokerUsPerMsg.toFixed(1)} µs; the machine's cores were ${(split.machineBusyShare * 100).toFixed(0)}% busy`;

@@ -1,6 +1,7 @@
 // The latency scenario's client side, on a thread of its own (see latency.ts): it offers requests at a fixed rate
 // and reads the responses back. On the worker's own event loop this work would delay the worker's, which in a
 // deployment never shares a process with its clients.
+import { readlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { kafkaClient } from "../harness/kafka-client.ts";
@@ -23,6 +24,23 @@ export interface OfferedLoadResult {
   /** Only the warm-up's percentiles are reported, not where its time went. */
   warmUp: ReturnType<typeof percentiles>;
   measured: ReturnType<typeof latencySummary>;
+}
+
+/**
+ * What the thread posts: once, as the first measured request is sent, "measuring" with its own thread id (so its
+ * CPU is told apart from the worker's; undefined off Linux); at the end, the result.
+ */
+export type OfferedLoadMessage =
+  | { kind: "measuring"; threadId: number | undefined }
+  | { kind: "result"; result: OfferedLoadResult };
+
+/** This thread's id as Linux numbers it ("<pid>/task/<tid>"), or undefined without /proc. */
+function linuxThreadId(): number | undefined {
+  try {
+    return Number(readlinkSync("/proc/thread-self").split("/").at(-1));
+  } catch {
+    return undefined;
+  }
 }
 
 const port = parentPort;
@@ -59,7 +77,12 @@ await producer.connect();
 const tickMs = 10;
 const perTick = Math.max(1, Math.round((load.rate * tickMs) / 1000));
 const started = performance.now();
+let measuring = false;
 for (let sent = 0; sent < load.total; ) {
+  if (!measuring && sent >= load.warmUpCount) {
+    measuring = true;
+    port.postMessage({ kind: "measuring", threadId: linuxThreadId() } satisfies OfferedLoadMessage);
+  }
   const size = Math.min(perTick, load.total - sent);
   const now = Date.now();
   sentAt.fill(now, sent, sent + size);
@@ -82,6 +105,6 @@ while (warmUpMs.length + measured.length < load.total && Date.now() < deadline) 
 await producer.disconnect();
 await reader.disconnect();
 port.postMessage({
-  warmUp: percentiles(warmUpMs),
-  measured: latencySummary(measured),
-} satisfies OfferedLoadResult);
+  kind: "result",
+  result: { warmUp: percentiles(warmUpMs), measured: latencySummary(measured) },
+} satisfies OfferedLoadMessage);

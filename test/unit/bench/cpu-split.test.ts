@@ -29,7 +29,7 @@ describe("bench CPU split", () => {
     expect(() => parseMachineBusySeconds("intr 1 2 3")).to.throw(/cpu line/);
   });
 
-  it("splits two snapshots into the main thread, the other threads (new ones too), the broker and the machine", () => {
+  it("splits two snapshots into the main thread, the client's thread, the other threads (new ones too), the broker and the machine", () => {
     const before: CpuSnapshot = {
       threads: new Map([
         [1, { runNs: 1e9, waitNs: 1e9 }],
@@ -37,6 +37,7 @@ describe("bench CPU split", () => {
       ]),
       brokerSeconds: 10,
       machineBusySeconds: 100,
+      atSeconds: 50,
     };
     const after: CpuSnapshot = {
       threads: new Map([
@@ -46,6 +47,7 @@ describe("bench CPU split", () => {
       ]),
       brokerSeconds: 10.1,
       machineBusySeconds: 103,
+      atSeconds: 52,
     };
     const split = cpuSplit(before, after, { mainThreadId: 1, messages: 1000, cores: 2 });
     expect(split.mainUsPerMsg).to.be.closeTo(1000, 1e-6);
@@ -55,6 +57,19 @@ describe("bench CPU split", () => {
     expect(split.machineUsPerMsg).to.be.closeTo(3000, 1e-6);
     // 2 cores, 3 ms of machine CPU per message: at most 667 messages a second.
     expect(split.machineCeilingMsgsPerS).to.be.closeTo(2e6 / 3000, 1e-6);
+    // 3 busy seconds over 2 s of 2 cores.
+    expect(split.machineBusyShare).to.be.closeTo(0.75, 1e-6);
+    expect(split.clientUsPerMsg).to.equal(0);
+
+    const withClient = cpuSplit(before, after, {
+      mainThreadId: 1,
+      messages: 1000,
+      cores: 2,
+      clientThreadId: 3,
+    });
+    expect(withClient.clientUsPerMsg).to.be.closeTo(300, 1e-6);
+    expect(withClient.otherThreadsUsPerMsg).to.be.closeTo(200, 1e-6);
+    expect(withClient.mainUsPerMsg).to.be.closeTo(1000, 1e-6);
   });
 
   it("snapshots this process on Linux: its main thread's id is its pid", () => {
