@@ -270,6 +270,16 @@ describe("SentimentPipeline CRD", function () {
       expected: ['spec.model.source.url.caSecretRef.key: Invalid value: "../ca.crt"'],
     },
     {
+      title: "a Kafka CA key that is no Secret key",
+      spec: {
+        kafka: {
+          bootstrapServers: ["127.0.0.1:9092"],
+          tls: { caSecretRef: { name: "kafka-ca", key: "../ca.crt" } },
+        },
+      },
+      expected: ['spec.kafka.tls.caSecretRef.key: Invalid value: "../ca.crt"'],
+    },
+    {
       title: "an initial backoff above the maximum",
       spec: { worker: { retry: { initialBackoffMs: 5000, maxBackoffMs: 1000 } } },
       expected: [
