@@ -2,8 +2,10 @@
 // every default resolved, which is what every pure renderer and planner takes. crds/ holds the schema; the
 // API server applies its defaults, and `resolvePipeline` applies them again so an object written before a
 // default existed (or read from a test fixture) renders the same. Every default is decided here and nowhere
-// else: readers of a ResolvedPipeline never fall back to one of their own.
+// else: readers of a ResolvedPipeline never fall back to one of their own. The worker's own settings take the
+// worker's defaults (common/src/worker-env.ts), so the two cannot drift apart.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
+import { workerIntegerSettings as workerDefaults } from "../../common/src/worker-env.ts";
 import type { AclBinding } from "./kafka/acl-plan.ts";
 
 export const group = "kubesentiment.io";
@@ -377,22 +379,27 @@ function resolveDefaults(pipeline: SentimentPipeline): ResolvedPipeline {
     consumerGroup: `kubesentiment.${namespace}.${name}`,
     model: {
       source: modelSource(spec.model?.source),
-      maxSequenceLength: spec.model?.maxSequenceLength ?? 128,
-      threads: spec.model?.threads ?? 1,
-      intraOpThreads: spec.model?.intraOpThreads ?? 1,
+      maxSequenceLength: spec.model?.maxSequenceLength ?? workerDefaults.MODEL_MAX_SEQUENCE_LENGTH.fallback,
+      threads: spec.model?.threads ?? workerDefaults.MODEL_THREADS.fallback,
+      intraOpThreads: spec.model?.intraOpThreads ?? workerDefaults.MODEL_INTRA_OP_THREADS.fallback,
     },
     worker: {
       image: worker.image,
       resources: worker.resources ?? {},
-      batch: { maxSize: worker.batch?.maxSize ?? 256, maxWaitMs: worker.batch?.maxWaitMs ?? 0 },
+      batch: {
+        maxSize: worker.batch?.maxSize ?? workerDefaults.BATCH_MAX_SIZE.fallback,
+        maxWaitMs: worker.batch?.maxWaitMs ?? workerDefaults.BATCH_MAX_WAIT_MS.fallback,
+      },
       retry: {
-        maxAttempts: worker.retry?.maxAttempts ?? 3,
-        initialBackoffMs: worker.retry?.initialBackoffMs ?? 100,
-        maxBackoffMs: worker.retry?.maxBackoffMs ?? 10_000,
+        maxAttempts: worker.retry?.maxAttempts ?? workerDefaults.RETRY_MAX_ATTEMPTS.fallback,
+        initialBackoffMs: worker.retry?.initialBackoffMs ?? workerDefaults.RETRY_INITIAL_BACKOFF_MS.fallback,
+        maxBackoffMs: worker.retry?.maxBackoffMs ?? workerDefaults.RETRY_MAX_BACKOFF_MS.fallback,
       },
       circuitBreaker: {
-        failureThreshold: worker.circuitBreaker?.failureThreshold ?? 5,
-        resetTimeoutMs: worker.circuitBreaker?.resetTimeoutMs ?? 30_000,
+        failureThreshold:
+          worker.circuitBreaker?.failureThreshold ?? workerDefaults.BREAKER_FAILURE_THRESHOLD.fallback,
+        resetTimeoutMs:
+          worker.circuitBreaker?.resetTimeoutMs ?? workerDefaults.BREAKER_RESET_TIMEOUT_MS.fallback,
       },
     },
     autoscaling: {
