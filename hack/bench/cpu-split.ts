@@ -71,15 +71,36 @@ export function parseMachineBusySeconds(text: string): number {
   return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / ticksPerSecond;
 }
 
+/**
+ * Each listed thread's run and wait nanoseconds, read by `read`. A thread that ends between the listing and its
+ * read (a worker thread of an earlier scenario, a V8 helper) is left out: its file is gone.
+ */
+export function threadSchedstats(
+  tids: readonly string[],
+  read: (tid: string) => string,
+): Map<number, { runNs: number; waitNs: number }> {
+  const threads = new Map<number, { runNs: number; waitNs: number }>();
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = read(tid);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ESRCH") continue;
+      throw error;
+    }
+    threads.set(Number(tid), parseSchedstat(text));
+  }
+  return threads;
+}
+
 /** The figures of now, or undefined where /proc is not Linux's (the split is then left out). */
 export function cpuSnapshot(brokerPid: number): CpuSnapshot | undefined {
   if (!existsSync("/proc/self/task")) return undefined;
-  const threads = new Map<number, { runNs: number; waitNs: number }>();
-  for (const tid of readdirSync("/proc/self/task")) {
-    threads.set(Number(tid), parseSchedstat(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8")));
-  }
   return {
-    threads,
+    threads: threadSchedstats(readdirSync("/proc/self/task"), (tid) =>
+      readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8"),
+    ),
     brokerSeconds: processCpuSeconds(brokerPid),
     machineBusySeconds: parseMachineBusySeconds(readFileSync("/proc/stat", "utf8")),
     atSeconds: performance.now() / 1000,

@@ -67,23 +67,28 @@ function measured(
   let before: CpuSnapshot | undefined;
   let clientThreadId: number | undefined;
   return new Promise((resolve, reject) => {
+    // A failure here rejects (and so stops the worker and the broker) rather than escaping as an uncaught error.
     thread.on("message", (message: OfferedLoadMessage) => {
-      if (message.kind === "measuring") {
-        before = snapshot();
-        clientThreadId = message.threadId;
-        return;
+      try {
+        if (message.kind === "measuring") {
+          before = snapshot();
+          clientThreadId = message.threadId;
+          return;
+        }
+        const after = snapshot();
+        const cpu =
+          before === undefined || after === undefined
+            ? undefined
+            : cpuSplit(before, after, {
+                mainThreadId: process.pid,
+                messages,
+                cores: availableParallelism(),
+                ...(clientThreadId === undefined ? {} : { clientThreadId }),
+              });
+        resolve({ result: message.result, cpu });
+      } catch (error) {
+        reject(error);
       }
-      const after = snapshot();
-      const cpu =
-        before === undefined || after === undefined
-          ? undefined
-          : cpuSplit(before, after, {
-              mainThreadId: process.pid,
-              messages,
-              cores: availableParallelism(),
-              ...(clientThreadId === undefined ? {} : { clientThreadId }),
-            });
-      resolve({ result: message.result, cpu });
     });
     thread.once("error", reject);
     thread.once("exit", (code) =>

@@ -8,12 +8,31 @@ import {
   parseMachineBusySeconds,
   parseSchedstat,
   parseStatCpuSeconds,
+  threadSchedstats,
 } from "../../../hack/bench/cpu-split.ts";
 
 describe("bench CPU split", () => {
   it("reads run and wait nanoseconds from schedstat, and refuses anything else", () => {
     expect(parseSchedstat("138449 2043376 2\n")).to.deep.equal({ runNs: 138449, waitNs: 2043376 });
     expect(() => parseSchedstat("")).to.throw(/schedstat/);
+  });
+
+  it("leaves out a thread that ended between the listing and its read, and fails on any other error", () => {
+    const gone = (code: string) => Object.assign(new Error(`${code}: schedstat`), { code });
+    const read = (tid: string) => {
+      if (tid === "12") throw gone("ENOENT");
+      if (tid === "13") throw gone("ESRCH");
+      return `${tid}000 7 1\n`;
+    };
+    expect([...threadSchedstats(["11", "12", "13", "14"], read)]).to.deep.equal([
+      [11, { runNs: 11000, waitNs: 7 }],
+      [14, { runNs: 14000, waitNs: 7 }],
+    ]);
+    expect(() =>
+      threadSchedstats(["11"], () => {
+        throw gone("EACCES");
+      }),
+    ).to.throw(/EACCES/);
   });
 
   it("reads utime + stime after a command name holding spaces and parentheses", () => {
