@@ -50,7 +50,7 @@ export interface KafkaOptions {
   name?: string;
   /** How long to wait for the cluster (or a restarted node) to be ready; default 120 s. */
   readyTimeoutMs?: number;
-  /** JVM heap flags per node; default -Xmx512m -Xms256m. */
+  /** JVM heap and garbage-collector flags per node; default -Xmx512m -Xms256m (and so the JVM's G1). */
   heapOpts?: string[];
   /** The setting a person should change when a port is taken, named in that error. */
   portSetting?: string;
