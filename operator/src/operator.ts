@@ -165,12 +165,13 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     metrics,
     log,
   });
+  const readSecret = secretReader(core);
   const redrives = await startRedrives({
     kubeConfig,
     customObjects,
     namespaces: config.watchNamespaces,
     pipelines: caches.pipelines.cache,
-    readSecret: secretReader(core),
+    readSecret,
     log,
   });
   const stopReconciling = async () => {
@@ -184,8 +185,8 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
     onLog: (entry, kafka) =>
       log("warn", entry.message, { kafka, kafkajs: { level: entry.level, namespace: entry.namespace } }),
   });
-  const topics: TopicsPort = new KafkaTopicsPort(secretReader(core), admins);
-  const acls = new KafkaAclsPort(secretReader(core), admins);
+  const topics: TopicsPort = new KafkaTopicsPort(readSecret, admins);
+  const acls = new KafkaAclsPort(readSecret, admins);
   let leading = false;
   let stopping = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
@@ -214,6 +215,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         deployments: caches.deployments.cache,
         hpas: caches.hpas.cache,
         pods: podLister(core),
+        readSecret,
         objects: KubernetesObjectApi.makeApiClient(kubeConfig),
         ...(caches.keda === undefined
           ? {}
@@ -244,7 +246,7 @@ export async function startOperator(options: StartOperatorOptions): Promise<Runn
         pipelines: caches.pipelines.cache,
         customObjects,
         events,
-        kafka: new KafkaReplayPort(secretReader(core), admins),
+        kafka: new KafkaReplayPort(readSecret, admins),
         pollIntervalMs: replayPollIntervalMs,
         resyncPeriodMs: config.resyncPeriodMs,
         log: (message, fields) => log("warn", message, fields),

@@ -358,6 +358,16 @@ describe("real node", function () {
     );
   const operatorPods = () =>
     kubectl.getJson<V1PodList>(["pods", "-n", releaseNamespace, "-l", operatorSelector])?.items ?? [];
+  /** Waits until the pipeline's WorkersAvailable message includes `text`, and returns that condition. */
+  const workersConditionSaying = (pipeline: string, text: string) =>
+    waitFor(
+      `${pipeline}'s WorkersAvailable saying "${text}"`,
+      () => {
+        const condition = conditionOf(kubectl.pipeline(pipeline), "WorkersAvailable");
+        return condition?.message?.includes(text) ? condition : undefined;
+      },
+      { timeoutMs: 120_000, describe: () => JSON.stringify(kubectl.pipeline(pipeline)?.status?.conditions) },
+    );
 
   after(async () => {
     await secureKafka?.cluster.stop();
@@ -601,16 +611,7 @@ describe("real node", function () {
     expect(conditionOf(conditions, "TopicsReady")?.message).to.include("spec.kafka.sasl.secretRef");
     expect(conditionOf(conditions, "Ready")?.status).to.equal("False");
     // The old pod still answers, so workers are available; the condition names the new pod's failure.
-    const workers = await waitFor(
-      "secured's WorkersAvailable naming the refused login",
-      () => {
-        const condition = conditionOf(kubectl.pipeline("secured"), "WorkersAvailable");
-        return condition?.message?.includes("SASL authentication failed for user alice")
-          ? condition
-          : undefined;
-      },
-      { timeoutMs: 120_000, describe: () => JSON.stringify(kubectl.pipeline("secured")?.status?.conditions) },
-    );
+    const workers = await workersConditionSaying("secured", "SASL authentication failed for user alice");
     expect(workers.message).to.include(refused.metadata?.name ?? "");
     expect(log + JSON.stringify(kubectl.pipeline("secured")?.status)).not.to.include(wrongPassword);
 
@@ -667,7 +668,7 @@ describe("real node", function () {
     await answersAll(kafka.bootstrapServers, "fromvolume", "volume");
   });
 
-  it("fetches the model from an HTTPS server on a private CA with the right sha256; a wrong one fails visibly", async () => {
+  it("fetches the model from an HTTPS server on a private CA with the right sha256; a wrong one or a missing CA Secret fails visibly", async () => {
     if (!kafka) throw new Error("no Kafka");
     const server = await startModelServer(join(scratch, "model-server"));
     try {
@@ -701,21 +702,27 @@ describe("real node", function () {
       expect(init?.name).to.equal("fetch-model");
       expect(terminated?.exitCode).to.equal(1);
       expect(terminated?.message).to.include("SHA-256 mismatch");
-      const reported = await waitFor(
-        "badurl's WorkersAvailable naming the failed download",
-        () => {
-          const condition = conditionOf(kubectl.pipeline("badurl"), "WorkersAvailable");
-          return condition?.message?.includes("SHA-256 mismatch") ? condition : undefined;
-        },
-        {
-          timeoutMs: 120_000,
-          describe: () => JSON.stringify(kubectl.pipeline("badurl")?.status?.conditions),
-        },
-      );
+      const reported = await workersConditionSaying("badurl", "SHA-256 mismatch");
       expect(reported.status).to.equal("False");
       expect(reported.message).to.include("fetch-model");
       expect(conditionOf(kubectl.pipeline("badurl"), "Ready")?.status).to.equal("False");
       kubectl.run(["delete", "sentimentpipeline", "badurl", "--wait=false"]);
+
+      // A CA Secret that does not exist: the kubelet cannot mount it and says so only in the pod's Events.
+      kubectl.apply(
+        pipelineManifest("nocaurl", {
+          ...fromUrl(server.sha256),
+          model: {
+            source: { url: { url: server.url, sha256: server.sha256, caSecretRef: { name: "no-such-ca" } } },
+          },
+        }),
+      );
+      const unmountable = await workersConditionSaying("nocaurl", "no-such-ca");
+      expect(unmountable).to.include({ status: "False", reason: "WorkerPodFailing" });
+      expect(unmountable.message).to.include(
+        "cannot start: spec.model.source.url.caSecretRef names Secret default/no-such-ca, which does not exist",
+      );
+      kubectl.run(["delete", "sentimentpipeline", "nocaurl", "--wait=false"]);
     } finally {
       await server.close();
     }

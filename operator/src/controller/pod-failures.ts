@@ -139,14 +139,23 @@ function createdAt(pod: V1Pod): number {
   return created === undefined ? 0 : new Date(created).getTime();
 }
 
+/** The newest current pod not ready yet, or undefined when every current pod is ready (or there is none). */
+export function newestUnreadyPod(pods: readonly V1Pod[]): V1Pod | undefined {
+  return unreadyNewestFirst(pods)[0];
+}
+
+function unreadyNewestFirst(pods: readonly V1Pod[]): V1Pod[] {
+  return pods
+    .filter((pod) => isCurrent(pod) && !isReady(pod))
+    .toSorted((a, b) => createdAt(b) - createdAt(a));
+}
+
 /**
  * The failure of the newest not-ready pod that has one (a roll-out's new pods before the old ones), or
  * undefined when no pod is failing: they are ready, or on their normal way there.
  */
 export function mostTellingPodFailure(pods: readonly V1Pod[]): PodFailure | undefined {
-  return pods
-    .filter((pod) => isCurrent(pod) && !isReady(pod))
-    .toSorted((a, b) => createdAt(b) - createdAt(a))
+  return unreadyNewestFirst(pods)
     .map(podFailure)
     .find((failure) => failure !== undefined);
 }

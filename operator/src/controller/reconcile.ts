@@ -11,11 +11,13 @@ import {
   type KubernetesObjectApi,
   type ObjectCache,
   type V1Deployment,
+  type V1Pod,
   type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import { lagMetric } from "../autoscaling/lag-metric.ts";
 import { type Activity, decideScaleToZero, observeActivity } from "../autoscaling/scale-to-zero.ts";
 import { type AclBinding, unionOfBindings } from "../kafka/acl-plan.ts";
+import { type SecretReader, secretProblem } from "../kafka/credentials.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
@@ -34,10 +36,11 @@ import {
 import { renderWorkerDeployment } from "../render/deployment.ts";
 import { replicaBounds } from "../render/hpa.ts";
 import { selectorLabels, workerName } from "../render/labels.ts";
+import { mountedSecrets } from "../render/mounted-secrets.ts";
 import { renderWorkerService } from "../render/service.ts";
 import { type AppliedAutoscaler, applyAutoscaler, type KedaCaches } from "./autoscaler.ts";
 import { mergeConditions } from "./conditions.ts";
-import { mostTellingPodFailure, type PodFailure } from "./pod-failures.ts";
+import { mostTellingPodFailure, newestUnreadyPod, type PodFailure } from "./pod-failures.ts";
 import { computeStatus, isPaused, type Pause, type TopicsOutcome, workersShort } from "./status.ts";
 import { claimedTopics, describeClaims } from "./topic-claims.ts";
 
@@ -122,6 +125,8 @@ export interface ReconcilerDeps {
   hpas: Pick<ObjectCache<V2HorizontalPodAutoscaler>, "get">;
   /** Read only while a pipeline's workers are short, to say why (pods are not watched: there are many). */
   pods: PodLister;
+  /** Read only while workers are short and their pods show no failure: a Secret they mount may be missing. */
+  readSecret: SecretReader;
   objects: Pick<KubernetesObjectApi, "patch" | "delete">;
   /** With KEDA_ENABLED, its kinds' caches: pipelines may be scaled by KEDA (see autoscaler.ts). */
   keda?: KedaCaches;
@@ -367,8 +372,9 @@ export class Reconciler {
   }
 
   /**
-   * Why the workers do not come up, read from their pods only while some are missing. Best effort: a pod list
-   * refused (an install without the right) or failed leaves the condition as the Deployment alone tells it.
+   * Why the workers do not come up, read from their pods only while some are missing, and from the Secrets they
+   * mount when the pods show no failure. Best effort: a read refused (an install without the right) or failed
+   * leaves the condition as the Deployment alone tells it.
    */
   async #podFailure(
     pipeline: ResolvedPipeline,
@@ -376,14 +382,39 @@ export class Reconciler {
   ): Promise<PodFailure | undefined> {
     if (!workersShort(deployment)) return undefined;
     try {
-      return mostTellingPodFailure(await this.deps.pods(pipeline.namespace, selectorLabels(pipeline)));
+      const pods = await this.deps.pods(pipeline.namespace, selectorLabels(pipeline));
+      return mostTellingPodFailure(pods) ?? (await this.#unmountableSecret(pipeline, pods));
     } catch (error) {
-      this.deps.log("listing the worker pods failed", {
+      this.deps.log("reading why the workers do not come up failed", {
         pipeline: `${pipeline.namespace}/${pipeline.name}`,
         error: errorMessage(error),
       });
       return undefined;
     }
+  }
+
+  /**
+   * A pod on its way up that waits for a Secret it mounts, missing or without a key it reads: the kubelet says so
+   * only in the pod's Events, and the pod looks like any other that is starting.
+   */
+  async #unmountableSecret(
+    pipeline: ResolvedPipeline,
+    pods: readonly V1Pod[],
+  ): Promise<PodFailure | undefined> {
+    const pod = newestUnreadyPod(pods);
+    if (pod === undefined) return undefined;
+    for (const use of mountedSecrets(pipeline)) {
+      const problem = secretProblem(use, await this.deps.readSecret(use.namespace, use.name));
+      if (problem !== undefined) {
+        return {
+          pod: pod.metadata?.name ?? "",
+          container: undefined,
+          reason: problem.reason,
+          message: `cannot start: ${problem.message}`,
+        };
+      }
+    }
+    return undefined;
   }
 
   /**

@@ -19,6 +19,34 @@ export type ResolvedCredentials =
   | { ok: true; credentials: KafkaCredentials }
   | { ok: false; reason: "SecretNotFound" | "SecretKeyMissing"; message: string };
 
+/** A Secret that `field` of a pipeline names, and the keys something reads from it. */
+export interface SecretUse {
+  field: string;
+  namespace: string;
+  name: string;
+  keys: readonly string[];
+}
+
+/** Why the Secret's `data` (undefined: it does not exist) cannot serve `use`, naming the field; undefined if it can. */
+export function secretProblem(
+  use: SecretUse,
+  data: Record<string, Buffer> | undefined,
+): { reason: "SecretNotFound" | "SecretKeyMissing"; message: string } | undefined {
+  const { field, namespace, name } = use;
+  if (data === undefined) {
+    return {
+      reason: "SecretNotFound",
+      message: `${field} names Secret ${namespace}/${name}, which does not exist`,
+    };
+  }
+  const missing = use.keys.find((key) => data[key] === undefined);
+  if (missing === undefined) return undefined;
+  return {
+    reason: "SecretKeyMissing",
+    message: `Secret ${namespace}/${name} (${field}) has no key ${missing}`,
+  };
+}
+
 class MissingSecret extends Error {
   constructor(
     readonly reason: "SecretNotFound" | "SecretKeyMissing",
@@ -60,17 +88,9 @@ export async function resolveKafkaCredentials(
   const namespace = pipeline.namespace;
   const secretValue = async (field: string, name: string, key: string): Promise<Buffer> => {
     const data = await readSecret(namespace, name);
-    if (data === undefined) {
-      throw new MissingSecret(
-        "SecretNotFound",
-        `${field} names Secret ${namespace}/${name}, which does not exist`,
-      );
-    }
-    const found = data[key];
-    if (found === undefined) {
-      throw new MissingSecret("SecretKeyMissing", `Secret ${namespace}/${name} (${field}) has no key ${key}`);
-    }
-    return found;
+    const problem = secretProblem({ field, namespace, name, keys: [key] }, data);
+    if (problem !== undefined) throw new MissingSecret(problem.reason, problem.message);
+    return data?.[key] as Buffer; // secretProblem found none: the Secret holds the key
   };
   try {
     const credentials: KafkaCredentials = { loginFields: fields };

@@ -30,20 +30,15 @@ function fromSecret(name: WorkerEnvVariable, secretName: string, key: string): V
 export const kafkaCaMountPath = "/etc/kubesentiment/kafka/ca";
 export const kafkaClientCertMountPath = "/etc/kubesentiment/kafka/client";
 
-/**
- * The pod side of spec.kafka.tls: the CA Secret and the client certificate Secret (kubernetes.io/tls) as
- * read-only volumes, each projecting only the keys the worker reads.
- */
-export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
-  volumes: V1Volume[];
-  workerMounts: V1VolumeMount[];
-} {
+/** The Secrets of spec.kafka.tls the worker reads as files: the CA and the client certificate (kubernetes.io/tls). */
+export function kafkaTlsSecretMounts(pipeline: ResolvedPipeline) {
   const tls = pipeline.kafka.tls;
-  const secrets = [
+  return [
     ...(tls?.caSecretRef === undefined
       ? []
       : [
           {
+            field: "spec.kafka.tls.caSecretRef",
             volume: "kafka-ca",
             path: kafkaCaMountPath,
             ref: tls.caSecretRef,
@@ -54,6 +49,7 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
       ? []
       : [
           {
+            field: "spec.kafka.tls.certSecretRef",
             volume: "kafka-client-cert",
             path: kafkaClientCertMountPath,
             ref: tls.certSecretRef,
@@ -61,6 +57,17 @@ export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
           },
         ]),
   ];
+}
+
+/**
+ * The pod side of spec.kafka.tls: the CA Secret and the client certificate Secret as read-only volumes, each
+ * projecting only the keys the worker reads.
+ */
+export function kafkaTlsPodParts(pipeline: ResolvedPipeline): {
+  volumes: V1Volume[];
+  workerMounts: V1VolumeMount[];
+} {
+  const secrets = kafkaTlsSecretMounts(pipeline);
   return {
     volumes: secrets.map(({ volume, ref, keys }) => secretVolume(volume, ref.name, keys)),
     workerMounts: secrets.map(({ volume, path }) => ({ name: volume, mountPath: path, readOnly: true })),

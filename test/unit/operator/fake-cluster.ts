@@ -135,6 +135,8 @@ export class FakeCluster {
   readonly events: string[] = [];
   /** The pods there are, in any namespace; a list of them is recorded in `did`. */
   pods: V1Pod[] = [];
+  /** The Secrets there are, keyed "namespace/name"; a read of one is recorded in `did`. */
+  readonly secrets = new Map<string, Record<string, Buffer>>();
   /** What the Deployment controller reports for an applied Deployment. */
   deploymentStatus: V1DeploymentStatus = {
     replicas: 1,
@@ -164,6 +166,10 @@ export class FakeCluster {
       pipelines: cache(this.pipelines),
       deployments: cache(this.deployments),
       hpas: cache(this.hpas),
+      readSecret: async (namespace, name) => {
+        this.did.push(`read secret ${namespace}/${name}`);
+        return this.secrets.get(`${namespace}/${name}`);
+      },
       pods: async (namespace, labels) => {
         const selector = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
         this.did.push(`list pods in ${namespace} with ${selector.join(",")}`);

@@ -300,6 +300,82 @@ describe("operator reconcile", () => {
       expect(conditionOf(cluster.statuses[0], "Ready")).to.include(expected);
     });
 
+    describe("that show no failure of their own, while a Secret they mount", () => {
+      const startingWorker = {
+        metadata: {
+          name: "reviews-worker-5d8f-k2p",
+          namespace: "shop",
+          labels: {
+            "app.kubernetes.io/name": "kubesentiment-worker",
+            "app.kubernetes.io/instance": "reviews",
+          },
+        },
+        status: {
+          phase: "Pending",
+          conditions: [{ type: "Ready", status: "False" }],
+          initContainerStatuses: [
+            {
+              name: "fetch-model",
+              image: "example/worker:1",
+              imageID: "",
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: "PodInitializing" } },
+            },
+          ],
+        },
+      };
+      const fromUrl = {
+        model: {
+          source: {
+            url: {
+              url: "https://models.internal/m.tar.gz",
+              sha256: "ab".repeat(32),
+              caSecretRef: { name: "model-ca", key: "ca.crt" },
+            },
+          },
+        },
+      };
+      const workersCondition = async () => {
+        await reconcile(cluster.add(pipelineObject(fromUrl)));
+        return conditionOf(cluster.statuses.at(-1), "WorkersAvailable");
+      };
+      beforeEach(() => {
+        cluster.deploymentStatus = noneAvailable;
+        cluster.pods.push(startingWorker);
+      });
+
+      it("does not exist, name it and the field that names it", async () => {
+        expect(await workersCondition()).to.include({
+          status: "False",
+          reason: "WorkerPodFailing",
+          message:
+            "0 of 1 workers of Deployment reviews-worker available; pod reviews-worker-5d8f-k2p: cannot start: spec.model.source.url.caSecretRef names Secret shop/model-ca, which does not exist",
+        });
+      });
+
+      it("lacks a key they read, name the key", async () => {
+        cluster.secrets.set("shop/model-ca", { "tls.crt": Buffer.from("x") });
+        expect((await workersCondition())?.message).to.equal(
+          "0 of 1 workers of Deployment reviews-worker available; pod reviews-worker-5d8f-k2p: cannot start: Secret shop/model-ca (spec.model.source.url.caSecretRef) has no key ca.crt",
+        );
+      });
+
+      it("holds every key, say only what the Deployment says", async () => {
+        cluster.secrets.set("shop/model-ca", { "ca.crt": Buffer.from("x") });
+        expect(await workersCondition()).to.include({
+          reason: "NoWorkerAvailable",
+          message: "0 of 1 workers of Deployment reviews-worker available",
+        });
+      });
+
+      it("is not read when a pod shows its own failure", async () => {
+        cluster.pods.push(refusedWorker("shop", "reviews"));
+        expect((await workersCondition())?.message).to.include("SASL authentication failed for user alice");
+        expect(cluster.did.filter((call) => call.startsWith("read secret"))).to.deep.equal([]);
+      });
+    });
+
     it("leave the condition to the Deployment when they cannot be listed, and the reconcile goes on", async () => {
       cluster.deploymentStatus = noneAvailable;
       const logged: string[] = [];
@@ -320,7 +396,7 @@ describe("operator reconcile", () => {
         message: "0 of 1 workers of Deployment reviews-worker available",
       });
       expect(logged).to.deep.equal([
-        'listing the worker pods failed: {"pipeline":"shop/reviews","error":"pods is forbidden: cannot list resource \\"pods\\""}',
+        'reading why the workers do not come up failed: {"pipeline":"shop/reviews","error":"pods is forbidden: cannot list resource \\"pods\\""}',
       ]);
     });
   });

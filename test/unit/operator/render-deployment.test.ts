@@ -9,6 +9,7 @@ import {
   workerResources,
 } from "../../../operator/src/render/deployment.ts";
 import { selectorLabels, workerLabels, workerObjectMeta } from "../../../operator/src/render/labels.ts";
+import { mountedSecrets } from "../../../operator/src/render/mounted-secrets.ts";
 import { renderWorkerEnv } from "../../../operator/src/render/worker-env.ts";
 import { customSpec, defaultImage, defaultSpec, pipelineOf } from "./render-fixtures.ts";
 
@@ -247,6 +248,34 @@ describe("render: worker Deployment", () => {
         sasl: { mechanism: "scram-sha-512", secretRef: { name: "kafka-user" } },
       },
     };
+
+    it("lists as mounted Secrets exactly the Secret volumes of the pod, each with the field that names it", () => {
+      const spec: PipelineSpec = {
+        ...secured,
+        model: {
+          source: {
+            url: {
+              url: "https://models.internal/sst2.tar.gz",
+              sha256: "ab".repeat(32),
+              caSecretRef: { name: "model-ca", key: "ca.pem" },
+            },
+          },
+        },
+      };
+      const volumes = (podSpec(render(spec)).volumes ?? []).flatMap(({ secret }) =>
+        secret === undefined
+          ? []
+          : [{ name: secret.secretName, keys: secret.items?.map((item) => item.key) }],
+      );
+      const listed = mountedSecrets(pipelineOf(spec));
+      expect(listed.map(({ name, keys }) => ({ name, keys }))).to.have.deep.members(volumes);
+      expect(listed.map(({ field, namespace }) => `${namespace} ${field}`)).to.have.members([
+        "shop spec.kafka.tls.caSecretRef",
+        "shop spec.kafka.tls.certSecretRef",
+        "shop spec.model.source.url.caSecretRef",
+      ]);
+      expect(mountedSecrets(pipelineOf(defaultSpec))).to.deep.equal([]);
+    });
 
     it("mounts the CA and the client certificate read-only, projecting only the keys the worker reads", () => {
       const deployment = render(secured);
