@@ -30,6 +30,7 @@ import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workl
 import { HarnessError, runCli } from "./harness/cli.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
+import { heapOptsFrom } from "./harness/kafka-config.ts";
 import { readPid } from "./harness/processes.ts";
 
 const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
@@ -38,9 +39,7 @@ const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
  * the JVM's G1, its young pauses (10-30 ms every 3-5 s on two shared cores) were the largest part of the slowest
  * 1%'s latency at 2,000 msg/s. A deployment after low tail latency tunes its brokers' collector likewise.
  */
-const brokerHeapOpts = (process.env.KAFKA_HEAP_OPTS ?? "-Xmx1g -Xms1g -XX:+UseZGC")
-  .split(/\s+/)
-  .filter(Boolean);
+const brokerHeapOpts = heapOptsFrom(process.env.KAFKA_HEAP_OPTS, "-Xmx1g -Xms1g -XX:+UseZGC");
 /**
  * 1,000 pipelines have 3,000 topics on the one broker: at 1 partition each that is 3,000 partitions, within what
  * one small broker holds (at the default 8 it would be 24,000, a broker's whole budget of files and memory here).

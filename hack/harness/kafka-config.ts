@@ -219,6 +219,11 @@ export const defaultPortBase = 9092;
 export const defaultReadyTimeoutMs = 120_000;
 export const defaultHeapOpts = "-Xmx512m -Xms256m";
 
+/** JVM flags as KAFKA_HEAP_OPTS holds them (separated by white space), or `fallback`'s when it is unset. */
+export function heapOptsFrom(value: string | undefined, fallback = defaultHeapOpts): string[] {
+  return (value ?? fallback).split(/\s+/).filter(Boolean);
+}
+
 /** Reads KAFKA_BROKERS, KAFKA_PORT_BASE, KAFKA_READY_TIMEOUT_MS and KAFKA_HEAP_OPTS, refusing nonsense early. */
 export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings {
   return {
@@ -231,7 +236,7 @@ export function kafkaSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaSettings {
       1,
       3_600_000,
     ),
-    heapOpts: (env.KAFKA_HEAP_OPTS ?? defaultHeapOpts).split(/\s+/).filter(Boolean),
+    heapOpts: heapOptsFrom(env.KAFKA_HEAP_OPTS),
   };
 }
 

@@ -17,7 +17,7 @@ import {
 import { lagMetric } from "../autoscaling/lag-metric.ts";
 import { type Activity, decideScaleToZero, observeActivity } from "../autoscaling/scale-to-zero.ts";
 import { type AclBinding, unionOfBindings } from "../kafka/acl-plan.ts";
-import { type SecretReader, secretProblem } from "../kafka/credentials.ts";
+import type { SecretReader } from "../kafka/credentials.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
@@ -25,6 +25,7 @@ import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { PodLister } from "../kube/pods.ts";
 import { readCustomObject } from "../kube/read.ts";
+import { secretProblem } from "../kube/secret-problem.ts";
 import {
   type InvalidPipelineError,
   type PipelineStatus,

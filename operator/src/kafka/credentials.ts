@@ -3,6 +3,7 @@
 // SCRAM credentials (username, password). A missing Secret or key is a result naming the field, the Secret and
 // the key — never its contents — so the reconcile can put it in a condition.
 import type { KafkaConfig, SASLOptions } from "kafkajs";
+import { secretProblem } from "../kube/secret-problem.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { type LoginFields, workersLoginFields } from "./client.ts";
 
@@ -18,34 +19,6 @@ export interface KafkaCredentials {
 export type ResolvedCredentials =
   | { ok: true; credentials: KafkaCredentials }
   | { ok: false; reason: "SecretNotFound" | "SecretKeyMissing"; message: string };
-
-/** A Secret that `field` of a pipeline names, and the keys something reads from it. */
-export interface SecretUse {
-  field: string;
-  namespace: string;
-  name: string;
-  keys: readonly string[];
-}
-
-/** Why the Secret's `data` (undefined: it does not exist) cannot serve `use`, naming the field; undefined if it can. */
-export function secretProblem(
-  use: SecretUse,
-  data: Record<string, Buffer> | undefined,
-): { reason: "SecretNotFound" | "SecretKeyMissing"; message: string } | undefined {
-  const { field, namespace, name } = use;
-  if (data === undefined) {
-    return {
-      reason: "SecretNotFound",
-      message: `${field} names Secret ${namespace}/${name}, which does not exist`,
-    };
-  }
-  const missing = use.keys.find((key) => data[key] === undefined);
-  if (missing === undefined) return undefined;
-  return {
-    reason: "SecretKeyMissing",
-    message: `Secret ${namespace}/${name} (${field}) has no key ${missing}`,
-  };
-}
 
 class MissingSecret extends Error {
   constructor(

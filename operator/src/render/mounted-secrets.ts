@@ -1,7 +1,7 @@
 // The Secrets a worker pod mounts as files. Without one of them, or a key of it, the kubelet never starts the pod
 // and says why only in the pod's Events (FailedMount): the pod waits in ContainerCreating, which looks like any
 // pod on its way up. The operator reads these when workers do not come up (controller/reconcile.ts).
-import type { SecretUse } from "../kafka/credentials.ts";
+import type { SecretUse } from "../kube/secret-problem.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { kafkaTlsSecretMounts } from "./worker-env.ts";
 
