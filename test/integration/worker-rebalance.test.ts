@@ -151,6 +151,52 @@ describe("worker group rebalances under a fetched backlog", function () {
     await reader.close();
   });
 
+  it("a worker stopped with SIGTERM while it joins the group leaves it: the group does not wait a session for a member that never syncs", async () => {
+    const topics = await createPipelineTopics(cluster.bootstrapServers, { partitions });
+    await produceBacklog(kafka, topics.requests);
+    const reader = await ResultReader.start(kafka, topics);
+    // The events are ordered by the test: the member is stopped (SIGSTOP), so the second worker's join waits for
+    // it to rejoin; the second worker is told to stop while it waits; only then does the member go on. Both
+    // sessions outlast the test's steps, so the coordinator drops no one by itself.
+    const member = spawnWorker(cluster, topics, { sessionTimeoutMs: 60_000 });
+    workers.push(member);
+    await reader.waitFor(
+      () => reader.on(topics.responses).length > 0,
+      () => "the first worker never answered",
+      120_000,
+    );
+    member.kill("SIGSTOP");
+    const joining = spawnWorker(cluster, topics, { sessionTimeoutMs: 60_000 });
+    workers.push(joining);
+    const joiningExit = new Promise<number | null>((resolve) =>
+      joining.once("exit", (code) => resolve(code)),
+    );
+    await waitFor(
+      "the second worker asking to join",
+      async () => (await groupState(admin, topics)) === "PreparingRebalance",
+      { timeoutMs: 120_000 },
+    );
+    joining.kill("SIGTERM");
+    member.kill("SIGCONT");
+    expect(await joiningExit, "the stopped worker's exit code").to.equal(0);
+    const members = await waitFor(
+      "the group stable after the stopped worker exited",
+      async () => {
+        const { groups } = await admin.describeGroups([defaultWorkerGroupId(topics)]);
+        return groups[0]?.state === "Stable" ? groups[0].members.map((m) => m.memberId) : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    expect(members, "members of the group once the stopped worker had exited").to.have.length(1);
+    await reader.waitFor(
+      () => tally(reader, topics).answered >= backlog,
+      () => `${tally(reader, topics).answered} of ${backlog} answered`,
+      180_000,
+    );
+    expect(tally(reader, topics).lost).to.equal(0);
+    await reader.close();
+  });
+
   it("a member stopped mid-backlog with SIGTERM leaves without answering what it had not started: exit 0, nothing answered twice or lost", async () => {
     const topics = await createPipelineTopics(cluster.bootstrapServers, { partitions });
     await produceBacklog(kafka, topics.requests);

@@ -13,13 +13,25 @@ async function main(): Promise<void> {
   // Handled from the start: in a container the worker is PID 1, which ignores a signal it has no handler for,
   // so a pod deleted while its worker starts (scaled back to zero a moment after it was created) would finish
   // starting, consume, and run until the kubelet's SIGKILL. Nothing is committed before the worker has started,
-  // so exiting then loses nothing: whatever it had begun to read, the group's next member reads again.
+  // so exiting then loses nothing: whatever it had begun to read, the group's next member reads again. But once
+  // its consumer asks to join the group, the coordinator counts it in the rebalance and hands it partitions:
+  // gone without leaving, it would hold them, and stall every later rebalance, for a whole session timeout. So
+  // from then on the worker finishes joining and stops at once, which leaves the group.
   let worker: RunningWorker | undefined;
-  let signalled = false;
+  let joining = false;
+  let signalled: string | undefined;
+  const stop = (running: RunningWorker) =>
+    running.stop().then(
+      () => process.exit(0),
+      (error: Error) => {
+        console.error(`worker: shutdown failed: ${error.message}`);
+        process.exit(1);
+      },
+    );
   const shutdown = (signal: string) => {
-    if (signalled) return;
-    signalled = true;
-    if (worker === undefined) {
+    if (signalled !== undefined) return;
+    signalled = signal;
+    if (worker === undefined && !joining) {
       console.error(`worker: ${signal} while starting; exiting without committing anything`);
       process.exit(0);
     }
@@ -30,17 +42,20 @@ async function main(): Promise<void> {
       process.exit(1);
     }, parsed.config.shutdownTimeoutMs);
     deadline.unref();
-    worker.stop().then(
-      () => process.exit(0),
-      (error: Error) => {
-        console.error(`worker: shutdown failed: ${error.message}`);
-        process.exit(1);
-      },
-    );
+    if (worker === undefined) {
+      console.error(`worker: ${signal} while joining its consumer group; stopping once joined, to leave it`);
+    } else {
+      void stop(worker);
+    }
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
-  worker = await startWorker(parsed.config);
+  worker = await startWorker(parsed.config, {
+    onJoining: () => {
+      joining = true;
+    },
+  });
+  if (signalled !== undefined) await stop(worker);
 }
 
 main().catch((error: Error) => {

@@ -25,7 +25,7 @@ export interface RunningWorker {
 /** What the worker uses of its consumer: the pipeline's part, and connecting and leaving. */
 export type WorkerConsumer = RequestConsumer & Pick<Consumer, "connect" | "disconnect">;
 
-export interface WorkerOverrides {
+export interface WorkerOptions {
   /** Wraps the loaded classifier: how tests inject inference failures around the real model. */
   wrapClassifier?: (classifier: Classifier) => Classifier;
   /**
@@ -33,13 +33,15 @@ export interface WorkerOverrides {
    * another client's rebalancing under the same pipeline (hack/bench/confluent-worker.ts).
    */
   createConsumer?: (options: ConsumerConfig) => WorkerConsumer;
+  /**
+   * Called as the consumer begins to join its group, the last step of starting. From then on the group counts
+   * this worker in: one that exits without leaving holds partitions until its session times out (main.ts).
+   */
+  onJoining?: () => void;
 }
 
 /** Starts a worker in this process; the caller owns its lifetime (main.ts, a test or the demo). */
-export async function startWorker(
-  config: WorkerConfig,
-  overrides: WorkerOverrides = {},
-): Promise<RunningWorker> {
+export async function startWorker(config: WorkerConfig, options: WorkerOptions = {}): Promise<RunningWorker> {
   const logger = createLogger("kubesentiment-worker", config.logLevel, { groupId: config.kafka.groupId });
   const metrics = createWorkerMetrics();
   registerLz4Codec();
@@ -55,7 +57,7 @@ export async function startWorker(
     },
     config.model.threads,
   );
-  const classifier = overrides.wrapClassifier?.(model) ?? model;
+  const classifier = options.wrapClassifier?.(model) ?? model;
   logger.info("model loaded", {
     model: classifier.name,
     version: classifier.version,
@@ -82,7 +84,7 @@ export async function startWorker(
   const limits = readMemoryLimits();
   const budget = fetchBudget(config.maxInFlightBytes, config.limits.maxMessageBytes, limits);
   logger.info("memory budget", { ...limits, ...budget });
-  const createConsumer = overrides.createConsumer ?? ((options: ConsumerConfig) => kafka.consumer(options));
+  const createConsumer = options.createConsumer ?? ((settings: ConsumerConfig) => kafka.consumer(settings));
   const consumer = createConsumer({
     groupId: config.kafka.groupId,
     maxBytes: budget.maxBytes,
@@ -116,6 +118,7 @@ export async function startWorker(
   await consumer.connect();
   const pipeline = new RequestPipeline({ config, consumer, producer, classifier, metrics, logger, budget });
   const server = await startHttpServer(config.httpPort, metrics.registry, pipeline.health);
+  options.onJoining?.();
   await pipeline.start();
   const address = server.address();
   logger.info("worker started", { topic: config.topics.requests, httpPort: address });
