@@ -99,14 +99,16 @@ describe("worker group rebalances under a fetched backlog", function () {
     await cluster?.stop();
   });
 
-  it("a worker joining mid-backlog: nothing is lost, and at most the chunks the member had started are answered twice", async () => {
+  /**
+   * A backlog, its reader, and a member that has answered part of it and is then held (SIGSTOP). The member
+   * would answer the whole backlog in a few seconds, about as long as a worker takes to start, so the test orders
+   * the events itself: a second worker's join waits until the test lets the member go on. The member's session
+   * outlasts a worker's start, so the coordinator waits for it rather than dropping it.
+   */
+  async function heldMemberOnBacklog() {
     const topics = await createPipelineTopics(cluster.bootstrapServers, { partitions });
     await produceBacklog(kafka, topics.requests);
     const reader = await ResultReader.start(kafka, topics);
-    // The member answers the whole backlog in a few seconds, about as long as a worker takes to start, so the
-    // test orders the events itself: the member is stopped (SIGSTOP) once it answers, the second worker asks
-    // to join, and only then does the member go on, to learn of the rebalance holding what it had fetched. Its
-    // session outlasts the second worker's start, so that the coordinator waits for it rather than dropping it.
     const member = spawnWorker(cluster, topics, { sessionTimeoutMs: 60_000 });
     workers.push(member);
     await reader.waitFor(
@@ -115,6 +117,13 @@ describe("worker group rebalances under a fetched backlog", function () {
       120_000,
     );
     member.kill("SIGSTOP");
+    return { topics, reader, member };
+  }
+
+  it("a worker joining mid-backlog: nothing is lost, and at most the chunks the member had started are answered twice", async () => {
+    // The second worker asks to join while the member is held, and only then does the member go on, to learn of
+    // the rebalance holding what it had fetched.
+    const { topics, reader, member } = await heldMemberOnBacklog();
     const leftAtJoin = backlog - (await committed(admin, topics));
     expect(
       leftAtJoin,
@@ -152,20 +161,9 @@ describe("worker group rebalances under a fetched backlog", function () {
   });
 
   it("a worker stopped with SIGTERM while it joins the group leaves it: the group does not wait a session for a member that never syncs", async () => {
-    const topics = await createPipelineTopics(cluster.bootstrapServers, { partitions });
-    await produceBacklog(kafka, topics.requests);
-    const reader = await ResultReader.start(kafka, topics);
-    // The events are ordered by the test: the member is stopped (SIGSTOP), so the second worker's join waits for
-    // it to rejoin; the second worker is told to stop while it waits; only then does the member go on. Both
-    // sessions outlast the test's steps, so the coordinator drops no one by itself.
-    const member = spawnWorker(cluster, topics, { sessionTimeoutMs: 60_000 });
-    workers.push(member);
-    await reader.waitFor(
-      () => reader.on(topics.responses).length > 0,
-      () => "the first worker never answered",
-      120_000,
-    );
-    member.kill("SIGSTOP");
+    // The second worker is told to stop while its join waits for the held member; only then does the member go
+    // on. The second worker's session also outlasts the test's steps, so the coordinator drops no one by itself.
+    const { topics, reader, member } = await heldMemberOnBacklog();
     const joining = spawnWorker(cluster, topics, { sessionTimeoutMs: 60_000 });
     workers.push(joining);
     const joiningExit = new Promise<number | null>((resolve) =>
