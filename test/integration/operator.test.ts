@@ -281,6 +281,35 @@ describe("operator on a real control plane and a real Kafka", function () {
     await k.runAsync(["delete", "sp", "locked", "-n", "default", "--wait=true", "--timeout=60s"]);
   });
 
+  it("names the field the API server refused in the worker Deployment, waits for a change, and converges on it", async () => {
+    const withCpu = (requests: string, limits: string) =>
+      pipelineManifest(
+        "overcommitted",
+        spec({ worker: { resources: { requests: { cpu: requests }, limits: { cpu: limits } } } }),
+      );
+    const terminalBefore = await reconcileCount(operator, "terminal");
+    k.apply(withCpu("2", "1"));
+    const refused = await waitFor(
+      "overcommitted reported with its Deployment refused",
+      () => {
+        const current = k.pipeline("overcommitted");
+        return conditionOf(current, "WorkersAvailable")?.reason === "ApplyFailed" ? current : undefined;
+      },
+      { describe: () => `pipeline: ${JSON.stringify(k.pipeline("overcommitted"))}` },
+    );
+    expect(conditionOf(refused, "WorkersAvailable")?.message).to.match(
+      /^applying the worker Deployment, Service and autoscaler failed: .*is invalid: .*resources.*must be less than or equal to cpu limit/,
+    );
+    expect(conditionOf(refused, "Ready")).to.include({ status: "False", reason: "ApplyFailed" });
+    expect(
+      await reconcileCount(operator, "terminal"),
+      "reconciles that stopped retrying (the refusal waits for a change)",
+    ).to.be.above(terminalBefore);
+    k.apply(withCpu("1", "1"));
+    await readyPipeline("overcommitted");
+    await k.runAsync(["delete", "sp", "overcommitted", "-n", "default", "--wait=true", "--timeout=60s"]);
+  });
+
   it("names a failing worker pod in WorkersAvailable and Ready, and lets go of it once the pod is ready", async () => {
     const modelUrl = "https://models.example/sentiment.tar.gz";
     const sha256 = "ab".repeat(32);
@@ -518,11 +547,12 @@ describe("operator on a real control plane and a real Kafka", function () {
   });
 });
 
-/** Reconciles an operator replica has run, from its own /metrics. */
-async function reconcileCount(replica: RunningOperator | undefined): Promise<number> {
+/** Reconciles an operator replica has run (those of one result, given one), from its own /metrics. */
+async function reconcileCount(replica: RunningOperator | undefined, result?: string): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${replica?.httpPort}/metrics`);
   const lines = (await response.text())
     .split("\n")
-    .filter((line) => line.startsWith("kubesentiment_operator_reconciles_total{"));
+    .filter((line) => line.startsWith("kubesentiment_operator_reconciles_total{"))
+    .filter((line) => result === undefined || line.includes(`result="${result}"`));
   return lines.reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
 }

@@ -21,7 +21,7 @@ import type { SecretReader } from "../kafka/credentials.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
-import { applyFinalizer, applyObject, applyStatus } from "../kube/apply.ts";
+import { applyFinalizer, applyObject, applyStatus, refusedAsInvalid } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { PodLister } from "../kube/pods.ts";
 import { readCustomObject } from "../kube/read.ts";
@@ -153,7 +153,7 @@ export interface ReconcilerDeps {
 export type ReconcileResult =
   /** Healthy: look again after the resync period. */
   | { kind: "resync"; afterMs: number }
-  /** Something the operator will retry with backoff (Kafka unreachable, an apply refused). */
+  /** Something the operator will retry with backoff (Kafka unreachable, an apply refused but not as invalid). */
   | { kind: "retry"; reason: string }
   /**
    * Something no retry can cure until the spec, a referenced Secret or Kafka changes: no backoff. A spec change
@@ -330,7 +330,7 @@ export class Reconciler {
     }
     if (topics.state === "failed") return this.#failed(topics.reason, terminal);
     if (acls.condition?.status === "False") return this.#failed(acls.condition.reason, acls.terminal);
-    if (workloads.error !== undefined) return this.#failed(workloads.error.reason, false);
+    if (workloads.error !== undefined) return this.#failed(workloads.error.reason, workloads.error.terminal);
     return { kind: "resync", afterMs: this.deps.resyncPeriodMs };
   }
 
@@ -481,7 +481,12 @@ export class Reconciler {
     object: SentimentPipeline,
     pipeline: ResolvedPipeline,
     paused: boolean,
-  ): Promise<AppliedAutoscaler & { deployment?: V1Deployment; error?: { reason: string; message: string } }> {
+  ): Promise<
+    AppliedAutoscaler & {
+      deployment?: V1Deployment;
+      error?: { reason: string; message: string; terminal: boolean };
+    }
+  > {
     try {
       const deployment = await applyObject(
         this.deps.objects,
@@ -497,7 +502,7 @@ export class Reconciler {
     } catch (error) {
       const message = `applying the worker Deployment, Service and autoscaler failed: ${errorMessage(error)}`;
       await this.#event(object, "Warning", "ApplyFailed", message);
-      return { error: { reason: "ApplyFailed", message } };
+      return { error: { reason: "ApplyFailed", message, terminal: refusedAsInvalid(error) } };
     }
   }
 

@@ -98,7 +98,9 @@ function rolloutNote({ desired, updated, total }: ReturnType<typeof workerCounts
 
 function workersCondition({ deployment, podFailure, workloadError }: Observation): ConditionInput {
   const type = "WorkersAvailable";
-  if (workloadError !== undefined) return { type, status: "False", ...workloadError };
+  if (workloadError !== undefined) {
+    return { type, status: "False", reason: workloadError.reason, message: workloadError.message };
+  }
   if (deployment === undefined) {
     return {
       type,

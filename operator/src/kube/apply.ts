@@ -2,6 +2,7 @@
 // fields it owns and the server merges, so another controller's fields (the HPA's replicas, a person's
 // annotations) are never overwritten, and a repeat of the same apply changes nothing.
 import {
+  ApiException,
   type CustomObjectsApi,
   type KubernetesObject,
   type KubernetesObjectApi,
@@ -17,6 +18,15 @@ export async function applyObject<T extends KubernetesObject>(
   object: T,
 ): Promise<T> {
   return api.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
+}
+
+/**
+ * True when the API server validated what was applied and refused it (422 Unprocessable Entity: an invalid field,
+ * or an admission policy's denial). Applying the same object again gets the same answer, so only a change can
+ * cure it: to the pipeline's spec, from which the object is rendered, or to the policy.
+ */
+export function refusedAsInvalid(error: unknown): boolean {
+  return error instanceof ApiException && error.code === 422;
 }
 
 /** Applies a pipeline's status subresource; status is written once per reconcile. */

@@ -1,3 +1,4 @@
+import { ApiException } from "@kubernetes/client-node";
 import { expect } from "chai";
 import {
   Reconciler,
@@ -243,6 +244,37 @@ describe("operator reconcile", () => {
       reason: "ApplyFailed",
       message:
         "applying the worker Deployment, Service and autoscaler failed: admission webhook denied the request",
+    });
+  });
+
+  it("waits for a change, rather than retrying, when the API server refuses the apply as invalid (422)", async () => {
+    const key = cluster.add(pipelineObject());
+    const invalid =
+      'Deployment.apps "reviews-worker" is invalid: spec.template.spec.containers[0].resources.requests: ' +
+      'Invalid value: "2": must be less than or equal to cpu limit of 1';
+    const deps = cluster.deps({
+      objects: {
+        ...cluster.deps().objects,
+        patch: async () => {
+          throw new ApiException(
+            422,
+            "Unprocessable Entity",
+            JSON.stringify({ kind: "Status", message: invalid }),
+            {},
+          );
+        },
+      },
+    });
+
+    expect(await new Reconciler(deps).reconcile(key)).to.deep.equal({
+      kind: "terminal",
+      reason: "ApplyFailed",
+      afterMs: resyncPeriodMs,
+    });
+    expect(conditionOf(cluster.statuses[0], "WorkersAvailable")).to.include({
+      status: "False",
+      reason: "ApplyFailed",
+      message: `applying the worker Deployment, Service and autoscaler failed: ${invalid}`,
     });
   });
 
