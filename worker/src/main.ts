@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   // from then on the worker finishes joining and stops at once, which leaves the group.
   let worker: RunningWorker | undefined;
   let joining = false;
-  let signalled: string | undefined;
+  let signalled = false;
   const stop = (running: RunningWorker) =>
     running.stop().then(
       () => process.exit(0),
@@ -29,8 +29,8 @@ async function main(): Promise<void> {
       },
     );
   const shutdown = (signal: string) => {
-    if (signalled !== undefined) return;
-    signalled = signal;
+    if (signalled) return;
+    signalled = true;
     if (worker === undefined && !joining) {
       console.error(`worker: ${signal} while starting; exiting without committing anything`);
       process.exit(0);
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       joining = true;
     },
   });
-  if (signalled !== undefined) await stop(worker);
+  if (signalled) await stop(worker);
 }
 
 main().catch((error: Error) => {

@@ -2,9 +2,10 @@
 // KUBECONFIG, else ~/.kube/config; kubectl passes its environment on to a plugin but not its flags, so the
 // plugin reads those itself), the context and namespace as kubectl would choose them, and the pipeline's own
 // Kafka settings and Secrets, read with the user's rights.
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import type { KafkaConnection } from "../kafka/client.ts";
 import { pipelineConnection } from "../kafka/pipeline-connection.ts";
+import { hasApiStatus } from "../kube/api-status.ts";
 import { secretReader } from "../kube/secret-reader.ts";
 import {
   group,
@@ -43,7 +44,7 @@ export class Session {
         name,
       })) as SentimentPipeline;
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) {
+      if (hasApiStatus(error, 404)) {
         throw new CliError(
           `SentimentPipeline "${name}" not found in namespace "${this.namespace}" ` +
             `(kubectl get sentimentpipelines -n ${this.namespace} lists them)`,

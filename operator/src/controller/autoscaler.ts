@@ -11,6 +11,7 @@ import {
   type ObjectCache,
   type V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import { hasApiStatus } from "../kube/api-status.ts";
 import { applyObject } from "../kube/apply.ts";
 import type { ResolvedPipeline } from "../pipeline.ts";
 import { renderWorkerHpa } from "../render/hpa.ts";
@@ -55,7 +56,7 @@ function ownedBy(object: KubernetesObject | undefined, pipeline: ResolvedPipelin
 }
 
 function isNotFound(error: unknown): boolean {
-  return error instanceof ApiException && error.code === 404;
+  return hasApiStatus(error, 404);
 }
 
 /**

@@ -4,15 +4,14 @@
 // A failure no retry can cure (a rejected login, a missing Secret, a refused topic change) is terminal, as
 // controller-runtime's reconcile.TerminalError: no backoff, only the periodic look and any change.
 import { isDeepStrictEqual } from "node:util";
-import {
-  ApiException,
-  type AppsV1Api,
-  type CustomObjectsApi,
-  type KubernetesObjectApi,
-  type ObjectCache,
-  type V1Deployment,
-  type V1Pod,
-  type V2HorizontalPodAutoscaler,
+import type {
+  AppsV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  ObjectCache,
+  V1Deployment,
+  V1Pod,
+  V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
 import { lagMetric } from "../autoscaling/lag-metric.ts";
 import { type Activity, decideScaleToZero, observeActivity } from "../autoscaling/scale-to-zero.ts";
@@ -21,6 +20,7 @@ import type { SecretReader } from "../kafka/credentials.ts";
 import { KafkaAdminError } from "../kafka/errors.ts";
 import type { ConsumerLag } from "../kafka/lag.ts";
 import { topicNames } from "../kafka/topic-plan.ts";
+import { hasApiStatus } from "../kube/api-status.ts";
 import { applyFinalizer, applyObject, applyStatus, refusedAsInvalid } from "../kube/apply.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { PodLister } from "../kube/pods.ts";
@@ -581,7 +581,7 @@ export class Reconciler {
     try {
       deployment = await this.deps.apps.readNamespacedDeployment({ name, namespace });
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (hasApiStatus(error, 404)) return undefined;
       throw error;
     }
     const stopping = deployment.metadata?.deletionTimestamp;

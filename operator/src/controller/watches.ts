@@ -7,20 +7,20 @@
 // Either across all namespaces, or (a namespaced install, WATCH_NAMESPACES) one watch per listed namespace, so
 // the operator needs rights only there and never sees a pipeline elsewhere. Secrets are not watched: a reconcile
 // reads the few a pipeline names, by name, and the periodic resync picks up a rotated one.
-import {
-  ApiException,
-  type AppsV1Api,
-  type AutoscalingV2Api,
-  type CoreV1Api,
-  type CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type ObjectCache,
-  type V1Deployment,
-  type V1Service,
-  type V2HorizontalPodAutoscaler,
+import type {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesListObject,
+  KubernetesObject,
+  ObjectCache,
+  V1Deployment,
+  V1Service,
+  V2HorizontalPodAutoscaler,
 } from "@kubernetes/client-node";
+import { hasApiStatus } from "../kube/api-status.ts";
 import { AspectChanges } from "../kube/aspect-changes.ts";
 import { type WatchedResource, watchResource } from "../kube/watch.ts";
 import { group, plural, type SentimentPipeline, version } from "../pipeline.ts";
@@ -199,7 +199,7 @@ export async function startWatches(
       try {
         return (await listing) as KubernetesListObject<T>;
       } catch (error) {
-        if (error instanceof ApiException && error.code === 404) return { items: [], metadata: {} };
+        if (hasApiStatus(error, 404)) return { items: [], metadata: {} };
         throw error;
       }
     };

@@ -2,7 +2,6 @@
 // fields it owns and the server merges, so another controller's fields (the HPA's replicas, a person's
 // annotations) are never overwritten, and a repeat of the same apply changes nothing.
 import {
-  ApiException,
   type CustomObjectsApi,
   type KubernetesObject,
   type KubernetesObjectApi,
@@ -10,6 +9,7 @@ import {
   setHeaderOptions,
 } from "@kubernetes/client-node";
 import { apiVersion, group, kind, type PipelineStatus, plural, version } from "../pipeline.ts";
+import { hasApiStatus } from "./api-status.ts";
 
 const fieldManager = "kubesentiment-operator";
 
@@ -26,7 +26,7 @@ export async function applyObject<T extends KubernetesObject>(
  * cure it: to the pipeline's spec, from which the object is rendered, or to the policy.
  */
 export function refusedAsInvalid(error: unknown): boolean {
-  return error instanceof ApiException && error.code === 422;
+  return hasApiStatus(error, 422);
 }
 
 /** Applies a pipeline's status subresource; status is written once per reconcile. */

@@ -1,12 +1,8 @@
 // Events on a pipeline (or a replay), as `kubectl describe` shows them. A level-triggered reconcile meets the same failure
 // on every pass, so a repeat of the same reason and message bumps the count of the Event already written
 // instead of writing a new one (what client-go's recorder does), and the API server is not flooded.
-import {
-  ApiException,
-  type CoreV1Api,
-  type CoreV1Event,
-  type KubernetesObject,
-} from "@kubernetes/client-node";
+import type { CoreV1Api, CoreV1Event, KubernetesObject } from "@kubernetes/client-node";
+import { hasApiStatus } from "./api-status.ts";
 
 const reportingComponent = "kubesentiment-operator";
 
@@ -45,7 +41,7 @@ export class EventRecorder {
         return;
       } catch (error) {
         // Events expire (one hour by default): write a new one.
-        if (!(error instanceof ApiException) || error.code !== 404) throw error;
+        if (!hasApiStatus(error, 404)) throw error;
       }
     }
     const event: CoreV1Event = {

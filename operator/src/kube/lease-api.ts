@@ -1,12 +1,12 @@
 // The three Lease calls leader election makes, each bounded by an AbortSignal, so a call the API server (or the
 // network) never answers ends when the election says so instead of holding the elector past its deadline.
 import {
-  ApiException,
   type ConfigurationOptions,
   type CoordinationV1Api,
   Observable,
   type V1Lease,
 } from "@kubernetes/client-node";
+import { hasApiStatus } from "./api-status.ts";
 
 export interface LeaseApi {
   /** The Lease, or undefined when there is none. */
@@ -33,15 +33,13 @@ function abortedBy(signal: AbortSignal): ConfigurationOptions {
   };
 }
 
-const isStatus = (error: unknown, code: number) => error instanceof ApiException && error.code === code;
-
 /** True when `write` succeeded, false when the API server refused it with 409 Conflict. */
 async function unlessConflict(write: () => Promise<unknown>): Promise<boolean> {
   try {
     await write();
     return true;
   } catch (error) {
-    if (isStatus(error, 409)) return false;
+    if (hasApiStatus(error, 409)) return false;
     throw error;
   }
 }
@@ -52,7 +50,7 @@ export function kubeLeaseApi(api: CoordinationV1Api, namespace: string, name: st
       try {
         return await api.readNamespacedLease({ name, namespace }, abortedBy(signal));
       } catch (error) {
-        if (isStatus(error, 404)) return undefined;
+        if (hasApiStatus(error, 404)) return undefined;
         throw error;
       }
     },

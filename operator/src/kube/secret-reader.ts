@@ -1,7 +1,8 @@
 // A Secret's data through the API, for the Kafka credentials a pipeline names (kafka/credentials.ts): the
 // operator reads them with its service account, the kubectl plugin with the user's kubeconfig.
-import { ApiException, type CoreV1Api } from "@kubernetes/client-node";
+import type { CoreV1Api } from "@kubernetes/client-node";
 import type { SecretReader } from "../kafka/credentials.ts";
+import { hasApiStatus } from "./api-status.ts";
 
 /** Reads a Secret's data, decoded; undefined when it does not exist. */
 export function secretReader(core: Pick<CoreV1Api, "readNamespacedSecret">): SecretReader {
@@ -12,7 +13,7 @@ export function secretReader(core: Pick<CoreV1Api, "readNamespacedSecret">): Sec
         Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64")]),
       );
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (hasApiStatus(error, 404)) return undefined;
       throw error;
     }
   };
