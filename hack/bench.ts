@@ -199,8 +199,6 @@ runCli(async (args) => {
       requests,
       ...sinks.flatMap((s) => [s.responses, s.deadLetter]),
     ]);
-    say(`producing ${messages} requests to ${requests} (${partitions} partitions)…`);
-    await produceAll(kafka, requests, messages);
 
     const [passSink, workerSink, seedSink, pythonSink] = sinks as [
       (typeof sinks)[0],
@@ -215,6 +213,25 @@ runCli(async (args) => {
       workerRate(kafka, admin, workerConfig(cluster.bootstrapServers, sink), passThrough, brokerPid);
     const cpuLine = (cpu: CpuSplit | undefined, describe = describeCpuSplit) =>
       `    ${cpu === undefined ? "CPU per message: not available (no Linux /proc here)" : describe(cpu)}`;
+    // Before the backlog: the fixed-rate scenario runs on a process and a broker no drain has loaded yet.
+    const {
+      warmUp,
+      measured: latency,
+      cpu: latencyCpu,
+    } = await latencyAtLoad(cluster.bootstrapServers, offeredRate, brokerPid);
+    say(
+      `(b) end-to-end latency at ${offeredRate} msg/s offered for ${offeredSeconds} s, after ${warmUpSeconds} s ` +
+        `of the same load: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`,
+    );
+    say(`    median request: ${describeBreakdown(latency.median)}`);
+    say(`    slowest 1% (median of each part): ${describeBreakdown(latency.slowest)}`);
+    say(cpuLine(latencyCpu, describeLoadCpuSplit));
+    say(
+      `    during the warm-up (a freshly started worker): p50 ${warmUp.p50} ms, p95 ${warmUp.p95} ms, ` +
+        `p99 ${warmUp.p99} ms`,
+    );
+    say(`producing ${messages} requests to ${requests} (${partitions} partitions)…`);
+    await produceAll(kafka, requests, messages);
     const { rate: passthrough, cpu: passthroughCpu } = await drain(passSink, true);
     say(`(a) pass-through (no inference):  ${passthrough.toFixed(0)} msg/s`);
     say(cpuLine(passthroughCpu));
@@ -244,22 +261,6 @@ runCli(async (args) => {
       );
     }
 
-    const {
-      warmUp,
-      measured: latency,
-      cpu: latencyCpu,
-    } = await latencyAtLoad(cluster.bootstrapServers, offeredRate, brokerPid);
-    say(
-      `(b) end-to-end latency at ${offeredRate} msg/s offered for ${offeredSeconds} s, after ${warmUpSeconds} s ` +
-        `of the same load: p50 ${latency.p50} ms, p95 ${latency.p95} ms, p99 ${latency.p99} ms`,
-    );
-    say(`    median request: ${describeBreakdown(latency.median)}`);
-    say(`    slowest 1% (median of each part): ${describeBreakdown(latency.slowest)}`);
-    say(cpuLine(latencyCpu, describeLoadCpuSplit));
-    say(
-      `    during the warm-up (a freshly started worker): p50 ${warmUp.p50} ms, p95 ${warmUp.p95} ms, ` +
-        `p99 ${warmUp.p99} ms`,
-    );
     const halfRate = Math.round(worker / 2);
     const { measured: half, cpu: halfCpu } = await latencyAtLoad(
       cluster.bootstrapServers,

@@ -11,10 +11,11 @@ import { type CpuSnapshot, type CpuSplit, cpuSnapshot, cpuSplit } from "./cpu-sp
 import { awaitCommitted, writeRate } from "./progress.ts";
 
 /**
- * 240,000 gives steadier drains, but the latency measured after them then read p99 24 ms at 2,000 msg/s where it
- * reads 11-13 ms after drains of 60,000: the scenarios share one process and one broker.
+ * Enough for a drain to measure a warm worker: 60,000 took about 2 s, mostly before V8, ONNX Runtime and the broker
+ * had warmed up, and read (b) 26.5-32.5k msg/s where 300,000 read 38.7-41.2k on the same day (and 600,000 44.0k).
+ * Half of (b) is the latency scenario's "half saturation", so a cold (b) put that at a third of the worker's rate.
  */
-export const messages = Number(process.env.BENCH_MESSAGES ?? 60_000);
+export const messages = Number(process.env.BENCH_MESSAGES ?? 300_000);
 export const seedStyleSeconds = Number(process.env.BENCH_SEED_SECONDS ?? 15);
 
 /** The worker's configuration for one sink; the sinks share the requests topic, so the group follows the responses. */
