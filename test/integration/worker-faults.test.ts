@@ -217,13 +217,15 @@ describe("worker fault tolerance", function () {
       if (unshare !== undefined) await stopChild(unshare);
     });
 
-    it("exits 0 at once rather than finishing its start and consuming until SIGKILL", async function () {
+    it("exits 0 once its model has loaded, rather than finishing its start and consuming until SIGKILL", async function () {
       if (process.getuid?.() !== 0) {
         console.log("    skipped: a PID namespace of its own needs root");
         this.skip();
       }
       // No broker answers there, so the worker is still starting (connecting with retries) when it is told to
-      // stop: what a pod scaled back to zero a moment after it was created sees.
+      // stop: what a pod scaled back to zero a moment after it was created sees. Its model is loading by then; a
+      // process that exited at once ended the classifier thread under ONNX Runtime's load, and one run in eight
+      // aborted ("terminate called after throwing an instance of 'Napi::Error'", no exit code).
       const nowhere = [`127.0.0.1:${await freePortBase(1)}`];
       const topics = { requests: "r", responses: "s", deadLetter: "d" };
       const started = spawn("unshare", ["--pid", "--fork", "--kill-child", process.execPath, ...workerArgs], {
@@ -242,7 +244,10 @@ describe("worker fault tolerance", function () {
       process.kill(worker, "SIGTERM");
       const code = await Promise.race([exited, sleep(60_000).then(() => "still running 60 s after SIGTERM")]);
       expect(code, output.slice(-2000)).to.equal(0);
-      expect(output).to.include("SIGTERM while starting; exiting without committing anything");
+      expect(output).to.include(
+        "SIGTERM while starting; exiting without committing anything once the model has loaded",
+      );
+      expect(output).not.to.include("terminate called");
     });
   });
 });

@@ -16,9 +16,12 @@ async function main(): Promise<void> {
   // so exiting then loses nothing: whatever it had begun to read, the group's next member reads again. But once
   // its consumer asks to join the group, the coordinator counts it in the rebalance and hands it partitions:
   // gone without leaving, it would hold them, and stall every later rebalance, for a whole session timeout. So
-  // from then on the worker finishes joining and stops at once, which leaves the group.
+  // from then on the worker finishes joining and stops at once, which leaves the group. And while the classifier
+  // threads load the model, ending them can abort the process (SIGABRT rather than exit 0): the exit waits for the
+  // load.
   let worker: RunningWorker | undefined;
   let joining = false;
+  let modelLoading: Promise<unknown> | undefined;
   let signalled = false;
   const stop = (running: RunningWorker) =>
     running.stop().then(
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (signalled) return;
     signalled = true;
-    if (worker === undefined && !joining) {
+    if (worker === undefined && !joining && modelLoading === undefined) {
       console.error(`worker: ${signal} while starting; exiting without committing anything`);
       process.exit(0);
     }
@@ -42,10 +45,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }, parsed.config.shutdownTimeoutMs);
     deadline.unref();
-    if (worker === undefined) {
+    if (worker !== undefined) {
+      void stop(worker);
+    } else if (joining) {
       console.error(`worker: ${signal} while joining its consumer group; stopping once joined, to leave it`);
     } else {
-      void stop(worker);
+      console.error(
+        `worker: ${signal} while starting; exiting without committing anything once the model has loaded`,
+      );
+      const exit = () => process.exit(0);
+      void modelLoading?.then(exit, exit);
     }
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
@@ -53,6 +62,13 @@ async function main(): Promise<void> {
   worker = await startWorker(parsed.config, {
     onJoining: () => {
       joining = true;
+    },
+    onModelLoading: (loading) => {
+      modelLoading = loading;
+      const loaded = () => {
+        modelLoading = undefined;
+      };
+      loading.then(loaded, loaded);
     },
   });
   if (signalled) await stop(worker);

@@ -38,6 +38,12 @@ export interface WorkerOptions {
    * this worker in: one that exits without leaving holds partitions until its session times out (main.ts).
    */
   onJoining?: () => void;
+  /**
+   * Called with the model's load as it begins, on the classifier threads. A thread ended while ONNX Runtime loads
+   * the model in it can abort the whole process (an exception thrown as the thread is torn down), so a stop
+   * during start waits for this to settle (main.ts).
+   */
+  onModelLoading?: (loading: Promise<unknown>) => void;
 }
 
 /** Starts a worker in this process; the caller owns its lifetime (main.ts, a test or the demo). */
@@ -48,7 +54,7 @@ export async function startWorker(config: WorkerConfig, options: WorkerOptions =
   const security = kafkaSecurityOptions(config.kafka);
   // Before the model loads: a login or certificate the broker refuses is the quicker thing to hear about.
   await checkKafkaAccess(config.kafka, security, logger);
-  const model = await loadClassifierPool(
+  const loading = loadClassifierPool(
     config.model.dir,
     {
       maxSequenceLength: config.model.maxSequenceLength,
@@ -57,6 +63,8 @@ export async function startWorker(config: WorkerConfig, options: WorkerOptions =
     },
     config.model.threads,
   );
+  options.onModelLoading?.(loading);
+  const model = await loading;
   const classifier = options.wrapClassifier?.(model) ?? model;
   logger.info("model loaded", {
     model: classifier.name,
