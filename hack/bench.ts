@@ -2,7 +2,8 @@
 // throughput of (a) the worker's consume+produce path with no inference, (b) the worker, (c) the seed's style
 // (eachMessage, one inference and one synchronous commit per message), all on the same broker and the same
 // pre-produced requests, beside the Python peer (the seed's stack, batched); then the latency at half of (b)'s
-// throughput; and the model path's tokenize and infer costs per message. Under (a) and (b), where each drain's CPU went (hack/bench/cpu-split.ts).
+// throughput; and the model path's tokenize and infer costs per message. Under (a) and (b), where each drain's
+// CPU went (hack/bench/cpu-split.ts).
 // Prints figures and asserts nothing. The scenarios live in hack/bench/.
 // `npm run bench -- --scale [--json]` instead runs the scaling scenario alone (hack/bench/scale.ts); with
 // `--client confluent` it then runs it again on the same broker with workers consuming through

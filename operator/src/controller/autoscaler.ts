@@ -55,10 +55,6 @@ function ownedBy(object: KubernetesObject | undefined, pipeline: ResolvedPipelin
   return (object?.metadata?.ownerReferences ?? []).some((owner) => owner.uid === pipeline.uid);
 }
 
-function isNotFound(error: unknown): boolean {
-  return hasApiStatus(error, 404);
-}
-
 /**
  * Deletes the pipeline's object of this kind if the cache has it and the pipeline owns it (never a user's own);
  * one the cache still shows after it went is no error.
@@ -71,7 +67,7 @@ async function deleteOwned(
 ): Promise<void> {
   if (!ownedBy(cache.get(workerName(pipeline), pipeline.namespace), pipeline)) return;
   await deps.objects.delete(reference(pipeline, kedaApiVersion, kind)).catch((error: unknown) => {
-    if (!isNotFound(error)) throw error;
+    if (!hasApiStatus(error, 404)) throw error;
   });
 }
 
