@@ -122,6 +122,10 @@ export function cpuSplit(
     const start = before.threads.get(tid) ?? { runNs: 0, waitNs: 0 };
     return { runNs: end.runNs - start.runNs, waitNs: end.waitNs - start.waitNs };
   };
+  if (drain.clientThreadId !== undefined && !after.threads.has(drain.clientThreadId)) {
+    // Its figures left /proc with it: counting it as 0 would make its CPU time negative.
+    throw new Error(`the client thread ${drain.clientThreadId} ended before the last snapshot`);
+  }
   const main = delta(drain.mainThreadId);
   const client = drain.clientThreadId === undefined ? 0 : delta(drain.clientThreadId).runNs;
   let othersNs = 0;

@@ -85,6 +85,7 @@ function measured(
                 cores: availableParallelism(),
                 ...(clientThreadId === undefined ? {} : { clientThreadId }),
               });
+        thread.postMessage("read");
         resolve({ result: message.result, cpu });
       } catch (error) {
         reject(error);

@@ -1,6 +1,7 @@
 // The latency scenario's client side, on a thread of its own (see latency.ts): it offers requests at a fixed rate
 // and reads the responses back. On the worker's own event loop this work would delay the worker's, which in a
 // deployment never shares a process with its clients.
+import { once } from "node:events";
 import { readlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
@@ -28,7 +29,8 @@ export interface OfferedLoadResult {
 
 /**
  * What the thread posts: once, as the first measured request is sent, "measuring" with its own thread id (so its
- * CPU is told apart from the worker's; undefined off Linux); at the end, the result.
+ * CPU is told apart from the worker's; undefined off Linux); at the end, the result, after which it waits for any
+ * message from the parent before it ends.
  */
 export type OfferedLoadMessage =
   | { kind: "measuring"; threadId: number | undefined }
@@ -108,3 +110,5 @@ port.postMessage({
   kind: "result",
   result: { warmUp: percentiles(warmUpMs), measured: latencySummary(measured) },
 } satisfies OfferedLoadMessage);
+// The parent reads this thread's CPU time from /proc on the result, and a thread that has ended is gone from there.
+await once(port, "message");

@@ -91,6 +91,23 @@ describe("bench CPU split", () => {
     expect(withClient.mainUsPerMsg).to.be.closeTo(1000, 1e-6);
   });
 
+  it("refuses a client thread that ended before the last snapshot, rather than counting negative time", () => {
+    const snapshot = (threads: [number, { runNs: number; waitNs: number }][]): CpuSnapshot => ({
+      threads: new Map(threads),
+      brokerSeconds: 0,
+      machineBusySeconds: 0,
+      atSeconds: 0,
+    });
+    const before = snapshot([
+      [1, { runNs: 1e9, waitNs: 0 }],
+      [3, { runNs: 5e9, waitNs: 0 }],
+    ]);
+    const after = snapshot([[1, { runNs: 2e9, waitNs: 0 }]]);
+    expect(() =>
+      cpuSplit(before, after, { mainThreadId: 1, messages: 1000, cores: 2, clientThreadId: 3 }),
+    ).to.throw("the client thread 3 ended before the last snapshot");
+  });
+
   it("snapshots this process on Linux: its main thread's id is its pid", () => {
     const snapshot = cpuSnapshot(process.pid);
     expect(snapshot, "this machine is Linux").to.not.equal(undefined);
