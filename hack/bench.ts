@@ -40,8 +40,8 @@ const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
  * young generation of 600 MiB (KAFKA_HEAP_OPTS replaces all of it). With G1 the broker's young pauses (10-30 ms
  * every 3-5 s on two shared cores) were most of the slowest 1%'s latency at 2,000 msg/s. ZGC has no such pauses,
  * but its concurrent cycles took the cores the worker needs at half saturation. Young collections of a large,
- * mostly dead young generation pause about 20 ms every 20 s and cost the least CPU. A deployment after low tail
- * latency tunes its brokers' collector likewise.
+ * mostly dead young generation cost the least CPU; after the first two, they pause 19-26 ms every 8-30 s. A
+ * deployment after low tail latency tunes its brokers' collector likewise.
  */
 const brokerHeapOpts = heapOptsFrom(process.env.KAFKA_HEAP_OPTS, "-Xmx1g -Xms1g -XX:+UseSerialGC -Xmn600m");
 /**
