@@ -49,9 +49,13 @@ export async function latencyAtLoad(
     };
     const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
     const thread = startThread(new URL(`./offered-load${extension}`, import.meta.url), load);
-    const { result, cpu } = await measured(thread, offeredRate * offeredSeconds, brokerPid);
-    await thread.terminate();
-    return { ...result, cpu };
+    try {
+      const { result, cpu } = await measured(thread, offeredRate * offeredSeconds, brokerPid);
+      return { ...result, cpu };
+    } finally {
+      // It waits for this once it has reported (offered-load.ts), failed split or not.
+      await thread.terminate();
+    }
   } finally {
     await worker.stop();
   }
@@ -85,7 +89,6 @@ function measured(
                 cores: availableParallelism(),
                 ...(clientThreadId === undefined ? {} : { clientThreadId }),
               });
-        thread.postMessage("read");
         resolve({ result: message.result, cpu });
       } catch (error) {
         reject(error);

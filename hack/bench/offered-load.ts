@@ -35,8 +35,8 @@ export interface OfferedLoadResult {
 
 /**
  * What the thread posts: once, as the first measured request is sent, "measuring" with its own thread id (so its
- * CPU is told apart from the worker's; undefined off Linux); at the end, the result, after which it waits for any
- * message from the parent before it ends.
+ * CPU is told apart from the worker's; undefined off Linux); at the end, the result, after which it waits for the
+ * parent to terminate it.
  */
 export type OfferedLoadMessage =
   | { kind: "measuring"; threadId: number | undefined }
@@ -136,5 +136,6 @@ port.postMessage({
   kind: "result",
   result: { warmUp: percentiles(warmUpMs), measured: latencySummary(measured) },
 } satisfies OfferedLoadMessage);
-// The parent reads this thread's CPU time from /proc on the result, and a thread that has ended is gone from there.
+// The parent reads this thread's CPU time from /proc on the result, and a thread that has ended is gone from there:
+// the port, listened to, keeps the thread alive until the parent terminates it.
 await once(port, "message");
