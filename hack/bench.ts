@@ -20,6 +20,7 @@ import { describeBreakdown, latencyAtLoad, offeredSeconds, warmUpSeconds } from 
 import { describeModelPath, modelPathCosts, sst2DevTexts } from "./bench/model-path.ts";
 import { describeOperatorScale, operatorAtScale } from "./bench/operator-scale.ts";
 import { compareLabels, peerPython, pythonPeerRate } from "./bench/python-peer.ts";
+import { type Drain, fastest } from "./bench/rounds.ts";
 import {
   describeScale,
   kafkajsScaleClient,
@@ -29,7 +30,7 @@ import {
 } from "./bench/scale.ts";
 import { messages, seedStyleRate, seedStyleSeconds, workerConfig, workerRate } from "./bench/throughput.ts";
 import { createTopics, partitions, produceAll, sampleTexts } from "./bench/workload.ts";
-import { HarnessError, runCli } from "./harness/cli.ts";
+import { HarnessError, positiveWhole, runCli } from "./harness/cli.ts";
 import { kafkaClient } from "./harness/kafka-client.ts";
 import { startKafka } from "./harness/kafka-cluster.ts";
 import { heapOptsFrom } from "./harness/kafka-config.ts";
@@ -42,7 +43,7 @@ const offeredRate = Number(process.env.BENCH_OFFERED_RATE ?? 2_000);
  * of (b) took 30-42 µs of the machine's CPU a message in five runs on one day, so with one round each, whichever
  * drain met a slow stretch fell behind the others; interference only ever slows a drain down.
  */
-const throughputRounds = positiveWhole("BENCH_ROUNDS", process.env.BENCH_ROUNDS, 2);
+const defaultThroughputRounds = 2;
 /**
  * The broker's heap as Kafka's own start script sizes it (1 GiB), collected by the JVM's serial collector with a
  * young generation of 600 MiB (KAFKA_HEAP_OPTS replaces all of it). With G1 the broker's young pauses (10-30 ms
@@ -57,23 +58,6 @@ const brokerHeapOpts = heapOptsFrom(process.env.KAFKA_HEAP_OPTS, "-Xmx1g -Xms1g 
  * one small broker holds (at the default 8 it would be 24,000, a broker's whole budget of files and memory here).
  */
 const operatorDefaults = { pipelines: 1_000, partitions: 1 };
-
-/** A flag's or environment variable's positive whole number, the fallback when unset; anything else names it. */
-function positiveWhole(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === "") return fallback;
-  if (!/^[1-9]\d*$/.test(value))
-    throw new HarnessError(`${name} takes a positive whole number, got '${value}'`);
-  return Number(value);
-}
-
-interface Drain {
-  rate: number;
-  cpu: CpuSplit | undefined;
-}
-
-/** The round that drained fastest: interference on a shared host only ever slows a drain down. */
-const fastest = (rounds: readonly Drain[]): Drain =>
-  rounds.reduce((best, round) => (round.rate > best.rate ? round : best));
 
 /** The whole number after `flag`, the fallback when the flag is absent; anything else is an error naming it. */
 function countAfter(args: string[], flag: string, fallback: number): number {
@@ -141,6 +125,7 @@ const confluentPrefix: Record<GroupProtocol, string> = {
 
 runCli(async (args) => {
   const json = args.includes("--json");
+  const throughputRounds = positiveWhole("BENCH_ROUNDS", process.env.BENCH_ROUNDS, defaultThroughputRounds);
   const say = (line: string) => {
     if (!json) console.log(line);
   };

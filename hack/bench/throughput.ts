@@ -7,8 +7,9 @@ import { loadClassifier } from "../../worker/src/model/classifier.ts";
 import { startWorker } from "../../worker/src/worker.ts";
 import { HarnessError } from "../harness/cli.ts";
 import { localWorkerEnv, type WorkerTopics } from "../harness/local-worker.ts";
-import { type CpuSnapshot, type CpuSplit, cpuSnapshot, cpuSplit } from "./cpu-split.ts";
+import { type CpuSnapshot, cpuSnapshot, cpuSplit } from "./cpu-split.ts";
 import { awaitCommitted, writeRate } from "./progress.ts";
+import type { Drain } from "./rounds.ts";
 
 /**
  * Enough for a drain to measure a warm worker: 60,000 took about 2 s, mostly before V8, ONNX Runtime and the broker
@@ -32,7 +33,7 @@ export async function workerRate(
   config: WorkerConfig,
   passThrough: boolean,
   brokerPid: number,
-): Promise<{ rate: number; cpu: CpuSplit | undefined }> {
+): Promise<Drain> {
   // Both drains are timed from their first batch handed to the model (see writeRate), so (a), which routes a
   // whole fetched chunk before its first write, is timed as (b) is.
   let startedAt: number | undefined;

@@ -7,6 +7,14 @@ export class HarnessError extends Error {
   override name = "HarnessError";
 }
 
+/** A flag's or environment variable's positive whole number, the fallback when unset; anything else names it. */
+export function positiveWhole(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  if (!/^[1-9]\d*$/.test(value))
+    throw new HarnessError(`${name} takes a positive whole number, got '${value}'`);
+  return Number(value);
+}
+
 /** Entry point wrapper for hack/ scripts: a HarnessError prints its message and exits 1, without a stack trace. */
 export function runCli(main: (args: string[]) => Promise<void>): void {
   main(process.argv.slice(2)).catch((error: unknown) => {
