@@ -49,10 +49,15 @@ const defaultThroughputRounds = 2;
  * young generation of 600 MiB (KAFKA_HEAP_OPTS replaces all of it). With G1 the broker's young pauses (10-30 ms
  * every 3-5 s on two shared cores) were most of the slowest 1%'s latency at 2,000 msg/s. ZGC has no such pauses,
  * but its concurrent cycles took the cores the worker needs at half saturation. Young collections of a large,
- * mostly dead young generation cost the least CPU; after the first two, they pause 19-26 ms every 8-30 s. A
+ * mostly dead young generation cost the least CPU. The heap's pages are touched at start (AlwaysPreTouch): the
+ * first young collections otherwise faulted in the survivor and old pages they copied into, and paused 82-460 ms,
+ * one of them in the first scenario's measured seconds; touched first, they paused 33 and 14 ms, then 14-15 ms. A
  * deployment after low tail latency tunes its brokers' collector likewise.
  */
-const brokerHeapOpts = heapOptsFrom(process.env.KAFKA_HEAP_OPTS, "-Xmx1g -Xms1g -XX:+UseSerialGC -Xmn600m");
+const brokerHeapOpts = heapOptsFrom(
+  process.env.KAFKA_HEAP_OPTS,
+  "-Xmx1g -Xms1g -XX:+UseSerialGC -Xmn600m -XX:+AlwaysPreTouch",
+);
 /**
  * 1,000 pipelines have 3,000 topics on the one broker: at 1 partition each that is 3,000 partitions, within what
  * one small broker holds (at the default 8 it would be 24,000, a broker's whole budget of files and memory here).
