@@ -50,9 +50,9 @@ const defaultThroughputRounds = 2;
  * every 3-5 s on two shared cores) were most of the slowest 1%'s latency at 2,000 msg/s. ZGC has no such pauses,
  * but its concurrent cycles took the cores the worker needs at half saturation. Young collections of a large,
  * mostly dead young generation cost the least CPU. The heap's pages are touched at start (AlwaysPreTouch): the
- * first young collections otherwise faulted in the survivor and old pages they copied into, and paused 82-460 ms,
- * one of them in the first scenario's measured seconds; touched first, they paused 33 and 14 ms, then 14-15 ms. A
- * deployment after low tail latency tunes its brokers' collector likewise.
+ * first young collections otherwise paused 59-460 ms, one of them in the first scenario's measured seconds, as
+ * they copied into survivor and old pages never touched before; touched first, they paused 33 and 14 ms, then
+ * 14-15 ms. A deployment after low tail latency tunes its brokers' collector likewise.
  */
 const brokerHeapOpts = heapOptsFrom(
   process.env.KAFKA_HEAP_OPTS,
