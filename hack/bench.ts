@@ -218,11 +218,10 @@ runCli(async (args) => {
       python: sinkOf(`python-${round + 1}`),
     }));
     const seedSink = sinkOf("seed");
+    const allSinks = [...roundSinks.flatMap((sinks) => [sinks.pass, sinks.worker, sinks.python]), seedSink];
     await createTopics(cluster.bootstrapServers, [
       requests,
-      ...[...roundSinks.flatMap((sinks) => [sinks.pass, sinks.worker, sinks.python]), seedSink].flatMap(
-        (s) => [s.responses, s.deadLetter],
-      ),
+      ...allSinks.flatMap((sink) => [sink.responses, sink.deadLetter]),
     ]);
 
     const brokerPidFile = join(cluster.dir, "node-0", "kafka.pid");
